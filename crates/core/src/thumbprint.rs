@@ -1,0 +1,82 @@
+//! The RFC 8705 §3.1 certificate thumbprint, `x5t#S256`.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+/// SHA-256 over a certificate's DER: the value bound into `cnf.x5t#S256`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Thumbprint([u8; 32]);
+
+impl Thumbprint {
+    /// Hashes a DER certificate.
+    pub fn of_der(der: &[u8]) -> Self {
+        Self(Sha256::digest(der).into())
+    }
+
+    /// Parses the base64url (unpadded) form used in JWT `cnf` claims.
+    pub fn from_base64url(text: &str) -> Option<Self> {
+        let mut out = [0u8; 32];
+        // A 32-byte value encodes to exactly 43 characters; reject anything else
+        // before decoding so oversized input costs nothing.
+        if text.len() != 43 {
+            return None;
+        }
+        let n = URL_SAFE_NO_PAD.decode_slice(text, &mut out).ok()?;
+        (n == 32).then_some(Self(out))
+    }
+
+    /// The raw 32 digest bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The digest as lowercase hex, the form Envoy puts in XFCC `Hash=`.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Display for Thumbprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&URL_SAFE_NO_PAD.encode(self.0))
+    }
+}
+
+impl fmt::Debug for Thumbprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Thumbprint({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_vector() {
+        // SHA-256("abc"), a FIPS 180-2 test vector, in base64url.
+        let t = Thumbprint::of_der(b"abc");
+        assert_eq!(t.to_string(), "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+        assert_eq!(
+            t.to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(Thumbprint::from_base64url(&t.to_string()), Some(t));
+    }
+
+    #[test]
+    fn rejects_malformed_text() {
+        assert_eq!(Thumbprint::from_base64url(""), None);
+        assert_eq!(
+            Thumbprint::from_base64url("ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0="),
+            None
+        );
+        assert_eq!(
+            Thumbprint::from_base64url("ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0"),
+            None
+        );
+    }
+}
