@@ -1,1 +1,222 @@
-//! stub
+//! Shared test helpers for the certbound crates: a throw-away PKI on disk,
+//! rustls client configurations, and checks for the external tools
+//! (curl, openssl) the interop tests drive. Dev-only; never shipped.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use certbound_core::Thumbprint;
+use certbound_pki::{
+    CertificateAuthority, CertificateRequest, IssuedCertificate, KeyAlgorithm, WriteMode,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tempfile::TempDir;
+
+/// A CA, a loopback server certificate and any client certificates a test
+/// asks for, written to a temporary directory removed on drop.
+pub struct TestPki {
+    dir: TempDir,
+    ca: CertificateAuthority,
+}
+
+/// A certificate and key written to disk.
+#[derive(Debug, Clone)]
+pub struct TestIdentity {
+    /// PEM certificate path.
+    pub cert_path: PathBuf,
+    /// PEM key path.
+    pub key_path: PathBuf,
+    /// The certificate and key in memory.
+    pub issued: IssuedCertificate,
+}
+
+impl TestIdentity {
+    /// `x5t#S256` of the certificate.
+    pub fn thumbprint(&self) -> Thumbprint {
+        Thumbprint::of_der(&self.issued.cert_der)
+    }
+}
+
+impl TestPki {
+    /// Runs `pki init` in a fresh temp dir (ECDSA P-256).
+    pub fn new() -> Self {
+        let dir = or_panic(tempfile::tempdir(), "create temp dir");
+        or_panic(
+            certbound_pki::init_dir(dir.path(), KeyAlgorithm::EcdsaP256, WriteMode::CreateNew),
+            "pki init",
+        );
+        let ca = or_panic(certbound_pki::load_ca(dir.path()), "load CA");
+        Self { dir, ca }
+    }
+
+    /// The directory holding every file.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `ca.pem`.
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir().join(certbound_pki::CA_CERT)
+    }
+
+    /// The server certificate chain for localhost/127.0.0.1/::1.
+    pub fn server_chain(&self) -> Vec<CertificateDer<'static>> {
+        load_certs(&self.dir().join(certbound_pki::SERVER_CERT))
+    }
+
+    /// The server private key.
+    pub fn server_key(&self) -> PrivateKeyDer<'static> {
+        load_key(&self.dir().join(certbound_pki::SERVER_KEY))
+    }
+
+    /// The CA certificate.
+    pub fn ca_der(&self) -> CertificateDer<'static> {
+        CertificateDer::from(self.ca.certificate().cert_der.clone())
+    }
+
+    /// Issues `name.pem`/`name.key` signed by this CA.
+    pub fn client(&self, name: &str, request: CertificateRequest) -> TestIdentity {
+        self.write(name, or_panic(self.ca.issue(&request), "issue client"))
+    }
+
+    /// Issues a self-signed `name.pem`/`name.key`.
+    pub fn self_signed(&self, name: &str, request: CertificateRequest) -> TestIdentity {
+        self.write(
+            name,
+            or_panic(certbound_pki::self_signed(&request), "self-sign client"),
+        )
+    }
+
+    /// A client certificate with just a CN.
+    pub fn simple_client(&self, name: &str) -> TestIdentity {
+        self.client(name, request_cn(name))
+    }
+
+    fn write(&self, name: &str, issued: IssuedCertificate) -> TestIdentity {
+        let cert_path = self.dir().join(format!("{name}.pem"));
+        let key_path = self.dir().join(format!("{name}.key"));
+        or_panic(
+            certbound_pki::write_file(
+                &cert_path,
+                issued.cert_pem.as_bytes(),
+                false,
+                WriteMode::Overwrite,
+            ),
+            "write cert",
+        );
+        or_panic(
+            certbound_pki::write_file(
+                &key_path,
+                issued.key_pem.as_bytes(),
+                true,
+                WriteMode::Overwrite,
+            ),
+            "write key",
+        );
+        TestIdentity {
+            cert_path,
+            key_path,
+            issued,
+        }
+    }
+}
+
+impl Default for TestPki {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A request with only a CN.
+pub fn request_cn(cn: &str) -> CertificateRequest {
+    CertificateRequest {
+        common_name: Some(cn.to_owned()),
+        ..CertificateRequest::default()
+    }
+}
+
+/// A request with a CN and one IP SAN.
+pub fn request_ip(cn: &str, ip: IpAddr) -> CertificateRequest {
+    CertificateRequest {
+        common_name: Some(cn.to_owned()),
+        ip: vec![ip],
+        ..CertificateRequest::default()
+    }
+}
+
+/// Every certificate in a PEM file.
+pub fn load_certs(path: &Path) -> Vec<CertificateDer<'static>> {
+    let iter = or_panic(CertificateDer::pem_file_iter(path), "open PEM");
+    iter.map(|c| or_panic(c, "parse PEM")).collect()
+}
+
+/// The private key in a PEM file.
+pub fn load_key(path: &Path) -> PrivateKeyDer<'static> {
+    or_panic(PrivateKeyDer::from_pem_file(path), "parse key PEM")
+}
+
+/// A rustls client trusting `ca`, optionally presenting `identity`.
+pub fn client_config(
+    ca: CertificateDer<'static>,
+    identity: Option<&TestIdentity>,
+) -> rustls::ClientConfig {
+    client_config_versions(ca, identity, rustls::DEFAULT_VERSIONS)
+}
+
+/// As [`client_config`], limited to the given protocol versions.
+pub fn client_config_versions(
+    ca: CertificateDer<'static>,
+    identity: Option<&TestIdentity>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    or_panic(roots.add(ca), "add CA root");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = or_panic(
+        rustls::ClientConfig::builder_with_provider(provider).with_protocol_versions(versions),
+        "protocol versions",
+    )
+    .with_root_certificates(roots);
+    match identity {
+        Some(id) => or_panic(
+            builder.with_client_auth_cert(load_certs(&id.cert_path), load_key(&id.key_path)),
+            "client auth cert",
+        ),
+        None => builder.with_no_client_auth(),
+    }
+}
+
+/// Fails the test (it never skips) when an external tool is missing: CI
+/// installs every tool the suite needs, so absence is a setup bug.
+pub fn require_tool(name: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    });
+    match found {
+        Some(p) => p,
+        None => panic!("{name} is not installed; run `bash .ci/run` once or apt-get install it"),
+    }
+}
+
+/// Runs a command and returns (exit code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = or_panic(cmd.output(), "spawn command");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Unwraps in test code with a message saying which step failed.
+pub fn or_panic<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: {e}"),
+    }
+}
