@@ -1,1 +1,35 @@
-//! stub
+//! Where a client certificate comes from, for every request certbound serves:
+//!
+//! - an mTLS listener (rustls) that requests a certificate, checks proof of
+//!   possession, accepts self-signed and CA-signed certificates alike and
+//!   records whether the chain validated against the client-CA bundle;
+//! - a TLS listener that never asks for one (browser-facing endpoints);
+//! - a plain-HTTP listener behind a TLS-terminating proxy, taking the
+//!   certificate from RFC 9440, nginx or Envoy headers only when the TCP peer
+//!   is a trusted proxy.
+//!
+//! Each request a handler sees carries a [`ConnectionInfo`] and, when there is
+//! one, the [`PeerCertificate`], computed once per connection.
+
+mod chain;
+mod config;
+mod error;
+mod extract;
+mod peer;
+pub mod pem;
+pub mod proxy;
+mod serve;
+mod verifier;
+
+pub use chain::{ChainStatus, ClientCaBundle};
+pub use config::{ClientAuth, server_config};
+pub use error::{ProxyHeaderError, TlsError};
+pub use extract::ConnectionInfo;
+pub use peer::{CertificateSource, PeerCertificate};
+pub use proxy::TrustedProxies;
+pub use serve::{ListenerMode, serve};
+
+/// The crypto provider every certbound TLS endpoint uses.
+pub fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    std::sync::Arc::new(rustls::crypto::ring::default_provider())
+}

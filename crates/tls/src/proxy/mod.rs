@@ -1,0 +1,153 @@
+//! Certificates forwarded by a TLS-terminating proxy, honoured only from
+//! peers in `trusted_proxies`. From anyone else the headers are removed
+//! before any handler runs: a spoofed certificate header must be worthless.
+
+pub mod envoy;
+pub mod nginx;
+pub mod rfc9440;
+
+use std::net::IpAddr;
+
+use http::HeaderMap;
+use ipnet::IpNet;
+use rustls::pki_types::CertificateDer;
+
+use crate::{CertificateSource, ClientCaBundle, PeerCertificate, ProxyHeaderError, TlsError};
+
+/// RFC 9440 end-entity certificate header.
+pub const CLIENT_CERT: &str = "client-cert";
+/// RFC 9440 chain header (intermediates, not the end entity).
+pub const CLIENT_CERT_CHAIN: &str = "client-cert-chain";
+/// nginx convention: `proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;`.
+pub const X_SSL_CLIENT_CERT: &str = "x-ssl-client-cert";
+/// Envoy's `X-Forwarded-Client-Cert`.
+pub const X_FORWARDED_CLIENT_CERT: &str = "x-forwarded-client-cert";
+
+/// Every header that can carry a client certificate; all are stripped from
+/// untrusted peers.
+pub const CERTIFICATE_HEADERS: [&str; 4] = [CLIENT_CERT, CLIENT_CERT_CHAIN, X_SSL_CLIENT_CERT, X_FORWARDED_CLIENT_CERT];
+
+/// The proxies whose certificate headers we believe.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+}
+
+impl TrustedProxies {
+    /// Trusts the given networks.
+    pub fn new(nets: Vec<IpNet>) -> Self {
+        Self { nets }
+    }
+
+    /// Parses entries such as `10.0.0.0/8`, `127.0.0.1` or `::1`.
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, TlsError> {
+        entries
+            .iter()
+            .map(|e| {
+                let e = e.as_ref().trim();
+                e.parse::<IpNet>()
+                    .or_else(|_| e.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| TlsError::BadProxyCidr(e.to_owned()))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self::new)
+    }
+
+    /// Whether a TCP peer is trusted. IPv4-mapped IPv6 addresses count as IPv4.
+    pub fn contains(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.nets.iter().any(|n| n.contains(&peer))
+    }
+}
+
+/// Removes every certificate header; returns the names that were present.
+pub fn strip_certificate_headers(headers: &mut HeaderMap) -> Vec<&'static str> {
+    CERTIFICATE_HEADERS
+        .into_iter()
+        .filter(|name| headers.remove(*name).is_some())
+        .collect()
+}
+
+/// Reads the certificate a trusted proxy forwarded. `Ok(None)` when it sent
+/// none. Two different formats in one request is an error, not a choice.
+pub fn certificate_from_headers(
+    headers: &HeaderMap,
+    client_cas: &ClientCaBundle,
+) -> Result<Option<PeerCertificate>, ProxyHeaderError> {
+    let rfc = headers.contains_key(CLIENT_CERT) || headers.contains_key(CLIENT_CERT_CHAIN);
+    let nginx = headers.contains_key(X_SSL_CLIENT_CERT);
+    let envoy = headers.contains_key(X_FORWARDED_CLIENT_CERT);
+    if usize::from(rfc) + usize::from(nginx) + usize::from(envoy) > 1 {
+        return Err(ProxyHeaderError::new(
+            "client certificate",
+            "more than one of Client-Cert, X-SSL-Client-Cert and X-Forwarded-Client-Cert is present; configure the proxy to send exactly one",
+        ));
+    }
+    let (chain, source, header) = if rfc {
+        let leaf = single(headers, CLIENT_CERT, "Client-Cert")?
+            .ok_or_else(|| ProxyHeaderError::new("Client-Cert-Chain", "sent without Client-Cert"))?;
+        let mut chain = vec![rfc9440::parse_client_cert(leaf)?];
+        chain.extend(rfc9440::parse_client_cert_chain(
+            headers.get_all(CLIENT_CERT_CHAIN).iter().map(|v| v.as_bytes()),
+        )?);
+        (chain, CertificateSource::Rfc9440, "Client-Cert")
+    } else if nginx {
+        match single(headers, X_SSL_CLIENT_CERT, "X-SSL-Client-Cert")? {
+            Some(v) => (nginx::parse_escaped_pem(v)?, CertificateSource::NginxEscapedPem, "X-SSL-Client-Cert"),
+            None => return Ok(None),
+        }
+    } else if envoy {
+        // Envoy appends one element per hop; several header lines are one list.
+        let joined = headers
+            .get_all(X_FORWARDED_CLIENT_CERT)
+            .iter()
+            .map(|v| v.as_bytes())
+            .collect::<Vec<_>>()
+            .join(&b","[..]);
+        (envoy::parse_xfcc(&joined)?, CertificateSource::EnvoyXfcc, "X-Forwarded-Client-Cert")
+    } else {
+        return Ok(None);
+    };
+    PeerCertificate::from_chain(chain, client_cas, source)
+        .map_err(|e| ProxyHeaderError::new(header, format!("the certificate cannot be parsed: {e}")))
+}
+
+/// The one value of a header that must not repeat; `None` if absent or empty
+/// (nginx sends an empty value when the client presented no certificate).
+fn single<'a>(headers: &'a HeaderMap, name: &str, display: &'static str) -> Result<Option<&'a [u8]>, ProxyHeaderError> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ProxyHeaderError::new(display, "appears more than once"));
+    }
+    Ok(first.map(|v| v.as_bytes()).filter(|v| !v.iter().all(u8::is_ascii_whitespace)))
+}
+
+/// Parses every PEM CERTIFICATE block in `pem`, in order; at least one.
+pub(crate) fn certificates_from_pem(pem: &[u8], header: &'static str) -> Result<Vec<CertificateDer<'static>>, ProxyHeaderError> {
+    use rustls::pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ProxyHeaderError::new(header, format!("invalid PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(ProxyHeaderError::new(header, "no PEM CERTIFICATE block found"));
+    }
+    Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxy_cidrs() {
+        let t = TrustedProxies::parse(&["10.0.0.0/8", "127.0.0.1", "::1"]).unwrap_or_default();
+        assert!(t.contains("10.2.3.4".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+        assert!(t.contains("127.0.0.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+        assert!(t.contains("::ffff:10.0.0.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+        assert!(!t.contains("11.0.0.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+        assert!(!t.contains("127.0.0.2".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+        assert!(matches!(TrustedProxies::parse(&["10.0.0.0/33"]), Err(TlsError::BadProxyCidr(_))));
+        assert!(matches!(TrustedProxies::parse(&["example.com"]), Err(TlsError::BadProxyCidr(_))));
+    }
+}
