@@ -59,10 +59,11 @@ impl ClientCaBundle {
                 .map_err(|e| TlsError::ClientCaBundle(format!("unusable CA certificate: {e}")))?;
         }
         let subjects = roots.subjects();
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), crate::crypto_provider())
-            .allow_unauthenticated()
-            .build()
-            .map_err(|e| TlsError::ClientCaBundle(e.to_string()))?;
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), crate::crypto_provider())
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| TlsError::ClientCaBundle(e.to_string()))?;
         Ok(Self {
             verifier: Some(verifier),
             subjects,
@@ -76,7 +77,9 @@ impl ClientCaBundle {
 
     /// Validates an end-entity-first chain now.
     pub fn validate(&self, chain: &[CertificateDer<'_>]) -> ChainStatus {
-        let (Some(verifier), Some((end_entity, intermediates))) = (&self.verifier, chain.split_first()) else {
+        let (Some(verifier), Some((end_entity, intermediates))) =
+            (&self.verifier, chain.split_first())
+        else {
             return ChainStatus::NoTrustAnchors;
         };
         match verifier.verify_client_cert(end_entity, intermediates, UnixTime::now()) {

@@ -32,7 +32,9 @@ pub fn server_config(
     let builder = ServerConfig::builder_with_provider(crate::crypto_provider())
         .with_protocol_versions(rustls::ALL_VERSIONS)?;
     let builder = match client_auth {
-        ClientAuth::Request(cas) => builder.with_client_cert_verifier(Arc::new(PossessionOnlyVerifier::new(cas))),
+        ClientAuth::Request(cas) => {
+            builder.with_client_cert_verifier(Arc::new(PossessionOnlyVerifier::new(cas)))
+        }
         ClientAuth::None => builder.with_no_client_auth(),
     };
     let mut config = builder.with_single_cert(cert_chain, key)?;

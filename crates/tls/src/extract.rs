@@ -26,18 +26,20 @@ impl<S: Send + Sync> FromRequestParts<S> for ConnectionInfo {
     type Rejection = (StatusCode, &'static str);
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<ConnectionInfo>()
-            .cloned()
-            .ok_or((StatusCode::INTERNAL_SERVER_ERROR, "router not served by certbound_tls::serve"))
+        parts.extensions.get::<ConnectionInfo>().cloned().ok_or((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "router not served by certbound_tls::serve",
+        ))
     }
 }
 
 impl<S: Send + Sync> OptionalFromRequestParts<S> for PeerCertificate {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         Ok(parts.extensions.get::<PeerCertificate>().cloned())
     }
 }

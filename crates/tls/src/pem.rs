@@ -18,7 +18,9 @@ pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| err(format!("invalid PEM: {e}")))?;
     if certs.is_empty() {
-        return Err(err("no CERTIFICATE block found; give a PEM certificate file".into()));
+        return Err(err(
+            "no CERTIFICATE block found; give a PEM certificate file".into(),
+        ));
     }
     Ok(certs)
 }

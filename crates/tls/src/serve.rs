@@ -23,7 +23,10 @@ use tower::ServiceExt;
 use tracing::{debug, warn};
 
 use crate::proxy::{certificate_from_headers, strip_certificate_headers};
-use crate::{CertificateSource, ClientCaBundle, ConnectionInfo, PeerCertificate, ProxyHeaderError, TrustedProxies};
+use crate::{
+    CertificateSource, ClientCaBundle, ConnectionInfo, PeerCertificate, ProxyHeaderError,
+    TrustedProxies,
+};
 
 /// A slow or silent client may hold a handshake this long.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -82,10 +85,19 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = tcp.set_nodelay(true);
-        tokio::spawn(connection(tcp, peer, Arc::clone(&mode), app.clone(), graceful.watcher()));
+        tokio::spawn(connection(
+            tcp,
+            peer,
+            Arc::clone(&mode),
+            app.clone(),
+            graceful.watcher(),
+        ));
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
         warn!("connections still open after the drain timeout were closed");
     }
     Ok(())
@@ -99,13 +111,22 @@ struct ConnectionContext {
     proxy_client_cas: Option<ClientCaBundle>,
 }
 
-async fn connection(tcp: TcpStream, peer: SocketAddr, mode: Arc<ListenerMode>, app: Router, watcher: Watcher) {
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    mode: Arc<ListenerMode>,
+    app: Router,
+    watcher: Watcher,
+) {
     match &*mode {
         ListenerMode::MutualTls { config, client_cas } => {
             tls_connection(tcp, peer, config, Some(client_cas), app, watcher).await;
         }
         ListenerMode::Tls { config } => tls_connection(tcp, peer, config, None, app, watcher).await,
-        ListenerMode::TrustedProxy { proxies, client_cas } => {
+        ListenerMode::TrustedProxy {
+            proxies,
+            client_cas,
+        } => {
             let trusted = proxies.contains(peer.ip());
             let ctx = ConnectionContext {
                 info: ConnectionInfo {
@@ -198,7 +219,10 @@ where
 
 /// Attaches the connection's facts and certificate; strips certificate
 /// headers that did not come from a trusted proxy.
-fn prepare(mut req: Request<Incoming>, ctx: &ConnectionContext) -> Result<Request<Body>, Response<Body>> {
+fn prepare(
+    mut req: Request<Incoming>,
+    ctx: &ConnectionContext,
+) -> Result<Request<Body>, Response<Body>> {
     let certificate = match &ctx.proxy_client_cas {
         Some(cas) => {
             let cert = certificate_from_headers(req.headers(), cas).map_err(|e| {
@@ -228,11 +252,15 @@ fn prepare(mut req: Request<Incoming>, ctx: &ConnectionContext) -> Result<Reques
 }
 
 fn bad_request(e: &ProxyHeaderError) -> Response<Body> {
-    let body = serde_json::json!({ "error": "invalid_request", "error_description": e.to_string() });
+    let body =
+        serde_json::json!({ "error": "invalid_request", "error_description": e.to_string() });
     let mut res = Response::new(Body::from(body.to_string()));
     *res.status_mut() = StatusCode::BAD_REQUEST;
     let headers = res.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }

@@ -52,7 +52,9 @@ impl ClientCertVerifier for PossessionOnlyVerifier {
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         if intermediates.len() >= MAX_CHAIN_LEN {
-            return Err(rustls::Error::InvalidCertificate(CertificateError::BadEncoding));
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::BadEncoding,
+            ));
         }
         // Refuse what we could not later turn into an identity, so every
         // connection that completes has a usable PeerCertificate.

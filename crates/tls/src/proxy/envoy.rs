@@ -30,7 +30,9 @@ pub fn parse_xfcc(value: &[u8]) -> Result<Vec<CertificateDer<'static>>, ProxyHea
         if pair.is_empty() {
             continue;
         }
-        let (key, raw) = pair.split_once('=').ok_or_else(|| err(format!("'{}' is not Key=Value", truncate(pair))))?;
+        let (key, raw) = pair
+            .split_once('=')
+            .ok_or_else(|| err(format!("'{}' is not Key=Value", truncate(pair))))?;
         let value = unquote(raw.trim())?;
         let slot = match key.trim().to_ascii_lowercase().as_str() {
             "cert" => &mut cert,
@@ -95,7 +97,9 @@ fn unquote(value: &str) -> Result<String, ProxyHeaderError> {
     let Some(inner) = value.strip_prefix('"') else {
         return Ok(value.to_owned());
     };
-    let inner = inner.strip_suffix('"').ok_or_else(|| err("text after a closing double quote"))?;
+    let inner = inner
+        .strip_suffix('"')
+        .ok_or_else(|| err("text after a closing double quote"))?;
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {

@@ -25,7 +25,12 @@ pub const X_FORWARDED_CLIENT_CERT: &str = "x-forwarded-client-cert";
 
 /// Every header that can carry a client certificate; all are stripped from
 /// untrusted peers.
-pub const CERTIFICATE_HEADERS: [&str; 4] = [CLIENT_CERT, CLIENT_CERT_CHAIN, X_SSL_CLIENT_CERT, X_FORWARDED_CLIENT_CERT];
+pub const CERTIFICATE_HEADERS: [&str; 4] = [
+    CLIENT_CERT,
+    CLIENT_CERT_CHAIN,
+    X_SSL_CLIENT_CERT,
+    X_FORWARDED_CLIENT_CERT,
+];
 
 /// The proxies whose certificate headers we believe.
 #[derive(Debug, Clone, Default)]
@@ -84,16 +89,24 @@ pub fn certificate_from_headers(
         ));
     }
     let (chain, source, header) = if rfc {
-        let leaf = single(headers, CLIENT_CERT, "Client-Cert")?
-            .ok_or_else(|| ProxyHeaderError::new("Client-Cert-Chain", "sent without Client-Cert"))?;
+        let leaf = single(headers, CLIENT_CERT, "Client-Cert")?.ok_or_else(|| {
+            ProxyHeaderError::new("Client-Cert-Chain", "sent without Client-Cert")
+        })?;
         let mut chain = vec![rfc9440::parse_client_cert(leaf)?];
         chain.extend(rfc9440::parse_client_cert_chain(
-            headers.get_all(CLIENT_CERT_CHAIN).iter().map(|v| v.as_bytes()),
+            headers
+                .get_all(CLIENT_CERT_CHAIN)
+                .iter()
+                .map(|v| v.as_bytes()),
         )?);
         (chain, CertificateSource::Rfc9440, "Client-Cert")
     } else if nginx {
         match single(headers, X_SSL_CLIENT_CERT, "X-SSL-Client-Cert")? {
-            Some(v) => (nginx::parse_escaped_pem(v)?, CertificateSource::NginxEscapedPem, "X-SSL-Client-Cert"),
+            Some(v) => (
+                nginx::parse_escaped_pem(v)?,
+                CertificateSource::NginxEscapedPem,
+                "X-SSL-Client-Cert",
+            ),
             None => return Ok(None),
         }
     } else if envoy {
@@ -104,33 +117,50 @@ pub fn certificate_from_headers(
             .map(|v| v.as_bytes())
             .collect::<Vec<_>>()
             .join(&b","[..]);
-        (envoy::parse_xfcc(&joined)?, CertificateSource::EnvoyXfcc, "X-Forwarded-Client-Cert")
+        (
+            envoy::parse_xfcc(&joined)?,
+            CertificateSource::EnvoyXfcc,
+            "X-Forwarded-Client-Cert",
+        )
     } else {
         return Ok(None);
     };
-    PeerCertificate::from_chain(chain, client_cas, source)
-        .map_err(|e| ProxyHeaderError::new(header, format!("the certificate cannot be parsed: {e}")))
+    PeerCertificate::from_chain(chain, client_cas, source).map_err(|e| {
+        ProxyHeaderError::new(header, format!("the certificate cannot be parsed: {e}"))
+    })
 }
 
 /// The one value of a header that must not repeat; `None` if absent or empty
 /// (nginx sends an empty value when the client presented no certificate).
-fn single<'a>(headers: &'a HeaderMap, name: &str, display: &'static str) -> Result<Option<&'a [u8]>, ProxyHeaderError> {
+fn single<'a>(
+    headers: &'a HeaderMap,
+    name: &str,
+    display: &'static str,
+) -> Result<Option<&'a [u8]>, ProxyHeaderError> {
     let mut values = headers.get_all(name).iter();
     let first = values.next();
     if values.next().is_some() {
         return Err(ProxyHeaderError::new(display, "appears more than once"));
     }
-    Ok(first.map(|v| v.as_bytes()).filter(|v| !v.iter().all(u8::is_ascii_whitespace)))
+    Ok(first
+        .map(|v| v.as_bytes())
+        .filter(|v| !v.iter().all(u8::is_ascii_whitespace)))
 }
 
 /// Parses every PEM CERTIFICATE block in `pem`, in order; at least one.
-pub(crate) fn certificates_from_pem(pem: &[u8], header: &'static str) -> Result<Vec<CertificateDer<'static>>, ProxyHeaderError> {
+pub(crate) fn certificates_from_pem(
+    pem: &[u8],
+    header: &'static str,
+) -> Result<Vec<CertificateDer<'static>>, ProxyHeaderError> {
     use rustls::pki_types::pem::PemObject;
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ProxyHeaderError::new(header, format!("invalid PEM: {e}")))?;
     if certs.is_empty() {
-        return Err(ProxyHeaderError::new(header, "no PEM CERTIFICATE block found"));
+        return Err(ProxyHeaderError::new(
+            header,
+            "no PEM CERTIFICATE block found",
+        ));
     }
     Ok(certs)
 }
@@ -144,10 +174,22 @@ mod tests {
         let t = TrustedProxies::parse(&["10.0.0.0/8", "127.0.0.1", "::1"]).unwrap_or_default();
         assert!(t.contains("10.2.3.4".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))));
         assert!(t.contains("127.0.0.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))));
-        assert!(t.contains("::ffff:10.0.0.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+        assert!(
+            t.contains(
+                "::ffff:10.0.0.1"
+                    .parse()
+                    .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+            )
+        );
         assert!(!t.contains("11.0.0.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))));
         assert!(!t.contains("127.0.0.2".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))));
-        assert!(matches!(TrustedProxies::parse(&["10.0.0.0/33"]), Err(TlsError::BadProxyCidr(_))));
-        assert!(matches!(TrustedProxies::parse(&["example.com"]), Err(TlsError::BadProxyCidr(_))));
+        assert!(matches!(
+            TrustedProxies::parse(&["10.0.0.0/33"]),
+            Err(TlsError::BadProxyCidr(_))
+        ));
+        assert!(matches!(
+            TrustedProxies::parse(&["example.com"]),
+            Err(TlsError::BadProxyCidr(_))
+        ));
     }
 }

@@ -20,9 +20,16 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in [&b"hello"[..], b"-----BEGIN%20CERTIFICATE-----%0A!!!%0A-----END%20CERTIFICATE-----", b"%ZZ"] {
+        for bad in [
+            &b"hello"[..],
+            b"-----BEGIN%20CERTIFICATE-----%0A!!!%0A-----END%20CERTIFICATE-----",
+            b"%ZZ",
+        ] {
             let err = parse_escaped_pem(bad);
-            assert!(matches!(&err, Err(e) if e.header == HEADER), "{bad:?}: {err:?}");
+            assert!(
+                matches!(&err, Err(e) if e.header == HEADER),
+                "{bad:?}: {err:?}"
+            );
         }
     }
 }

@@ -1,0 +1,159 @@
+//! A `/whoami` app served by certbound-tls on 127.0.0.1:0, and clients for it.
+
+#![allow(dead_code, missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use certbound_testkit::{TestPki, or_panic, require_tool};
+use certbound_tls::{
+    ChainStatus, ClientAuth, ClientCaBundle, ConnectionInfo, ListenerMode, PeerCertificate,
+    TrustedProxies,
+};
+use http::HeaderMap;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Answers what the listener told the handler.
+async fn whoami(
+    info: ConnectionInfo,
+    cert: Option<PeerCertificate>,
+    headers: HeaderMap,
+) -> axum::Json<Value> {
+    let cert_headers: Vec<&str> = certbound_tls::proxy::CERTIFICATE_HEADERS
+        .into_iter()
+        .filter(|h| headers.contains_key(*h))
+        .collect();
+    let cert = cert.map(|c| {
+        json!({
+            "x5t#S256": c.thumbprint().to_string(),
+            "subject_dn": c.identity().subject.to_string(),
+            "chain_validated": c.chain_validated(),
+            "chain_status": match c.chain_status() {
+                ChainStatus::Valid => "valid".to_owned(),
+                ChainStatus::Invalid(r) => format!("invalid: {r}"),
+                ChainStatus::NoTrustAnchors => "no trust anchors".to_owned(),
+            },
+            "source": format!("{:?}", c.source()),
+        })
+    });
+    axum::Json(json!({
+        "certificate": cert,
+        "tls_version": info.tls_version,
+        "resumed": info.resumed,
+        "trusted_proxy": info.trusted_proxy,
+        "certificate_headers_seen": cert_headers,
+    }))
+}
+
+pub fn app() -> Router {
+    Router::new().route("/whoami", get(whoami))
+}
+
+/// A running server; stops when dropped.
+pub struct Running {
+    pub addr: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+pub async fn start(mode: ListenerMode) -> Running {
+    let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind");
+    let addr = or_panic(listener.local_addr(), "local addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(certbound_tls::serve(listener, mode, app(), async move {
+        let _ = stopped.await;
+    }));
+    Running { addr, _stop: stop }
+}
+
+pub fn client_cas(pki: &TestPki) -> ClientCaBundle {
+    or_panic(
+        ClientCaBundle::from_pem_file(&pki.ca_path()),
+        "client CA bundle",
+    )
+}
+
+pub async fn start_mtls(pki: &TestPki) -> Running {
+    let cas = client_cas(pki);
+    let config = or_panic(
+        certbound_tls::server_config(
+            pki.server_chain(),
+            pki.server_key(),
+            &ClientAuth::Request(cas.clone()),
+        ),
+        "server config",
+    );
+    start(ListenerMode::MutualTls {
+        config,
+        client_cas: cas,
+    })
+    .await
+}
+
+pub async fn start_proxy(pki: &TestPki, trusted: &[&str]) -> Running {
+    let proxies = or_panic(TrustedProxies::parse(trusted), "trusted proxies");
+    start(ListenerMode::TrustedProxy {
+        proxies,
+        client_cas: client_cas(pki),
+    })
+    .await
+}
+
+/// Runs curl (never through a proxy from the environment); returns (exit code, body).
+pub async fn curl(args: &[&str]) -> (i32, String) {
+    let out = or_panic(
+        tokio::process::Command::new(require_tool("curl"))
+            .args(["-sS", "--noproxy", "*", "--max-time", "20"])
+            .args(args)
+            .output()
+            .await,
+        "spawn curl",
+    );
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    (out.status.code().unwrap_or(-1), text)
+}
+
+pub fn json(body: &str) -> Value {
+    match serde_json::from_str(body) {
+        Ok(v) => v,
+        Err(e) => panic!("not JSON ({e}): {body}"),
+    }
+}
+
+/// GET /whoami over a rustls client connection; returns the parsed body and
+/// whether the client saw a resumed handshake.
+pub async fn rustls_get(
+    addr: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+) -> Result<(Value, bool), std::io::Error> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let name =
+        rustls::pki_types::ServerName::try_from("localhost").map_err(std::io::Error::other)?;
+    let mut tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await?;
+    let resumed = tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+    tls.write_all(b"GET /whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut raw = Vec::new();
+    // In TLS 1.3 a rejected client certificate shows up as an alert on the
+    // first read, after the client believed the handshake complete.
+    match tls.read_to_end(&mut raw).await {
+        Ok(_) => {}
+        // The server may close without close_notify after a complete response.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+        Err(e) => return Err(e),
+    }
+    let text = String::from_utf8_lossy(&raw);
+    let (_, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP response: {text:?}")))?;
+    Ok((json(body), resumed))
+}
