@@ -240,36 +240,18 @@ fn keys_are_private_and_files_are_never_overwritten_without_force() {
     assert_ne!(std::fs::read(dir.join("c.pem")).ok(), c_before);
 
     // Bad input: one clear line, exit 1, nothing written.
-    for (args, needle) in [
+    let key = dir.join("c.key").to_string_lossy().into_owned();
+    let missing = dir.join("missing.pem").to_string_lossy().into_owned();
+    let cases: [(&[&str], &str); 3] = [
+        (&["pki", "inspect", &key], "no PEM CERTIFICATE"),
+        (&["pki", "inspect", &missing], "cannot read"),
         (
-            vec!["pki", "inspect", &*dir.join("c.key").to_string_lossy()]
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-            "no PEM CERTIFICATE",
-        ),
-        (
-            vec![
-                "pki".into(),
-                "inspect".into(),
-                dir.join("missing.pem").to_string_lossy().into_owned(),
-            ],
-            "cannot read",
-        ),
-        (
-            vec![
-                "pki".into(),
-                "issue".into(),
-                "--dir".into(),
-                d.clone(),
-                "--name".into(),
-                "../x".into(),
-            ],
+            &["pki", "issue", "--dir", &d, "--name", "../x"],
             "invalid --name",
         ),
-    ] {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (code, _, err) = certbound(&args);
+    ];
+    for (args, needle) in cases {
+        let (code, _, err) = certbound(args);
         assert_eq!(code, 1, "{args:?}");
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");

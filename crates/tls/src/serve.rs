@@ -202,7 +202,7 @@ where
         async move {
             match prepare(req, &ctx) {
                 Ok(req) => app.oneshot(req).await,
-                Err(rejection) => Ok::<_, Infallible>(rejection),
+                Err(e) => Ok::<_, Infallible>(bad_request(&e)),
             }
         }
     });
@@ -222,12 +222,12 @@ where
 fn prepare(
     mut req: Request<Incoming>,
     ctx: &ConnectionContext,
-) -> Result<Request<Body>, Response<Body>> {
+) -> Result<Request<Body>, ProxyHeaderError> {
     let certificate = match &ctx.proxy_client_cas {
         Some(cas) => {
             let cert = certificate_from_headers(req.headers(), cas).map_err(|e| {
                 warn!(peer = %ctx.info.peer_addr, error = %e, "rejected certificate header from trusted proxy");
-                bad_request(&e)
+                e
             })?;
             strip_certificate_headers(req.headers_mut());
             cert

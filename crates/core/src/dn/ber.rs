@@ -43,14 +43,14 @@ pub(super) fn value_from_ber(bytes: &[u8]) -> Option<AttributeValue> {
     if !rest.is_empty() {
         return None;
     }
-    Some(match text_from_tagged(any.tag().0, any.data.as_ref()) {
+    Some(match text_from_tagged(any.tag().0, any.data) {
         Some(text) => AttributeValue::Text(text),
         None => AttributeValue::Binary(bytes.to_vec()),
     })
 }
 
 fn value_from_any(any: &Any<'_>) -> AttributeValue {
-    match text_from_tagged(any.tag().0, any.data.as_ref()) {
+    match text_from_tagged(any.tag().0, any.data) {
         Some(text) => AttributeValue::Text(text),
         // Re-encoding a parsed element cannot fail in practice; an empty
         // binary value still compares unequal to any real one.
