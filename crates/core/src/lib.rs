@@ -5,12 +5,19 @@
 //! can be unit-tested, fuzzed and reused by the listener, the authorization
 //! server and the guard alike.
 
+pub mod claims;
+pub mod client_auth;
 pub mod dn;
 mod error;
 pub mod identity;
+pub mod metadata;
+pub mod oauth;
 mod thumbprint;
 
+pub use claims::{AccessTokenClaims, Confirmation};
+pub use client_auth::{AuthMethod, TlsClientAuthMatcher};
 pub use dn::DistinguishedName;
 pub use error::{DnError, IdentityError};
 pub use identity::{CertificateIdentity, SubjectAltNames, Validity};
+pub use oauth::ErrorCode;
 pub use thumbprint::Thumbprint;

@@ -220,3 +220,149 @@ pub fn or_panic<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> T {
         Err(e) => panic!("{what}: {e}"),
     }
 }
+
+/// Where [`TestPostgres`] creates its databases unless `CERTBOUND_TEST_PG_URL` says otherwise.
+pub const DEFAULT_TEST_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A fresh, uniquely named PostgreSQL database, dropped (even with open
+/// connections) when this value is dropped.
+///
+/// Created with the `psql` client so the helper needs no async runtime. The
+/// server is `postgres://postgres@127.0.0.1:5432/postgres` (trust auth) or
+/// `$CERTBOUND_TEST_PG_URL`; an unreachable server fails the test, never
+/// skips it.
+pub struct TestPostgres {
+    admin_url: String,
+    name: String,
+}
+
+impl TestPostgres {
+    /// Creates `certbound_test_<pid>_<nanos>_<n>`; panics if PostgreSQL is unreachable.
+    pub fn create() -> TestPostgres {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+        let admin_url =
+            std::env::var("CERTBOUND_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_TEST_PG_URL.into());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let name = format!(
+            "certbound_test_{}_{}_{}",
+            std::process::id(),
+            nanos,
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let (code, _, stderr) = psql(&admin_url, &format!("CREATE DATABASE \"{name}\""));
+        if code != 0 {
+            panic!(
+                "cannot create test database on {admin_url} (psql exit {code}): {}\n\
+                 PostgreSQL must be running for these tests; start it with \
+                 `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
+                 or point CERTBOUND_TEST_PG_URL at a server",
+                stderr.trim()
+            );
+        }
+        TestPostgres { admin_url, name }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A `postgres://` URL for this database.
+    pub fn url(&self) -> String {
+        with_database(&self.admin_url, &self.name)
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        let (code, _, stderr) = psql(&self.admin_url, &sql);
+        // Never panic in drop (it would abort during unwinding); say why instead.
+        if code != 0 {
+            eprintln!(
+                "warning: could not drop test database {}: {}",
+                self.name,
+                stderr.trim()
+            );
+        }
+    }
+}
+
+/// Runs one SQL command with `psql` against `url`; never prompts for a password.
+fn psql(url: &str, sql: &str) -> (i32, String, String) {
+    let psql = require_tool("psql");
+    run(Command::new(psql).env("PGCONNECT_TIMEOUT", "5").args([
+        "-X",
+        "-q",
+        "-w",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        url,
+        "-c",
+        sql,
+    ]))
+}
+
+/// `url` with its database (the path) replaced by `database`, keeping any query.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{database}?{query}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+/// A `sqlite://` URL for `certbound.db` in `dir` (the store creates the file).
+pub fn sqlite_url(dir: &Path) -> String {
+    let path = dir.join("certbound.db");
+    let mut url = String::from("sqlite://");
+    // Percent-encode everything but unreserved characters and `/`, so that
+    // `?`, `#`, `%` or spaces in temp paths cannot change the URL's meaning.
+    for byte in path.to_string_lossy().bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            url.push(char::from(byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_database_replaces_the_path() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            with_database("postgresql://u:p@h?sslmode=disable", "t1"),
+            "postgresql://u:p@h/t1?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn sqlite_url_encodes_special_characters() {
+        assert_eq!(
+            sqlite_url(Path::new("/tmp/a b?#")),
+            "sqlite:///tmp/a%20b%3F%23/certbound.db"
+        );
+    }
+}

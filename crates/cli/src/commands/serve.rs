@@ -1,0 +1,80 @@
+//! `certbound serve`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use certbound_server::init;
+use clap::Args;
+
+/// Arguments of `certbound serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Config file (default: ./certbound.toml, else ./certbound-data/certbound.toml;
+    /// with neither, ./certbound-data is created).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let (path, first_start) = match super::config_path(args.config.as_deref()) {
+        Some(p) => (p, false),
+        None => {
+            let dir = Path::new(init::DATA_DIR);
+            eprintln!(
+                "no configuration found: initialising {} (dev PKI, config, SQLite, signing key)",
+                dir.display()
+            );
+            let path = init::create_data_dir(dir, "127.0.0.1:8443")
+                .context("initialising ./certbound-data")?;
+            (path, true)
+        }
+    };
+    let config = certbound_server::Config::load(&path)?;
+    let mut running = certbound_server::start(config)
+        .await
+        .context("starting the server")?;
+    let data_dir = path.parent().unwrap_or(Path::new("."));
+    if first_start || data_dir.ends_with(init::DATA_DIR) {
+        init::register_demo_client(running.server.store.as_ref()).await?;
+    }
+    eprintln!("certbound ready; issuer {}", running.issuer);
+    if let Some(url) = &running.mtls_url {
+        if data_dir
+            .join("pki")
+            .join(format!("{}.pem", init::DEMO_CLIENT_ID))
+            .is_file()
+        {
+            eprintln!("get a certificate-bound token:");
+            println!("{}", init::curl_command(data_dir, url));
+        }
+    }
+    let stop = running.server.clone();
+    tokio::select! {
+        result = running.wait() => result.context("a listener failed")?,
+        () = shutdown_signal() => {
+            eprintln!("shutting down");
+            drop(stop);
+            running.stop().await;
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,36 @@
+//! One structured event per security decision, on the `certbound::audit`
+//! target. Never a secret, a whole token or a key; untrusted strings are
+//! Debug-formatted so they cannot forge log lines.
+
+use certbound_core::AuthMethod;
+use tracing::{info, warn};
+
+/// A client proved its identity.
+pub fn client_authenticated(client_id: &str, method: AuthMethod, thumbprint: Option<&str>) {
+    info!(target: "certbound::audit", event = "client_authenticated", client_id = ?client_id, method = %method, x5t_s256 = thumbprint);
+}
+
+/// A client failed to authenticate.
+pub fn client_rejected(client_id: &str, reason: &str, thumbprint: Option<&str>) {
+    warn!(target: "certbound::audit", event = "client_authentication_failed", client_id = ?client_id, reason, x5t_s256 = thumbprint);
+}
+
+/// An access token was issued.
+pub fn token_issued(jti: &str, client_id: &str, bound: bool, format: &str, scope: &str) {
+    info!(target: "certbound::audit", event = "token_issued", jti, client_id = ?client_id, bound, format, scope = ?scope);
+}
+
+/// A token request was refused after authentication.
+pub fn token_refused(client_id: &str, reason: &str) {
+    warn!(target: "certbound::audit", event = "token_refused", client_id = ?client_id, reason);
+}
+
+/// A token was introspected.
+pub fn introspected(caller: &str, jti: Option<&str>, active: bool) {
+    info!(target: "certbound::audit", event = "token_introspected", caller = ?caller, jti, active);
+}
+
+/// A revocation request was handled.
+pub fn revoked(caller: &str, jti: Option<&str>, revoked: bool) {
+    info!(target: "certbound::audit", event = "token_revoked", caller = ?caller, jti, revoked);
+}

@@ -1,0 +1,230 @@
+//! Client authentication at the token, introspection and revocation
+//! endpoints: RFC 8705 §2 certificate methods and RFC 6749 §2.3.1 secrets.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use certbound_core::AuthMethod;
+use certbound_tls::{ChainStatus, PeerCertificate};
+use http::HeaderMap;
+use http::header::AUTHORIZATION;
+use percent_encoding::percent_decode_str;
+
+use super::{RegisteredClient, secret_matches};
+use crate::form::Form;
+use crate::{AuthorizationServer, OAuthError, audit};
+
+/// A client that proved who it is on this request.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    /// The client.
+    pub client: Arc<RegisteredClient>,
+    /// The certificate on the request, if any (also for secret clients).
+    pub certificate: Option<PeerCertificate>,
+}
+
+/// Credentials found in a request, before checking them.
+struct Presented {
+    client_id: String,
+    secret: Option<(String, AuthMethod)>,
+    basic: bool,
+}
+
+/// Authenticates the caller or returns the RFC 6749 §5.2 error.
+pub async fn authenticate(
+    state: &AuthorizationServer,
+    headers: &HeaderMap,
+    form: &Form,
+    certificate: Option<PeerCertificate>,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let presented = presented_credentials(headers, form)?;
+    let challenge = |e: OAuthError| {
+        if presented.basic {
+            e.with_basic_challenge()
+        } else {
+            e
+        }
+    };
+    let thumbprint = certificate.as_ref().map(|c| c.thumbprint().to_string());
+    let fail = |reason: &str, public: String| {
+        audit::client_rejected(&presented.client_id, reason, thumbprint.as_deref());
+        challenge(OAuthError::invalid_client(public))
+    };
+
+    let Some(client) = state.client(&presented.client_id).await? else {
+        return Err(fail(
+            "unknown client",
+            "client authentication failed".into(),
+        ));
+    };
+    let used = match &presented.secret {
+        Some((_, method)) => *method,
+        None => client.method,
+    };
+    if used != client.method {
+        return Err(fail(
+            "wrong authentication method",
+            format!("this client is registered for {}", client.method),
+        ));
+    }
+    match client.method {
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
+            if !state.settings.allow_client_secret {
+                return Err(fail(
+                    "client secrets disabled",
+                    "client secrets are disabled on this server".into(),
+                ));
+            }
+            let ok = match (&presented.secret, &client.secret_hash) {
+                (Some((secret, _)), Some(hash)) => secret_matches(secret, hash),
+                _ => false,
+            };
+            if !ok {
+                return Err(fail("wrong secret", "client authentication failed".into()));
+            }
+        }
+        AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth => {
+            let Some(cert) = &certificate else {
+                return Err(fail(
+                    "no certificate",
+                    "no client certificate was presented; call the mTLS endpoint (mtls_endpoint_aliases in the server metadata) with the client's certificate".into(),
+                ));
+            };
+            if let Err((reason, public)) = check_certificate(&client, cert) {
+                return Err(fail(reason, public));
+            }
+        }
+    }
+    audit::client_authenticated(&client.client_id, client.method, thumbprint.as_deref());
+    Ok(AuthenticatedClient {
+        client,
+        certificate,
+    })
+}
+
+fn check_certificate(
+    client: &RegisteredClient,
+    cert: &PeerCertificate,
+) -> Result<(), (&'static str, String)> {
+    let now = time::OffsetDateTime::now_utc();
+    if !cert.identity().validity.contains(now) {
+        return Err((
+            "certificate outside its validity period",
+            "the client certificate is expired or not yet valid".into(),
+        ));
+    }
+    match client.method {
+        AuthMethod::TlsClientAuth => {
+            match cert.chain_status() {
+                ChainStatus::Valid => {}
+                ChainStatus::Invalid(why) => {
+                    return Err((
+                        "chain not trusted",
+                        format!("the client certificate does not chain to a trusted CA: {why}"),
+                    ));
+                }
+                ChainStatus::NoTrustAnchors => {
+                    return Err(("no client CA configured", "this server has no client CA bundle (tls.client_ca), so tls_client_auth cannot succeed".into()));
+                }
+            }
+            let matches = client
+                .matcher
+                .as_ref()
+                .is_some_and(|m| m.matches(cert.identity()));
+            if !matches {
+                let param = client
+                    .matcher
+                    .as_ref()
+                    .map_or("tls_client_auth_*", |m| m.parameter());
+                return Err((
+                    "certificate does not match",
+                    format!(
+                        "the client certificate does not match the client's registered {param}"
+                    ),
+                ));
+            }
+        }
+        AuthMethod::SelfSignedTlsClientAuth => {
+            if !client.self_signed_thumbprints.contains(&cert.thumbprint()) {
+                return Err((
+                    "certificate not registered",
+                    "the client certificate is not one registered in the client's jwks".into(),
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn presented_credentials(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthError> {
+    let mut auth_headers = headers.get_all(AUTHORIZATION).iter();
+    let basic = match (auth_headers.next(), auth_headers.next()) {
+        (None, _) => None,
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "more than one Authorization header",
+            ));
+        }
+        (Some(value), None) => Some(parse_basic(value.as_bytes())?),
+    };
+    let form_id = form.get("client_id");
+    let form_secret = form.get("client_secret");
+    match (basic, form_secret) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            "use one client authentication method: HTTP Basic or client_secret in the body, not both",
+        )),
+        (Some((id, secret)), None) => {
+            if form_id.is_some_and(|f| f != id) {
+                return Err(OAuthError::invalid_client(
+                    "client_id in the body does not match the HTTP Basic credentials",
+                )
+                .with_basic_challenge());
+            }
+            Ok(Presented {
+                client_id: id,
+                secret: Some((secret, AuthMethod::ClientSecretBasic)),
+                basic: true,
+            })
+        }
+        (None, secret) => {
+            let id = form_id.ok_or_else(|| {
+                OAuthError::invalid_client("client authentication required: send client_id (with a client certificate or client_secret) or HTTP Basic credentials")
+            })?;
+            Ok(Presented {
+                client_id: id.to_owned(),
+                secret: secret.map(|s| (s.to_owned(), AuthMethod::ClientSecretPost)),
+                basic: false,
+            })
+        }
+    }
+}
+
+/// RFC 6749 §2.3.1: `Basic base64(urlencode(id):urlencode(secret))`.
+fn parse_basic(value: &[u8]) -> Result<(String, String), OAuthError> {
+    let bad =
+        || OAuthError::invalid_client("malformed HTTP Basic credentials").with_basic_challenge();
+    let text = std::str::from_utf8(value).map_err(|_| bad())?;
+    let (scheme, b64) = text.trim().split_once(' ').ok_or_else(bad)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(
+            OAuthError::invalid_client("only the Basic scheme authenticates clients here")
+                .with_basic_challenge(),
+        );
+    }
+    let decoded = STANDARD.decode(b64.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    let unescape = |s: &str| {
+        percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| bad())
+    };
+    let (id, secret) = (unescape(id)?, unescape(secret)?);
+    if id.is_empty() {
+        return Err(bad());
+    }
+    Ok((id, secret))
+}

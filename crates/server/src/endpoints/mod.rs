@@ -1,0 +1,30 @@
+//! One module per endpoint; [`router`] wires them.
+
+mod health;
+mod introspect;
+mod metadata;
+mod revoke;
+mod token;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::AuthorizationServer;
+
+/// RFC 8414 metadata path.
+pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+
+/// The authorization server's routes, ready to serve or to embed.
+pub fn router(server: Arc<AuthorizationServer>) -> Router {
+    Router::new()
+        .route(METADATA_PATH, get(metadata::metadata))
+        .route("/jwks", get(metadata::jwks))
+        .route("/token", post(token::token))
+        .route("/introspect", post(introspect::introspect))
+        .route("/revoke", post(revoke::revoke))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(server)
+}

@@ -1,0 +1,43 @@
+//! `/revoke` (RFC 7009): a client revokes a token issued to it.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use certbound_core::ErrorCode;
+use certbound_tls::PeerCertificate;
+use http::{HeaderMap, StatusCode};
+
+use crate::clients::auth::authenticate;
+use crate::form::Form;
+use crate::tokens::{self, Lookup};
+use crate::{AuthorizationServer, OAuthError, audit};
+
+/// Handles a revocation request: 200 for unknown tokens too (RFC 7009 §2.2).
+pub async fn revoke(
+    State(server): State<Arc<AuthorizationServer>>,
+    certificate: Option<PeerCertificate>,
+    headers: HeaderMap,
+    form: Form,
+) -> Result<StatusCode, OAuthError> {
+    let caller = authenticate(&server, &headers, &form, certificate).await?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let (claims, format) = match tokens::lookup(&server, token).await? {
+        Lookup::Active(c, f) | Lookup::Dead(c, f) => (c, f),
+        Lookup::Unknown => {
+            audit::revoked(&caller.client.client_id, None, false);
+            return Ok(StatusCode::OK);
+        }
+    };
+    if claims.client_id != caller.client.client_id {
+        audit::revoked(&caller.client.client_id, Some(&claims.jti), false);
+        return Err(OAuthError::bad_request(
+            ErrorCode::UnauthorizedClient,
+            "the token was not issued to this client",
+        ));
+    }
+    let changed = tokens::revoke(&server, token, &claims, format).await?;
+    audit::revoked(&caller.client.client_id, Some(&claims.jti), changed);
+    Ok(StatusCode::OK)
+}

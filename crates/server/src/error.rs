@@ -1,0 +1,165 @@
+//! Errors: [`ServerError`] for everything that can go wrong in the server
+//! crate, and [`OAuthError`], the one place they become HTTP responses with
+//! RFC 6749 error codes.
+
+use std::borrow::Cow;
+
+use axum::response::{IntoResponse, Response};
+use certbound_core::ErrorCode;
+use certbound_store::StoreError;
+use http::{HeaderValue, StatusCode, header};
+use thiserror::Error;
+use tracing::error;
+
+use crate::config::ConfigError;
+
+/// Failures of the authorization server outside a single request's input.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// TLS set-up failed.
+    #[error(transparent)]
+    Tls(#[from] certbound_tls::TlsError),
+    /// Dev PKI creation failed.
+    #[error(transparent)]
+    Pki(#[from] certbound_pki::PkiError),
+    /// A signing key could not be made, read or used.
+    #[error("signing key: {0}")]
+    Key(String),
+    /// A stored client record is unreadable (corrupt database or a bug).
+    #[error("client {client_id}: stored metadata is invalid: {reason}")]
+    CorruptClient {
+        /// The client.
+        client_id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Registration was refused.
+    #[error("{0}")]
+    Registration(String),
+    /// Binding a listener or another I/O step failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// The step.
+        what: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// An OAuth error response: status, `error`, `error_description` and the
+/// headers RFC 6749 §5.2 / RFC 6750 §3 require.
+#[derive(Debug)]
+pub struct OAuthError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// `error`.
+    pub code: ErrorCode,
+    /// `error_description`: helpful, never secret.
+    pub description: Cow<'static, str>,
+    /// Send `WWW-Authenticate: Basic` (client tried HTTP Basic).
+    pub basic_challenge: bool,
+}
+
+impl OAuthError {
+    /// A 400 with the given code.
+    pub fn bad_request(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            description: description.into(),
+            basic_challenge: false,
+        }
+    }
+
+    /// 400 `invalid_request`.
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::bad_request(ErrorCode::InvalidRequest, description)
+    }
+
+    /// 401 `invalid_client`.
+    pub fn invalid_client(description: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: ErrorCode::InvalidClient,
+            description: description.into(),
+            basic_challenge: false,
+        }
+    }
+
+    /// Adds the `WWW-Authenticate: Basic` challenge.
+    pub fn with_basic_challenge(mut self) -> Self {
+        self.basic_challenge = true;
+        self
+    }
+
+    /// 500 `server_error`; the detail goes to the log, not the client.
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        error!(error = %detail, "internal error while handling a request");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: ErrorCode::ServerError,
+            description: "internal error; the server log has details".into(),
+            basic_challenge: false,
+        }
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(detail) => {
+                error!(error = %detail, "database unavailable");
+                Self {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    code: ErrorCode::TemporarilyUnavailable,
+                    description: "the database is unavailable; retry shortly".into(),
+                    basic_challenge: false,
+                }
+            }
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<ServerError> for OAuthError {
+    fn from(e: ServerError) -> Self {
+        match e {
+            ServerError::Store(s) => s.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+/// Seconds a client should wait after a 503.
+const RETRY_AFTER_SECONDS: &str = "5";
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": self.code.as_str(),
+            "error_description": self.description,
+        });
+        let mut res = (self.status, axum::Json(body)).into_response();
+        let headers = res.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.basic_challenge {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="certbound", charset="UTF-8""#),
+            );
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        res
+    }
+}

@@ -1,0 +1,65 @@
+//! First start: `certbound serve` in a directory without configuration
+//! creates `./certbound-data/` with a dev PKI, a config file, an SQLite
+//! database, a signing key and one demo client, then prints the curl line
+//! that gets a token.
+
+use std::path::{Path, PathBuf};
+
+use certbound_core::{AuthMethod, DistinguishedName};
+use certbound_pki::{CertificateRequest, KeyAlgorithm, WriteMode};
+use certbound_store::Store;
+
+use crate::clients::ClientMetadata;
+use crate::{ServerError, config};
+
+/// The demo client registered on first start.
+pub const DEMO_CLIENT_ID: &str = "demo-client";
+/// Where first start writes everything.
+pub const DATA_DIR: &str = "certbound-data";
+/// The config file name inside it.
+pub const CONFIG_FILE: &str = "certbound.toml";
+
+/// Creates the data directory's files; returns the config path.
+pub fn create_data_dir(dir: &Path, mtls_addr: &str) -> Result<PathBuf, ServerError> {
+    let pki = dir.join("pki");
+    certbound_pki::init_dir(&pki, KeyAlgorithm::EcdsaP256, WriteMode::CreateNew)?;
+    let request = CertificateRequest {
+        common_name: Some(DEMO_CLIENT_ID.into()),
+        organization: Some("certbound demo".into()),
+        ..CertificateRequest::default()
+    };
+    certbound_pki::issue_into_dir(&pki, DEMO_CLIENT_ID, &request, false, WriteMode::CreateNew)?;
+    let path = dir.join(CONFIG_FILE);
+    certbound_pki::write_file(
+        &path,
+        config::dev_config_text(mtls_addr).as_bytes(),
+        false,
+        WriteMode::CreateNew,
+    )?;
+    Ok(path)
+}
+
+/// Registers the demo client (`tls_client_auth` by subject DN) if absent.
+pub async fn register_demo_client(store: &dyn Store) -> Result<(), ServerError> {
+    if store.client(DEMO_CLIENT_ID).await?.is_some() {
+        return Ok(());
+    }
+    let mut metadata = ClientMetadata::new(AuthMethod::TlsClientAuth);
+    let dn = DistinguishedName::parse("CN=demo-client,O=certbound demo")
+        .map_err(|e| ServerError::Registration(e.to_string()))?;
+    metadata.tls_client_auth_subject_dn = Some(dn.to_string());
+    metadata.scope = "demo.read demo.write".into();
+    crate::register_client(store, DEMO_CLIENT_ID, metadata, None).await?;
+    Ok(())
+}
+
+/// The curl command that gets a token from a freshly initialised server.
+pub fn curl_command(data_dir: &Path, mtls_url: &str) -> String {
+    let pki = data_dir.join("pki");
+    format!(
+        "curl --cacert {ca} --cert {cert} --key {key} -d grant_type=client_credentials -d client_id={DEMO_CLIENT_ID} {mtls_url}/token",
+        ca = pki.join("ca.pem").display(),
+        cert = pki.join(format!("{DEMO_CLIENT_ID}.pem")).display(),
+        key = pki.join(format!("{DEMO_CLIENT_ID}.key")).display(),
+    )
+}

@@ -1,0 +1,335 @@
+//! Token-signing keys: created on first start, stored, rotated without
+//! downtime. The JWKS keeps a retired key until every token it signed has
+//! expired; each instance caches the key set and re-reads it periodically so
+//! a rotation done by `certbound keys rotate` reaches every instance.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use certbound_pki::KeyAlgorithm;
+use certbound_store::{Store, StoredSigningKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::traits::PublicKeyParts;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::{Mutex, RwLock};
+use tracing::{info, warn};
+
+use crate::ServerError;
+
+/// JWS algorithms certbound signs access tokens with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum SigningAlg {
+    /// ECDSA P-256 SHA-256 (default; FAPI-approved).
+    #[serde(rename = "ES256")]
+    Es256,
+    /// RSASSA-PSS SHA-256 (FAPI-approved, for RSA-only relying parties).
+    #[serde(rename = "PS256")]
+    Ps256,
+    /// Ed25519.
+    #[serde(rename = "EdDSA")]
+    EdDsa,
+}
+
+impl SigningAlg {
+    /// The JWS `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+            Self::Ps256 => "PS256",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+
+    /// Parses a JWS `alg` name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ES256" => Some(Self::Es256),
+            "PS256" => Some(Self::Ps256),
+            "EdDSA" => Some(Self::EdDsa),
+            _ => None,
+        }
+    }
+
+    fn jwt_algorithm(self) -> Algorithm {
+        match self {
+            Self::Es256 => Algorithm::ES256,
+            Self::Ps256 => Algorithm::PS256,
+            Self::EdDsa => Algorithm::EdDSA,
+        }
+    }
+}
+
+/// Generates a new key; `kid` is the RFC 7638 JWK thumbprint.
+pub fn generate_key(alg: SigningAlg, now: i64) -> Result<StoredSigningKey, ServerError> {
+    let pair = match alg {
+        SigningAlg::Es256 => KeyAlgorithm::EcdsaP256,
+        SigningAlg::Ps256 => KeyAlgorithm::Rsa2048,
+        SigningAlg::EdDsa => KeyAlgorithm::Ed25519,
+    }
+    .generate()
+    .map_err(|e| ServerError::Key(format!("generating a signing key: {e}")))?;
+    let raw = pair.public_key_raw();
+    // RFC 7638 required members, in lexicographic order.
+    let (mut jwk, canonical) = match alg {
+        SigningAlg::Es256 => {
+            if raw.len() != 65 || raw[0] != 4 {
+                return Err(ServerError::Key(
+                    "unexpected P-256 public key encoding".into(),
+                ));
+            }
+            let (x, y) = (B64.encode(&raw[1..33]), B64.encode(&raw[33..]));
+            let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+            (
+                json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}),
+                canonical,
+            )
+        }
+        SigningAlg::EdDsa => {
+            let x = B64.encode(raw);
+            let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+            (json!({"kty": "OKP", "crv": "Ed25519", "x": x}), canonical)
+        }
+        SigningAlg::Ps256 => {
+            let public = rsa::RsaPublicKey::from_pkcs1_der(raw)
+                .map_err(|e| ServerError::Key(format!("reading the RSA public key: {e}")))?;
+            let (n, e) = (
+                B64.encode(public.n().to_bytes_be()),
+                B64.encode(public.e().to_bytes_be()),
+            );
+            let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+            (json!({"kty": "RSA", "n": n, "e": e}), canonical)
+        }
+    };
+    let kid = B64.encode(Sha256::digest(canonical.as_bytes()));
+    if let Value::Object(map) = &mut jwk {
+        map.insert("kid".into(), Value::String(kid.clone()));
+        map.insert("alg".into(), Value::String(alg.as_str().into()));
+        map.insert("use".into(), Value::String("sig".into()));
+    }
+    Ok(StoredSigningKey {
+        kid,
+        alg: alg.as_str().into(),
+        private_key_pem: pair.serialize_pem(),
+        public_jwk: jwk.to_string(),
+        created_at: now,
+        retired_at: None,
+        publish_until: None,
+    })
+}
+
+/// The key new tokens are signed with.
+pub struct ActiveKey {
+    /// JWS `kid`.
+    pub kid: String,
+    /// JWS `alg`.
+    pub algorithm: Algorithm,
+    /// The private key, ready to sign.
+    pub encoding_key: EncodingKey,
+}
+
+/// The keys one instance currently uses: one to sign, all published ones to verify.
+pub struct KeySet {
+    /// Signs new tokens.
+    pub active: ActiveKey,
+    verifiers: HashMap<String, (Algorithm, DecodingKey)>,
+    /// `{"keys":[…]}`, serialised once.
+    pub jwks_json: String,
+}
+
+impl KeySet {
+    /// Builds from stored keys (newest first), publishing those still needed at `now`.
+    pub fn from_stored(keys: &[StoredSigningKey], now: i64) -> Result<Self, ServerError> {
+        let active = keys
+            .iter()
+            .find(|k| k.retired_at.is_none())
+            .ok_or_else(|| ServerError::Key("no active signing key in the store".into()))?;
+        let alg = SigningAlg::parse(&active.alg).ok_or_else(|| {
+            ServerError::Key(format!(
+                "stored key {} has unsupported alg {}",
+                active.kid, active.alg
+            ))
+        })?;
+        let pem = active.private_key_pem.as_bytes();
+        let encoding_key = match alg {
+            SigningAlg::Es256 => EncodingKey::from_ec_pem(pem),
+            SigningAlg::Ps256 => EncodingKey::from_rsa_pem(pem),
+            SigningAlg::EdDsa => EncodingKey::from_ed_pem(pem),
+        }
+        .map_err(|e| ServerError::Key(format!("stored key {} is unreadable: {e}", active.kid)))?;
+        let mut verifiers = HashMap::new();
+        let mut published = Vec::new();
+        for key in keys {
+            let still_published =
+                key.retired_at.is_none() || key.publish_until.is_some_and(|until| until > now);
+            if !still_published {
+                continue;
+            }
+            let jwk: Value = serde_json::from_str(&key.public_jwk).map_err(|e| {
+                ServerError::Key(format!("stored JWK {} is not JSON: {e}", key.kid))
+            })?;
+            let alg = SigningAlg::parse(&key.alg).ok_or_else(|| {
+                ServerError::Key(format!(
+                    "stored key {} has unsupported alg {}",
+                    key.kid, key.alg
+                ))
+            })?;
+            verifiers.insert(
+                key.kid.clone(),
+                (alg.jwt_algorithm(), decoding_key(alg, &jwk)?),
+            );
+            published.push(jwk);
+        }
+        Ok(Self {
+            active: ActiveKey {
+                kid: active.kid.clone(),
+                algorithm: alg.jwt_algorithm(),
+                encoding_key,
+            },
+            verifiers,
+            jwks_json: json!({ "keys": published }).to_string(),
+        })
+    }
+
+    /// The verification key for a `kid` we published.
+    pub fn verifier(&self, kid: &str) -> Option<&(Algorithm, DecodingKey)> {
+        self.verifiers.get(kid)
+    }
+}
+
+fn decoding_key(alg: SigningAlg, jwk: &Value) -> Result<DecodingKey, ServerError> {
+    let field = |name: &str| {
+        jwk.get(name)
+            .and_then(Value::as_str)
+            .ok_or_else(|| ServerError::Key(format!("stored JWK lacks {name}")))
+    };
+    match alg {
+        SigningAlg::Es256 => DecodingKey::from_ec_components(field("x")?, field("y")?),
+        SigningAlg::Ps256 => DecodingKey::from_rsa_components(field("n")?, field("e")?),
+        SigningAlg::EdDsa => DecodingKey::from_ed_components(field("x")?),
+    }
+    .map_err(|e| ServerError::Key(format!("stored JWK is unusable: {e}")))
+}
+
+/// Per-instance cache of the [`KeySet`], refreshed from the store.
+pub struct KeyCache {
+    store: Arc<dyn Store>,
+    max_age: Duration,
+    current: RwLock<(Instant, Arc<KeySet>)>,
+    refreshing: Mutex<()>,
+}
+
+impl KeyCache {
+    /// Loads the key set, creating the first key if the store has none.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        alg: SigningAlg,
+        max_age: Duration,
+    ) -> Result<Self, ServerError> {
+        let now = crate::now();
+        if !store
+            .signing_keys()
+            .await?
+            .iter()
+            .any(|k| k.retired_at.is_none())
+        {
+            let key = generate_key(alg, now)?;
+            // Another instance may win the race; its key is just as good.
+            if store.insert_first_signing_key(&key).await? {
+                info!(target: "certbound::audit", event = "signing_key_created", kid = %key.kid, alg = %key.alg);
+            }
+        }
+        let set = KeySet::from_stored(&store.signing_keys().await?, now)?;
+        Ok(Self {
+            store,
+            max_age,
+            current: RwLock::new((Instant::now(), Arc::new(set))),
+            refreshing: Mutex::new(()),
+        })
+    }
+
+    /// The current key set, re-read from the store when older than `max_age`.
+    /// If the store is unreachable the last good set keeps serving.
+    pub async fn get(&self) -> Arc<KeySet> {
+        {
+            let guard = self.current.read().await;
+            if guard.0.elapsed() < self.max_age {
+                return Arc::clone(&guard.1);
+            }
+        }
+        self.refresh().await
+    }
+
+    /// Re-reads the key set now (single flight).
+    pub async fn refresh(&self) -> Arc<KeySet> {
+        let _one = self.refreshing.lock().await;
+        {
+            let guard = self.current.read().await;
+            if guard.0.elapsed() < self.max_age && !self.max_age.is_zero() {
+                return Arc::clone(&guard.1);
+            }
+        }
+        let loaded = match self.store.signing_keys().await {
+            Ok(keys) => KeySet::from_stored(&keys, crate::now()),
+            Err(e) => Err(e.into()),
+        };
+        let mut guard = self.current.write().await;
+        match loaded {
+            Ok(set) => *guard = (Instant::now(), Arc::new(set)),
+            Err(e) => {
+                warn!(error = %e, "could not refresh signing keys; keeping the cached set");
+                guard.0 = Instant::now();
+            }
+        }
+        Arc::clone(&guard.1)
+    }
+}
+
+/// Retires the active key and makes a new one active; the old key stays
+/// published for `publish_for` seconds (the longest token lifetime).
+pub async fn rotate(
+    store: &dyn Store,
+    alg: SigningAlg,
+    publish_for: i64,
+) -> Result<StoredSigningKey, ServerError> {
+    let now = crate::now();
+    let key = generate_key(alg, now)?;
+    store
+        .rotate_signing_key(&key, now, now + publish_for)
+        .await?;
+    info!(target: "certbound::audit", event = "signing_key_rotated", kid = %key.kid, alg = %key.alg);
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_algorithm_signs_and_verifies() {
+        for alg in [SigningAlg::Es256, SigningAlg::EdDsa, SigningAlg::Ps256] {
+            let key = generate_key(alg, 1).unwrap_or_else(|e| panic!("{e}"));
+            let set = KeySet::from_stored(std::slice::from_ref(&key), 1)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut header = jsonwebtoken::Header::new(set.active.algorithm);
+            header.kid = Some(set.active.kid.clone());
+            let token = jsonwebtoken::encode(
+                &header,
+                &json!({"sub": "x", "exp": 4_000_000_000u64}),
+                &set.active.encoding_key,
+            )
+            .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
+            let (a, dk) = set.verifier(&key.kid).unwrap_or_else(|| panic!("verifier"));
+            let mut v = jsonwebtoken::Validation::new(*a);
+            v.validate_aud = false;
+            let ok = jsonwebtoken::decode::<Value>(&token, dk, &v);
+            assert!(ok.is_ok(), "{alg:?}: {ok:?}");
+            assert_eq!(key.kid.len(), 43);
+        }
+    }
+}

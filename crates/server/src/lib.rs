@@ -1,0 +1,97 @@
+//! The certbound OAuth 2.0 authorization server: RFC 8705 mutual-TLS client
+//! authentication and certificate-bound access tokens, as an axum router you
+//! can serve with [`start`] or embed with [`endpoints::router`].
+
+pub mod audit;
+pub mod clients;
+pub mod config;
+pub mod endpoints;
+mod error;
+pub mod form;
+pub mod init;
+pub mod keys;
+mod run;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use certbound_store::Store;
+use ring::rand::{SecureRandom, SystemRandom};
+
+pub use config::Config;
+pub use error::{OAuthError, ServerError};
+pub use run::{RunningServer, start};
+
+use clients::RegisteredClient;
+use keys::KeyCache;
+
+/// Request-independent settings derived from the configuration at start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `iss`.
+    pub issuer: String,
+    /// `aud` for clients without their own.
+    pub default_audience: String,
+    /// Access-token lifetime, seconds.
+    pub access_token_ttl: i64,
+    /// Whether secret-based client authentication is allowed.
+    pub allow_client_secret: bool,
+}
+
+/// Shared state of one authorization-server instance.
+pub struct AuthorizationServer {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Signing keys.
+    pub keys: KeyCache,
+    /// Settings.
+    pub settings: Settings,
+    /// The RFC 8414 document, serialised once.
+    pub metadata_json: String,
+}
+
+impl AuthorizationServer {
+    /// Looks up a client (one query per request; the result is not cached
+    /// across requests so CLI changes take effect immediately).
+    pub async fn client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<RegisteredClient>>, OAuthError> {
+        match self.store.client(client_id).await? {
+            Some(stored) => Ok(Some(Arc::new(RegisteredClient::from_stored(stored)?))),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Current Unix time in seconds.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// `N` bytes from the system CSPRNG.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], ServerError> {
+    let mut out = [0u8; N];
+    SystemRandom::new()
+        .fill(&mut out)
+        .map_err(|_| ServerError::Key("the system random number generator failed".into()))?;
+    Ok(out)
+}
+
+/// Registers a client after validating its metadata; returns the client.
+pub async fn register_client(
+    store: &dyn Store,
+    client_id: &str,
+    metadata: clients::ClientMetadata,
+    secret_hash: Option<String>,
+) -> Result<RegisteredClient, ServerError> {
+    let client = RegisteredClient::from_metadata(client_id, metadata, secret_hash)
+        .map_err(ServerError::Registration)?;
+    match store.create_client(&client.to_stored(now())?).await {
+        Ok(()) => Ok(client),
+        Err(certbound_store::StoreError::Conflict(_)) => Err(ServerError::Registration(format!(
+            "client '{client_id}' already exists; remove it first or pick another --id"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,241 @@
+//! Starting an authorization server from a [`Config`]: open the store, load
+//! TLS material, bind listeners, make sure a signing key exists, serve.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use certbound_core::AuthMethod;
+use certbound_core::metadata::AuthorizationServerMetadata;
+use certbound_store::{SqlStore, Store};
+use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode, TrustedProxies};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::info;
+
+use crate::keys::KeyCache;
+use crate::{AuthorizationServer, Config, ServerError, Settings, endpoints};
+
+/// A server started by [`start`]; dropping it does not stop it, [`RunningServer::stop`] does.
+pub struct RunningServer {
+    /// Where the mTLS listener is bound.
+    pub mtls_addr: Option<SocketAddr>,
+    /// Where the public listener is bound.
+    pub public_addr: Option<SocketAddr>,
+    /// Where the trusted-proxy listener is bound.
+    pub proxy_addr: Option<SocketAddr>,
+    /// The issuer identifier.
+    pub issuer: String,
+    /// The mTLS base URL clients use.
+    pub mtls_url: Option<String>,
+    /// The shared state (for embedding and tests).
+    pub server: Arc<AuthorizationServer>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, drains connections, and waits for the listeners.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Waits until a listener fails (it should not) or [`RunningServer::stop`] is called elsewhere.
+    pub async fn wait(&mut self) -> Result<(), ServerError> {
+        while let Some(done) = self.tasks.join_next().await {
+            if let Ok(Err(e)) = done {
+                return Err(ServerError::Io {
+                    what: "listener".into(),
+                    source: e,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks the listeners to stop without waiting.
+    pub fn request_stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn bind(addr: SocketAddr, name: &str) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr).await.map_err(|source| ServerError::Io {
+        what: format!("binding the {name} listener to {addr} (is another process using the port? change listeners.{name}.addr)"),
+        source,
+    })
+}
+
+fn local_url(listener: &TcpListener) -> Result<(SocketAddr, String), ServerError> {
+    let addr = listener.local_addr().map_err(|source| ServerError::Io {
+        what: "reading the bound address".into(),
+        source,
+    })?;
+    Ok((addr, format!("https://localhost:{}", addr.port())))
+}
+
+/// Opens the store and starts every configured listener.
+pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
+    let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&config.storage.url).await?);
+    start_with_store(config, store).await
+}
+
+/// As [`start`], with an already-open store.
+pub async fn start_with_store(
+    config: Config,
+    store: Arc<dyn Store>,
+) -> Result<RunningServer, ServerError> {
+    let client_cas = match &config.tls.client_ca {
+        Some(path) => ClientCaBundle::from_pem_file(path)?,
+        None => ClientCaBundle::empty(),
+    };
+    let https = |auth: &ClientAuth| -> Result<_, ServerError> {
+        let (cert, key) = match (&config.tls.cert, &config.tls.key) {
+            (Some(c), Some(k)) => (c, k),
+            _ => {
+                return Err(ServerError::Key(
+                    "tls.cert and tls.key are required for HTTPS listeners".into(),
+                ));
+            }
+        };
+        Ok(certbound_tls::server_config(
+            certbound_tls::pem::load_certificates(cert)?,
+            certbound_tls::pem::load_private_key(key)?,
+            auth,
+        )?)
+    };
+
+    let mut modes: Vec<(TcpListener, ListenerMode)> = Vec::new();
+    let (
+        mut mtls_addr,
+        mut mtls_url,
+        mut public_addr,
+        mut public_url,
+        mut proxy_addr,
+        mut proxy_url,
+    ) = (None, None, None, None, None, None);
+    if let Some(l) = &config.listeners.mtls {
+        let listener = bind(l.addr, "mtls").await?;
+        let (addr, url) = local_url(&listener)?;
+        mtls_addr = Some(addr);
+        mtls_url = Some(l.url.clone().unwrap_or(url));
+        let tls = https(&ClientAuth::Request(client_cas.clone()))?;
+        modes.push((
+            listener,
+            ListenerMode::MutualTls {
+                config: tls,
+                client_cas: client_cas.clone(),
+            },
+        ));
+    }
+    if let Some(l) = &config.listeners.public {
+        let listener = bind(l.addr, "public").await?;
+        let (addr, url) = local_url(&listener)?;
+        public_addr = Some(addr);
+        public_url = Some(l.url.clone().unwrap_or(url));
+        modes.push((
+            listener,
+            ListenerMode::Tls {
+                config: https(&ClientAuth::None)?,
+            },
+        ));
+    }
+    if let Some(l) = &config.listeners.proxy {
+        let listener = bind(l.addr, "proxy").await?;
+        proxy_addr = Some(local_url(&listener)?.0);
+        proxy_url = Some(l.url.clone());
+        let proxies = TrustedProxies::parse(&l.trusted_proxies)?;
+        modes.push((
+            listener,
+            ListenerMode::TrustedProxy {
+                proxies,
+                client_cas: client_cas.clone(),
+            },
+        ));
+    }
+
+    // Browser-facing and secret clients use the base URL; certificate
+    // clients the mTLS alias when it differs (RFC 8705 §5).
+    let base = public_url
+        .clone()
+        .or_else(|| proxy_url.clone())
+        .or_else(|| mtls_url.clone())
+        .ok_or_else(|| ServerError::Key("no listener configured".into()))?;
+    let issuer = config.issuer.clone().unwrap_or_else(|| base.clone());
+    let aliases = mtls_url.as_ref().filter(|m| **m != base).map(|m| {
+        BTreeMap::from([
+            ("token_endpoint", format!("{m}/token")),
+            ("introspection_endpoint", format!("{m}/introspect")),
+            ("revocation_endpoint", format!("{m}/revoke")),
+        ])
+    });
+    let methods: Vec<&'static str> = AuthMethod::ALL
+        .into_iter()
+        .filter(|m| config.clients.allow_client_secret || !m.uses_secret())
+        .map(AuthMethod::as_str)
+        .collect();
+    let metadata = AuthorizationServerMetadata {
+        issuer: issuer.clone(),
+        token_endpoint: format!("{base}/token"),
+        jwks_uri: format!("{base}/jwks"),
+        introspection_endpoint: format!("{base}/introspect"),
+        revocation_endpoint: format!("{base}/revoke"),
+        grant_types_supported: vec!["client_credentials"],
+        token_endpoint_auth_methods_supported: methods.clone(),
+        introspection_endpoint_auth_methods_supported: methods.clone(),
+        revocation_endpoint_auth_methods_supported: methods,
+        response_types_supported: vec![],
+        tls_client_certificate_bound_access_tokens: true,
+        mtls_endpoint_aliases: aliases,
+        scopes_supported: vec![],
+    };
+    let metadata_json =
+        serde_json::to_string(&metadata).map_err(|e| ServerError::Key(e.to_string()))?;
+    let keys = KeyCache::open(
+        Arc::clone(&store),
+        config.tokens.signing_alg,
+        Duration::from_secs(config.keys.cache_seconds),
+    )
+    .await?;
+    let ttl = i64::try_from(config.tokens.access_token_ttl).unwrap_or(300);
+    let server = Arc::new(AuthorizationServer {
+        store,
+        keys,
+        settings: Settings {
+            default_audience: config
+                .tokens
+                .default_audience
+                .clone()
+                .unwrap_or_else(|| issuer.clone()),
+            issuer: issuer.clone(),
+            access_token_ttl: ttl,
+            allow_client_secret: config.clients.allow_client_secret,
+        },
+        metadata_json,
+    });
+
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let app = endpoints::router(Arc::clone(&server));
+    for (listener, mode) in modes {
+        let mut rx = stopped.clone();
+        let shutdown = async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        tasks.spawn(certbound_tls::serve(listener, mode, app.clone(), shutdown));
+    }
+    info!(%issuer, mtls = ?mtls_addr, public = ?public_addr, proxy = ?proxy_addr, "authorization server started");
+    Ok(RunningServer {
+        mtls_addr,
+        public_addr,
+        proxy_addr,
+        issuer,
+        mtls_url,
+        server,
+        stop,
+        tasks,
+    })
+}

@@ -1,0 +1,207 @@
+//! Issuing access tokens (RFC 9068 JWTs or opaque references, bound per
+//! RFC 8705 §3) and finding out what a presented token is.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use certbound_core::claims::ACCESS_TOKEN_TYP;
+use certbound_core::{AccessTokenClaims, Confirmation, Thumbprint};
+use certbound_store::StoredToken;
+use jsonwebtoken::{Header, Validation};
+use sha2::{Digest, Sha256};
+
+use crate::clients::{RegisteredClient, TokenFormat};
+use crate::{AuthorizationServer, OAuthError, audit};
+
+/// A freshly issued token, as the token endpoint returns it.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// The token value.
+    pub access_token: String,
+    /// Lifetime in seconds.
+    pub expires_in: i64,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+}
+
+/// Issues a token to `client` for `scopes`, bound to `binding` when given.
+pub async fn issue(
+    server: &AuthorizationServer,
+    client: &RegisteredClient,
+    scopes: &[String],
+    binding: Option<Thumbprint>,
+) -> Result<IssuedToken, OAuthError> {
+    let now = crate::now();
+    let ttl = server.settings.access_token_ttl;
+    let jti = URL_SAFE_NO_PAD.encode(crate::random_bytes::<16>()?);
+    let scope = scopes.join(" ");
+    let claims = AccessTokenClaims {
+        iss: server.settings.issuer.clone(),
+        sub: client.client_id.clone(),
+        aud: client
+            .audience
+            .clone()
+            .unwrap_or_else(|| server.settings.default_audience.clone()),
+        exp: now + ttl,
+        iat: now,
+        jti: jti.clone(),
+        client_id: client.client_id.clone(),
+        scope: (!scope.is_empty()).then(|| scope.clone()),
+        cnf: binding.map(Confirmation::for_thumbprint),
+    };
+    let access_token = match client.format {
+        TokenFormat::Jwt => {
+            let keys = server.keys.get().await;
+            let mut header = Header::new(keys.active.algorithm);
+            header.typ = Some(ACCESS_TOKEN_TYP.into());
+            header.kid = Some(keys.active.kid.clone());
+            jsonwebtoken::encode(&header, &claims, &keys.active.encoding_key)
+                .map_err(|e| OAuthError::internal(&e))?
+        }
+        TokenFormat::Opaque => {
+            let token = URL_SAFE_NO_PAD.encode(crate::random_bytes::<32>()?);
+            server
+                .store
+                .insert_opaque_token(&StoredToken {
+                    token_hash: token_hash(&token),
+                    jti: jti.clone(),
+                    client_id: claims.client_id.clone(),
+                    subject: claims.sub.clone(),
+                    scope: scope.clone(),
+                    audience: claims.aud.clone(),
+                    cnf_x5t_s256: claims.cnf.as_ref().map(|c| c.x5t_s256.clone()),
+                    issued_at: now,
+                    expires_at: claims.exp,
+                    revoked_at: None,
+                })
+                .await?;
+            token
+        }
+    };
+    let format = match client.format {
+        TokenFormat::Jwt => "jwt",
+        TokenFormat::Opaque => "opaque",
+    };
+    audit::token_issued(
+        &jti,
+        &client.client_id,
+        claims.cnf.is_some(),
+        format,
+        &scope,
+    );
+    Ok(IssuedToken {
+        access_token,
+        expires_in: ttl,
+        scope,
+    })
+}
+
+/// What a presented token turned out to be.
+#[derive(Debug)]
+pub enum Lookup {
+    /// One of ours, valid now.
+    Active(AccessTokenClaims, TokenFormat),
+    /// One of ours, but expired or revoked; carries what revocation needs.
+    Dead(AccessTokenClaims, TokenFormat),
+    /// Not a token we issued (or not verifiable).
+    Unknown,
+}
+
+/// Verifies a JWT we signed, or finds an opaque token we stored.
+pub async fn lookup(server: &AuthorizationServer, token: &str) -> Result<Lookup, OAuthError> {
+    if token.len() > 8 * 1024 {
+        return Ok(Lookup::Unknown);
+    }
+    if token.bytes().filter(|b| *b == b'.').count() == 2 {
+        return lookup_jwt(server, token).await;
+    }
+    let Some(stored) = server.store.opaque_token(&token_hash(token)).await? else {
+        return Ok(Lookup::Unknown);
+    };
+    let alive = stored.revoked_at.is_none() && stored.expires_at > crate::now();
+    let claims = AccessTokenClaims {
+        iss: server.settings.issuer.clone(),
+        sub: stored.subject,
+        aud: stored.audience,
+        exp: stored.expires_at,
+        iat: stored.issued_at,
+        jti: stored.jti,
+        client_id: stored.client_id,
+        scope: (!stored.scope.is_empty()).then_some(stored.scope),
+        cnf: stored
+            .cnf_x5t_s256
+            .map(|x5t_s256| Confirmation { x5t_s256 }),
+    };
+    Ok(if alive {
+        Lookup::Active(claims, TokenFormat::Opaque)
+    } else {
+        Lookup::Dead(claims, TokenFormat::Opaque)
+    })
+}
+
+async fn lookup_jwt(server: &AuthorizationServer, token: &str) -> Result<Lookup, OAuthError> {
+    let Ok(header) = jsonwebtoken::decode_header(token) else {
+        return Ok(Lookup::Unknown);
+    };
+    if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+        return Ok(Lookup::Unknown);
+    }
+    let Some(kid) = header.kid else {
+        return Ok(Lookup::Unknown);
+    };
+    let mut keys = server.keys.get().await;
+    if keys.verifier(&kid).is_none() {
+        // Maybe another instance rotated since we last looked.
+        keys = server.keys.refresh().await;
+    }
+    let Some((alg, key)) = keys.verifier(&kid) else {
+        return Ok(Lookup::Unknown);
+    };
+    if header.alg != *alg {
+        return Ok(Lookup::Unknown);
+    }
+    let mut validation = Validation::new(*alg);
+    validation.set_issuer(&[&server.settings.issuer]);
+    validation.validate_aud = false;
+    validation.validate_exp = false;
+    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    let Ok(data) = jsonwebtoken::decode::<AccessTokenClaims>(token, key, &validation) else {
+        return Ok(Lookup::Unknown);
+    };
+    let claims = data.claims;
+    let alive = claims.exp > crate::now() && !server.store.is_jti_revoked(&claims.jti).await?;
+    Ok(if alive {
+        Lookup::Active(claims, TokenFormat::Jwt)
+    } else {
+        Lookup::Dead(claims, TokenFormat::Jwt)
+    })
+}
+
+/// Revokes a token we issued; returns whether anything changed.
+pub async fn revoke(
+    server: &AuthorizationServer,
+    token: &str,
+    claims: &AccessTokenClaims,
+    format: TokenFormat,
+) -> Result<bool, OAuthError> {
+    let now = crate::now();
+    Ok(match format {
+        TokenFormat::Jwt => {
+            server
+                .store
+                .revoke_jti(&claims.jti, &claims.client_id, claims.exp, now)
+                .await?;
+            true
+        }
+        TokenFormat::Opaque => {
+            server
+                .store
+                .revoke_opaque_token(&token_hash(token), now)
+                .await?
+        }
+    })
+}
+
+/// How opaque tokens are stored: base64url SHA-256, never the value.
+pub fn token_hash(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+}

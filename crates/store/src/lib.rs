@@ -1,0 +1,69 @@
+//! Persistence for certbound: one [`Store`] trait, implemented by
+//! [`SqlStore`] on SQLite (default, a file in WAL mode) and PostgreSQL (for
+//! several instances behind a load balancer). Both run the same embedded
+//! migrations and the same SQL, so behaviour cannot drift between them.
+//!
+//! Values the server owns (client metadata, public JWKs) are stored as JSON
+//! text the store does not interpret; times are Unix seconds.
+
+mod error;
+mod records;
+mod sql;
+
+pub use error::StoreError;
+pub use records::{StoredClient, StoredSigningKey, StoredToken};
+pub use sql::SqlStore;
+
+/// Everything the authorization server persists.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Registers a client; [`StoreError::Conflict`] if the id is taken.
+    async fn create_client(&self, client: &StoredClient) -> Result<(), StoreError>;
+    /// One client by id.
+    async fn client(&self, client_id: &str) -> Result<Option<StoredClient>, StoreError>;
+    /// Every client, ordered by id.
+    async fn clients(&self) -> Result<Vec<StoredClient>, StoreError>;
+    /// Removes a client; false if there was none.
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+
+    /// All signing keys, newest first: the active one (not retired) and
+    /// retired ones still published in the JWKS.
+    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
+    /// Inserts `key` as the active key only if no active key exists, safely
+    /// under concurrent first starts; returns whether it was inserted.
+    async fn insert_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError>;
+    /// In one transaction: retire the active key (setting `retired_at` and
+    /// `publish_until`) and insert `key` as the new active key.
+    async fn rotate_signing_key(
+        &self,
+        key: &StoredSigningKey,
+        retired_at: i64,
+        publish_until: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Records an opaque access token (by hash; the token itself is never stored).
+    async fn insert_opaque_token(&self, token: &StoredToken) -> Result<(), StoreError>;
+    /// Looks up an opaque token by the hash of its value.
+    async fn opaque_token(&self, token_hash: &str) -> Result<Option<StoredToken>, StoreError>;
+    /// Marks an opaque token revoked; false if unknown or already revoked.
+    async fn revoke_opaque_token(&self, token_hash: &str, at: i64) -> Result<bool, StoreError>;
+
+    /// Records the revocation of a JWT access token by `jti` (idempotent);
+    /// kept until `expires_at`, after which the token is dead anyway.
+    async fn revoke_jti(
+        &self,
+        jti: &str,
+        client_id: &str,
+        expires_at: i64,
+        at: i64,
+    ) -> Result<(), StoreError>;
+    /// Whether a JWT's `jti` has been revoked.
+    async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+
+    /// Deletes expired tokens and revocations, and retired keys whose
+    /// `publish_until` has passed. Returns the number of rows removed.
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+}

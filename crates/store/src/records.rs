@@ -1,0 +1,58 @@
+//! Rows as the store reads and writes them.
+
+/// A registered OAuth client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredClient {
+    /// `client_id`, the primary key.
+    pub client_id: String,
+    /// RFC 7591-style client metadata as JSON, owned by the server crate.
+    pub metadata: String,
+    /// Hash of the client secret, for secret-based methods; never the secret.
+    pub secret_hash: Option<String>,
+    /// Registration time.
+    pub created_at: i64,
+}
+
+/// A token-signing key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSigningKey {
+    /// JWS `kid`, the primary key.
+    pub kid: String,
+    /// JWS `alg` (`ES256`, `PS256`, `EdDSA`).
+    pub alg: String,
+    /// PKCS#8 private key, PEM.
+    pub private_key_pem: String,
+    /// The public JWK as JSON, as published at `/jwks`.
+    pub public_jwk: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// When it stopped signing; `None` for the active key.
+    pub retired_at: Option<i64>,
+    /// Until when a retired key stays in the JWKS.
+    pub publish_until: Option<i64>,
+}
+
+/// An issued opaque access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    /// SHA-256 of the token value (base64url), the primary key.
+    pub token_hash: String,
+    /// Token identifier, also used in audit logs.
+    pub jti: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// `sub`.
+    pub subject: String,
+    /// Granted scope, space-separated.
+    pub scope: String,
+    /// `aud`.
+    pub audience: String,
+    /// `cnf.x5t#S256` when certificate-bound.
+    pub cnf_x5t_s256: Option<String>,
+    /// Issue time.
+    pub issued_at: i64,
+    /// Expiry time.
+    pub expires_at: i64,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<i64>,
+}

@@ -1,0 +1,604 @@
+//! [`SqlStore`]: the [`Store`] on SQLite or PostgreSQL through sqlx's `Any`
+//! driver, with one migration set and one set of SQL statements.
+//!
+//! Every statement is parameterised with `$1, $2, ...` placeholders, which
+//! both engines accept through `Any` (SQLite reads `$N` as "parameter N").
+//! Values are only ever bound, never formatted into SQL text.
+
+use std::sync::Once;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::error::DatabaseError;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::{AnyPool, Row};
+
+use crate::{Store, StoreError, StoredClient, StoredSigningKey, StoredToken};
+
+/// The embedded schema (`crates/store/migrations`), identical on both engines.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Guards the process-wide `Any` driver registration.
+static INSTALL_DRIVERS: Once = Once::new();
+
+/// How long a caller waits for a pooled connection (or for the first
+/// connection at start-up) before getting [`StoreError::Unavailable`].
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// SQLite serialises writers anyway; a few readers are plenty.
+const SQLITE_MAX_CONNECTIONS: u32 = 8;
+/// Per instance; several instances share one PostgreSQL server.
+const POSTGRES_MAX_CONNECTIONS: u32 = 16;
+
+/// What `AnyConnection::backend_name()` returns for SQLite.
+const SQLITE_BACKEND_NAME: &str = "SQLite";
+
+/// Run on every new SQLite connection; `busy_timeout` first so that switching
+/// to WAL waits for other connections instead of failing.
+const SQLITE_PRAGMAS: [&str; 3] = [
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA foreign_keys = ON",
+];
+
+/// Named in every [`StoreError::InvalidUrl`].
+const ACCEPTED_URLS: &str = "accepted forms are sqlite://PATH (created if missing), \
+     sqlite::memory: and postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE \
+     (or postgresql://...)";
+
+const CLIENT_COLUMNS: &str = "client_id, metadata, secret_hash, created_at";
+const KEY_COLUMNS: &str =
+    "kid, alg, private_key_pem, public_jwk, created_at, retired_at, publish_until";
+const TOKEN_COLUMNS: &str = "token_hash, jti, client_id, subject, scope, audience, \
+     cnf_x5t_s256, issued_at, expires_at, revoked_at";
+
+/// Inserts a key as the active one; `retired_at`/`publish_until` are NULL.
+const INSERT_ACTIVE_KEY: &str = "INSERT INTO signing_keys \
+     (kid, alg, private_key_pem, public_jwk, created_at, retired_at, publish_until) \
+     VALUES ($1, $2, $3, $4, $5, NULL, NULL)";
+
+/// Which engine a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    /// A database file.
+    Sqlite,
+    /// A private in-memory database: one connection, kept open for the
+    /// pool's lifetime (every new connection would see an empty database).
+    SqliteMemory,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// The [`Store`] on SQLite or PostgreSQL; cloning shares the connection pool.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Connects to `sqlite://PATH`, `sqlite::memory:` or `postgres://...` and runs the migrations.
+    ///
+    /// A missing SQLite file is created (`mode=rwc` unless the URL gives a
+    /// `mode`). Every SQLite connection uses WAL, a 5 s busy timeout and
+    /// foreign keys. An unreachable server yields [`StoreError::Unavailable`]
+    /// after about 5 s; an unsupported URL [`StoreError::InvalidUrl`].
+    pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        let (backend, url) = parse_url(url)?;
+        INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
+
+        let options = match backend {
+            Backend::Sqlite => AnyPoolOptions::new().max_connections(SQLITE_MAX_CONNECTIONS),
+            Backend::SqliteMemory => AnyPoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None),
+            Backend::Postgres => AnyPoolOptions::new().max_connections(POSTGRES_MAX_CONNECTIONS),
+        };
+        let pool = options
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    if conn.backend_name() == SQLITE_BACKEND_NAME {
+                        for pragma in SQLITE_PRAGMAS {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(connect_error)?;
+
+        if let Err(e) = MIGRATOR.run(&pool).await {
+            pool.close().await;
+            return Err(migrate_error(e));
+        }
+        let store = SqlStore { pool, backend };
+        tracing::info!(
+            backend = store.backend(),
+            "storage connected, schema up to date"
+        );
+        Ok(store)
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite | Backend::SqliteMemory => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// Closes every pooled connection; later calls fail with [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The active signing key's `kid`, if any.
+    async fn active_kid(&self) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT kid FROM signing_keys WHERE retired_at IS NULL")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.map(|r| r.try_get::<String, _>("kid"))
+            .transpose()
+            .map_err(classify)
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
+    async fn create_client(&self, client: &StoredClient) -> Result<(), StoreError> {
+        let sql = format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4)");
+        sqlx::query(&sql)
+            .bind(client.client_id.as_str())
+            .bind(client.metadata.as_str())
+            .bind(client.secret_hash.as_deref())
+            .bind(client.created_at)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| match classify(e) {
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict(format!("client_id {:?}", client.client_id))
+                }
+                other => other,
+            })
+    }
+
+    async fn client(&self, client_id: &str) -> Result<Option<StoredClient>, StoreError> {
+        let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1");
+        let row = sqlx::query(&sql)
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    async fn clients(&self) -> Result<Vec<StoredClient>, StoreError> {
+        let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY client_id");
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        let mut clients = rows
+            .iter()
+            .map(client_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        // PostgreSQL orders text by the database collation, SQLite by bytes;
+        // re-sort so both backends return the same (byte-wise) order.
+        clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Ok(clients)
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+            .bind(client_id)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+        let sql =
+            format!("SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, kid DESC");
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        let mut keys = rows
+            .iter()
+            .map(key_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Same order on both backends whatever the collation (see `clients`).
+        keys.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.kid.cmp(&a.kid))
+        });
+        Ok(keys)
+    }
+
+    /// `key.retired_at`/`publish_until` are ignored: the key goes in active.
+    async fn insert_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError> {
+        // Without a conflict target, DO NOTHING covers every unique index,
+        // including `signing_keys_one_active`: when several instances start
+        // at once, the index lets exactly one insert through.
+        let sql = format!("{INSERT_ACTIVE_KEY} ON CONFLICT DO NOTHING");
+        let done = bind_key(sqlx::query(&sql), key)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        if done.rows_affected() > 0 {
+            return Ok(true);
+        }
+        // Nothing inserted: either a key is active (the normal "already
+        // initialised" case) or the kid belongs to a retired key.
+        match self.active_kid().await? {
+            Some(_) => Ok(false),
+            None => Err(StoreError::Conflict(format!(
+                "signing key kid {:?} is already used by a retired key",
+                key.kid
+            ))),
+        }
+    }
+
+    /// `key.retired_at`/`publish_until` are ignored: the key goes in active.
+    /// Under two concurrent rotations one fails with [`StoreError::Conflict`].
+    async fn rotate_signing_key(
+        &self,
+        key: &StoredSigningKey,
+        retired_at: i64,
+        publish_until: i64,
+    ) -> Result<(), StoreError> {
+        // The first statement writes, so SQLite takes the write lock at once
+        // (a read first could fail with SQLITE_BUSY on upgrade in WAL mode).
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = $1, publish_until = $2 \
+             WHERE retired_at IS NULL",
+        )
+        .bind(retired_at)
+        .bind(publish_until)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        bind_key(sqlx::query(INSERT_ACTIVE_KEY), key)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        // On any error above, dropping `tx` rolls back.
+        tx.commit().await.map_err(classify)
+    }
+
+    async fn insert_opaque_token(&self, token: &StoredToken) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO opaque_tokens ({TOKEN_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        );
+        sqlx::query(&sql)
+            .bind(token.token_hash.as_str())
+            .bind(token.jti.as_str())
+            .bind(token.client_id.as_str())
+            .bind(token.subject.as_str())
+            .bind(token.scope.as_str())
+            .bind(token.audience.as_str())
+            .bind(token.cnf_x5t_s256.as_deref())
+            .bind(token.issued_at)
+            .bind(token.expires_at)
+            .bind(token.revoked_at)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
+    async fn opaque_token(&self, token_hash: &str) -> Result<Option<StoredToken>, StoreError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM opaque_tokens WHERE token_hash = $1");
+        let row = sqlx::query(&sql)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn revoke_opaque_token(&self, token_hash: &str, at: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE opaque_tokens SET revoked_at = $2 \
+             WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn revoke_jti(
+        &self,
+        jti: &str,
+        client_id: &str,
+        expires_at: i64,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO revoked_jtis (jti, client_id, expires_at, revoked_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(client_id)
+        .bind(expires_at)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(classify)
+    }
+
+    async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT jti FROM revoked_jtis WHERE jti = $1")
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(row.is_some())
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        const PURGES: [&str; 3] = [
+            "DELETE FROM opaque_tokens WHERE expires_at < $1",
+            "DELETE FROM revoked_jtis WHERE expires_at < $1",
+            // Never the active key, whose publish_until is NULL anyway.
+            "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND publish_until < $1",
+        ];
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let mut removed = 0;
+        for sql in PURGES {
+            let done = sqlx::query(sql)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+            removed += done.rows_affected();
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(removed)
+    }
+}
+
+/// Binds `$1..$5` of [`INSERT_ACTIVE_KEY`].
+fn bind_key<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    key: &'q StoredSigningKey,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(key.kid.as_str())
+        .bind(key.alg.as_str())
+        .bind(key.private_key_pem.as_str())
+        .bind(key.public_jwk.as_str())
+        .bind(key.created_at)
+}
+
+/// Splits a storage URL into the backend and the URL handed to sqlx.
+fn parse_url(url: &str) -> Result<(Backend, String), StoreError> {
+    if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+        return Ok((Backend::SqliteMemory, "sqlite::memory:".to_owned()));
+    }
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        let (path, query) = match rest.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (rest, None),
+        };
+        if path.is_empty() {
+            return Err(StoreError::InvalidUrl(format!(
+                "sqlite:// URL without a file path; {ACCEPTED_URLS}"
+            )));
+        }
+        let mode = query.and_then(|q| q.split('&').find_map(|p| p.strip_prefix("mode=")));
+        return Ok(match (mode, query) {
+            (Some("memory"), _) => (Backend::SqliteMemory, url.to_owned()),
+            (Some(_), _) => (Backend::Sqlite, url.to_owned()),
+            (None, Some(_)) => (Backend::Sqlite, format!("{url}&mode=rwc")),
+            (None, None) => (Backend::Sqlite, format!("{url}?mode=rwc")),
+        });
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Backend::Postgres, url.to_owned()));
+    }
+    // Name only the scheme: the rest may hold a password.
+    let what = match url.split_once(':') {
+        Some(("sqlite", _)) => "SQLite URLs need the sqlite:// form".to_owned(),
+        Some((scheme, _)) if !scheme.is_empty() => format!("unsupported scheme {scheme:?}"),
+        _ if url.is_empty() => "empty URL".to_owned(),
+        _ => "not a URL".to_owned(),
+    };
+    Err(StoreError::InvalidUrl(format!("{what}; {ACCEPTED_URLS}")))
+}
+
+/// Errors from the first connection: sqlx rejecting the URL is `InvalidUrl`.
+fn connect_error(err: sqlx::Error) -> StoreError {
+    match err {
+        sqlx::Error::Configuration(e) => StoreError::InvalidUrl(format!("{e}; {ACCEPTED_URLS}")),
+        other => classify(other),
+    }
+}
+
+/// Migration failures are `Migration`, unless the database just went away.
+fn migrate_error(err: MigrateError) -> StoreError {
+    match err {
+        MigrateError::Execute(e) => match classify(e) {
+            unavailable @ StoreError::Unavailable(_) => unavailable,
+            other => StoreError::Migration(other.to_string()),
+        },
+        other => StoreError::Migration(other.to_string()),
+    }
+}
+
+/// Maps a sqlx error onto the [`StoreError`] classes the HTTP edge acts on.
+fn classify(err: sqlx::Error) -> StoreError {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
+        sqlx::Error::Database(db) => {
+            if db.is_unique_violation() {
+                StoreError::Conflict(db.message().to_owned())
+            } else if is_transient(db.as_ref()) {
+                StoreError::Unavailable(db.to_string())
+            } else {
+                StoreError::Database(db.to_string())
+            }
+        }
+        sqlx::Error::Migrate(e) => migrate_error(*e),
+        other => StoreError::Database(other.to_string()),
+    }
+}
+
+/// Database errors that say "busy or going away, try again" rather than
+/// "this statement is wrong".
+fn is_transient(db: &dyn DatabaseError) -> bool {
+    let Some(code) = db.code() else {
+        return false;
+    };
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // Extended result code; the primary code is its low byte:
+        // SQLITE_BUSY (5, busy_timeout elapsed) or SQLITE_LOCKED (6).
+        return code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+    }
+    if db
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+    {
+        // Class 08: connection exception; 40001/40P01: serialization failure
+        // and deadlock; 53300: too many connections; 57P01..03: shutdown.
+        return code.starts_with("08")
+            || matches!(
+                &*code,
+                "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03"
+            );
+    }
+    false
+}
+
+fn client_from_row(row: &AnyRow) -> Result<StoredClient, StoreError> {
+    let read = || -> Result<StoredClient, sqlx::Error> {
+        Ok(StoredClient {
+            client_id: row.try_get("client_id")?,
+            metadata: row.try_get("metadata")?,
+            secret_hash: row.try_get("secret_hash")?,
+            created_at: row.try_get("created_at")?,
+        })
+    };
+    read().map_err(classify)
+}
+
+fn key_from_row(row: &AnyRow) -> Result<StoredSigningKey, StoreError> {
+    let read = || -> Result<StoredSigningKey, sqlx::Error> {
+        Ok(StoredSigningKey {
+            kid: row.try_get("kid")?,
+            alg: row.try_get("alg")?,
+            private_key_pem: row.try_get("private_key_pem")?,
+            public_jwk: row.try_get("public_jwk")?,
+            created_at: row.try_get("created_at")?,
+            retired_at: row.try_get("retired_at")?,
+            publish_until: row.try_get("publish_until")?,
+        })
+    };
+    read().map_err(classify)
+}
+
+fn token_from_row(row: &AnyRow) -> Result<StoredToken, StoreError> {
+    let read = || -> Result<StoredToken, sqlx::Error> {
+        Ok(StoredToken {
+            token_hash: row.try_get("token_hash")?,
+            jti: row.try_get("jti")?,
+            client_id: row.try_get("client_id")?,
+            subject: row.try_get("subject")?,
+            scope: row.try_get("scope")?,
+            audience: row.try_get("audience")?,
+            cnf_x5t_s256: row.try_get("cnf_x5t_s256")?,
+            issued_at: row.try_get("issued_at")?,
+            expires_at: row.try_get("expires_at")?,
+            revoked_at: row.try_get("revoked_at")?,
+        })
+    };
+    read().map_err(classify)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend_of(url: &str) -> Result<Backend, StoreError> {
+        parse_url(url).map(|(b, _)| b)
+    }
+
+    #[test]
+    fn sqlite_urls_get_create_mode() {
+        assert!(
+            matches!(parse_url("sqlite:///tmp/x.db"), Ok((Backend::Sqlite, u)) if u == "sqlite:///tmp/x.db?mode=rwc")
+        );
+        assert!(
+            matches!(parse_url("sqlite://x.db?cache=private"), Ok((Backend::Sqlite, u)) if u == "sqlite://x.db?cache=private&mode=rwc")
+        );
+        assert!(
+            matches!(parse_url("sqlite://x.db?mode=ro"), Ok((Backend::Sqlite, u)) if u == "sqlite://x.db?mode=ro")
+        );
+        assert!(matches!(
+            backend_of("sqlite::memory:"),
+            Ok(Backend::SqliteMemory)
+        ));
+        assert!(matches!(
+            backend_of("sqlite://:memory:"),
+            Ok(Backend::SqliteMemory)
+        ));
+        assert!(matches!(
+            backend_of("sqlite://m?mode=memory"),
+            Ok(Backend::SqliteMemory)
+        ));
+        assert!(matches!(
+            backend_of("postgres://u@h/d"),
+            Ok(Backend::Postgres)
+        ));
+        assert!(matches!(
+            backend_of("postgresql://u@h/d"),
+            Ok(Backend::Postgres)
+        ));
+    }
+
+    #[test]
+    fn other_urls_are_invalid_without_echoing_secrets() {
+        for url in [
+            "",
+            "sqlite://",
+            "sqlite://?mode=rwc",
+            "sqlite:x.db",
+            "mysql://u:hunter2@h/d",
+            "x",
+        ] {
+            match parse_url(url) {
+                Err(StoreError::InvalidUrl(msg)) => {
+                    assert!(msg.contains("sqlite://PATH"), "{url}: {msg}");
+                    assert!(!msg.contains("hunter2"), "{url}: {msg}");
+                }
+                other => panic!("{url}: expected InvalidUrl, got {other:?}"),
+            }
+        }
+    }
+}
