@@ -1,0 +1,161 @@
+//! Bad input at the token endpoint: each case gets the RFC's error, never a
+//! 500, and writes nothing (every table's row count is unchanged).
+
+mod common;
+
+use certbound_core::AuthMethod;
+use certbound_server::clients::{ClientMetadata, TokenFormat};
+use common::{Backend, TestServer};
+
+async fn matrix(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
+    m.tls_client_auth_subject_dn = Some("CN=alice".into());
+    m.scope = "read".into();
+    // Opaque: a successful request would write a row, so "nothing written" is observable.
+    m.access_token_format = TokenFormat::Opaque;
+    server.register("alice", m, None).await;
+    let mut b = ClientMetadata::new(AuthMethod::TlsClientAuth);
+    b.tls_client_auth_subject_dn = Some("CN=bob".into());
+    server.register("bob", b, None).await;
+    let alice = server.pki.simple_client("alice");
+    let sqli = "x'; DROP TABLE clients; --";
+    let sqli_body = format!(
+        "grant_type=client_credentials&client_id={}",
+        sqli.replace(' ', "+")
+            .replace('\'', "%27")
+            .replace(';', "%3B")
+    );
+    let big = format!(
+        "grant_type=client_credentials&client_id=alice&pad={}",
+        "a".repeat(20_000)
+    );
+
+    let cases: Vec<(&str, Vec<u8>, Vec<&str>, u16, &str)> = vec![
+        (
+            "missing grant_type",
+            b"client_id=alice".to_vec(),
+            vec![],
+            400,
+            "invalid_request",
+        ),
+        (
+            "duplicate grant_type",
+            b"grant_type=client_credentials&grant_type=client_credentials&client_id=alice".to_vec(),
+            vec![],
+            400,
+            "invalid_request",
+        ),
+        (
+            "unsupported grant",
+            b"grant_type=password&client_id=alice&username=a&password=b".to_vec(),
+            vec![],
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            "unknown client",
+            b"grant_type=client_credentials&client_id=mallory".to_vec(),
+            vec![],
+            401,
+            "invalid_client",
+        ),
+        (
+            "client_id of another client",
+            b"grant_type=client_credentials&client_id=bob".to_vec(),
+            vec![],
+            401,
+            "invalid_client",
+        ),
+        (
+            "oversized body",
+            big.into_bytes(),
+            vec![],
+            413,
+            "invalid_request",
+        ),
+        (
+            "wrong content type",
+            b"{\"grant_type\":\"client_credentials\"}".to_vec(),
+            vec!["Content-Type: application/json"],
+            400,
+            "invalid_request",
+        ),
+        (
+            "no content type",
+            b"grant_type=client_credentials&client_id=alice".to_vec(),
+            vec!["Content-Type:"],
+            400,
+            "invalid_request",
+        ),
+        (
+            "invalid scope",
+            b"grant_type=client_credentials&client_id=alice&scope=admin".to_vec(),
+            vec![],
+            400,
+            "invalid_scope",
+        ),
+        (
+            "malformed scope",
+            b"grant_type=client_credentials&client_id=alice&scope=%22".to_vec(),
+            vec![],
+            400,
+            "invalid_scope",
+        ),
+        (
+            "SQL metacharacters in client_id",
+            sqli_body.into_bytes(),
+            vec![],
+            401,
+            "invalid_client",
+        ),
+        (
+            "non-UTF-8 percent-encoded",
+            b"grant_type=client_credentials&client_id=%ff%fe".to_vec(),
+            vec![],
+            400,
+            "invalid_request",
+        ),
+        (
+            "non-UTF-8 raw bytes",
+            b"grant_type=client_credentials&client_id=\xff\xfe".to_vec(),
+            vec![],
+            400,
+            "invalid_request",
+        ),
+        (
+            "two Authorization headers",
+            b"grant_type=client_credentials".to_vec(),
+            vec!["Authorization: Basic YTpi", "Authorization: Basic YzpK"],
+            400,
+            "invalid_request",
+        ),
+        (
+            "malformed Basic",
+            b"grant_type=client_credentials".to_vec(),
+            vec!["Authorization: Basic !!!"],
+            401,
+            "invalid_client",
+        ),
+    ];
+    let before = server.row_counts().await;
+    for (what, body, headers, status, error) in &cases {
+        let (got, json) = server.post("/token", Some(&alice), body, headers).await;
+        assert_eq!(got, *status, "{what}: {json}");
+        assert_eq!(json["error"], *error, "{what}: {json}");
+        assert!(
+            json["error_description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "{what}"
+        );
+    }
+    assert_eq!(
+        server.row_counts().await,
+        before,
+        "refused requests wrote nothing"
+    );
+    // The SQL-looking client id did not touch the clients table, and a good request still works.
+    assert_eq!(server.token(Some(&alice), "alice").await.is_empty(), false);
+}
+on_both_backends!(token_endpoint_bad_input_matrix, super::matrix);

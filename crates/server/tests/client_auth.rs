@@ -1,0 +1,294 @@
+//! RFC 8705 §2 client authentication end to end: every `tls_client_auth`
+//! matcher and `self_signed_tls_client_auth`, matching and not, on SQLite
+//! and PostgreSQL, with curl as the client.
+
+mod common;
+
+use certbound_core::AuthMethod;
+use certbound_pki::CertificateRequest;
+use certbound_server::clients::ClientMetadata;
+use certbound_testkit::{TestIdentity, TestPki};
+use common::{Backend, TestServer, claims, openssl_thumbprint};
+use serde_json::Value;
+
+fn req(cn: &str, f: impl FnOnce(&mut CertificateRequest)) -> CertificateRequest {
+    let mut r = CertificateRequest {
+        common_name: Some(cn.into()),
+        organization: Some("Bank".into()),
+        ..CertificateRequest::default()
+    };
+    f(&mut r);
+    r
+}
+
+fn expired(r: &mut CertificateRequest) {
+    let now = time::OffsetDateTime::now_utc();
+    r.validity = Some((
+        now - time::Duration::days(10),
+        now - time::Duration::days(1),
+    ));
+}
+
+struct Case {
+    id: &'static str,
+    set: fn(&mut ClientMetadata),
+    good: fn(&mut CertificateRequest),
+    bad: fn(&mut CertificateRequest),
+}
+
+const CASES: &[Case] = &[
+    Case {
+        id: "by-dn",
+        set: |m| m.tls_client_auth_subject_dn = Some("cn=client a, o=bank".into()),
+        good: |_| {},
+        bad: |r| r.common_name = Some("Client B".into()),
+    },
+    Case {
+        id: "by-dns",
+        set: |m| m.tls_client_auth_san_dns = Some("a.example".into()),
+        good: |r| r.dns = vec!["A.example".into()],
+        bad: |r| r.dns = vec!["b.example".into()],
+    },
+    Case {
+        id: "by-uri",
+        set: |m| m.tls_client_auth_san_uri = Some("spiffe://bank/a".into()),
+        good: |r| r.uri = vec!["spiffe://bank/a".into()],
+        bad: |r| r.uri = vec!["spiffe://bank/b".into()],
+    },
+    Case {
+        id: "by-ip",
+        set: |m| m.tls_client_auth_san_ip = Some("10.0.0.7".into()),
+        good: |r| r.ip = vec![std::net::IpAddr::from([10, 0, 0, 7])],
+        bad: |r| r.ip = vec![std::net::IpAddr::from([10, 0, 0, 8])],
+    },
+    Case {
+        id: "by-email",
+        set: |m| m.tls_client_auth_san_email = Some("a@bank.example".into()),
+        good: |r| r.email = vec!["a@bank.example".into()],
+        bad: |r| r.email = vec!["b@bank.example".into()],
+    },
+];
+
+async fn expect_invalid_client(
+    server: &TestServer,
+    id: &str,
+    who: Option<&TestIdentity>,
+    what: &str,
+) {
+    let before = server.row_counts().await;
+    let (status, body) = server
+        .post(
+            "/token",
+            who,
+            format!("grant_type=client_credentials&client_id={id}").as_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 401, "{id} {what}: {body}");
+    assert_eq!(body["error"], "invalid_client", "{id} {what}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty())
+    );
+    assert_eq!(
+        server.row_counts().await,
+        before,
+        "{id} {what}: a refused request wrote nothing"
+    );
+}
+
+async fn expect_bound_token(server: &TestServer, id: &str, who: &TestIdentity) {
+    let token = server.token(Some(who), id).await;
+    let c = claims(&token);
+    assert_eq!(
+        c["cnf"]["x5t#S256"],
+        Value::from(openssl_thumbprint(&who.cert_path)),
+        "{id}"
+    );
+    assert_eq!(c["client_id"], id);
+    assert_eq!(c["sub"], id);
+}
+
+async fn tls_client_auth_matchers(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let foreign = TestPki::new();
+    for case in CASES {
+        let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
+        (case.set)(&mut m);
+        server.register(case.id, m, None).await;
+        let good = server
+            .pki
+            .client(&format!("{}-good", case.id), req("Client A", case.good));
+        expect_bound_token(&server, case.id, &good).await;
+
+        let bad = server
+            .pki
+            .client(&format!("{}-bad", case.id), req("Client A", case.bad));
+        expect_invalid_client(&server, case.id, Some(&bad), "non-matching certificate").await;
+        let untrusted = foreign.client(&format!("{}-foreign", case.id), req("Client A", case.good));
+        expect_invalid_client(&server, case.id, Some(&untrusted), "untrusted CA").await;
+        let old = server.pki.client(
+            &format!("{}-old", case.id),
+            req("Client A", |r| {
+                (case.good)(r);
+                expired(r);
+            }),
+        );
+        expect_invalid_client(&server, case.id, Some(&old), "expired certificate").await;
+        expect_invalid_client(&server, case.id, None, "no certificate").await;
+    }
+}
+on_both_backends!(
+    tls_client_auth_every_matcher,
+    super::tls_client_auth_matchers
+);
+
+async fn self_signed(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mine = server.pki.self_signed("mine", req("Self", |_| {}));
+    let other = server.pki.self_signed("other", req("Self", |_| {}));
+    let mut m = ClientMetadata::new(AuthMethod::SelfSignedTlsClientAuth);
+    m.jwks = Some(ClientMetadata::jwks_from_certificates(&[mine
+        .issued
+        .cert_der
+        .clone()]));
+    server.register("selfie", m, None).await;
+    expect_bound_token(&server, "selfie", &mine).await;
+    expect_invalid_client(&server, "selfie", Some(&other), "another self-signed key").await;
+    expect_invalid_client(&server, "selfie", None, "no certificate").await;
+    // A CA-signed certificate is not the registered one either.
+    let ca_signed = server.pki.simple_client("ca-signed");
+    expect_invalid_client(&server, "selfie", Some(&ca_signed), "CA-signed certificate").await;
+}
+on_both_backends!(self_signed_tls_client_auth, super::self_signed);
+
+async fn secrets_and_binding(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server
+        .register(
+            "basic",
+            ClientMetadata::new(AuthMethod::ClientSecretBasic),
+            Some("s3cret"),
+        )
+        .await;
+    server
+        .register(
+            "post",
+            ClientMetadata::new(AuthMethod::ClientSecretPost),
+            Some("s3cret"),
+        )
+        .await;
+    let mut strict = ClientMetadata::new(AuthMethod::ClientSecretPost);
+    strict.require_certificate_bound_access_tokens = true;
+    server.register("strict", strict, Some("s3cret")).await;
+    let mut unbound = ClientMetadata::new(AuthMethod::ClientSecretPost);
+    unbound.tls_client_certificate_bound_access_tokens = false;
+    server.register("unbound", unbound, Some("s3cret")).await;
+    let cert = server.pki.simple_client("any");
+    let basic = "Authorization: Basic YmFzaWM6czNjcmV0"; // basic:s3cret
+
+    // Secret + certificate: bound to the certificate (RFC 8705 §3).
+    let (status, body) = server
+        .post(
+            "/token",
+            Some(&cert),
+            b"grant_type=client_credentials",
+            &[basic],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap_or_default();
+    assert_eq!(
+        claims(token)["cnf"]["x5t#S256"],
+        Value::from(cert.thumbprint().to_string())
+    );
+    // Secret without certificate: unbound.
+    let (status, body) = server
+        .post(
+            "/token",
+            None,
+            b"grant_type=client_credentials&client_id=post&client_secret=s3cret",
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap_or_default())["cnf"],
+        Value::Null
+    );
+    // Client that opted out of binding stays unbound even with a certificate.
+    let (status, body) = server
+        .post(
+            "/token",
+            Some(&cert),
+            b"grant_type=client_credentials&client_id=unbound&client_secret=s3cret",
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap_or_default())["cnf"],
+        Value::Null
+    );
+    // Client requiring binding refuses requests without a certificate.
+    let before = server.row_counts().await;
+    let (status, body) = server
+        .post(
+            "/token",
+            None,
+            b"grant_type=client_credentials&client_id=strict&client_secret=s3cret",
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
+    assert_eq!(server.row_counts().await, before);
+
+    // Wrong secret; Basic gets a challenge.
+    let (status, body) = server
+        .post(
+            "/token",
+            None,
+            b"grant_type=client_credentials",
+            &["Authorization: Basic YmFzaWM6d3Jvbmc="],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    // Method mismatch: a basic client using post.
+    let (status, body) = server
+        .post(
+            "/token",
+            None,
+            b"grant_type=client_credentials&client_id=basic&client_secret=s3cret",
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    // Both Basic and a body secret.
+    let (status, body) = server
+        .post(
+            "/token",
+            None,
+            b"grant_type=client_credentials&client_secret=s3cret",
+            &[basic],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
+}
+on_both_backends!(client_secrets_and_binding_rules, super::secrets_and_binding);

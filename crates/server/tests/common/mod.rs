@@ -1,0 +1,267 @@
+//! A real authorization server on 127.0.0.1:0 over SQLite or PostgreSQL,
+//! driven with curl; shared by the server's integration tests.
+
+#![allow(dead_code, missing_docs)]
+
+use std::path::PathBuf;
+
+use certbound_server::clients::{ClientMetadata, hash_secret};
+use certbound_server::{Config, RunningServer};
+use certbound_testkit::{TestIdentity, TestPki, TestPostgres, or_panic, require_tool};
+use serde_json::Value;
+use tempfile::TempDir;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares `NAME_sqlite` and `NAME_postgres` tests running `body(Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:path) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body($crate::common::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $body($crate::common::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+pub struct TestServer {
+    pub pki: TestPki,
+    pub running: Option<RunningServer>,
+    pub url: String,
+    pub store_url: String,
+    pub dir: TempDir,
+    _pg: Option<TestPostgres>,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, "").await
+    }
+
+    /// Starts with extra TOML appended to the base config.
+    pub async fn start_with(backend: Backend, extra: &str) -> Self {
+        let pki = TestPki::new();
+        let dir = or_panic(tempfile::tempdir(), "tempdir");
+        let (store_url, pg) = match backend {
+            Backend::Sqlite => (certbound_testkit::sqlite_url(dir.path()), None),
+            Backend::Postgres => {
+                let pg = TestPostgres::create();
+                (pg.url(), Some(pg))
+            }
+        };
+        let toml = format!(
+            "[storage]\nurl = \"{store_url}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[keys]\ncache_seconds = 0\n{extra}",
+            pki.dir().join("server.pem").display(),
+            pki.dir().join("server.key").display(),
+            pki.ca_path().display(),
+        );
+        let config = or_panic(
+            Config::from_toml(&toml, &dir.path().join("certbound.toml"), Vec::new()),
+            "config",
+        );
+        let running = or_panic(certbound_server::start(config).await, "start server");
+        let url = running.mtls_url.clone().unwrap_or_default();
+        Self {
+            pki,
+            running: Some(running),
+            url,
+            store_url,
+            dir,
+            _pg: pg,
+        }
+    }
+
+    pub fn running(&self) -> &RunningServer {
+        match &self.running {
+            Some(r) => r,
+            None => panic!("server stopped"),
+        }
+    }
+
+    pub async fn register(&self, id: &str, metadata: ClientMetadata, secret: Option<&str>) {
+        or_panic(
+            certbound_server::register_client(
+                self.running().server.store.as_ref(),
+                id,
+                metadata,
+                secret.map(hash_secret),
+            )
+            .await,
+            "register client",
+        );
+    }
+
+    /// POSTs `body` to `path` with curl; returns (status, JSON body or Null).
+    pub async fn post(
+        &self,
+        path: &str,
+        identity: Option<&TestIdentity>,
+        body: &[u8],
+        headers: &[&str],
+    ) -> (u16, Value) {
+        let body_file = self.dir.path().join(format!("body-{}", unique()));
+        or_panic(std::fs::write(&body_file, body), "write body");
+        let mut args: Vec<String> = vec![
+            "-sS".into(),
+            "--noproxy".into(),
+            "*".into(),
+            "--max-time".into(),
+            "20".into(),
+            "-w".into(),
+            "\n%{http_code}".into(),
+            "--cacert".into(),
+            self.pki.ca_path().display().to_string(),
+            "--data-binary".into(),
+            format!("@{}", body_file.display()),
+        ];
+        if !headers
+            .iter()
+            .any(|h| h.to_ascii_lowercase().starts_with("content-type"))
+        {
+            args.extend([
+                "-H".into(),
+                "Content-Type: application/x-www-form-urlencoded".into(),
+            ]);
+        }
+        for h in headers {
+            args.extend(["-H".into(), (*h).to_owned()]);
+        }
+        if let Some(id) = identity {
+            args.extend([
+                "--cert".into(),
+                id.cert_path.display().to_string(),
+                "--key".into(),
+                id.key_path.display().to_string(),
+            ]);
+        }
+        args.push(format!("{}{path}", self.url));
+        let out = or_panic(
+            tokio::process::Command::new(require_tool("curl"))
+                .args(&args)
+                .output()
+                .await,
+            "curl",
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "curl failed: {}{}",
+            text,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        let json = if body.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()))
+        };
+        (status.trim().parse().unwrap_or(0), json)
+    }
+
+    /// A token for `client_id` with the given certificate (expects success).
+    pub async fn token(&self, identity: Option<&TestIdentity>, client_id: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/token",
+                identity,
+                format!("grant_type=client_credentials&client_id={client_id}").as_bytes(),
+                &[],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap_or_default().to_owned()
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let out = or_panic(
+            tokio::process::Command::new(require_tool("curl"))
+                .args(["-sS", "--noproxy", "*", "--fail", "--cacert"])
+                .arg(self.pki.ca_path())
+                .arg(format!("{}{path}", self.url))
+                .output()
+                .await,
+            "curl",
+        );
+        assert!(
+            out.status.success(),
+            "GET {path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        or_panic(serde_json::from_slice(&out.stdout), "JSON")
+    }
+
+    /// Row counts of every table, to prove a refused request wrote nothing.
+    pub async fn row_counts(&self) -> Vec<(String, i64)> {
+        sqlx::any::install_default_drivers();
+        let pool = or_panic(
+            sqlx::AnyPool::connect(&self.store_url).await,
+            "connect for counting",
+        );
+        let mut out = Vec::new();
+        for table in ["clients", "signing_keys", "opaque_tokens", "revoked_jtis"] {
+            let n: i64 = or_panic(
+                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                    .fetch_one(&pool)
+                    .await,
+                "count",
+            );
+            out.push((table.to_owned(), n));
+        }
+        pool.close().await;
+        out
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The acceptance pipeline: openssl computes the certificate's x5t#S256.
+pub fn openssl_thumbprint(cert: &PathBuf) -> String {
+    let script = format!(
+        "openssl x509 -in '{}' -outform DER | openssl dgst -sha256 -binary | basenc --base64url",
+        cert.display()
+    );
+    let (code, out, err) = certbound_testkit::run(
+        std::process::Command::new("bash").args(["-o", "pipefail", "-c", &script]),
+    );
+    assert_eq!(code, 0, "{err}");
+    out.trim().trim_end_matches('=').to_owned()
+}
+
+/// Claims of a JWT, unverified (tests verify separately).
+pub fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+pub fn header(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').next().unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}

@@ -1,0 +1,205 @@
+//! Introspection (RFC 7662) with `cnf`, revocation (RFC 7009), opaque
+//! tokens, and key rotation, on SQLite and PostgreSQL.
+
+mod common;
+
+use certbound_core::AuthMethod;
+use certbound_server::clients::{ClientMetadata, TokenFormat};
+use common::{Backend, TestServer, claims, header};
+use serde_json::Value;
+
+fn tls_client(dn: &str, format: TokenFormat) -> ClientMetadata {
+    let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
+    m.tls_client_auth_subject_dn = Some(dn.into());
+    m.scope = "read write".into();
+    m.access_token_format = format;
+    m
+}
+
+async fn introspect(
+    server: &TestServer,
+    caller: &certbound_testkit::TestIdentity,
+    caller_id: &str,
+    token: &str,
+) -> Value {
+    let (status, body) = server
+        .post(
+            "/introspect",
+            Some(caller),
+            format!("client_id={caller_id}&token={token}").as_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn revoke(
+    server: &TestServer,
+    who: &certbound_testkit::TestIdentity,
+    id: &str,
+    token: &str,
+) -> (u16, Value) {
+    server
+        .post(
+            "/revoke",
+            Some(who),
+            format!("client_id={id}&token={token}").as_bytes(),
+            &[],
+        )
+        .await
+}
+
+async fn introspection_and_revocation(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server
+        .register("alice", tls_client("CN=alice", TokenFormat::Jwt), None)
+        .await;
+    server
+        .register("olive", tls_client("CN=olive", TokenFormat::Opaque), None)
+        .await;
+    server
+        .register("rs", tls_client("CN=rs", TokenFormat::Jwt), None)
+        .await;
+    let alice = server.pki.simple_client("alice");
+    let olive = server.pki.simple_client("olive");
+    let rs = server.pki.simple_client("rs");
+
+    for (id, who) in [("alice", &alice), ("olive", &olive)] {
+        let token = server.token(Some(who), id).await;
+        let info = introspect(&server, &rs, "rs", &token).await;
+        assert_eq!(info["active"], true, "{id}: {info}");
+        assert_eq!(
+            info["cnf"]["x5t#S256"],
+            Value::from(who.thumbprint().to_string()),
+            "{id}"
+        );
+        assert_eq!(info["client_id"], id);
+        assert_eq!(info["scope"], "read write");
+        assert_eq!(info["iss"], Value::from(server.running().issuer.clone()));
+        assert!(info["exp"].as_i64().unwrap_or(0) > info["iat"].as_i64().unwrap_or(i64::MAX));
+
+        // Only the client the token was issued to may revoke it.
+        let (status, body) = revoke(&server, &rs, "rs", &token).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("unauthorized_client")),
+            "{body}"
+        );
+        assert_eq!(introspect(&server, &rs, "rs", &token).await["active"], true);
+
+        let (status, _) = revoke(&server, who, id, &token).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            introspect(&server, &rs, "rs", &token).await,
+            serde_json::json!({"active": false}),
+            "{id}"
+        );
+        // Revoking twice is fine.
+        assert_eq!(revoke(&server, who, id, &token).await.0, 200);
+    }
+
+    // Unknown, garbage and tampered tokens are inactive; revoking them is a 200.
+    let good = server.token(Some(&alice), "alice").await;
+    let mut tampered = good.clone();
+    tampered.replace_range(good.len() - 4.., "AAAA");
+    for token in [
+        "nope",
+        "a.b.c",
+        "eyJhbGciOiJub25lIn0.e30.",
+        tampered.as_str(),
+    ] {
+        assert_eq!(
+            introspect(&server, &rs, "rs", token).await,
+            serde_json::json!({"active": false}),
+            "{token}"
+        );
+        assert_eq!(revoke(&server, &alice, "alice", token).await.0, 200);
+    }
+    assert_eq!(introspect(&server, &rs, "rs", &good).await["active"], true);
+
+    // Introspection needs client authentication and a token.
+    let (status, body) = server
+        .post("/introspect", None, format!("token={good}").as_bytes(), &[])
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    let (status, body) = server
+        .post("/introspect", Some(&rs), b"client_id=rs", &[])
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
+}
+on_both_backends!(
+    introspection_shows_cnf_and_revocation_ends_it,
+    super::introspection_and_revocation
+);
+
+async fn rotation(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server
+        .register("alice", tls_client("CN=alice", TokenFormat::Jwt), None)
+        .await;
+    let alice = server.pki.simple_client("alice");
+    let before = server.token(Some(&alice), "alice").await;
+    let old_kid = header(&before)["kid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(header(&before)["typ"], "at+jwt");
+
+    let store = server.running().server.store.clone();
+    let new = certbound_testkit::or_panic(
+        certbound_server::keys::rotate(
+            store.as_ref(),
+            certbound_server::keys::SigningAlg::Es256,
+            600,
+        )
+        .await,
+        "rotate",
+    );
+    let after = server.token(Some(&alice), "alice").await;
+    assert_eq!(
+        header(&after)["kid"],
+        Value::from(new.kid.clone()),
+        "new tokens use the new key"
+    );
+    assert_ne!(new.kid, old_kid);
+
+    let jwks = server.get("/jwks").await;
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .map(|k| k.iter().filter_map(|j| j["kid"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        kids.contains(&old_kid.as_str()) && kids.contains(&new.kid.as_str()),
+        "{jwks}"
+    );
+    // Both tokens still introspect as active: the old key still verifies.
+    for token in [&before, &after] {
+        let (status, body) = server
+            .post(
+                "/introspect",
+                Some(&alice),
+                format!("client_id=alice&token={token}").as_bytes(),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (status, body["active"].as_bool()),
+            (200, Some(true)),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        claims(&after)["iss"],
+        Value::from(server.running().issuer.clone())
+    );
+}
+on_both_backends!(key_rotation_keeps_old_tokens_valid, super::rotation);

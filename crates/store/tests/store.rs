@@ -1,0 +1,482 @@
+//! One behavioural suite for [`Store`], run unchanged against SQLite (a temp
+//! file and `sqlite::memory:`) and a fresh PostgreSQL database. PostgreSQL
+//! must be running: these tests fail, never skip, without it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use certbound_store::{SqlStore, Store, StoreError, StoredClient, StoredSigningKey, StoredToken};
+use certbound_testkit::{TestPostgres, or_panic, sqlite_url};
+
+/// A time after 2^31 seconds, so a 32-bit column would fail the round trip.
+const NOW: i64 = 4_102_444_800;
+const HOUR: i64 = 3600;
+const EVIL_ID: &str = "x'; DROP TABLE clients; --";
+
+// ---------------------------------------------------------------- helpers
+
+async fn connect(url: &str) -> SqlStore {
+    or_panic(SqlStore::connect(url).await, "connect")
+}
+
+fn ok<T>(r: Result<T, StoreError>, what: &str) -> T {
+    or_panic(r, what)
+}
+
+fn some<T>(v: Option<T>, what: &str) -> T {
+    match v {
+        Some(v) => v,
+        None => panic!("{what}: expected a value, got None"),
+    }
+}
+
+fn client(id: &str) -> StoredClient {
+    StoredClient {
+        client_id: id.to_owned(),
+        metadata: format!(r#"{{"client_name":"{id}","note":"it's \"quoted\""}}"#),
+        secret_hash: None,
+        created_at: NOW,
+    }
+}
+
+fn key(kid: &str, created_at: i64) -> StoredSigningKey {
+    StoredSigningKey {
+        kid: kid.to_owned(),
+        alg: "ES256".to_owned(),
+        private_key_pem: format!("-----BEGIN PRIVATE KEY-----\n{kid}\n-----END PRIVATE KEY-----\n"),
+        public_jwk: format!(r#"{{"kty":"EC","kid":"{kid}"}}"#),
+        created_at,
+        retired_at: None,
+        publish_until: None,
+    }
+}
+
+fn token(hash: &str, expires_at: i64) -> StoredToken {
+    StoredToken {
+        token_hash: hash.to_owned(),
+        jti: format!("jti-{hash}"),
+        client_id: "client-a".to_owned(),
+        subject: "client-a".to_owned(),
+        scope: "read write".to_owned(),
+        audience: "https://api.example".to_owned(),
+        cnf_x5t_s256: Some("bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2".to_owned()),
+        issued_at: NOW,
+        expires_at,
+        revoked_at: None,
+    }
+}
+
+fn kids(keys: &[StoredSigningKey]) -> Vec<&str> {
+    keys.iter().map(|k| k.kid.as_str()).collect()
+}
+
+// ---------------------------------------------------------------- the suite
+
+/// Every trait method, on an empty database.
+async fn suite(store: &SqlStore) {
+    ok(store.ping().await, "ping");
+    clients(store).await;
+    signing_keys(store).await;
+    opaque_tokens(store).await;
+    jti_revocation(store).await;
+    purge(store).await;
+}
+
+async fn clients(store: &SqlStore) {
+    assert!(ok(store.clients().await, "list").is_empty());
+    assert_eq!(ok(store.client("client-a").await, "get missing"), None);
+
+    let mut b = client("client-b");
+    b.secret_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned());
+    ok(store.create_client(&b).await, "create b");
+    ok(store.create_client(&client("client-a")).await, "create a");
+    ok(store.create_client(&client("Client-Z")).await, "create Z");
+    let evil = client(EVIL_ID);
+    ok(store.create_client(&evil).await, "create evil");
+    let unicode = client("клиент-é-🔑");
+    ok(store.create_client(&unicode).await, "create unicode");
+
+    assert_eq!(ok(store.client("client-b").await, "get b"), Some(b.clone()));
+    assert_eq!(ok(store.client(EVIL_ID).await, "get evil"), Some(evil));
+    assert_eq!(
+        ok(store.client(&unicode.client_id).await, "get unicode"),
+        Some(unicode)
+    );
+    // Near misses of the evil id find nothing (no pattern matching).
+    assert_eq!(ok(store.client("x'").await, "get prefix"), None);
+    assert_eq!(ok(store.client("client-%").await, "get wildcard"), None);
+
+    let ids: Vec<String> = ok(store.clients().await, "list")
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    // Byte order on both backends, whatever PostgreSQL's collation.
+    assert_eq!(
+        ids,
+        ["Client-Z", "client-a", "client-b", EVIL_ID, "клиент-é-🔑"]
+    );
+
+    match store.create_client(&client("client-a")).await {
+        Err(StoreError::Conflict(msg)) => assert!(msg.contains("client-a"), "{msg}"),
+        other => panic!("duplicate client: expected Conflict, got {other:?}"),
+    }
+    // The failed insert changed nothing.
+    assert_eq!(ok(store.clients().await, "list").len(), 5);
+
+    assert!(ok(store.delete_client("Client-Z").await, "delete Z"));
+    assert!(!ok(store.delete_client("Client-Z").await, "delete Z again"));
+    assert!(ok(store.delete_client(EVIL_ID).await, "delete evil"));
+    assert_eq!(ok(store.client(EVIL_ID).await, "get deleted"), None);
+    assert_eq!(ok(store.clients().await, "list").len(), 3);
+}
+
+async fn signing_keys(store: &SqlStore) {
+    assert!(ok(store.signing_keys().await, "no keys").is_empty());
+
+    let k1 = key("k1", NOW);
+    assert!(ok(store.insert_first_signing_key(&k1).await, "first key"));
+    assert!(!ok(
+        store.insert_first_signing_key(&key("k2", NOW)).await,
+        "second first key"
+    ));
+    assert!(!ok(
+        store.insert_first_signing_key(&k1).await,
+        "same first key again"
+    ));
+    assert_eq!(ok(store.signing_keys().await, "keys"), vec![k1.clone()]);
+
+    // Rotation retires k1 (still published) and activates k3.
+    let k3 = key("k3", NOW + HOUR);
+    ok(
+        store
+            .rotate_signing_key(&k3, NOW + HOUR, NOW + 2 * HOUR)
+            .await,
+        "rotate",
+    );
+    let keys = ok(store.signing_keys().await, "keys after rotate");
+    assert_eq!(kids(&keys), ["k3", "k1"]);
+    assert_eq!(keys[0], k3);
+    assert_eq!(
+        (keys[1].retired_at, keys[1].publish_until),
+        (Some(NOW + HOUR), Some(NOW + 2 * HOUR))
+    );
+    assert_eq!(keys[1].private_key_pem, k1.private_key_pem);
+    // Still exactly one active key, so a "first" key is still refused.
+    assert!(!ok(
+        store.insert_first_signing_key(&key("k4", NOW)).await,
+        "first after rotate"
+    ));
+
+    // A rotation whose new kid is taken fails as a whole: k3 stays active.
+    match store
+        .rotate_signing_key(&key("k1", NOW + 3 * HOUR), NOW + 3 * HOUR, NOW + 4 * HOUR)
+        .await
+    {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("rotate onto a taken kid: expected Conflict, got {other:?}"),
+    }
+    let keys = ok(store.signing_keys().await, "keys after failed rotate");
+    assert_eq!(kids(&keys), ["k3", "k1"]);
+    assert_eq!(keys[0].retired_at, None);
+
+    // Same created_at: newest first falls back to kid descending.
+    let k5 = key("k5", NOW + HOUR);
+    ok(
+        store
+            .rotate_signing_key(&k5, NOW + HOUR, NOW + 2 * HOUR)
+            .await,
+        "rotate k5",
+    );
+    let keys = ok(store.signing_keys().await, "keys after second rotate");
+    assert_eq!(kids(&keys), ["k5", "k3", "k1"]);
+    assert_eq!(keys.iter().filter(|k| k.retired_at.is_none()).count(), 1);
+}
+
+async fn opaque_tokens(store: &SqlStore) {
+    let t = token("hash-1", NOW + HOUR);
+    assert_eq!(
+        ok(store.opaque_token("hash-1").await, "missing token"),
+        None
+    );
+    ok(store.insert_opaque_token(&t).await, "insert token");
+    assert_eq!(
+        ok(store.opaque_token("hash-1").await, "find token"),
+        Some(t.clone())
+    );
+
+    let mut unbound = token("hash-2", NOW + HOUR);
+    unbound.cnf_x5t_s256 = None;
+    unbound.subject = EVIL_ID.to_owned();
+    ok(store.insert_opaque_token(&unbound).await, "insert unbound");
+    assert_eq!(
+        ok(store.opaque_token("hash-2").await, "find unbound"),
+        Some(unbound)
+    );
+
+    match store.insert_opaque_token(&t).await {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("duplicate token: expected Conflict, got {other:?}"),
+    }
+    let mut same_jti = token("hash-3", NOW + HOUR);
+    same_jti.jti = t.jti.clone();
+    match store.insert_opaque_token(&same_jti).await {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("duplicate jti: expected Conflict, got {other:?}"),
+    }
+
+    assert!(ok(
+        store.revoke_opaque_token("hash-1", NOW + 60).await,
+        "revoke"
+    ));
+    assert!(!ok(
+        store.revoke_opaque_token("hash-1", NOW + 120).await,
+        "revoke again"
+    ));
+    assert!(!ok(
+        store.revoke_opaque_token("no-such-hash", NOW).await,
+        "revoke unknown"
+    ));
+    let revoked = some(
+        ok(store.opaque_token("hash-1").await, "find revoked"),
+        "revoked token",
+    );
+    assert_eq!(
+        revoked.revoked_at,
+        Some(NOW + 60),
+        "first revocation time kept"
+    );
+}
+
+async fn jti_revocation(store: &SqlStore) {
+    assert!(!ok(store.is_jti_revoked("jwt-1").await, "not yet revoked"));
+    ok(
+        store.revoke_jti("jwt-1", "client-a", NOW + HOUR, NOW).await,
+        "revoke jti",
+    );
+    ok(
+        store
+            .revoke_jti("jwt-1", "client-a", NOW + HOUR, NOW + 5)
+            .await,
+        "revoke jti again",
+    );
+    assert!(ok(store.is_jti_revoked("jwt-1").await, "revoked"));
+    assert!(!ok(store.is_jti_revoked("jwt-2").await, "other jti"));
+    ok(
+        store.revoke_jti(EVIL_ID, "client-a", NOW + HOUR, NOW).await,
+        "revoke evil jti",
+    );
+    assert!(ok(store.is_jti_revoked(EVIL_ID).await, "evil jti revoked"));
+}
+
+/// Runs after the sections above: tokens hash-1/hash-2 and JTIs jwt-1/EVIL
+/// expire at NOW+1h; keys k3 and k1 are published until NOW+2h.
+async fn purge(store: &SqlStore) {
+    ok(
+        store.insert_opaque_token(&token("old-1", NOW - 2)).await,
+        "old token 1",
+    );
+    ok(
+        store.insert_opaque_token(&token("old-2", NOW - 1)).await,
+        "old token 2",
+    );
+    ok(
+        store
+            .revoke_jti("old-jwt", "client-a", NOW - 1, NOW - 10)
+            .await,
+        "old jti",
+    );
+
+    // Nothing has expired before NOW-2.
+    assert_eq!(ok(store.purge_expired(NOW - 2).await, "purge early"), 0);
+    // old-1, old-2 and old-jwt.
+    assert_eq!(ok(store.purge_expired(NOW).await, "purge now"), 3);
+    assert_eq!(ok(store.opaque_token("old-1").await, "purged token"), None);
+    assert!(!ok(store.is_jti_revoked("old-jwt").await, "purged jti"));
+    assert!(ok(store.opaque_token("hash-1").await, "live token").is_some());
+    assert_eq!(ok(store.purge_expired(NOW).await, "purge again"), 0);
+
+    // After NOW+2h+1: 2 tokens, 2 JTIs and the 2 retired keys, never the active one.
+    assert_eq!(
+        ok(store.purge_expired(NOW + 2 * HOUR + 1).await, "purge later"),
+        6
+    );
+    assert_eq!(
+        kids(&ok(store.signing_keys().await, "keys after purge")),
+        ["k5"]
+    );
+    assert!(!ok(store.is_jti_revoked("jwt-1").await, "jti purged"));
+    assert_eq!(ok(store.purge_expired(i64::MAX).await, "purge all"), 0);
+    assert_eq!(
+        ok(store.signing_keys().await, "active key survives").len(),
+        1
+    );
+    assert_eq!(ok(store.clients().await, "clients untouched").len(), 3);
+}
+
+/// Eight tasks over two pools (two "instances") race to install the first key.
+async fn race_first_key(a: &SqlStore, b: &SqlStore) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let store: Arc<dyn Store> = Arc::new(if i % 2 == 0 { a.clone() } else { b.clone() });
+        tasks.spawn(async move {
+            store
+                .insert_first_signing_key(&key(&format!("race-{i}"), NOW))
+                .await
+        });
+    }
+    let mut winners = 0;
+    while let Some(joined) = tasks.join_next().await {
+        if ok(or_panic(joined, "join task"), "racing insert_first") {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1, "exactly one racer may install the first key");
+    let keys = ok(a.signing_keys().await, "keys after race");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].retired_at, None);
+}
+
+// ---------------------------------------------------------------- backends
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_file_suite() {
+    let dir = or_panic(tempfile::tempdir(), "temp dir");
+    let store = connect(&sqlite_url(dir.path())).await;
+    assert_eq!(store.backend(), "sqlite");
+    suite(&store).await;
+    // The after_connect PRAGMAs ran: the database is in WAL mode.
+    assert!(dir.path().join("certbound.db-wal").exists(), "no WAL file");
+    store.close().await;
+
+    // Reopening keeps the data and re-running the migrations is a no-op.
+    let store = connect(&sqlite_url(dir.path())).await;
+    assert_eq!(ok(store.clients().await, "clients after reopen").len(), 3);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_file_race() {
+    let dir = or_panic(tempfile::tempdir(), "temp dir");
+    let url = sqlite_url(dir.path());
+    let (a, b) = (connect(&url).await, connect(&url).await);
+    race_first_key(&a, &b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_memory_suite() {
+    let store = connect("sqlite::memory:").await;
+    assert_eq!(store.backend(), "sqlite");
+    suite(&store).await;
+    // One pool, so both "instances" share the in-memory database.
+    let fresh = connect("sqlite::memory:").await;
+    race_first_key(&fresh, &fresh).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_suite() {
+    let db = TestPostgres::create();
+    let store = connect(&db.url()).await;
+    assert_eq!(store.backend(), "postgres");
+    suite(&store).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_race() {
+    let db = TestPostgres::create();
+    let (a, b) = (connect(&db.url()).await, connect(&db.url()).await);
+    race_first_key(&a, &b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_instances_share_one_database() {
+    let db = TestPostgres::create();
+    let a = connect(&db.url()).await;
+    let b = connect(&db.url()).await;
+    ok(a.create_client(&client("shared")).await, "create via a");
+    assert_eq!(
+        ok(b.client("shared").await, "read via b"),
+        Some(client("shared"))
+    );
+    ok(
+        b.revoke_jti("jwt-shared", "shared", NOW, NOW).await,
+        "revoke via b",
+    );
+    assert!(ok(
+        a.is_jti_revoked("jwt-shared").await,
+        "revocation seen by a"
+    ));
+    match b.create_client(&client("shared")).await {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("duplicate across instances: expected Conflict, got {other:?}"),
+    }
+    a.close().await;
+    b.close().await;
+}
+
+// ---------------------------------------------------------------- errors
+
+#[tokio::test]
+async fn unreachable_postgres_is_unavailable_promptly() {
+    let started = Instant::now();
+    match SqlStore::connect("postgres://postgres@127.0.0.1:1/postgres").await {
+        Err(StoreError::Unavailable(_)) => {}
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_invalid() {
+    for url in [
+        "",
+        "mysql://root@127.0.0.1/db",
+        "sqlite:relative.db",
+        "sqlite://",
+        "http://x/y",
+    ] {
+        match SqlStore::connect(url).await {
+            Err(StoreError::InvalidUrl(msg)) => {
+                assert!(
+                    msg.contains("sqlite://PATH") && msg.contains("postgres://"),
+                    "{msg}"
+                );
+            }
+            other => panic!("{url:?}: expected InvalidUrl, got {other:?}"),
+        }
+    }
+    // sqlx rejects the query parameter: still the caller's URL at fault.
+    let dir = or_panic(tempfile::tempdir(), "temp dir");
+    let url = format!("{}?bogus=1", sqlite_url(dir.path()));
+    match SqlStore::connect(&url).await {
+        Err(StoreError::InvalidUrl(_)) => {}
+        other => panic!("unknown sqlite parameter: expected InvalidUrl, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn closed_store_is_unavailable() {
+    let store = connect("sqlite::memory:").await;
+    store.close().await;
+    match store.ping().await {
+        Err(StoreError::Unavailable(_)) => {}
+        other => panic!("ping after close: expected Unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn sqlite_missing_directory_is_a_database_error() {
+    let dir = or_panic(tempfile::tempdir(), "temp dir");
+    let url = sqlite_url(&dir.path().join("no/such/dir"));
+    let started = Instant::now();
+    match SqlStore::connect(&url).await {
+        // SQLITE_CANTOPEN: a configuration problem, not worth retrying.
+        Err(StoreError::Database(msg)) => assert!(msg.contains("unable to open"), "{msg}"),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
