@@ -38,6 +38,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if first_start || data_dir.ends_with(init::DATA_DIR) {
         init::register_demo_client(running.server.store.as_ref()).await?;
     }
+    if let Some(url) = &running.mtls_url {
+        eprintln!("mtls listener {url}");
+    }
+    if let Some(addr) = running.public_addr {
+        eprintln!("public listener https://localhost:{}", addr.port());
+    }
+    if let Some(addr) = running.proxy_addr {
+        eprintln!("proxy listener http://{addr}");
+    }
     eprintln!("certbound ready; issuer {}", running.issuer);
     if let Some(url) = &running.mtls_url {
         if data_dir
