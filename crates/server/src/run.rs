@@ -77,6 +77,28 @@ fn local_url(listener: &TcpListener) -> Result<(SocketAddr, String), ServerError
     Ok((addr, format!("https://localhost:{}", addr.port())))
 }
 
+/// How often expired tokens, revocations and unpublished keys are deleted.
+const PURGE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Deletes what can no longer matter, so tables stay small; a failure is
+/// logged and retried next round.
+async fn purge_expired(
+    store: Arc<dyn Store>,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    loop {
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => return Ok(()),
+            () = tokio::time::sleep(PURGE_INTERVAL) => {}
+        }
+        match store.purge_expired(crate::now()).await {
+            Ok(n) if n > 0 => info!(rows = n, "purged expired tokens, revocations and keys"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purging expired rows failed; will retry"),
+        }
+    }
+}
+
 /// Opens the store and starts every configured listener.
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&config.storage.url).await?);
@@ -227,6 +249,7 @@ pub async fn start_with_store(
         };
         tasks.spawn(certbound_tls::serve(listener, mode, app.clone(), shutdown));
     }
+    tasks.spawn(purge_expired(Arc::clone(&server.store), stopped.clone()));
     info!(%issuer, mtls = ?mtls_addr, public = ?public_addr, proxy = ?proxy_addr, "authorization server started");
     Ok(RunningServer {
         mtls_addr,

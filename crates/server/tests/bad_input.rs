@@ -31,7 +31,9 @@ async fn matrix(backend: Backend) {
         "a".repeat(20_000)
     );
 
-    let cases: Vec<(&str, Vec<u8>, Vec<&str>, u16, &str)> = vec![
+    // (what, body, extra headers, status, error)
+    type Case<'a> = (&'a str, Vec<u8>, Vec<&'a str>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "missing grant_type",
             b"client_id=alice".to_vec(),
@@ -156,6 +158,6 @@ async fn matrix(backend: Backend) {
         "refused requests wrote nothing"
     );
     // The SQL-looking client id did not touch the clients table, and a good request still works.
-    assert_eq!(server.token(Some(&alice), "alice").await.is_empty(), false);
+    assert!(!server.token(Some(&alice), "alice").await.is_empty());
 }
 on_both_backends!(token_endpoint_bad_input_matrix, super::matrix);

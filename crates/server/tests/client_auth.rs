@@ -149,10 +149,9 @@ async fn self_signed(backend: Backend) {
     let mine = server.pki.self_signed("mine", req("Self", |_| {}));
     let other = server.pki.self_signed("other", req("Self", |_| {}));
     let mut m = ClientMetadata::new(AuthMethod::SelfSignedTlsClientAuth);
-    m.jwks = Some(ClientMetadata::jwks_from_certificates(&[mine
-        .issued
-        .cert_der
-        .clone()]));
+    m.jwks = Some(ClientMetadata::jwks_from_certificates(
+        std::slice::from_ref(&mine.issued.cert_der),
+    ));
     server.register("selfie", m, None).await;
     expect_bound_token(&server, "selfie", &mine).await;
     expect_invalid_client(&server, "selfie", Some(&other), "another self-signed key").await;

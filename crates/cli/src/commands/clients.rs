@@ -14,7 +14,7 @@ use clap::{Args, Subcommand};
 #[derive(Debug, Subcommand)]
 pub enum ClientsCommand {
     /// Register a client.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List clients.
     List {
         /// Config file.
@@ -95,7 +95,7 @@ pub struct AddArgs {
 /// Runs a `clients` subcommand.
 pub async fn run(cmd: ClientsCommand) -> anyhow::Result<()> {
     match cmd {
-        ClientsCommand::Add(args) => add(args).await,
+        ClientsCommand::Add(args) => add(*args).await,
         ClientsCommand::List { config } => {
             let (_, store) = super::open_store(config.as_deref()).await?;
             for stored in store.clients().await? {

@@ -48,22 +48,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!("proxy listener http://{addr}");
     }
     eprintln!("certbound ready; issuer {}", running.issuer);
-    if let Some(url) = &running.mtls_url {
-        if data_dir
-            .join("pki")
-            .join(format!("{}.pem", init::DEMO_CLIENT_ID))
-            .is_file()
-        {
-            eprintln!("get a certificate-bound token:");
-            println!("{}", init::curl_command(data_dir, url));
-        }
+    let demo_cert = data_dir
+        .join("pki")
+        .join(format!("{}.pem", init::DEMO_CLIENT_ID));
+    if let Some(url) = running.mtls_url.as_ref().filter(|_| demo_cert.is_file()) {
+        eprintln!("get a certificate-bound token:");
+        println!("{}", init::curl_command(data_dir, url));
     }
-    let stop = running.server.clone();
     tokio::select! {
         result = running.wait() => result.context("a listener failed")?,
         () = shutdown_signal() => {
             eprintln!("shutting down");
-            drop(stop);
             running.stop().await;
         }
     }

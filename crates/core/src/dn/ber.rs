@@ -66,7 +66,7 @@ fn text_from_tagged(tag: u32, data: &[u8]) -> Option<String> {
         // T.61 in practice carries Latin-1 in certificates.
         T61_STRING => Some(data.iter().map(|&b| char::from(b)).collect()),
         BMP_STRING => {
-            if data.len() % 2 != 0 {
+            if !data.len().is_multiple_of(2) {
                 return None;
             }
             let units = data
@@ -77,7 +77,7 @@ fn text_from_tagged(tag: u32, data: &[u8]) -> Option<String> {
                 .ok()
         }
         UNIVERSAL_STRING => {
-            if data.len() % 4 != 0 {
+            if !data.len().is_multiple_of(4) {
                 return None;
             }
             data.chunks_exact(4)

@@ -145,13 +145,13 @@ fn check_certificate(
                 ));
             }
         }
-        AuthMethod::SelfSignedTlsClientAuth => {
-            if !client.self_signed_thumbprints.contains(&cert.thumbprint()) {
-                return Err((
-                    "certificate not registered",
-                    "the client certificate is not one registered in the client's jwks".into(),
-                ));
-            }
+        AuthMethod::SelfSignedTlsClientAuth
+            if !client.self_signed_thumbprints.contains(&cert.thumbprint()) =>
+        {
+            return Err((
+                "certificate not registered",
+                "the client certificate is not one registered in the client's jwks".into(),
+            ));
         }
         _ => {}
     }

@@ -3,8 +3,6 @@
 
 #![allow(dead_code, missing_docs)]
 
-use std::path::PathBuf;
-
 use certbound_server::clients::{ClientMetadata, hash_secret};
 use certbound_server::{Config, RunningServer};
 use certbound_testkit::{TestIdentity, TestPki, TestPostgres, or_panic, require_tool};
@@ -235,7 +233,7 @@ fn unique() -> u64 {
 }
 
 /// The acceptance pipeline: openssl computes the certificate's x5t#S256.
-pub fn openssl_thumbprint(cert: &PathBuf) -> String {
+pub fn openssl_thumbprint(cert: &std::path::Path) -> String {
     let script = format!(
         "openssl x509 -in '{}' -outform DER | openssl dgst -sha256 -binary | basenc --base64url",
         cert.display()
