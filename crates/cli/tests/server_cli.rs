@@ -19,6 +19,7 @@ fn certbound(dir: &Path, args: &[&str]) -> (i32, String, String) {
 /// A `certbound serve` child process; killed on drop.
 struct Serve {
     child: Child,
+    lines: mpsc::Receiver<(bool, String)>,
     issuer: String,
     mtls: String,
     stdout_first_line: Option<String>,
@@ -76,10 +77,26 @@ impl Serve {
         };
         Self {
             child,
+            lines: rx,
             issuer,
             mtls,
             stdout_first_line,
         }
+    }
+
+    /// SIGTERM, wait, and return every stderr line printed after start-up.
+    fn terminate_collecting_stderr(mut self) -> Vec<String> {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        let mut out = Vec::new();
+        while let Ok((is_stdout, line)) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            if !is_stdout {
+                out.push(line);
+            }
+        }
+        out
     }
 
     /// SIGTERM and wait; returns the exit code.
@@ -613,4 +630,150 @@ fn clients_keys_and_config_commands() {
         ],
         "key `tls.cert`",
     );
+}
+
+#[test]
+fn audit_events_are_structured_and_never_carry_secrets_or_tokens() {
+    let pki = TestPki::new();
+    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let storage = certbound_testkit::sqlite_url(tmp.path());
+    let config = write_config(
+        tmp.path(),
+        &pki,
+        &storage,
+        "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
+    );
+    let cfg = config.to_string_lossy().into_owned();
+    let (code, _, err) = certbound(
+        tmp.path(),
+        &[
+            "clients",
+            "add",
+            "--config",
+            &cfg,
+            "--id",
+            "alice",
+            "--auth",
+            "tls_client_auth",
+            "--subject-dn",
+            "CN=alice",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = certbound(
+        tmp.path(),
+        &[
+            "clients",
+            "add",
+            "--config",
+            &cfg,
+            "--id",
+            "sec",
+            "--auth",
+            "client_secret_post",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(secret.len() >= 40, "{out}");
+    let alice = pki.simple_client("alice");
+    let serve = Serve::start(
+        tmp.path(),
+        &["--config", &cfg],
+        &[("CERTBOUND_LOG", "info")],
+    );
+    let ca = pki.ca_path().to_string_lossy().into_owned();
+    let (cert, key) = (
+        alice.cert_path.to_string_lossy().into_owned(),
+        alice.key_path.to_string_lossy().into_owned(),
+    );
+    let mtls = serve.mtls.clone();
+    let post = |path: &str, data: String, with_cert: bool| {
+        let url = format!("{mtls}{path}");
+        let mut args = vec!["--cacert", &ca, "-d", &data, &url];
+        if with_cert {
+            args.extend(["--cert", &cert, "--key", &key]);
+        }
+        curl(&args).1
+    };
+    let token = post(
+        "/token",
+        "grant_type=client_credentials&client_id=alice".into(),
+        true,
+    )["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let secret_token = post(
+        "/token",
+        format!("grant_type=client_credentials&client_id=sec&client_secret={secret}"),
+        false,
+    )["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!token.is_empty() && !secret_token.is_empty());
+    post(
+        "/token",
+        "grant_type=client_credentials&client_id=sec&client_secret=wrong-secret-value".into(),
+        false,
+    );
+    post(
+        "/introspect",
+        format!("client_id=alice&token={token}"),
+        true,
+    );
+    post("/revoke", format!("client_id=alice&token={token}"), true);
+    let lines = serve.terminate_collecting_stderr();
+
+    let events: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "certbound::audit")
+        .collect();
+    let find = |name: &str| {
+        events
+            .iter()
+            .find(|e| e["fields"]["event"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let authenticated = find("client_authenticated");
+    assert_eq!(
+        authenticated["fields"]["method"], "tls_client_auth",
+        "{lines:#?}"
+    );
+    assert_eq!(
+        authenticated["fields"]["x5t_s256"],
+        Value::from(alice.thumbprint().to_string())
+    );
+    let failed = find("client_authentication_failed");
+    assert_eq!(failed["fields"]["reason"], "wrong secret", "{lines:#?}");
+    let issued = find("token_issued");
+    assert_eq!(issued["fields"]["bound"], true);
+    assert!(
+        issued["fields"]["jti"]
+            .as_str()
+            .is_some_and(|j| !j.is_empty())
+    );
+    assert_eq!(find("token_introspected")["fields"]["active"], true);
+    assert_eq!(find("token_revoked")["fields"]["revoked"], true);
+    for line in &lines {
+        for secret_thing in [
+            secret.as_str(),
+            "wrong-secret-value",
+            token.as_str(),
+            secret_token.as_str(),
+            "PRIVATE KEY",
+        ] {
+            assert!(
+                !line.contains(secret_thing),
+                "a log line leaks a secret or token: {line}"
+            );
+        }
+    }
 }

@@ -180,6 +180,17 @@ impl Default for KeysConfig {
 /// Prefix of environment variables that override file values.
 pub const ENV_PREFIX: &str = "CERTBOUND_";
 
+/// The top-level keys of the file; `CERTBOUND_<KEY>…` overrides only these.
+const TOP_LEVEL_KEYS: [&str; 7] = [
+    "issuer",
+    "storage",
+    "tls",
+    "listeners",
+    "tokens",
+    "clients",
+    "keys",
+];
+
 impl Config {
     /// Reads, overrides from the environment, validates, and resolves
     /// relative paths against the file's directory.
@@ -202,7 +213,17 @@ impl Config {
             message: e.to_string().trim().to_owned(),
         })?;
         for (name, value) in env {
-            if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
+            // Only names that start with a config section are overrides;
+            // CERTBOUND_LOG (the log filter) and others are not config.
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let section = rest
+                .split("__")
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if TOP_LEVEL_KEYS.contains(&section.as_str()) {
                 apply_override(&mut table, rest, &value);
             }
         }
@@ -411,6 +432,8 @@ mod tests {
                 ("CERTBOUND_TOKENS__ACCESS_TOKEN_TTL", "60"),
                 ("CERTBOUND_STORAGE__URL", "postgres://db/x"),
                 ("OTHER", "ignored"),
+                ("CERTBOUND_LOG", "debug"),
+                ("CERTBOUND_TEST_PG_URL", "postgres://elsewhere"),
             ],
         );
         let c = c.unwrap_or_else(|e| panic!("{e}"));

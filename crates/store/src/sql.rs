@@ -455,6 +455,7 @@ fn classify(err: sqlx::Error) -> StoreError {
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
         sqlx::Error::Database(db) => {
             if db.is_unique_violation() {
@@ -487,10 +488,14 @@ fn is_transient(db: &dyn DatabaseError) -> bool {
     {
         // Class 08: connection exception; 40001/40P01: serialization failure
         // and deadlock; 53300: too many connections; 57P01..03: shutdown.
+        // Connection-time refusals an operator fixes without restarting us:
+        // 55000 (database not accepting connections), 3D000 (database
+        // missing), class 28 (credentials rejected).
         return code.starts_with("08")
+            || code.starts_with("28")
             || matches!(
                 &*code,
-                "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03"
+                "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03" | "55000" | "3D000"
             );
     }
     false

@@ -107,6 +107,19 @@ impl TestServer {
         body: &[u8],
         headers: &[&str],
     ) -> (u16, Value) {
+        let url = format!("{}{path}", self.url);
+        self.post_to(&url, identity, body, headers, &[]).await
+    }
+
+    /// POSTs to a full URL, with extra curl arguments.
+    pub async fn post_to(
+        &self,
+        url: &str,
+        identity: Option<&TestIdentity>,
+        body: &[u8],
+        headers: &[&str],
+        extra: &[&str],
+    ) -> (u16, Value) {
         let body_file = self.dir.path().join(format!("body-{}", unique()));
         or_panic(std::fs::write(&body_file, body), "write body");
         let mut args: Vec<String> = vec![
@@ -142,7 +155,8 @@ impl TestServer {
                 id.key_path.display().to_string(),
             ]);
         }
-        args.push(format!("{}{path}", self.url));
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args.push(url.to_owned());
         let out = or_panic(
             tokio::process::Command::new(require_tool("curl"))
                 .args(&args)
