@@ -459,7 +459,7 @@ mod tests {
             ),
             (
                 "[storage]\nurl = \"sqlite://x\"\n[listeners.mtls]\naddr=\"127.0.0.1:1\"\ncolour=1",
-                "listeners.mtls",
+                "listeners.mtls.colour",
             ),
             ("[storage]\nurl = \"sqlite://x\"", "listeners"),
             (

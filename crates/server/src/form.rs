@@ -74,11 +74,10 @@ impl<S: Send + Sync> FromRequest<S> for Form {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let essence = content_type.split(';').next().unwrap_or_default().trim();
-        if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-            return Err(OAuthError::invalid_request(
-                "Content-Type must be application/x-www-form-urlencoded",
-            ));
-        }
+        let is_form = essence.eq_ignore_ascii_case("application/x-www-form-urlencoded");
+        // Read the (bounded) body before answering, even to refuse it: an
+        // HTTP/2 response sent mid-upload resets the stream, which some
+        // clients report as a transport error instead of showing our error.
         let body = axum::body::to_bytes(req.into_body(), MAX_FORM_BYTES)
             .await
             .map_err(|_| {
@@ -88,6 +87,11 @@ impl<S: Send + Sync> FromRequest<S> for Form {
                 e.status = StatusCode::PAYLOAD_TOO_LARGE;
                 e
             })?;
+        if !is_form {
+            return Err(OAuthError::invalid_request(
+                "Content-Type must be application/x-www-form-urlencoded",
+            ));
+        }
         Self::parse(&body)
     }
 }
