@@ -1,0 +1,263 @@
+//! `gateway.toml`: listener, TLS, the authorization server to trust, policy,
+//! upstream timeouts and routes. Errors name the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Why a gateway configuration cannot be used.
+#[derive(Debug, Error)]
+pub enum GatewayConfigError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A key is wrong, unknown or missing.
+    #[error("{}: key `{key}`: {message}", .path.display())]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// Dotted key.
+        key: String,
+        /// What to change.
+        message: String,
+    },
+}
+
+/// The whole gateway configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Where callers connect.
+    pub listener: ListenerConfig,
+    /// Server certificate and client-CA bundle.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// The authorization server whose tokens are accepted.
+    pub authorization_server: AuthorizationServerConfig,
+    /// Token policy.
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// Upstream connection settings.
+    #[serde(default)]
+    pub upstream: UpstreamConfig,
+    /// Routes, first match wins (longest path prefix first is recommended).
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// `[listener]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// `mtls` (terminate mTLS here) or `proxy` (plain HTTP behind nginx/Envoy).
+    pub mode: ListenerKind,
+    /// Address to bind.
+    pub addr: SocketAddr,
+    /// For `proxy`: peers whose certificate headers are honoured.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// Listener modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerKind {
+    /// HTTPS requesting client certificates.
+    Mtls,
+    /// Plain HTTP behind a TLS-terminating proxy.
+    Proxy,
+}
+
+/// `[tls]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Server certificate chain (mtls mode).
+    pub cert: Option<PathBuf>,
+    /// Server key (mtls mode).
+    pub key: Option<PathBuf>,
+    /// CAs whose client certificates are chain-validated (informational for the gateway).
+    pub client_ca: Option<PathBuf>,
+}
+
+/// `[authorization_server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationServerConfig {
+    /// Issuer URL; metadata is discovered from it.
+    pub issuer: String,
+    /// CA bundle trusted for the AS's TLS certificate.
+    pub ca: Option<PathBuf>,
+    /// Enables introspection of opaque tokens with this client id.
+    pub introspection_client_id: Option<String>,
+    /// The gateway's own certificate for introspection (mTLS client auth).
+    pub cert: Option<PathBuf>,
+    /// Its key.
+    pub key: Option<PathBuf>,
+    /// Seconds an active introspection answer is reused.
+    #[serde(default = "default_positive_ttl")]
+    pub introspection_cache_seconds: u64,
+}
+
+fn default_positive_ttl() -> u64 {
+    30
+}
+
+/// `[policy]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Refuse unbound tokens altogether.
+    pub require_bound_tokens: bool,
+    /// Default required `aud` for routes without their own.
+    pub audience: Option<String>,
+    /// Clock leeway for `exp`/`nbf`.
+    pub leeway_seconds: u64,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            require_bound_tokens: false,
+            audience: None,
+            leeway_seconds: 5,
+        }
+    }
+}
+
+/// `[upstream]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    /// Connect timeout, milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Whole-request timeout (until response headers), milliseconds.
+    pub request_timeout_ms: u64,
+    /// Send the client certificate to upstreams as RFC 9440 `Client-Cert`.
+    pub forward_client_cert: bool,
+    /// CA bundle for `https://` upstreams (default: none, so https upstreams need it).
+    pub ca: Option<PathBuf>,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout_ms: 2_000,
+            request_timeout_ms: 30_000,
+            forward_client_cert: false,
+            ca: None,
+        }
+    }
+}
+
+/// `[[routes]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Match only this Host (without port); any host when absent.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Match paths starting with this prefix (segment-wise: `/api` matches `/api/x`, not `/apix`).
+    pub path_prefix: String,
+    /// Upstream base URL (`http://` or `https://`).
+    pub upstream: String,
+    /// Scopes a token must carry.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Required `aud` (overrides `policy.audience`).
+    #[serde(default)]
+    pub audience: Option<String>,
+}
+
+impl GatewayConfig {
+    /// Reads and validates a file; relative paths resolve against its directory.
+    pub fn load(path: &Path) -> Result<Self, GatewayConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| GatewayConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Parses and validates TOML text as if read from `path`.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, GatewayConfigError> {
+        let key_err = |key: String, message: String| GatewayConfigError::Key {
+            path: path.to_owned(),
+            key,
+            message,
+        };
+        let de =
+            toml::Deserializer::parse(text).map_err(|e| key_err(String::new(), e.to_string()))?;
+        let mut c: GatewayConfig = serde_path_to_error::deserialize(de)
+            .map_err(|e| key_err(e.path().to_string(), e.inner().to_string()))?;
+        if c.listener.mode == ListenerKind::Mtls && (c.tls.cert.is_none() || c.tls.key.is_none()) {
+            return Err(key_err(
+                "tls".into(),
+                "mtls listener needs tls.cert and tls.key".into(),
+            ));
+        }
+        if c.listener.mode == ListenerKind::Proxy && c.listener.trusted_proxies.is_empty() {
+            return Err(key_err(
+                "listener.trusted_proxies".into(),
+                "proxy mode needs the proxy's address, e.g. [\"127.0.0.1\"]".into(),
+            ));
+        }
+        certbound_tls::TrustedProxies::parse(&c.listener.trusted_proxies)
+            .map_err(|e| key_err("listener.trusted_proxies".into(), e.to_string()))?;
+        if !c.authorization_server.issuer.starts_with("https://") {
+            return Err(key_err(
+                "authorization_server.issuer".into(),
+                "must be an https:// URL".into(),
+            ));
+        }
+        let a = &c.authorization_server;
+        if a.introspection_client_id.is_some() && (a.cert.is_none() || a.key.is_none()) {
+            return Err(key_err(
+                "authorization_server".into(),
+                "introspection_client_id needs cert and key: the gateway authenticates with its own certificate".into(),
+            ));
+        }
+        for (i, r) in c.routes.iter().enumerate() {
+            if !r.path_prefix.starts_with('/') {
+                return Err(key_err(
+                    format!("routes[{i}].path_prefix"),
+                    "must start with /".into(),
+                ));
+            }
+            if !(r.upstream.starts_with("http://") || r.upstream.starts_with("https://")) {
+                return Err(key_err(
+                    format!("routes[{i}].upstream"),
+                    "must be an http:// or https:// URL".into(),
+                ));
+            }
+            r.upstream
+                .parse::<http::Uri>()
+                .map_err(|e| key_err(format!("routes[{i}].upstream"), e.to_string()))?;
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [
+            &mut c.tls.cert,
+            &mut c.tls.key,
+            &mut c.tls.client_ca,
+            &mut c.authorization_server.ca,
+            &mut c.authorization_server.cert,
+            &mut c.authorization_server.key,
+            &mut c.upstream.ca,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(c)
+    }
+}

@@ -1,0 +1,32 @@
+//! `certbound gateway`: a reverse proxy in front of resource servers that
+//! terminates mTLS (or trusts a TLS-terminating proxy), verifies each
+//! access token and its certificate binding with `certbound-guard`, checks
+//! per-route scopes and audience, and forwards to the upstream with identity
+//! headers. `/certbound/check` answers the same question for nginx
+//! `auth_request` and Envoy `ext_authz` (HTTP mode).
+
+mod check;
+pub mod config;
+mod proxy;
+mod routes;
+mod run;
+
+pub use config::{GatewayConfig, GatewayConfigError};
+pub use run::{RunningGateway, start};
+
+/// Identity headers the gateway sets for upstreams (and strips from callers).
+pub mod headers {
+    /// The client the token was issued to.
+    pub const CLIENT_ID: &str = "x-certbound-client-id";
+    /// The token's `sub`.
+    pub const SUBJECT: &str = "x-certbound-subject";
+    /// Granted scopes, space-separated.
+    pub const SCOPE: &str = "x-certbound-scope";
+    /// `x5t#S256` of the bound client certificate.
+    pub const CERT_THUMBPRINT: &str = "x-certbound-cert-thumbprint";
+    /// Prefix of every header the gateway owns.
+    pub const PREFIX: &str = "x-certbound-";
+}
+
+/// Path of the check endpoint (nginx `auth_request`, Envoy `ext_authz`).
+pub const CHECK_PATH: &str = "/certbound/check";

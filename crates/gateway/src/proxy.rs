@@ -1,0 +1,268 @@
+//! Forwarding an authorised request to its upstream: streamed both ways,
+//! hop-by-hop and caller-supplied identity headers removed, identity
+//! headers added.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use certbound_guard::{GuardError, VerifiedToken};
+use certbound_tls::{ConnectionInfo, PeerCertificate};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, StatusCode, Uri};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::headers;
+use crate::routes::{self, Route};
+
+/// The HTTP(S) client used for upstreams.
+pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, Body>;
+
+/// Everything a request needs, shared.
+pub(crate) struct GatewayState {
+    pub(crate) guard: certbound_guard::Guard,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) client: UpstreamClient,
+    pub(crate) forward_client_cert: bool,
+    pub(crate) request_timeout: Duration,
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded in either direction.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+pub(crate) fn error(status: StatusCode, code: &str, description: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({ "error": code, "error_description": description })),
+    )
+        .into_response()
+}
+
+/// Verifies the request against its route; the caller decides what to do next.
+pub(crate) async fn authorise(
+    state: &GatewayState,
+    route: Option<&Route>,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    certificate: Option<&PeerCertificate>,
+) -> Result<VerifiedToken, GuardError> {
+    let token = state
+        .guard
+        .verify(headers, query, certificate.map(PeerCertificate::thumbprint))
+        .await?;
+    if let Some(route) = route {
+        if let Some(aud) = &route.audience {
+            if token.audience != *aud {
+                return Err(GuardError::InvalidToken(
+                    "the token is not meant for this resource (aud)".into(),
+                ));
+            }
+        }
+        token.require_scopes(&route.scopes)?;
+    }
+    Ok(token)
+}
+
+/// Sets the identity headers on a header map (upstream request or check answer).
+pub(crate) fn set_identity(map: &mut HeaderMap, token: &VerifiedToken) {
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            map.insert(HeaderName::from_static(name), v);
+        }
+    };
+    put(headers::CLIENT_ID, &token.client_id);
+    put(headers::SUBJECT, &token.subject);
+    put(headers::SCOPE, &token.scopes.join(" "));
+    if let Some(t) = token.thumbprint {
+        put(headers::CERT_THUMBPRINT, &t.to_string());
+    }
+}
+
+/// Removes hop-by-hop headers, those named in `Connection`, and every
+/// `x-certbound-*` header a caller may have sent.
+pub(crate) fn strip(map: &mut HeaderMap) {
+    let named: Vec<HeaderName> = map
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        map.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        map.remove(n);
+    }
+    let owned: Vec<HeaderName> = map
+        .keys()
+        .filter(|k| k.as_str().starts_with(headers::PREFIX))
+        .cloned()
+        .collect();
+    for n in owned {
+        map.remove(n);
+    }
+}
+
+fn host_of(req: &Request<Body>) -> Option<String> {
+    req.uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+}
+
+/// The fallback handler: route, authorise, forward.
+pub(crate) async fn forward(
+    State(state): State<Arc<GatewayState>>,
+    info: ConnectionInfo,
+    certificate: Option<PeerCertificate>,
+    mut req: Request<Body>,
+) -> Response {
+    let host = host_of(&req);
+    let Some(route) = routes::find(&state.routes, host.as_deref(), req.uri().path()).cloned()
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no route for this host and path",
+        );
+    };
+    let token = match authorise(
+        &state,
+        Some(&route),
+        req.headers(),
+        req.uri().query(),
+        certificate.as_ref(),
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            info!(target: "certbound::audit", event = "request_refused", path = %req.uri().path(), reason = %e);
+            return e.into_response();
+        }
+    };
+    let target = match upstream_uri(&route.upstream, req.uri()) {
+        Some(u) => u,
+        None => {
+            return error(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                "cannot build the upstream URL",
+            );
+        }
+    };
+    *req.uri_mut() = target;
+    let headers = req.headers_mut();
+    strip(headers);
+    headers.remove(header::HOST);
+    set_identity(headers, &token);
+    append_forwarded_for(headers, &info);
+    if state.forward_client_cert {
+        if let Some(cert) = &certificate {
+            let value = format!(
+                ":{}:",
+                base64::engine::general_purpose::STANDARD.encode(cert.end_entity())
+            );
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(HeaderName::from_static("client-cert"), v);
+            }
+        }
+    }
+    *req.version_mut() = http::Version::HTTP_11;
+    let upstream = route.upstream.clone();
+    match tokio::time::timeout(state.request_timeout, state.client.request(req)).await {
+        Ok(Ok(mut res)) => {
+            strip(res.headers_mut());
+            res.map(Body::new)
+        }
+        Ok(Err(e)) => {
+            warn!(upstream = %upstream, error = %e, "upstream request failed");
+            error(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                &format!("the upstream {upstream} is unreachable or failed"),
+            )
+        }
+        Err(_) => {
+            warn!(upstream = %upstream, "upstream timed out");
+            error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "gateway_timeout",
+                &format!("the upstream {upstream} did not answer in time"),
+            )
+        }
+    }
+}
+
+fn append_forwarded_for(headers: &mut HeaderMap, info: &ConnectionInfo) {
+    let ip = info.peer_addr.ip().to_canonical().to_string();
+    let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        // Behind a trusted proxy keep its chain; otherwise start fresh.
+        Some(existing) if info.trusted_proxy => format!("{existing}, {ip}"),
+        _ => ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert("x-forwarded-for", v);
+    }
+}
+
+/// Upstream base + the original path and query.
+fn upstream_uri(base: &Uri, original: &Uri) -> Option<Uri> {
+    let base_path = base.path().trim_end_matches('/');
+    let path_and_query = original.path_and_query().map_or("/", |p| p.as_str());
+    Uri::builder()
+        .scheme(base.scheme_str()?)
+        .authority(base.authority()?.as_str())
+        .path_and_query(format!("{base_path}{path_and_query}"))
+        .build()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_upstream_uris_and_strips_headers() {
+        let base = Uri::from_static("http://10.0.0.1:8080/base/");
+        let got = upstream_uri(&base, &Uri::from_static("/api/x?y=1"));
+        assert_eq!(
+            got.map(|u| u.to_string()),
+            Some("http://10.0.0.1:8080/base/api/x?y=1".into())
+        );
+        let mut h = HeaderMap::new();
+        h.insert(
+            "connection",
+            HeaderValue::from_static("x-secret, keep-alive"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("X-Certbound-Client-Id", HeaderValue::from_static("admin"));
+        h.insert("x-certbound-anything", HeaderValue::from_static("1"));
+        h.insert("accept", HeaderValue::from_static("*/*"));
+        strip(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("accept"));
+    }
+}

@@ -1,0 +1,148 @@
+//! Starting the gateway from its configuration.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::any;
+use certbound_client::TlsSettings;
+use certbound_guard::{Guard, GuardOptions, IntrospectionOptions};
+use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode, TrustedProxies};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{GatewayConfig, ListenerKind};
+use crate::proxy::{GatewayState, forward};
+use crate::routes::Route;
+use crate::{CHECK_PATH, check};
+
+/// A started gateway.
+pub struct RunningGateway {
+    /// Bound address.
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningGateway {
+    /// Stops accepting, drains, and waits.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Waits until the listener ends.
+    pub async fn wait(self) -> std::io::Result<()> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+}
+
+fn setup(what: &str, e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(format!("{what}: {e}"))
+}
+
+/// Discovers the authorization server, binds the listener and serves.
+pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
+    let a = &config.authorization_server;
+    let identity = match (&a.cert, &a.key) {
+        (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+        _ => None,
+    };
+    let as_tls = TlsSettings::from_pem_files(a.ca.as_deref(), identity)
+        .map_err(|e| setup("authorization_server TLS", e))?;
+    let mut options = GuardOptions::new(a.issuer.clone());
+    options.require_bound_tokens = config.policy.require_bound_tokens;
+    options.leeway = Duration::from_secs(config.policy.leeway_seconds);
+    options.introspection =
+        a.introspection_client_id
+            .clone()
+            .map(|client_id| IntrospectionOptions {
+                client_id,
+                positive_ttl: Duration::from_secs(a.introspection_cache_seconds),
+                negative_ttl: Duration::from_secs(a.introspection_cache_seconds.min(5)),
+            });
+    let guard = Guard::discover(options, &as_tls)
+        .await
+        .map_err(|e| setup("authorization server", e))?;
+
+    let upstream_tls = TlsSettings::from_pem_files(config.upstream.ca.as_deref(), None)
+        .map_err(|e| setup("upstream TLS", e))?;
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(Duration::from_millis(
+        config.upstream.connect_timeout_ms,
+    )));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*upstream_tls.client_config()).clone())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    let client = Client::builder(TokioExecutor::new()).build(https);
+
+    let routes: Vec<Route> = config
+        .routes
+        .iter()
+        .filter_map(|r| Route::from_config(r, config.policy.audience.as_ref()))
+        .collect();
+    let state = Arc::new(GatewayState {
+        guard,
+        routes,
+        client,
+        forward_client_cert: config.upstream.forward_client_cert,
+        request_timeout: Duration::from_millis(config.upstream.request_timeout_ms),
+    });
+    let app = Router::new()
+        .route(CHECK_PATH, any(check::check))
+        .route(&format!("{CHECK_PATH}/{{*rest}}"), any(check::check))
+        .fallback(forward)
+        .with_state(state);
+
+    let client_cas = match &config.tls.client_ca {
+        Some(p) => ClientCaBundle::from_pem_file(p).map_err(|e| setup("tls.client_ca", e))?,
+        None => ClientCaBundle::empty(),
+    };
+    let mode = match config.listener.mode {
+        ListenerKind::Mtls => {
+            let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) else {
+                return Err(setup("tls", "mtls listener needs tls.cert and tls.key"));
+            };
+            let tls = certbound_tls::server_config(
+                certbound_tls::pem::load_certificates(cert).map_err(|e| setup("tls.cert", e))?,
+                certbound_tls::pem::load_private_key(key).map_err(|e| setup("tls.key", e))?,
+                &ClientAuth::Request(client_cas.clone()),
+            )
+            .map_err(|e| setup("tls", e))?;
+            ListenerMode::MutualTls {
+                config: tls,
+                client_cas,
+            }
+        }
+        ListenerKind::Proxy => ListenerMode::TrustedProxy {
+            proxies: TrustedProxies::parse(&config.listener.trusted_proxies)
+                .map_err(|e| setup("listener.trusted_proxies", e))?,
+            client_cas,
+        },
+    };
+    let listener = TcpListener::bind(config.listener.addr).await.map_err(|e| {
+        setup(
+            &format!("binding {} (change listener.addr)", config.listener.addr),
+            e,
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(certbound_tls::serve(listener, mode, app, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
+    tracing::info!(%addr, "gateway started");
+    Ok(RunningGateway { addr, stop, task })
+}

@@ -1,0 +1,83 @@
+//! Opaque tokens: RFC 7662 introspection with the guard's own mTLS identity,
+//! and a short cache so a busy resource does not call the AS per request.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use tokio::sync::RwLock;
+
+use crate::fetch::Fetcher;
+use crate::verifier::IntrospectionResponse;
+use crate::{GuardError, GuardOptions, IntrospectionOptions, VerifiedToken};
+
+/// Entries kept at most; the cache is cleared when full (simple and bounded).
+const MAX_ENTRIES: usize = 10_000;
+
+pub(crate) struct Introspector {
+    fetcher: Fetcher,
+    endpoint: String,
+    options: IntrospectionOptions,
+    cache: RwLock<HashMap<String, (Instant, Option<VerifiedToken>)>>,
+}
+
+impl Introspector {
+    pub(crate) fn new(fetcher: Fetcher, endpoint: String, options: IntrospectionOptions) -> Self {
+        Self {
+            fetcher,
+            endpoint,
+            options,
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) async fn introspect(
+        &self,
+        token: &str,
+        guard: &GuardOptions,
+    ) -> Result<VerifiedToken, GuardError> {
+        // Keyed by hash: the cache never holds a usable token.
+        let key = URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()));
+        if let Some((until, answer)) = self.cache.read().await.get(&key) {
+            if Instant::now() < *until {
+                return answer.clone().ok_or_else(inactive);
+            }
+        }
+        let response: IntrospectionResponse = self
+            .fetcher
+            .post_form(
+                &self.endpoint,
+                &[
+                    ("client_id", self.options.client_id.as_str()),
+                    ("token", token),
+                ],
+            )
+            .await?;
+        let answer = response.into_verified(guard)?;
+        let ttl = match &answer {
+            Some(t) => {
+                let left = u64::try_from(t.expires_at - now()).unwrap_or(0);
+                self.options.positive_ttl.min(Duration::from_secs(left))
+            }
+            None => self.options.negative_ttl,
+        };
+        let mut cache = self.cache.write().await;
+        if cache.len() >= MAX_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, (Instant::now() + ttl, answer.clone()));
+        answer.ok_or_else(inactive)
+    }
+}
+
+fn inactive() -> GuardError {
+    GuardError::InvalidToken("the token is not active (unknown, expired or revoked)".into())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,24 @@
+//! Verifying a presented access token and its certificate binding, the same
+//! way in the gateway and in anyone's Rust resource server:
+//!
+//! - JWT access tokens (RFC 9068) against the authorization server's JWKS,
+//!   discovered from its metadata, cached, refetched on an unknown `kid` at
+//!   most once per few seconds, last good keys kept while it is down;
+//! - opaque tokens through RFC 7662 introspection with a short cache;
+//! - RFC 8705 §3 binding: `cnf.x5t#S256` must equal the thumbprint of the
+//!   certificate on this request's connection;
+//! - RFC 6750 errors: 401 `invalid_token`, 403 `insufficient_scope`.
+//!
+//! Use [`Guard::verify`] directly, or [`GuardLayer`] plus the [`BoundClient`]
+//! extractor in an axum app.
+
+mod error;
+mod fetch;
+mod introspection;
+mod jwks;
+mod layer;
+mod verifier;
+
+pub use error::GuardError;
+pub use layer::{BoundClient, GuardLayer, GuardService};
+pub use verifier::{Guard, GuardOptions, IntrospectionOptions, VerifiedToken, bearer_token};

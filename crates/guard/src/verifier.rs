@@ -1,0 +1,404 @@
+//! [`Guard`]: one presented token plus the connection's certificate in, a
+//! [`VerifiedToken`] or an RFC 6750 error out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use certbound_client::{ServerMetadata, TlsSettings, metadata_url};
+use certbound_core::claims::ACCESS_TOKEN_TYP;
+use certbound_core::{AccessTokenClaims, Thumbprint};
+use http::HeaderMap;
+use http::header::AUTHORIZATION;
+use jsonwebtoken::Validation;
+use serde::Deserialize;
+
+use crate::GuardError;
+use crate::fetch::Fetcher;
+use crate::introspection::Introspector;
+use crate::jwks::JwksCache;
+
+/// What the guard checks and how it talks to the authorization server.
+#[derive(Debug, Clone)]
+pub struct GuardOptions {
+    /// Expected `iss`; also where metadata is discovered.
+    pub issuer: String,
+    /// Required `aud` value, if any.
+    pub audience: Option<String>,
+    /// Refuse tokens without `cnf` (every token must be certificate-bound).
+    pub require_bound_tokens: bool,
+    /// Clock leeway for `exp` / `nbf`.
+    pub leeway: Duration,
+    /// An unknown `kid` triggers a JWKS refetch at most this often.
+    pub jwks_min_refetch: Duration,
+    /// Keys are refetched after this age even if every `kid` is known.
+    pub jwks_max_age: Duration,
+    /// Timeout of each call to the authorization server.
+    pub http_timeout: Duration,
+    /// Opaque tokens are introspected when this is set.
+    pub introspection: Option<IntrospectionOptions>,
+}
+
+/// How the guard introspects opaque tokens (RFC 7662), authenticating with
+/// its own mTLS identity (the certificate in the [`TlsSettings`]).
+#[derive(Debug, Clone)]
+pub struct IntrospectionOptions {
+    /// The guard's own `client_id` at the authorization server.
+    pub client_id: String,
+    /// How long an active answer is reused (never past the token's `exp`).
+    pub positive_ttl: Duration,
+    /// How long an inactive answer is reused.
+    pub negative_ttl: Duration,
+}
+
+impl GuardOptions {
+    /// Defaults for `issuer`: 5 s leeway, refetch at most every 5 s, keys
+    /// refreshed every 5 min, 10 s timeouts, no introspection.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: None,
+            require_bound_tokens: false,
+            leeway: Duration::from_secs(5),
+            jwks_min_refetch: Duration::from_secs(5),
+            jwks_max_age: Duration::from_secs(300),
+            http_timeout: Duration::from_secs(10),
+            introspection: None,
+        }
+    }
+}
+
+/// A token that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// The client the token was issued to.
+    pub client_id: String,
+    /// `sub`.
+    pub subject: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// The certificate it is bound to (equal to the connection's), if bound.
+    pub thumbprint: Option<Thumbprint>,
+    /// `jti`.
+    pub jti: String,
+    /// `aud`.
+    pub audience: String,
+    /// `exp`, Unix seconds.
+    pub expires_at: i64,
+}
+
+impl VerifiedToken {
+    /// Fails with `insufficient_scope` unless every `required` scope was granted.
+    pub fn require_scopes(&self, required: &[String]) -> Result<(), GuardError> {
+        if required.iter().all(|r| self.scopes.contains(r)) {
+            Ok(())
+        } else {
+            Err(GuardError::InsufficientScope {
+                required: required.join(" "),
+            })
+        }
+    }
+
+    fn from_claims(claims: AccessTokenClaims) -> Self {
+        Self {
+            scopes: claims
+                .scope
+                .as_deref()
+                .unwrap_or_default()
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            thumbprint: claims.cnf.as_ref().and_then(|c| c.thumbprint()),
+            client_id: claims.client_id,
+            subject: claims.sub,
+            audience: claims.aud,
+            jti: claims.jti,
+            expires_at: claims.exp,
+        }
+    }
+}
+
+/// Verifies access tokens for one authorization server. Cheap to clone.
+#[derive(Clone)]
+pub struct Guard(Arc<Inner>);
+
+struct Inner {
+    options: GuardOptions,
+    jwks: JwksCache,
+    introspector: Option<Introspector>,
+}
+
+impl Guard {
+    /// Discovers the authorization server's metadata (RFC 8414). Keys are
+    /// fetched on first use, so the guard starts even if the JWKS is briefly down.
+    pub async fn discover(options: GuardOptions, tls: &TlsSettings) -> Result<Self, GuardError> {
+        let fetcher = Fetcher::new(tls, options.http_timeout)?;
+        let url = metadata_url(&options.issuer);
+        let metadata: ServerMetadata = fetcher
+            .get_json(&url)
+            .await
+            .map_err(|e| GuardError::Setup(format!("discovering {}: {e}", options.issuer)))?;
+        if metadata.issuer.trim_end_matches('/') != options.issuer.trim_end_matches('/') {
+            return Err(GuardError::Setup(format!(
+                "{url} names issuer {}, expected {}",
+                metadata.issuer, options.issuer
+            )));
+        }
+        let jwks_uri = metadata
+            .jwks_uri
+            .clone()
+            .ok_or_else(|| GuardError::Setup(format!("{url} has no jwks_uri")))?;
+        let introspector = match &options.introspection {
+            None => None,
+            Some(o) => {
+                let fallback = metadata
+                    .introspection_endpoint
+                    .as_deref()
+                    .unwrap_or_default();
+                let endpoint = metadata.mtls_endpoint("introspection_endpoint", fallback);
+                if endpoint.is_empty() {
+                    return Err(GuardError::Setup(format!(
+                        "{url} has no introspection_endpoint"
+                    )));
+                }
+                Some(Introspector::new(
+                    fetcher.clone(),
+                    endpoint.to_owned(),
+                    o.clone(),
+                ))
+            }
+        };
+        let jwks = JwksCache::new(
+            fetcher,
+            jwks_uri,
+            options.jwks_min_refetch,
+            options.jwks_max_age,
+        );
+        Ok(Self(Arc::new(Inner {
+            options,
+            jwks,
+            introspector,
+        })))
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &GuardOptions {
+        &self.0.options
+    }
+
+    /// Verifies the request's token and its binding to `certificate` (the
+    /// thumbprint of the certificate on this request's connection).
+    pub async fn verify(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        certificate: Option<Thumbprint>,
+    ) -> Result<VerifiedToken, GuardError> {
+        let token = bearer_token(headers, query)?;
+        let verified = if token.bytes().filter(|b| *b == b'.').count() == 2 {
+            self.verify_jwt(token).await?
+        } else {
+            match &self.0.introspector {
+                Some(i) => i.introspect(token, &self.0.options).await?,
+                None => {
+                    return Err(GuardError::InvalidToken(
+                        "not a JWT, and this resource does not introspect opaque tokens".into(),
+                    ));
+                }
+            }
+        };
+        match (verified.thumbprint, certificate) {
+            (Some(bound), Some(presented)) if bound == presented => {}
+            (Some(_), Some(_)) => {
+                return Err(GuardError::InvalidToken(
+                    "the token is bound to a different client certificate".into(),
+                ));
+            }
+            (Some(_), None) => {
+                return Err(GuardError::InvalidToken("the token is certificate-bound; present the client certificate it was issued to".into()));
+            }
+            (None, _) if self.0.options.require_bound_tokens => {
+                return Err(GuardError::InvalidToken(
+                    "this resource accepts only certificate-bound tokens".into(),
+                ));
+            }
+            (None, _) => {}
+        }
+        Ok(verified)
+    }
+
+    async fn verify_jwt(&self, token: &str) -> Result<VerifiedToken, GuardError> {
+        let invalid = |why: &str| GuardError::InvalidToken(why.to_owned());
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed JWT header"))?;
+        let typ_ok = header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
+        });
+        if !typ_ok {
+            return Err(invalid("not an access token (typ must be at+jwt)"));
+        }
+        let kid = header
+            .kid
+            .as_deref()
+            .ok_or_else(|| invalid("the JWT has no kid"))?;
+        let key =
+            self.0.jwks.key(kid).await?.ok_or_else(|| {
+                invalid("signed by a key the authorization server does not publish")
+            })?;
+        if !key.algorithms.contains(&header.alg) {
+            return Err(invalid("the JWT's alg does not match its key"));
+        }
+        let o = &self.0.options;
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = o.leeway.as_secs();
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&o.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        match &o.audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        let data = jsonwebtoken::decode::<AccessTokenClaims>(token, &key.key, &validation)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind;
+                invalid(match e.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired",
+                    ErrorKind::ImmatureSignature => "the token is not valid yet",
+                    ErrorKind::InvalidIssuer => {
+                        "the token was issued by another authorization server"
+                    }
+                    ErrorKind::InvalidAudience => "the token is not meant for this resource (aud)",
+                    ErrorKind::InvalidSignature => "bad signature",
+                    _ => "the token's claims are invalid",
+                })
+            })?;
+        Ok(VerifiedToken::from_claims(data.claims))
+    }
+}
+
+/// The Bearer token of a request (RFC 6750 §2.1). A token in the query
+/// string (§2.3) is refused: URLs end up in logs and Referer headers.
+pub fn bearer_token<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&str>,
+) -> Result<&'a str, GuardError> {
+    if query.is_some_and(|q| {
+        q.split('&')
+            .any(|p| p == "access_token" || p.starts_with("access_token="))
+    }) {
+        return Err(GuardError::InvalidRequest(
+            "send the access token in the Authorization header, not the query string".into(),
+        ));
+    }
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return if headers.contains_key(AUTHORIZATION) {
+            Err(GuardError::InvalidRequest(
+                "more than one Authorization header".into(),
+            ))
+        } else {
+            Err(GuardError::MissingToken)
+        };
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| GuardError::InvalidRequest("the Authorization header is not ASCII".into()))?;
+    let (scheme, token) = text
+        .trim()
+        .split_once(' ')
+        .ok_or(GuardError::MissingToken)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // Another scheme (e.g. DPoP, Basic) is not a Bearer token.
+        return Err(GuardError::MissingToken);
+    }
+    let token = token.trim();
+    let b64token = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
+    if token.is_empty() || !token.chars().all(b64token) {
+        return Err(GuardError::InvalidToken("malformed Bearer token".into()));
+    }
+    Ok(token)
+}
+
+/// The fields of an RFC 7662 response the guard uses.
+#[derive(Debug, Deserialize)]
+pub(crate) struct IntrospectionResponse {
+    pub(crate) active: bool,
+    #[serde(flatten)]
+    pub(crate) claims: Option<AccessTokenClaims>,
+}
+
+impl IntrospectionResponse {
+    pub(crate) fn into_verified(
+        self,
+        options: &GuardOptions,
+    ) -> Result<Option<VerifiedToken>, GuardError> {
+        if !self.active {
+            return Ok(None);
+        }
+        let claims = self.claims.ok_or_else(|| {
+            GuardError::Unavailable(
+                "introspection answered active without the token's claims".into(),
+            )
+        })?;
+        if claims.iss != options.issuer {
+            return Err(GuardError::InvalidToken(
+                "the token was issued by another authorization server".into(),
+            ));
+        }
+        if options.audience.as_ref().is_some_and(|a| *a != claims.aud) {
+            return Err(GuardError::InvalidToken(
+                "the token is not meant for this resource (aud)".into(),
+            ));
+        }
+        Ok(Some(VerifiedToken::from_claims(claims)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                h.append(AUTHORIZATION, v);
+            }
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_extraction() {
+        assert_eq!(
+            bearer_token(&headers(&["Bearer abc.def"]), None),
+            Ok("abc.def")
+        );
+        assert_eq!(bearer_token(&headers(&["bearer  abc "]), None), Ok("abc"));
+        assert_eq!(
+            bearer_token(&headers(&[]), None),
+            Err(GuardError::MissingToken)
+        );
+        assert_eq!(
+            bearer_token(&headers(&["Basic abc"]), None),
+            Err(GuardError::MissingToken)
+        );
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer a", "Bearer b"]), None),
+            Err(GuardError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer a\"b"]), None),
+            Err(GuardError::InvalidToken(_))
+        ));
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer a"]), Some("x=1&access_token=a")),
+            Err(GuardError::InvalidRequest(_))
+        ));
+        assert_eq!(
+            bearer_token(&headers(&["Bearer a"]), Some("my_access_token=1")),
+            Ok("a")
+        );
+    }
+}

@@ -1,0 +1,327 @@
+//! The guard against a real certbound authorization server, protecting a
+//! real mTLS resource: binding, scopes, expiry, foreign issuers, key
+//! rotation without restart, the AS going down, and opaque tokens.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use certbound_client::TlsSettings;
+use certbound_core::AuthMethod;
+use certbound_guard::{BoundClient, Guard, GuardLayer, GuardOptions, IntrospectionOptions};
+use certbound_server::clients::{ClientMetadata, TokenFormat};
+use certbound_server::{Config, RunningServer};
+use certbound_testkit::{TestIdentity, TestPki, or_panic, require_tool};
+use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+async fn start_as(pki: &TestPki, dir: &std::path::Path, extra: &str) -> RunningServer {
+    let toml = format!(
+        "[storage]\nurl = \"{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[keys]\ncache_seconds = 0\n{extra}",
+        certbound_testkit::sqlite_url(dir),
+        pki.dir().join("server.pem").display(),
+        pki.dir().join("server.key").display(),
+        pki.ca_path().display(),
+    );
+    let config = or_panic(
+        Config::from_toml(&toml, &dir.join("c.toml"), Vec::new()),
+        "config",
+    );
+    or_panic(certbound_server::start(config).await, "start AS")
+}
+
+async fn register(server: &RunningServer, id: &str, scope: &str, format: TokenFormat) {
+    let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
+    m.tls_client_auth_subject_dn = Some(format!("CN={id}"));
+    m.scope = scope.into();
+    m.access_token_format = format;
+    or_panic(
+        certbound_server::register_client(server.server.store.as_ref(), id, m, None).await,
+        "register",
+    );
+}
+
+async fn whoami(BoundClient(token): BoundClient) -> axum::Json<Value> {
+    axum::Json(json!({
+        "client_id": token.client_id,
+        "scopes": token.scopes,
+        "x5t#S256": token.thumbprint.map(|t| t.to_string()),
+    }))
+}
+
+/// A resource server on mTLS with `/read` (scope read) and `/admin` (scope admin).
+async fn start_resource(pki: &TestPki, guard: Guard) -> String {
+    let app = Router::new()
+        .route(
+            "/read",
+            get(whoami).route_layer(GuardLayer::new(guard.clone()).require_scopes(["read"])),
+        )
+        .route(
+            "/admin",
+            get(whoami).route_layer(GuardLayer::new(guard).require_scopes(["admin"])),
+        );
+    let cas = or_panic(ClientCaBundle::from_pem_file(&pki.ca_path()), "CA bundle");
+    let config = or_panic(
+        certbound_tls::server_config(
+            pki.server_chain(),
+            pki.server_key(),
+            &ClientAuth::Request(cas.clone()),
+        ),
+        "tls",
+    );
+    let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind");
+    let addr = or_panic(listener.local_addr(), "addr");
+    tokio::spawn(certbound_tls::serve(
+        listener,
+        ListenerMode::MutualTls {
+            config,
+            client_cas: cas,
+        },
+        app,
+        std::future::pending(),
+    ));
+    format!("https://localhost:{}", addr.port())
+}
+
+async fn curl(pki: &TestPki, who: Option<&TestIdentity>, args: &[&str]) -> (u16, String, Value) {
+    let mut cmd = tokio::process::Command::new(require_tool("curl"));
+    cmd.args([
+        "-sS",
+        "--noproxy",
+        "*",
+        "-D",
+        "/dev/stderr",
+        "-w",
+        "\n%{http_code}",
+        "--cacert",
+    ])
+    .arg(pki.ca_path());
+    if let Some(id) = who {
+        cmd.arg("--cert")
+            .arg(&id.cert_path)
+            .arg("--key")
+            .arg(&id.key_path);
+    }
+    let out = or_panic(cmd.args(args).output().await, "curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let headers = String::from_utf8_lossy(&out.stderr).to_ascii_lowercase();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    let challenge = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("www-authenticate: "))
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    (
+        status.parse().unwrap_or(0),
+        challenge,
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+async fn token(pki: &TestPki, server: &RunningServer, who: &TestIdentity, id: &str) -> String {
+    let url = format!("{}/token", server.mtls_url.clone().unwrap_or_default());
+    let data = format!("grant_type=client_credentials&client_id={id}");
+    let (status, _, body) = curl(pki, Some(who), &["-d", &data, &url]).await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap_or_default().to_owned()
+}
+
+fn options(issuer: &str) -> GuardOptions {
+    let mut o = GuardOptions::new(issuer);
+    o.leeway = Duration::ZERO;
+    o.jwks_min_refetch = Duration::from_millis(200);
+    o
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_scopes_expiry_and_foreign_tokens() {
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "[tokens]\naccess_token_ttl = 1\n").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    register(&server, "b", "read", TokenFormat::Jwt).await;
+    let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
+    let tls = or_panic(
+        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
+        "tls",
+    );
+    let guard = or_panic(
+        Guard::discover(options(&server.issuer), &tls).await,
+        "discover",
+    );
+    let rs = start_resource(&pki, guard).await;
+    let read = format!("{rs}/read");
+    let bearer = |t: &str| format!("Authorization: Bearer {t}");
+
+    let ta = token(&pki, &server, &a, "a").await;
+    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&ta), &read]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["client_id"], "a");
+    assert_eq!(body["x5t#S256"], Value::from(a.thumbprint().to_string()));
+
+    // Replayed with another client's certificate, or with none: 401 invalid_token.
+    for who in [Some(&b), None] {
+        let (status, challenge, body) = curl(&pki, who, &["-H", &bearer(&ta), &read]).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(
+            challenge.starts_with("bearer realm=\"certbound\", error=\"invalid_token\""),
+            "{challenge}"
+        );
+        assert_eq!(body["error"], "invalid_token");
+    }
+    // No token: a bare challenge. Token in the query: 400.
+    let (status, challenge, _) = curl(&pki, Some(&a), &[&read]).await;
+    assert_eq!(
+        (status, challenge.as_str()),
+        (401, "bearer realm=\"certbound\"")
+    );
+    let (status, _, body) = curl(&pki, Some(&a), &[&format!("{read}?access_token={ta}")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    // Missing scope: 403 insufficient_scope naming it.
+    let (status, challenge, body) = curl(
+        &pki,
+        Some(&a),
+        &["-H", &bearer(&ta), &format!("{rs}/admin")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_scope")),
+        "{body}"
+    );
+    assert!(challenge.contains("scope=\"admin\""), "{challenge}");
+
+    // A token from another authorization server (other issuer, other keys): 401.
+    let other_dir = or_panic(tempfile::tempdir(), "tempdir");
+    let other = start_as(&pki, other_dir.path(), "").await;
+    register(&other, "a", "read", TokenFormat::Jwt).await;
+    let foreign = token(&pki, &other, &a, "a").await;
+    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&foreign), &read]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_token")),
+        "{body}"
+    );
+
+    // Expired (ttl 1 s, no leeway): 401.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&ta), &read]).await;
+    assert_eq!(
+        (status, body["error_description"].as_str()),
+        (401, Some("the token has expired")),
+        "{body}"
+    );
+    other.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_without_restart_and_as_outage_with_cached_keys() {
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    let a = pki.simple_client("a");
+    let tls = or_panic(
+        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
+        "tls",
+    );
+    let guard = or_panic(
+        Guard::discover(options(&server.issuer), &tls).await,
+        "discover",
+    );
+    let rs = start_resource(&pki, guard).await;
+    let read = format!("{rs}/read");
+    let bearer = |t: &str| format!("Authorization: Bearer {t}");
+
+    let before = token(&pki, &server, &a, "a").await;
+    assert_eq!(
+        curl(&pki, Some(&a), &["-H", &bearer(&before), &read])
+            .await
+            .0,
+        200
+    );
+    or_panic(
+        certbound_server::keys::rotate(
+            server.server.store.as_ref(),
+            certbound_server::keys::SigningAlg::Es256,
+            600,
+        )
+        .await,
+        "rotate",
+    );
+    // The guard has the old JWKS cached; the new kid makes it refetch.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let after = token(&pki, &server, &a, "a").await;
+    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&after), &read]).await;
+    assert_eq!(status, 200, "new key accepted without restart: {body}");
+    assert_eq!(
+        curl(&pki, Some(&a), &["-H", &bearer(&before), &read])
+            .await
+            .0,
+        200,
+        "old key still published"
+    );
+
+    // The AS goes away: keys already cached keep validating.
+    server.stop().await;
+    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&after), &read]).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opaque_tokens_through_introspection_until_revoked() {
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    register(&server, "olive", "read", TokenFormat::Opaque).await;
+    register(&server, "gateway", "", TokenFormat::Jwt).await;
+    let olive = pki.simple_client("olive");
+    let gw = pki.simple_client("gateway");
+    let tls = or_panic(
+        TlsSettings::from_pem_files(Some(&pki.ca_path()), Some((&gw.cert_path, &gw.key_path))),
+        "tls",
+    );
+    let mut o = options(&server.issuer);
+    o.introspection = Some(IntrospectionOptions {
+        client_id: "gateway".into(),
+        positive_ttl: Duration::from_millis(500),
+        negative_ttl: Duration::from_millis(500),
+    });
+    let guard = or_panic(Guard::discover(o, &tls).await, "discover");
+    let rs = start_resource(&pki, guard).await;
+    let read = format!("{rs}/read");
+    let t = token(&pki, &server, &olive, "olive").await;
+    assert_eq!(t.matches('.').count(), 0, "opaque");
+    let bearer = format!("Authorization: Bearer {t}");
+    let (status, _, body) = curl(&pki, Some(&olive), &["-H", &bearer, &read]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["x5t#S256"],
+        Value::from(olive.thumbprint().to_string())
+    );
+    // Still bound: another certificate is refused.
+    assert_eq!(curl(&pki, Some(&gw), &["-H", &bearer, &read]).await.0, 401);
+
+    let revoke_url = format!("{}/revoke", server.mtls_url.clone().unwrap_or_default());
+    let (status, _, _) = curl(
+        &pki,
+        Some(&olive),
+        &["-d", &format!("client_id=olive&token={t}"), &revoke_url],
+    )
+    .await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (status, _, body) = curl(&pki, Some(&olive), &["-H", &bearer, &read]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_token")),
+        "{body}"
+    );
+    server.stop().await;
+}
