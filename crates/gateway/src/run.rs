@@ -81,8 +81,11 @@ pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
     http.set_connect_timeout(Some(Duration::from_millis(
         config.upstream.connect_timeout_ms,
     )));
+    // hyper-rustls sets ALPN itself and refuses a config that already has it.
+    let mut upstream_config = (*upstream_tls.client_config()).clone();
+    upstream_config.alpn_protocols.clear();
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config((*upstream_tls.client_config()).clone())
+        .with_tls_config(upstream_config)
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);

@@ -1,0 +1,380 @@
+//! The gateway end to end: a real authorization server, a real upstream, the
+//! gateway on mTLS in between, curl as the caller.
+
+use std::path::Path;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::routing::any;
+use certbound_core::AuthMethod;
+use certbound_gateway::{GatewayConfig, RunningGateway};
+use certbound_server::clients::{ClientMetadata, TokenFormat};
+use certbound_server::{Config, RunningServer};
+use certbound_testkit::{TestIdentity, TestPki, or_panic, require_tool};
+use http::{HeaderMap, Method, Uri};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+async fn start_as(pki: &TestPki, dir: &Path, extra: &str) -> RunningServer {
+    let toml = format!(
+        "[storage]\nurl = \"{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[keys]\ncache_seconds = 0\n{extra}",
+        certbound_testkit::sqlite_url(dir),
+        pki.dir().join("server.pem").display(),
+        pki.dir().join("server.key").display(),
+        pki.ca_path().display(),
+    );
+    or_panic(
+        certbound_server::start(or_panic(
+            Config::from_toml(&toml, &dir.join("as.toml"), Vec::new()),
+            "config",
+        ))
+        .await,
+        "start AS",
+    )
+}
+
+async fn register(server: &RunningServer, id: &str, scope: &str, format: TokenFormat) {
+    let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
+    m.tls_client_auth_subject_dn = Some(format!("CN={id}"));
+    m.scope = scope.into();
+    m.access_token_format = format;
+    or_panic(
+        certbound_server::register_client(server.server.store.as_ref(), id, m, None).await,
+        "register",
+    );
+}
+
+/// Echoes what it received as JSON.
+async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> axum::Json<Value> {
+    let h: serde_json::Map<String, Value> = headers
+        .keys()
+        .map(|k| {
+            (
+                k.as_str().to_owned(),
+                Value::from(
+                    headers
+                        .get_all(k)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .collect::<Vec<_>>(),
+                ),
+            )
+        })
+        .collect();
+    axum::Json(
+        json!({ "method": method.as_str(), "uri": uri.to_string(), "headers": h, "body": String::from_utf8_lossy(&body) }),
+    )
+}
+
+async fn start_upstream() -> String {
+    let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind upstream");
+    let addr = or_panic(listener.local_addr(), "addr");
+    tokio::spawn(async move { axum::serve(listener, Router::new().fallback(any(echo))).await });
+    format!("http://{addr}")
+}
+
+async fn start_gateway(
+    pki: &TestPki,
+    dir: &Path,
+    issuer: &str,
+    upstream: &str,
+    extra: &str,
+) -> RunningGateway {
+    let toml = format!(
+        r#"[listener]
+mode = "mtls"
+addr = "127.0.0.1:0"
+[tls]
+cert = "{cert}"
+key = "{key}"
+client_ca = "{ca}"
+[authorization_server]
+issuer = "{issuer}"
+ca = "{ca}"
+{extra}
+[policy]
+leeway_seconds = 0
+[upstream]
+request_timeout_ms = 5000
+[[routes]]
+path_prefix = "/admin"
+upstream = "{upstream}"
+scopes = ["admin"]
+[[routes]]
+path_prefix = "/api"
+upstream = "{upstream}"
+scopes = ["read"]
+"#,
+        cert = pki.dir().join("server.pem").display(),
+        key = pki.dir().join("server.key").display(),
+        ca = pki.ca_path().display(),
+    );
+    let config = or_panic(
+        GatewayConfig::from_toml(&toml, &dir.join("gateway.toml")),
+        "gateway config",
+    );
+    or_panic(certbound_gateway::start(config).await, "start gateway")
+}
+
+async fn curl(pki: &TestPki, who: Option<&TestIdentity>, args: &[&str]) -> (u16, Value) {
+    let mut cmd = tokio::process::Command::new(require_tool("curl"));
+    cmd.args(["-sS", "--noproxy", "*", "-w", "\n%{http_code}", "--cacert"])
+        .arg(pki.ca_path());
+    if let Some(id) = who {
+        cmd.arg("--cert")
+            .arg(&id.cert_path)
+            .arg("--key")
+            .arg(&id.key_path);
+    }
+    let out = or_panic(cmd.args(args).output().await, "curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (
+        status.parse().unwrap_or(0),
+        serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
+    )
+}
+
+async fn token(pki: &TestPki, server: &RunningServer, who: &TestIdentity, id: &str) -> String {
+    let url = format!("{}/token", server.mtls_url.clone().unwrap_or_default());
+    let (status, body) = curl(
+        pki,
+        Some(who),
+        &[
+            "-d",
+            &format!("grant_type=client_credentials&client_id={id}"),
+            &url,
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enforces_binding_scopes_and_identity_headers() {
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "[tokens]\naccess_token_ttl = 2\n").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    register(&server, "b", "read", TokenFormat::Jwt).await;
+    let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
+    let upstream = start_upstream().await;
+    let gw = start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;
+    let base = format!("https://localhost:{}", gw.addr.port());
+    let ta = token(&pki, &server, &a, "a").await;
+    let auth = format!("Authorization: Bearer {ta}");
+
+    let (status, seen) = curl(
+        &pki,
+        Some(&a),
+        &[
+            "-H",
+            &auth,
+            "-H",
+            "X-Certbound-Client-Id: admin",
+            "-H",
+            "x-certbound-scope: admin",
+            "-X",
+            "POST",
+            "-d",
+            "payload=1",
+            &format!("{base}/api/orders?x=1"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(seen["uri"], "/api/orders?x=1");
+    assert_eq!(seen["method"], "POST");
+    assert_eq!(seen["body"], "payload=1");
+    assert_eq!(
+        seen["headers"]["x-certbound-client-id"],
+        json!(["a"]),
+        "caller-supplied identity headers never reach the upstream"
+    );
+    assert_eq!(seen["headers"]["x-certbound-scope"], json!(["read"]));
+    assert_eq!(seen["headers"]["x-certbound-subject"], json!(["a"]));
+    assert_eq!(
+        seen["headers"]["x-certbound-cert-thumbprint"],
+        json!([a.thumbprint().to_string()])
+    );
+
+    for (who, what) in [
+        (Some(&b), "client B's certificate"),
+        (None, "no certificate"),
+    ] {
+        let (status, body) = curl(&pki, who, &["-H", &auth, &format!("{base}/api/x")]).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_token")),
+            "{what}: {body}"
+        );
+    }
+    let (status, body) = curl(&pki, Some(&a), &["-H", &auth, &format!("{base}/admin/x")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_scope")),
+        "{body}"
+    );
+    let (status, body) = curl(&pki, Some(&a), &[&format!("{base}/api/x")]).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = curl(&pki, Some(&a), &["-H", &auth, &format!("{base}/nowhere")]).await;
+    assert_eq!(status, 404);
+
+    // Another issuer's token (unknown key): 401.
+    let other_dir = or_panic(tempfile::tempdir(), "tempdir");
+    let other = start_as(&pki, other_dir.path(), "").await;
+    register(&other, "a", "read", TokenFormat::Jwt).await;
+    let foreign = token(&pki, &other, &a, "a").await;
+    let (status, body) = curl(
+        &pki,
+        Some(&a),
+        &[
+            "-H",
+            &format!("Authorization: Bearer {foreign}"),
+            &format!("{base}/api/x"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_token")),
+        "{body}"
+    );
+    // Expired: 401.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let (status, body) = curl(&pki, Some(&a), &["-H", &auth, &format!("{base}/api/x")]).await;
+    assert_eq!(
+        (status, body["error_description"].as_str()),
+        (401, Some("the token has expired")),
+        "{body}"
+    );
+    gw.stop().await;
+    other.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_outage_upstream_down_and_opaque_tokens() {
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    register(&server, "olive", "read", TokenFormat::Opaque).await;
+    register(&server, "gateway", "", TokenFormat::Jwt).await;
+    let (a, olive, gwid) = (
+        pki.simple_client("a"),
+        pki.simple_client("olive"),
+        pki.simple_client("gateway"),
+    );
+    let upstream = start_upstream().await;
+    let extra = format!(
+        "introspection_client_id = \"gateway\"\ncert = \"{}\"\nkey = \"{}\"\nintrospection_cache_seconds = 1",
+        gwid.cert_path.display(),
+        gwid.key_path.display()
+    );
+    let gw = start_gateway(&pki, dir.path(), &server.issuer, &upstream, &extra).await;
+    let base = format!("https://localhost:{}", gw.addr.port());
+    let api = format!("{base}/api/x");
+
+    let before = token(&pki, &server, &a, "a").await;
+    assert_eq!(
+        curl(
+            &pki,
+            Some(&a),
+            &["-H", &format!("Authorization: Bearer {before}"), &api]
+        )
+        .await
+        .0,
+        200
+    );
+    or_panic(
+        certbound_server::keys::rotate(
+            server.server.store.as_ref(),
+            certbound_server::keys::SigningAlg::Es256,
+            600,
+        )
+        .await,
+        "rotate",
+    );
+    tokio::time::sleep(Duration::from_millis(5100)).await; // the guard refetches at most every 5 s
+    let after = token(&pki, &server, &a, "a").await;
+    let (status, body) = curl(
+        &pki,
+        Some(&a),
+        &["-H", &format!("Authorization: Bearer {after}"), &api],
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "new key accepted without restarting the gateway: {body}"
+    );
+
+    // Opaque token via introspection with the gateway's own identity; revoked → 401 after the cache TTL.
+    let opaque = token(&pki, &server, &olive, "olive").await;
+    let bearer = format!("Authorization: Bearer {opaque}");
+    let (status, seen) = curl(&pki, Some(&olive), &["-H", &bearer, &api]).await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(seen["headers"]["x-certbound-client-id"], json!(["olive"]));
+    let revoke = format!("{}/revoke", server.mtls_url.clone().unwrap_or_default());
+    assert_eq!(
+        curl(
+            &pki,
+            Some(&olive),
+            &["-d", &format!("client_id=olive&token={opaque}"), &revoke]
+        )
+        .await
+        .0,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, body) = curl(&pki, Some(&olive), &["-H", &bearer, &api]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_token")),
+        "{body}"
+    );
+
+    // The AS goes down: cached keys keep validating.
+    server.stop().await;
+    assert_eq!(
+        curl(
+            &pki,
+            Some(&a),
+            &["-H", &format!("Authorization: Bearer {after}"), &api]
+        )
+        .await
+        .0,
+        200
+    );
+    gw.stop().await;
+
+    // Upstream down: 502 with a clear body.
+    let dir2 = or_panic(tempfile::tempdir(), "tempdir");
+    let server2 = start_as(&pki, dir2.path(), "").await;
+    register(&server2, "a", "read", TokenFormat::Jwt).await;
+    let dead = {
+        let l = or_panic(std::net::TcpListener::bind("127.0.0.1:0"), "bind");
+        format!("http://{}", or_panic(l.local_addr(), "addr"))
+    };
+    let gw2 = start_gateway(&pki, dir2.path(), &server2.issuer, &dead, "").await;
+    let t = token(&pki, &server2, &a, "a").await;
+    let (status, body) = curl(
+        &pki,
+        Some(&a),
+        &[
+            "-H",
+            &format!("Authorization: Bearer {t}"),
+            &format!("https://localhost:{}/api/x", gw2.addr.port()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (502, Some("bad_gateway")),
+        "{body}"
+    );
+    gw2.stop().await;
+    server2.stop().await;
+}
