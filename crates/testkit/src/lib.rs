@@ -192,8 +192,10 @@ pub fn client_config_versions(
 /// Fails the test (it never skips) when an external tool is missing: CI
 /// installs every tool the suite needs, so absence is a setup bug.
 pub fn require_tool(name: &str) -> PathBuf {
+    // Daemons like nginx live in sbin, which a non-login PATH may lack.
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
+            .chain(["/usr/sbin".into(), "/sbin".into()])
             .map(|p| p.join(name))
             .find(|p| p.is_file())
     });

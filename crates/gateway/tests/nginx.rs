@@ -1,0 +1,236 @@
+//! A real nginx terminates mTLS and asks the gateway's check endpoint via
+//! `auth_request`, passing `$ssl_client_escaped_cert`: allow, replay with
+//! another certificate → 401, insufficient scope → 403.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use certbound_gateway::GatewayConfig;
+use certbound_server::clients::TokenFormat;
+use certbound_testkit::{TestPki, or_panic, require_tool};
+use common::{curl, register, start_as, start_upstream, token};
+use serde_json::json;
+
+fn free_port() -> u16 {
+    let l = or_panic(std::net::TcpListener::bind("127.0.0.1:0"), "bind");
+    or_panic(l.local_addr(), "addr").port()
+}
+
+struct Nginx(std::process::Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_auth_request_allows_bound_tokens_and_refuses_replays() {
+    let nginx = require_tool("nginx");
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    register(&server, "b", "read", TokenFormat::Jwt).await;
+    let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
+    let upstream = start_upstream().await;
+
+    // The gateway behind nginx: plain HTTP, trusting nginx's address.
+    let gw_toml = format!(
+        "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\n[authorization_server]\nissuer = \"{}\"\nca = \"{}\"\n[policy]\nleeway_seconds = 0\n[[routes]]\npath_prefix = \"/admin\"\nupstream = \"{upstream}\"\nscopes = [\"admin\"]\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"{upstream}\"\nscopes = [\"read\"]\n",
+        server.issuer,
+        pki.ca_path().display(),
+    );
+    let gw = or_panic(
+        certbound_gateway::start(or_panic(
+            GatewayConfig::from_toml(&gw_toml, &dir.path().join("gw.toml")),
+            "config",
+        ))
+        .await,
+        "gateway",
+    );
+
+    let port = free_port();
+    let d = dir.path().display();
+    let conf = format!(
+        r#"daemon off;
+worker_processes 1;
+user root;
+error_log {d}/nginx-error.log info;
+pid {d}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_verify_client optional_no_ca;
+    location / {{
+      auth_request /_certbound_check;
+      auth_request_set $cb_client $upstream_http_x_certbound_client_id;
+      auth_request_set $cb_thumb $upstream_http_x_certbound_cert_thumbprint;
+      proxy_set_header X-Certbound-Client-Id $cb_client;
+      proxy_set_header X-Certbound-Cert-Thumbprint $cb_thumb;
+      proxy_pass {upstream};
+    }}
+    location = /_certbound_check {{
+      internal;
+      proxy_pass http://127.0.0.1:{gw_port}/certbound/check;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;
+    }}
+  }}
+}}
+"#,
+        cert = pki.dir().join("server.pem").display(),
+        key = pki.dir().join("server.key").display(),
+        gw_port = gw.addr.port(),
+    );
+    let conf_path = dir.path().join("nginx.conf");
+    or_panic(std::fs::write(&conf_path, conf), "write nginx.conf");
+    let child = or_panic(
+        std::process::Command::new(nginx)
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-p")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn(),
+        "start nginx",
+    );
+    let _nginx = Nginx(child);
+    let base = format!("https://localhost:{port}");
+    // Wait until nginx listens.
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let ta = token(&pki, &server, &a, "a").await;
+    let auth = format!("Authorization: Bearer {ta}");
+    let (status, seen) = curl(
+        &pki,
+        Some(&a),
+        &["-H", &auth, &format!("{base}/api/orders")],
+    )
+    .await;
+    let log = std::fs::read_to_string(dir.path().join("nginx-error.log")).unwrap_or_default();
+    assert_eq!(status, 200, "{seen}\nnginx log:\n{log}");
+    assert_eq!(seen["headers"]["x-certbound-client-id"], json!(["a"]));
+    assert_eq!(
+        seen["headers"]["x-certbound-cert-thumbprint"],
+        json!([a.thumbprint().to_string()])
+    );
+
+    let (status, _) = curl(
+        &pki,
+        Some(&b),
+        &["-H", &auth, &format!("{base}/api/orders")],
+    )
+    .await;
+    assert_eq!(status, 401, "replay with client B's certificate");
+    let (status, _) = curl(&pki, None, &["-H", &auth, &format!("{base}/api/orders")]).await;
+    assert_eq!(status, 401, "replay without a certificate");
+    let (status, _) = curl(&pki, Some(&a), &["-H", &auth, &format!("{base}/admin/x")]).await;
+    assert_eq!(status, 403, "insufficient scope");
+    gw.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envoy_ext_authz_http_mode_reads_xfcc_from_the_trusted_peer() {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
+    let gw_toml = format!(
+        "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.2\"]\n[authorization_server]\nissuer = \"{}\"\nca = \"{}\"\n[[routes]]\npath_prefix = \"/admin\"\nupstream = \"http://127.0.0.1:9\"\nscopes = [\"admin\"]\n",
+        server.issuer,
+        pki.ca_path().display(),
+    );
+    let gw = or_panic(
+        certbound_gateway::start(or_panic(
+            GatewayConfig::from_toml(&gw_toml, &dir.path().join("gw.toml")),
+            "config",
+        ))
+        .await,
+        "gateway",
+    );
+    let ta = token(&pki, &server, &a, "a").await;
+    let auth = format!("Authorization: Bearer {ta}");
+    let xfcc = |id: &certbound_testkit::TestIdentity| {
+        format!(
+            "X-Forwarded-Client-Cert: Hash={};Cert=\"{}\"",
+            id.thumbprint().to_hex(),
+            utf8_percent_encode(&id.issued.cert_pem, NON_ALPHANUMERIC)
+        )
+    };
+    // Envoy's ext_authz appends the original path to the check path.
+    let check = |path: &str| format!("http://127.0.0.1:{}/certbound/check{path}", gw.addr.port());
+    let envoy = ["--interface", "127.0.0.2"];
+    let run = |extra: Vec<String>| {
+        let pki = &pki;
+        async move {
+            let args: Vec<&str> = extra.iter().map(String::as_str).collect();
+            curl(pki, None, &args).await.0
+        }
+    };
+    let ok = run(vec![
+        envoy[0].into(),
+        envoy[1].into(),
+        "-H".into(),
+        auth.clone(),
+        "-H".into(),
+        xfcc(&a),
+        check("/api/orders"),
+    ])
+    .await;
+    assert_eq!(ok, 200);
+    let replay = run(vec![
+        envoy[0].into(),
+        envoy[1].into(),
+        "-H".into(),
+        auth.clone(),
+        "-H".into(),
+        xfcc(&b),
+        check("/api/orders"),
+    ])
+    .await;
+    assert_eq!(replay, 401);
+    let scope = run(vec![
+        envoy[0].into(),
+        envoy[1].into(),
+        "-H".into(),
+        auth.clone(),
+        "-H".into(),
+        xfcc(&a),
+        check("/admin/x"),
+    ])
+    .await;
+    assert_eq!(scope, 403);
+    // The same XFCC from an untrusted peer is ignored: the bound token has no certificate.
+    let spoof = run(vec![
+        "-H".into(),
+        auth.clone(),
+        "-H".into(),
+        xfcc(&a),
+        check("/api/orders"),
+    ])
+    .await;
+    assert_eq!(spoof, 401);
+    gw.stop().await;
+    server.stop().await;
+}
