@@ -777,3 +777,21 @@ fn audit_events_are_structured_and_never_carry_secrets_or_tokens() {
         }
     }
 }
+
+#[test]
+fn demo_tells_the_whole_story_and_exits_zero() {
+    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let (code, out, err) = certbound(tmp.path(), &["demo"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    for needle in [
+        "the token is bound to client A's certificate",
+        "401 invalid_token: wrong certificate",
+        "401 invalid_token: no certificate",
+        "active, with cnf.x5t#S256 of client A",
+        "401 after revocation",
+        "All 6 steps behaved",
+    ] {
+        assert!(out.contains(needle), "missing '{needle}' in:\n{out}");
+    }
+    assert!(!out.contains('✘'), "{out}");
+}

@@ -1,6 +1,7 @@
 //! RFC 8414 discovery and the token request.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -81,12 +82,12 @@ pub struct OAuthClient {
 impl OAuthClient {
     /// Fetches the metadata of `issuer` and checks it names that issuer.
     pub async fn discover(issuer: &str, tls: &TlsSettings) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls((*tls.client_config()).clone())
-            .no_proxy()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| ClientError::Tls(e.to_string()))?;
+        Self::discover_with(http_client(tls, DEFAULT_TIMEOUT)?, issuer).await
+    }
+
+    /// As [`OAuthClient::discover`], over an HTTP client built by the caller
+    /// (it must present the TLS identity that tokens should be bound to).
+    pub async fn discover_with(http: reqwest::Client, issuer: &str) -> Result<Self, ClientError> {
         let url = metadata_url(issuer);
         let res = http
             .get(&url)
@@ -123,16 +124,25 @@ impl OAuthClient {
         &self.metadata
     }
 
+    /// The HTTP client (and so the TLS identity) this client talks over.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The token endpoint a certificate-authenticated client uses: the
+    /// `mtls_endpoint_aliases` entry if present, else `token_endpoint`.
+    pub fn mtls_token_endpoint(&self) -> &str {
+        self.metadata
+            .mtls_endpoint("token_endpoint", &self.metadata.token_endpoint)
+    }
+
     /// `client_credentials` with certificate authentication at the mTLS token endpoint.
     pub async fn client_credentials(
         &self,
         client_id: &str,
         scope: Option<&str>,
     ) -> Result<TokenResponse, ClientError> {
-        let url = self
-            .metadata
-            .mtls_endpoint("token_endpoint", &self.metadata.token_endpoint)
-            .to_owned();
+        let url = self.mtls_token_endpoint().to_owned();
         let mut form = vec![
             ("grant_type", "client_credentials"),
             ("client_id", client_id),
@@ -148,7 +158,16 @@ impl OAuthClient {
             .await
             .map_err(|e| transport(&url, &e))?;
         let status = res.status();
-        let body: Value = res.json().await.map_err(|e| transport(&url, &e))?;
+        let bytes = res.bytes().await.map_err(|e| transport(&url, &e))?;
+        let body: Value = match serde_json::from_slice(&bytes) {
+            Ok(body) => body,
+            Err(e) => {
+                return Err(ClientError::BadTokenResponse {
+                    url,
+                    reason: format!("HTTP {status} with a body that is not JSON ({e})"),
+                });
+            }
+        };
         if !status.is_success() {
             let field = |k: &str| {
                 body.get(k)
@@ -163,16 +182,33 @@ impl OAuthClient {
             });
         }
         let mut token: TokenResponse =
-            serde_json::from_value(body.clone()).map_err(|e| ClientError::Discovery {
+            serde_json::from_value(body.clone()).map_err(|e| ClientError::BadTokenResponse {
                 url,
-                reason: format!("token response: {e}"),
+                reason: e.to_string(),
             })?;
         token.raw = body;
         Ok(token)
     }
 }
 
-fn transport(url: &str, e: &reqwest::Error) -> ClientError {
+/// The request timeout of [`OAuthClient::discover`].
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The HTTP client every request made with `tls` goes through.
+pub(crate) fn http_client(
+    tls: &TlsSettings,
+    timeout: Duration,
+) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .use_preconfigured_tls((*tls.client_config()).clone())
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| ClientError::Tls(e.to_string()))
+}
+
+/// A transport failure at `url`, with reqwest's whole cause chain.
+pub(crate) fn transport(url: &str, e: &reqwest::Error) -> ClientError {
     // reqwest's Display hides the cause (e.g. the TLS alert); walk the chain.
     let mut reason = e.to_string();
     let mut source = std::error::Error::source(e);

@@ -65,4 +65,17 @@ impl TlsSettings {
     pub fn client_config(&self) -> Arc<ClientConfig> {
         Arc::clone(&self.config)
     }
+
+    /// Whether a client certificate is configured.
+    pub fn has_identity(&self) -> bool {
+        self.config.client_auth_cert_resolver.has_certs()
+    }
+}
+
+impl std::fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("has_identity", &self.has_identity())
+            .finish_non_exhaustive()
+    }
 }

@@ -104,6 +104,22 @@ pub struct AuthorizationServerConfig {
     /// Seconds an active introspection answer is reused.
     #[serde(default = "default_positive_ttl")]
     pub introspection_cache_seconds: u64,
+    /// `jwt` (verify JWTs locally against the JWKS; opaque tokens are
+    /// introspected) or `introspection` (introspect every token, so a
+    /// revocation takes effect within the cache time).
+    #[serde(default)]
+    pub validation: Validation,
+}
+
+/// How access tokens are validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Validation {
+    /// Local JWT verification (fast, revocation visible at expiry).
+    #[default]
+    Jwt,
+    /// RFC 7662 introspection of every token.
+    Introspection,
 }
 
 fn default_positive_ttl() -> u64 {
@@ -222,6 +238,12 @@ impl GatewayConfig {
             return Err(key_err(
                 "authorization_server".into(),
                 "introspection_client_id needs cert and key: the gateway authenticates with its own certificate".into(),
+            ));
+        }
+        if a.validation == Validation::Introspection && a.introspection_client_id.is_none() {
+            return Err(key_err(
+                "authorization_server.validation".into(),
+                "introspection needs introspection_client_id, cert and key".into(),
             ));
         }
         for (i, r) in c.routes.iter().enumerate() {

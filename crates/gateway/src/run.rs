@@ -69,6 +69,7 @@ pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
                 positive_ttl: Duration::from_secs(a.introspection_cache_seconds),
                 negative_ttl: Duration::from_secs(a.introspection_cache_seconds.min(5)),
             });
+    options.introspect_jwts = a.validation == crate::config::Validation::Introspection;
     let guard = Guard::discover(options, &as_tls)
         .await
         .map_err(|e| setup("authorization server", e))?;

@@ -36,6 +36,9 @@ pub struct GuardOptions {
     pub http_timeout: Duration,
     /// Opaque tokens are introspected when this is set.
     pub introspection: Option<IntrospectionOptions>,
+    /// Introspect JWTs too (revocation takes effect within the cache TTL,
+    /// at the price of a call to the AS per new token).
+    pub introspect_jwts: bool,
 }
 
 /// How the guard introspects opaque tokens (RFC 7662), authenticating with
@@ -63,6 +66,7 @@ impl GuardOptions {
             jwks_max_age: Duration::from_secs(300),
             http_timeout: Duration::from_secs(10),
             introspection: None,
+            introspect_jwts: false,
         }
     }
 }
@@ -195,18 +199,20 @@ impl Guard {
         certificate: Option<Thumbprint>,
     ) -> Result<VerifiedToken, GuardError> {
         let token = bearer_token(headers, query)?;
-        let verified = if token.bytes().filter(|b| *b == b'.').count() == 2 {
-            self.verify_jwt(token).await?
-        } else {
-            match &self.0.introspector {
-                Some(i) => i.introspect(token, &self.0.options).await?,
-                None => {
-                    return Err(GuardError::InvalidToken(
-                        "not a JWT, and this resource does not introspect opaque tokens".into(),
-                    ));
+        let is_jwt = token.bytes().filter(|b| *b == b'.').count() == 2;
+        let verified =
+            if is_jwt && !(self.0.options.introspect_jwts && self.0.introspector.is_some()) {
+                self.verify_jwt(token).await?
+            } else {
+                match &self.0.introspector {
+                    Some(i) => i.introspect(token, &self.0.options).await?,
+                    None => {
+                        return Err(GuardError::InvalidToken(
+                            "not a JWT, and this resource does not introspect opaque tokens".into(),
+                        ));
+                    }
                 }
-            }
-        };
+            };
         match (verified.thumbprint, certificate) {
             (Some(bound), Some(presented)) if bound == presented => {}
             (Some(_), Some(_)) => {

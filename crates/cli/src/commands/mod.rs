@@ -1,10 +1,14 @@
 //! One module per top-level subcommand.
 
+mod call;
 mod clients;
 mod config;
+mod demo;
+mod gateway;
 mod keys;
 mod pki;
 mod serve;
+mod signal;
 mod token;
 
 use std::path::{Path, PathBuf};
@@ -15,8 +19,12 @@ use clap::Subcommand;
 /// Top-level subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Walk through the whole story on loopback: bound token, replay refused, revocation.
+    Demo,
     /// Run the authorization server (first run without config initialises ./certbound-data).
     Serve(serve::ServeArgs),
+    /// Run the enforcement gateway (reverse proxy + nginx/Envoy check endpoint).
+    Gateway(gateway::GatewayArgs),
     /// Development PKI: create a CA, issue and inspect certificates.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
@@ -31,6 +39,8 @@ pub enum Command {
     Config(config::ConfigCommand),
     /// Get an access token with a client certificate and print it.
     Token(token::TokenArgs),
+    /// Get a bound token and call a protected resource with it, like curl.
+    Call(call::CallArgs),
 }
 
 /// Runs a parsed command.
@@ -46,9 +56,12 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             runtime.block_on(async move {
                 match other {
                     Command::Serve(args) => serve::run(args).await,
+                    Command::Gateway(args) => gateway::run(args).await,
+                    Command::Demo => demo::run().await,
                     Command::Clients(cmd) => clients::run(cmd).await,
                     Command::Keys(cmd) => keys::run(cmd).await,
                     Command::Token(args) => token::run(args).await,
+                    Command::Call(args) => call::run(args).await,
                     Command::Pki(_) | Command::Config(_) => Ok(()),
                 }
             })

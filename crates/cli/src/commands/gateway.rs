@@ -1,0 +1,27 @@
+//! `certbound gateway`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+/// Arguments of `certbound gateway`.
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// Gateway configuration file (see docs/gateway.md).
+    #[arg(long, default_value = "gateway.toml")]
+    config: PathBuf,
+}
+
+/// Runs the gateway until Ctrl-C or SIGTERM.
+pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    let config = certbound_gateway::GatewayConfig::load(&args.config)?;
+    let gateway = certbound_gateway::start(config)
+        .await
+        .context("starting the gateway")?;
+    eprintln!("certbound gateway ready on {}", gateway.addr);
+    super::signal::shutdown().await;
+    eprintln!("shutting down");
+    gateway.stop().await;
+    Ok(())
+}

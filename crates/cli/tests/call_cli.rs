@@ -1,0 +1,286 @@
+//! `certbound call` as a user runs it: a `certbound serve` child process on
+//! SQLite, a protected mTLS resource in this process that checks the token's
+//! certificate binding, and the built binary in between.
+
+#[path = "../../client/tests/common/resource.rs"]
+mod resource;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use certbound_testkit::{TestIdentity, TestPki, or_panic, run};
+use resource::Resource;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_certbound");
+
+/// A `certbound serve --config` child process; killed on drop.
+struct Serve {
+    child: Child,
+    issuer: String,
+    mtls: String,
+}
+
+impl Serve {
+    fn start(dir: &Path, config: &Path) -> Self {
+        let mut child = or_panic(
+            Command::new(BIN)
+                .current_dir(dir)
+                .arg("serve")
+                .arg("--config")
+                .arg(config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn(),
+            "spawn certbound serve",
+        );
+        let (tx, rx) = mpsc::channel::<String>();
+        if let Some(err) = child.stderr.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let (mut issuer, mut mtls, mut seen) = (None, String::new(), Vec::new());
+        while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+            if let Some(rest) = line.strip_prefix("mtls listener ") {
+                mtls = rest.to_owned();
+            } else if let Some(rest) = line.strip_prefix("certbound ready; issuer ") {
+                issuer = Some(rest.to_owned());
+            }
+            seen.push(line);
+            if issuer.is_some() {
+                break;
+            }
+        }
+        let Some(issuer) = issuer else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("certbound serve did not become ready:\n{}", seen.join("\n"));
+        };
+        Self {
+            child,
+            issuer,
+            mtls,
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An authorization server with client `alice` (`CN=alice`, scope `read`)
+/// and a resource, both using one test PKI.
+struct Fixture {
+    pki: TestPki,
+    alice: TestIdentity,
+    serve: Serve,
+    resource: Resource,
+    _runtime: tokio::runtime::Runtime,
+    _tmp: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn start() -> Self {
+        let pki = TestPki::new();
+        let tmp = or_panic(tempfile::tempdir(), "tempdir");
+        let config = tmp.path().join("certbound.toml");
+        let text = format!(
+            "[storage]\nurl = \"{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n\
+             [listeners.mtls]\naddr = \"127.0.0.1:0\"\n[listeners.public]\naddr = \"127.0.0.1:0\"\n\
+             [keys]\ncache_seconds = 0\n",
+            certbound_testkit::sqlite_url(tmp.path()),
+            pki.dir().join("server.pem").display(),
+            pki.dir().join("server.key").display(),
+            pki.ca_path().display(),
+        );
+        or_panic(std::fs::write(&config, text), "write config");
+        let cfg = config.to_string_lossy().into_owned();
+        let (code, out, err) = run(Command::new(BIN).current_dir(tmp.path()).args([
+            "clients",
+            "add",
+            "--config",
+            &cfg,
+            "--id",
+            "alice",
+            "--auth",
+            "tls_client_auth",
+            "--subject-dn",
+            "CN=alice",
+            "--scope",
+            "read",
+        ]));
+        assert_eq!(code, 0, "{out}{err}");
+        let alice = pki.simple_client("alice");
+        let serve = Serve::start(tmp.path(), &config);
+        let runtime = or_panic(tokio::runtime::Runtime::new(), "tokio runtime");
+        let resource = runtime.block_on(Resource::start(&pki));
+        Self {
+            pki,
+            alice,
+            serve,
+            resource,
+            _runtime: runtime,
+            _tmp: tmp,
+        }
+    }
+
+    /// `certbound call` as `client_id` with alice's certificate; (code, stdout, stderr).
+    fn call(&self, as_url: &str, client_id: &str, rest: &[&str]) -> (i32, String, String) {
+        let cert = self.alice.cert_path.to_string_lossy();
+        let key = self.alice.key_path.to_string_lossy();
+        let ca = self.pki.ca_path();
+        let ca = ca.to_string_lossy();
+        run(Command::new(BIN)
+            .args(["call", "--as-url", as_url, "--cert", &cert, "--key", &key])
+            .args(["--cacert", &ca, "--client-id", client_id])
+            .args(rest))
+    }
+}
+
+fn json(out: &str) -> Value {
+    match serde_json::from_str(out) {
+        Ok(v) => v,
+        Err(e) => panic!("not JSON ({e}): {out}"),
+    }
+}
+
+fn error_lines(err: &str) -> Vec<&str> {
+    err.lines().filter(|l| l.starts_with("error: ")).collect()
+}
+
+#[test]
+fn get_and_post_reach_the_resource_with_the_bound_token() {
+    let fx = Fixture::start();
+    let things = format!("{}/things", fx.resource.url);
+
+    let (code, out, err) = fx.call(
+        &fx.serve.issuer,
+        "alice",
+        &["--scope", "read", &things, "-H", "X-Trace: abc"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let body = json(&out);
+    assert_eq!(body["method"], "GET");
+    assert_eq!(body["client_id"], "alice");
+    assert_eq!(
+        body["x5t#S256"],
+        Value::from(fx.alice.thumbprint().to_string())
+    );
+    assert_eq!(body["headers"]["x-trace"], "abc");
+    assert!(
+        err.contains(&format!("requesting a token at {}/token", fx.serve.mtls)),
+        "uses the mTLS alias: {err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("HTTP/") && l.ends_with("200 OK")),
+        "status line on stderr: {err}"
+    );
+
+    let (code, out, err) = fx.call(
+        &fx.serve.issuer,
+        "alice",
+        &[&things, "-X", "POST", "-d", "greeting=hello world"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let body = json(&out);
+    assert_eq!(body["method"], "POST");
+    assert_eq!(body["body"], "greeting=hello world");
+
+    let file = fx.pki.dir().join("body.json");
+    or_panic(std::fs::write(&file, "{\"n\": 1}\n"), "write body");
+    let at_file = format!("@{}", file.display());
+    let (code, out, err) = fx.call(
+        &fx.serve.issuer,
+        "alice",
+        &[
+            &things,
+            "-X",
+            "put",
+            "-d",
+            &at_file,
+            "-H",
+            "Content-Type: application/json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let body = json(&out);
+    assert_eq!(body["method"], "PUT");
+    assert_eq!(body["body"], "{\"n\": 1}\n");
+
+    let seen = fx.resource.state.seen();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen.iter().all(|s| s.token.is_some()));
+}
+
+#[test]
+fn failures_exit_one_with_one_clear_error_line() {
+    let fx = Fixture::start();
+    let things = format!("{}/things", fx.resource.url);
+
+    // A client the server does not know.
+    let (code, out, err) = fx.call(&fx.serve.issuer, "bob", &[&things]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty(), "{out}");
+    let errors = error_lines(&err);
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].contains("invalid_client")
+            && errors[0].contains("'bob'")
+            && errors[0].contains("registered"),
+        "{err}"
+    );
+    assert!(fx.resource.state.seen().is_empty(), "no token, no call");
+
+    // An authorization server that is not there.
+    let port = {
+        let listener = or_panic(std::net::TcpListener::bind("127.0.0.1:0"), "bind");
+        or_panic(listener.local_addr(), "address").port()
+    };
+    let (code, _, err) = fx.call(&format!("https://localhost:{port}"), "alice", &[&things]);
+    assert_eq!(code, 1, "{err}");
+    let errors = error_lines(&err);
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].contains("could not reach") && errors[0].contains("--as-url"),
+        "{err}"
+    );
+
+    // A resource refusal: the body is still printed, the exit code is 1.
+    let forbidden = format!("{}/forbidden", fx.resource.url);
+    let (code, out, err) = fx.call(&fx.serve.issuer, "alice", &[&forbidden]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out, "forbidden\n");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("HTTP/") && l.ends_with("403 Forbidden")),
+        "{err}"
+    );
+    let errors = error_lines(&err);
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("insufficient_scope"), "{err}");
+
+    // Bad arguments fail before anything is sent.
+    let (code, _, err) = fx.call(&fx.serve.issuer, "alice", &[&things, "-H", "nocolon"]);
+    assert_eq!(code, 1);
+    assert!(
+        error_lines(&err).len() == 1 && err.contains("Name: value"),
+        "{err}"
+    );
+    let plain = things.replacen("https://", "http://", 1);
+    let (code, _, err) = fx.call(&fx.serve.issuer, "alice", &[&plain]);
+    assert_eq!(code, 1);
+    assert!(
+        error_lines(&err).len() == 1 && err.contains("https://"),
+        "{err}"
+    );
+}
