@@ -67,12 +67,14 @@ pub(crate) async fn authorise(
         .verify(headers, query, certificate.map(PeerCertificate::thumbprint))
         .await?;
     if let Some(route) = route {
-        if let Some(aud) = &route.audience {
-            if token.audience != *aud {
-                return Err(GuardError::InvalidToken(
-                    "the token is not meant for this resource (aud)".into(),
-                ));
-            }
+        if route
+            .audience
+            .as_ref()
+            .is_some_and(|aud| token.audience != *aud)
+        {
+            return Err(GuardError::InvalidToken(
+                "the token is not meant for this resource (aud)".into(),
+            ));
         }
         token.require_scopes(&route.scopes)?;
     }
@@ -179,15 +181,13 @@ pub(crate) async fn forward(
     headers.remove(header::HOST);
     set_identity(headers, &token);
     append_forwarded_for(headers, &info);
-    if state.forward_client_cert {
-        if let Some(cert) = &certificate {
-            let value = format!(
-                ":{}:",
-                base64::engine::general_purpose::STANDARD.encode(cert.end_entity())
-            );
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                headers.insert(HeaderName::from_static("client-cert"), v);
-            }
+    if let Some(cert) = certificate.as_ref().filter(|_| state.forward_client_cert) {
+        let value = format!(
+            ":{}:",
+            base64::engine::general_purpose::STANDARD.encode(cert.end_entity())
+        );
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static("client-cert"), v);
         }
     }
     *req.version_mut() = http::Version::HTTP_11;

@@ -40,10 +40,10 @@ impl Introspector {
     ) -> Result<VerifiedToken, GuardError> {
         // Keyed by hash: the cache never holds a usable token.
         let key = URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()));
-        if let Some((until, answer)) = self.cache.read().await.get(&key) {
-            if Instant::now() < *until {
-                return answer.clone().ok_or_else(inactive);
-            }
+        if let Some((until, answer)) = self.cache.read().await.get(&key)
+            && Instant::now() < *until
+        {
+            return answer.clone().ok_or_else(inactive);
         }
         let response: IntrospectionResponse = self
             .fetcher

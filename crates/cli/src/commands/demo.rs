@@ -201,7 +201,7 @@ pub async fn run() -> anyhow::Result<()> {
     println!("  token cnf.x5t#S256 = {}", claims["cnf"]["x5t#S256"]);
     println!("  client A's cert    = {a_thumb}");
     story.check(
-        claims["cnf"]["x5t#S256"] == Value::from(a_thumb.clone()),
+        claims["cnf"]["x5t#S256"] == a_thumb.as_str(),
         "the token is bound to client A's certificate",
     );
 
@@ -254,7 +254,7 @@ pub async fn run() -> anyhow::Result<()> {
         .await?;
     println!("  active = {}, cnf = {}", info["active"], info["cnf"]);
     story.check(
-        info["active"] == true && info["cnf"]["x5t#S256"] == Value::from(a_thumb),
+        info["active"] == true && info["cnf"]["x5t#S256"] == a_thumb.as_str(),
         "active, with cnf.x5t#S256 of client A",
     );
 
