@@ -27,10 +27,22 @@ struct Serve {
 
 impl Serve {
     fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(dir, "serve", args, env, "certbound ready; issuer ")
+    }
+
+    /// Runs `certbound SUBCOMMAND ARGS…` until it prints `ready_prefix`; the
+    /// rest of that line lands in `issuer`.
+    fn spawn(
+        dir: &Path,
+        subcommand: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        ready_prefix: &str,
+    ) -> Self {
         let mut child = or_panic(
             Command::new(BIN)
                 .current_dir(dir)
-                .arg("serve")
+                .arg(subcommand)
                 .args(args)
                 .envs(env.iter().copied())
                 .stdout(Stdio::piped())
@@ -63,7 +75,7 @@ impl Serve {
                 stdout_first_line.get_or_insert(line.clone());
             } else if let Some(rest) = line.strip_prefix("mtls listener ") {
                 mtls = rest.to_owned();
-            } else if let Some(rest) = line.strip_prefix("certbound ready; issuer ") {
+            } else if let Some(rest) = line.strip_prefix(ready_prefix) {
                 issuer = Some(rest.to_owned());
             }
             seen.push(line);
@@ -794,4 +806,152 @@ fn demo_tells_the_whole_story_and_exits_zero() {
         assert!(out.contains(needle), "missing '{needle}' in:\n{out}");
     }
     assert!(!out.contains('✘'), "{out}");
+}
+
+#[test]
+fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
+    let pki = TestPki::new();
+    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let storage = certbound_testkit::sqlite_url(tmp.path());
+    let config = write_config(
+        tmp.path(),
+        &pki,
+        &storage,
+        "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
+    );
+    let cfg = config.to_string_lossy().into_owned();
+    let (code, _, err) = certbound(
+        tmp.path(),
+        &[
+            "clients",
+            "add",
+            "--config",
+            &cfg,
+            "--id",
+            "a",
+            "--auth",
+            "tls_client_auth",
+            "--subject-dn",
+            "CN=a",
+            "--scope",
+            "read",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let a = pki.simple_client("a");
+    let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
+
+    // An upstream that answers 200 to anything (a one-line HTTP server on a thread).
+    let upstream = or_panic(std::net::TcpListener::bind("127.0.0.1:0"), "bind upstream");
+    let upstream_addr = or_panic(upstream.local_addr(), "addr");
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut conn in upstream.incoming().map_while(Result::ok) {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    let gw_toml = tmp.path().join("gateway.toml");
+    or_panic(
+        std::fs::write(
+            &gw_toml,
+            format!(
+                "[listener]\nmode = \"mtls\"\naddr = \"127.0.0.1:0\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\n[authorization_server]\nissuer = \"{issuer}\"\nca = \"{ca}\"\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"http://{upstream_addr}\"\nscopes = [\"read\"]\n",
+                cert = pki.dir().join("server.pem").display(),
+                key = pki.dir().join("server.key").display(),
+                ca = pki.ca_path().display(),
+                issuer = serve.issuer,
+            ),
+        ),
+        "write gateway.toml",
+    );
+    let gw = Serve::spawn(
+        tmp.path(),
+        "gateway",
+        &["--config", &gw_toml.to_string_lossy()],
+        &[],
+        "certbound gateway ready on ",
+    );
+    let api = format!(
+        "https://localhost:{}/api/x",
+        gw.issuer.rsplit(':').next().unwrap_or_default()
+    );
+    let ca = pki.ca_path().to_string_lossy().into_owned();
+    let (cert, key) = (
+        a.cert_path.to_string_lossy().into_owned(),
+        a.key_path.to_string_lossy().into_owned(),
+    );
+    let token = || {
+        let (_, body) = curl(&[
+            "--cacert",
+            &ca,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "-d",
+            "grant_type=client_credentials&client_id=a",
+            &format!("{}/token", serve.mtls),
+        ]);
+        body["access_token"].as_str().unwrap_or_default().to_owned()
+    };
+    let call = |t: &str| {
+        let (_, out, _) = run(Command::new("curl").args([
+            "-sS",
+            "--noproxy",
+            "*",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+            &ca,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "-H",
+            &format!("Authorization: Bearer {t}"),
+            &api,
+        ]));
+        out
+    };
+    let before = token();
+    assert_eq!(
+        call(&before),
+        "200",
+        "the gateway fetched and cached the JWKS"
+    );
+    let (code, out, err) = certbound(tmp.path(), &["keys", "rotate", "--config", &cfg]);
+    assert_eq!(code, 0, "{out}{err}");
+    // The gateway refetches on an unknown kid at most every 5 seconds.
+    std::thread::sleep(Duration::from_millis(5200));
+    let after = token();
+    assert_ne!(
+        claims_kid(&after),
+        claims_kid(&before),
+        "new tokens carry the new kid"
+    );
+    assert_eq!(
+        call(&after),
+        "200",
+        "new key accepted without restarting the gateway"
+    );
+    assert_eq!(call(&before), "200", "the old key is still published");
+    drop(gw);
+    drop(serve);
+}
+
+fn claims_kid(token: &str) -> Value {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap_or_default();
+    let json: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap_or_default(),
+    )
+    .unwrap_or(Value::Null);
+    json["kid"].clone()
 }
