@@ -12,7 +12,7 @@ use tokio::sync::OnceCell;
 use tracing::{debug, info, warn};
 
 use crate::cache::TokenCache;
-use crate::discovery::{DEFAULT_TIMEOUT, http_client, transport};
+use crate::discovery::{DEFAULT_TIMEOUT, http_client_builder, transport};
 use crate::request::rejects_token;
 use crate::{
     AccessToken, BoundRequest, ClientError, Clock, OAuthClient, RefreshPolicy, ResourceRequest,
@@ -80,7 +80,11 @@ impl CertboundClientBuilder {
         if !self.tls.has_identity() {
             return Err(ClientError::NoIdentity);
         }
-        let http = http_client(&self.tls, self.timeout)?;
+        // https only, redirects included: the token must never travel in clear.
+        let http = http_client_builder(&self.tls, self.timeout)
+            .https_only(true)
+            .build()
+            .map_err(|e| ClientError::Tls(e.to_string()))?;
         Ok(CertboundClient {
             inner: Arc::new(Inner {
                 issuer: self.issuer,

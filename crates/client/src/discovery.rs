@@ -194,15 +194,20 @@ impl OAuthClient {
 /// The request timeout of [`OAuthClient::discover`].
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// An HTTP client builder presenting the identity in `tls` (no proxies).
+pub(crate) fn http_client_builder(tls: &TlsSettings, timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .use_preconfigured_tls((*tls.client_config()).clone())
+        .no_proxy()
+        .timeout(timeout)
+}
+
 /// The HTTP client every request made with `tls` goes through.
 pub(crate) fn http_client(
     tls: &TlsSettings,
     timeout: Duration,
 ) -> Result<reqwest::Client, ClientError> {
-    reqwest::Client::builder()
-        .use_preconfigured_tls((*tls.client_config()).clone())
-        .no_proxy()
-        .timeout(timeout)
+    http_client_builder(tls, timeout)
         .build()
         .map_err(|e| ClientError::Tls(e.to_string()))
 }
