@@ -214,7 +214,15 @@ pub(crate) fn http_client(
 
 /// A transport failure at `url`, with reqwest's whole cause chain.
 pub(crate) fn transport(url: &str, e: &reqwest::Error) -> ClientError {
-    // reqwest's Display hides the cause (e.g. the TLS alert); walk the chain.
+    ClientError::Transport {
+        url: url.to_owned(),
+        reason: describe(e),
+    }
+}
+
+/// An HTTP error with its whole cause chain: reqwest's own message hides
+/// the cause (a TLS alert, a refused connection) that says what to fix.
+pub fn describe(e: &reqwest::Error) -> String {
     let mut reason = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -222,10 +230,7 @@ pub(crate) fn transport(url: &str, e: &reqwest::Error) -> ClientError {
         reason.push_str(&s.to_string());
         source = s.source();
     }
-    ClientError::Transport {
-        url: url.to_owned(),
-        reason,
-    }
+    reason
 }
 
 #[cfg(test)]

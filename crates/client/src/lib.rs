@@ -18,7 +18,7 @@ mod request;
 pub use bound::{CertboundClient, CertboundClientBuilder};
 pub use cache::{AccessToken, RefreshPolicy};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use discovery::{OAuthClient, ServerMetadata, TokenResponse, metadata_url};
+pub use discovery::{OAuthClient, ServerMetadata, TokenResponse, describe, metadata_url};
 pub use error::ClientError;
 pub use identity::TlsSettings;
 pub use request::{BoundRequest, ResourceRequest};

@@ -94,12 +94,5 @@ async fn read_json<T: DeserializeOwned>(
 }
 
 fn unavailable(url: &str, e: &reqwest::Error) -> GuardError {
-    let mut reason = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        reason.push_str(": ");
-        reason.push_str(&s.to_string());
-        source = s.source();
-    }
-    GuardError::Unavailable(format!("{url}: {reason}"))
+    GuardError::Unavailable(format!("{url}: {}", certbound_client::describe(e)))
 }

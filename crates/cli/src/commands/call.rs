@@ -2,34 +2,18 @@
 //! resource with it over the same TLS identity, like curl.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
 use certbound_client::header::{self, HeaderName, HeaderValue};
-use certbound_client::{CertboundClient, Method, ResourceRequest, TlsSettings};
+use certbound_client::{CertboundClient, Method, ResourceRequest};
 use clap::Args;
 
 /// Arguments of `certbound call`.
 #[derive(Debug, Args)]
 pub struct CallArgs {
-    /// Issuer URL of the authorization server.
-    #[arg(long)]
-    as_url: String,
-    /// Client certificate, PEM (also presented to the resource).
-    #[arg(long)]
-    cert: PathBuf,
-    /// Client private key, PEM.
-    #[arg(long)]
-    key: PathBuf,
-    /// CA that signed the servers' certificates, PEM.
-    #[arg(long)]
-    cacert: Option<PathBuf>,
-    /// client_id.
-    #[arg(long)]
-    client_id: String,
-    /// Scopes to request, space-separated.
-    #[arg(long)]
-    scope: Option<String>,
+    /// Authorization server, identity and client.
+    #[command(flatten)]
+    client: super::client_args::ClientArgs,
     /// HTTP method (default GET, or POST with --data).
     #[arg(short = 'X', long = "request", value_name = "METHOD")]
     method: Option<String>,
@@ -68,14 +52,14 @@ pub async fn run(args: CallArgs) -> anyhow::Result<()> {
         request = request.body(body(data)?);
     }
 
-    let tls = TlsSettings::from_pem_files(args.cacert.as_deref(), Some((&args.cert, &args.key)))?;
-    let mut builder = CertboundClient::builder(&args.as_url, &args.client_id, tls);
-    if let Some(scope) = &args.scope {
+    let tls = args.client.tls()?;
+    let mut builder = CertboundClient::builder(&args.client.as_url, &args.client.client_id, tls);
+    if let Some(scope) = &args.client.scope {
         builder = builder.scope(scope);
     }
     let client = builder.build()?;
 
-    eprintln!("discovering {}", args.as_url);
+    eprintln!("discovering {}", args.client.as_url);
     let endpoint = client.token_endpoint().await.map_err(|e| {
         anyhow!("{e}; check --as-url and --cacert, and that the authorization server is running")
     })?;

@@ -1,6 +1,7 @@
 //! One module per top-level subcommand.
 
 mod call;
+mod client_args;
 mod clients;
 mod config;
 mod demo;

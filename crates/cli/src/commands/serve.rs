@@ -57,28 +57,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     tokio::select! {
         result = running.wait() => result.context("a listener failed")?,
-        () = shutdown_signal() => {
+        () = super::signal::shutdown() => {
             eprintln!("shutting down");
             running.stop().await;
         }
     }
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

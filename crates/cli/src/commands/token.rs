@@ -1,36 +1,19 @@
 //! `certbound token`: a real RFC 8705 client: discover, use the mTLS alias,
 //! authenticate with the certificate, print the response.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use certbound_client::{OAuthClient, TlsSettings};
+use certbound_client::OAuthClient;
 use clap::Args;
 use serde_json::Value;
 
 /// Arguments of `certbound token`.
 #[derive(Debug, Args)]
 pub struct TokenArgs {
-    /// Issuer URL of the authorization server.
-    #[arg(long)]
-    as_url: String,
-    /// Client certificate, PEM.
-    #[arg(long)]
-    cert: PathBuf,
-    /// Client private key, PEM.
-    #[arg(long)]
-    key: PathBuf,
-    /// CA that signed the server's certificate, PEM.
-    #[arg(long)]
-    cacert: Option<PathBuf>,
-    /// client_id.
-    #[arg(long)]
-    client_id: String,
-    /// Scopes to request, space-separated.
-    #[arg(long)]
-    scope: Option<String>,
+    /// Authorization server, identity and client.
+    #[command(flatten)]
+    client: super::client_args::ClientArgs,
     /// Also print the decoded JWT header and claims (not verified).
     #[arg(long)]
     decode: bool,
@@ -38,16 +21,16 @@ pub struct TokenArgs {
 
 /// Gets and prints a token.
 pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
-    let tls = TlsSettings::from_pem_files(args.cacert.as_deref(), Some((&args.cert, &args.key)))?;
-    eprintln!("discovering {}", args.as_url);
-    let client = OAuthClient::discover(&args.as_url, &tls).await?;
+    let tls = args.client.tls()?;
+    eprintln!("discovering {}", args.client.as_url);
+    let client = OAuthClient::discover(&args.client.as_url, &tls).await?;
     let endpoint = client
         .metadata()
         .mtls_endpoint("token_endpoint", &client.metadata().token_endpoint)
         .to_owned();
     eprintln!("requesting a token at {endpoint}");
     let token = client
-        .client_credentials(&args.client_id, args.scope.as_deref())
+        .client_credentials(&args.client.client_id, args.client.scope.as_deref())
         .await?;
     let mut out = token.raw.clone();
     if args.decode {
