@@ -10,23 +10,30 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use certbound_tls::PeerCertificate;
+use certbound_tls::{ConnectionInfo, PeerCertificate};
 use http::{Request, StatusCode, Uri};
 use tracing::info;
 
 use crate::proxy::{GatewayState, authorise, set_identity};
 use crate::{CHECK_PATH, routes};
 
-/// Answers 200 with identity headers, or the RFC 6750 401/403.
+/// Answers 200 with identity headers, or the RFC 6750 401/403. A path no
+/// route covers is refused (403): the check never allows by default.
 pub(crate) async fn check(
     State(state): State<Arc<GatewayState>>,
+    info: ConnectionInfo,
     certificate: Option<PeerCertificate>,
     req: Request<Body>,
 ) -> Response {
     let headers = req.headers();
-    let original: Option<Uri> = headers
-        .get("x-original-uri")
-        .and_then(|v| v.to_str().ok())
+    // Only a trusted proxy may say which request it is asking about.
+    let trusted = |name: &str| {
+        headers
+            .get(name)
+            .filter(|_| info.trusted_proxy)
+            .and_then(|v| v.to_str().ok())
+    };
+    let original: Option<Uri> = trusted("x-original-uri")
         .and_then(|v| v.parse().ok())
         .or_else(|| {
             let rest = req
@@ -40,22 +47,45 @@ pub(crate) async fn check(
             };
             pq.parse().ok()
         });
-    let path = original.as_ref().map_or("/", Uri::path);
-    let query = original.as_ref().and_then(Uri::query);
-    let host = headers
-        .get("x-forwarded-host")
-        .or_else(|| headers.get(http::header::HOST))
-        .and_then(|v| v.to_str().ok());
-    let route = routes::find(&state.routes, host, path);
-    match authorise(&state, route, headers, query, certificate.as_ref()).await {
+    let Some(original) = original else {
+        return refuse(
+            "the check needs X-Original-URI (nginx) or the original path after /certbound/check (Envoy)",
+        );
+    };
+    let Some(path) = routes::normalize_path(original.path()) else {
+        return refuse("ambiguous path (dot segments, empty segments or encoded slashes) refused");
+    };
+    let host = trusted("x-forwarded-host").or_else(|| {
+        headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+    });
+    let Some(route) = routes::find(&state.routes, host, &path) else {
+        return refuse("no route covers this host and path");
+    };
+    match authorise(
+        &state,
+        Some(route),
+        headers,
+        original.query(),
+        certificate.as_ref(),
+    )
+    .await
+    {
         Ok(token) => {
             let mut res = StatusCode::OK.into_response();
             set_identity(res.headers_mut(), &token);
             res
         }
         Err(e) => {
-            info!(target: "certbound::audit", event = "check_refused", path, reason = %e);
+            info!(target: "certbound::audit", event = "check_refused", path = %path, reason = %e);
             e.into_response()
         }
     }
+}
+
+/// 403: nginx's `auth_request` understands only 2xx, 401 and 403.
+fn refuse(why: &str) -> Response {
+    info!(target: "certbound::audit", event = "check_refused", reason = why);
+    crate::proxy::error(StatusCode::FORBIDDEN, "access_denied", why)
 }

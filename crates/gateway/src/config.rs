@@ -63,6 +63,10 @@ pub struct ListenerConfig {
     /// For `proxy`: peers whose certificate headers are honoured.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// For `proxy`: the one header they send the certificate in: `rfc9440`,
+    /// `nginx` or `envoy`. Every other certificate header is stripped.
+    #[serde(default)]
+    pub certificate_header: Option<String>,
 }
 
 /// Listener modes.
@@ -224,6 +228,22 @@ impl GatewayConfig {
                 "listener.trusted_proxies".into(),
                 "proxy mode needs the proxy's address, e.g. [\"127.0.0.1\"]".into(),
             ));
+        }
+        if c.listener.mode == ListenerKind::Proxy {
+            let ok = c
+                .listener
+                .certificate_header
+                .as_deref()
+                .and_then(certbound_tls::CertificateHeader::parse);
+            if ok.is_none() {
+                return Err(key_err(
+                    "listener.certificate_header".into(),
+                    format!(
+                        "proxy mode needs one of {}",
+                        certbound_tls::CertificateHeader::NAMES.join(", ")
+                    ),
+                ));
+            }
         }
         certbound_tls::TrustedProxies::parse(&c.listener.trusted_proxies)
             .map_err(|e| key_err("listener.trusted_proxies".into(), e.to_string()))?;

@@ -142,8 +142,14 @@ pub(crate) async fn forward(
     mut req: Request<Body>,
 ) -> Response {
     let host = host_of(&req);
-    let Some(route) = routes::find(&state.routes, host.as_deref(), req.uri().path()).cloned()
-    else {
+    let Some(path) = routes::normalize_path(req.uri().path()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "ambiguous path (dot segments, empty segments or encoded slashes) refused",
+        );
+    };
+    let Some(route) = routes::find(&state.routes, host.as_deref(), &path).cloned() else {
         return error(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -165,7 +171,8 @@ pub(crate) async fn forward(
             return e.into_response();
         }
     };
-    let target = match upstream_uri(&route.upstream, req.uri()) {
+    // Forward exactly the path the routing decision was made on.
+    let target = match upstream_uri(&route.upstream, &path, req.uri().query()) {
         Some(u) => u,
         None => {
             return error(
@@ -228,14 +235,17 @@ fn append_forwarded_for(headers: &mut HeaderMap, info: &ConnectionInfo) {
     }
 }
 
-/// Upstream base + the original path and query.
-fn upstream_uri(base: &Uri, original: &Uri) -> Option<Uri> {
+/// Upstream base + the (normalised) path and the query.
+fn upstream_uri(base: &Uri, path: &str, query: Option<&str>) -> Option<Uri> {
     let base_path = base.path().trim_end_matches('/');
-    let path_and_query = original.path_and_query().map_or("/", |p| p.as_str());
+    let path_and_query = match query {
+        Some(q) => format!("{base_path}{path}?{q}"),
+        None => format!("{base_path}{path}"),
+    };
     Uri::builder()
         .scheme(base.scheme_str()?)
         .authority(base.authority()?.as_str())
-        .path_and_query(format!("{base_path}{path_and_query}"))
+        .path_and_query(path_and_query)
         .build()
         .ok()
 }
@@ -247,7 +257,7 @@ mod tests {
     #[test]
     fn builds_upstream_uris_and_strips_headers() {
         let base = Uri::from_static("http://10.0.0.1:8080/base/");
-        let got = upstream_uri(&base, &Uri::from_static("/api/x?y=1"));
+        let got = upstream_uri(&base, "/api/x", Some("y=1"));
         assert_eq!(
             got.map(|u| u.to_string()),
             Some("http://10.0.0.1:8080/base/api/x?y=1".into())

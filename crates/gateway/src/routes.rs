@@ -48,6 +48,51 @@ impl Route {
     }
 }
 
+/// The canonical form of a request path, or `None` when it is ambiguous.
+///
+/// Routing must decide on the path the upstream will act on: `%61dmin`,
+/// `/api/../admin` or `//admin` must not slip past the `/admin` policy. So
+/// percent-encoded unreserved characters are decoded, hex digits upper-cased,
+/// and anything an upstream could interpret differently (dot segments, empty
+/// segments, encoded `/` or `\`, a raw `\`) is refused outright.
+pub(crate) fn normalize_path(raw: &str) -> Option<String> {
+    if !raw.starts_with('/') {
+        return None;
+    }
+    let bytes = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = raw.get(i + 1..i + 3)?;
+            let value = u8::from_str_radix(hex, 16).ok()?;
+            if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~') {
+                out.push(char::from(value));
+            } else if matches!(value, b'/' | b'\\') {
+                return None;
+            } else {
+                out.push('%');
+                out.push_str(&hex.to_ascii_uppercase());
+            }
+            i += 3;
+        } else if b == b'\\' {
+            return None;
+        } else {
+            out.push(char::from(b));
+            i += 1;
+        }
+    }
+    let mut segments = out.split('/').skip(1).peekable();
+    while let Some(seg) = segments.next() {
+        let last = segments.peek().is_none();
+        if seg == "." || seg == ".." || (seg.is_empty() && !last) {
+            return None;
+        }
+    }
+    Some(out)
+}
+
 /// First route matching `host` and `path`.
 pub(crate) fn find<'a>(routes: &'a [Route], host: Option<&str>, path: &str) -> Option<&'a Route> {
     routes.iter().find(|r| r.matches(host, path))
@@ -64,6 +109,30 @@ mod tests {
             upstream: Uri::from_static("http://127.0.0.1:1"),
             scopes: vec![],
             audience: None,
+        }
+    }
+
+    #[test]
+    fn normalizes_or_refuses_ambiguous_paths() {
+        assert_eq!(normalize_path("/%61dmin/x").as_deref(), Some("/admin/x"));
+        assert_eq!(normalize_path("/a%2dz/%7e").as_deref(), Some("/a-z/~"));
+        assert_eq!(normalize_path("/a%3fb").as_deref(), Some("/a%3Fb"));
+        assert_eq!(normalize_path("/api/").as_deref(), Some("/api/"));
+        assert_eq!(normalize_path("/").as_deref(), Some("/"));
+        for bad in [
+            "/api/../admin",
+            "/api/%2e%2e/admin",
+            "//admin",
+            "/api//x",
+            "/./x",
+            "/a%2fb",
+            "/a%5Cb",
+            "/a\\b",
+            "/%zz",
+            "/%4",
+            "x",
+        ] {
+            assert_eq!(normalize_path(bad), None, "{bad}");
         }
     }
 

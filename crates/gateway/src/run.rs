@@ -133,6 +133,12 @@ pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
         ListenerKind::Proxy => ListenerMode::TrustedProxy {
             proxies: TrustedProxies::parse(&config.listener.trusted_proxies)
                 .map_err(|e| setup("listener.trusted_proxies", e))?,
+            header: config
+                .listener
+                .certificate_header
+                .as_deref()
+                .and_then(certbound_tls::CertificateHeader::parse)
+                .ok_or_else(|| setup("listener.certificate_header", "missing or unknown"))?,
             client_cas,
         },
     };

@@ -79,6 +79,33 @@ async fn enforces_binding_scopes_and_identity_headers() {
     assert_eq!(status, 401, "{body}");
     let (status, _) = curl(&pki, Some(&a), &["-H", &auth, &format!("{base}/nowhere")]).await;
     assert_eq!(status, 404);
+    // Routing decides on the path the upstream will see: encoded or dotted
+    // ways to reach /admin are refused or judged as /admin.
+    for (path, want) in [
+        ("/%61dmin/x", 403),
+        ("/api/../admin/x", 400),
+        ("/api/%2e%2e/admin/x", 400),
+        ("/api//x", 400),
+    ] {
+        let (status, body) = curl(
+            &pki,
+            Some(&a),
+            &["--path-as-is", "-H", &auth, &format!("{base}{path}")],
+        )
+        .await;
+        assert_eq!(status, want, "{path}: {body}");
+    }
+    let (status, seen) = curl(
+        &pki,
+        Some(&a),
+        &["-H", &auth, &format!("{base}/api/%6Frders")],
+    )
+    .await;
+    assert_eq!(
+        (status, seen["uri"].as_str()),
+        (200, Some("/api/orders")),
+        "the normalised path is forwarded"
+    );
 
     // Another issuer's token (unknown key): 401.
     let other_dir = or_panic(tempfile::tempdir(), "tempdir");

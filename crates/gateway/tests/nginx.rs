@@ -40,7 +40,7 @@ async fn nginx_auth_request_allows_bound_tokens_and_refuses_replays() {
 
     // The gateway behind nginx: plain HTTP, trusting nginx's address.
     let gw_toml = format!(
-        "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\n[authorization_server]\nissuer = \"{}\"\nca = \"{}\"\n[policy]\nleeway_seconds = 0\n[[routes]]\npath_prefix = \"/admin\"\nupstream = \"{upstream}\"\nscopes = [\"admin\"]\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"{upstream}\"\nscopes = [\"read\"]\n",
+        "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\n[authorization_server]\nissuer = \"{}\"\nca = \"{}\"\n[policy]\nleeway_seconds = 0\n[[routes]]\npath_prefix = \"/admin\"\nupstream = \"{upstream}\"\nscopes = [\"admin\"]\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"{upstream}\"\nscopes = [\"read\"]\n",
         server.issuer,
         pki.ca_path().display(),
     );
@@ -74,8 +74,12 @@ http {{
     location / {{
       auth_request /_certbound_check;
       auth_request_set $cb_client $upstream_http_x_certbound_client_id;
+      auth_request_set $cb_subject $upstream_http_x_certbound_subject;
+      auth_request_set $cb_scope $upstream_http_x_certbound_scope;
       auth_request_set $cb_thumb $upstream_http_x_certbound_cert_thumbprint;
       proxy_set_header X-Certbound-Client-Id $cb_client;
+      proxy_set_header X-Certbound-Subject $cb_subject;
+      proxy_set_header X-Certbound-Scope $cb_scope;
       proxy_set_header X-Certbound-Cert-Thumbprint $cb_thumb;
       proxy_pass {upstream};
     }}
@@ -85,6 +89,7 @@ http {{
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Forwarded-Host $host;
       proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;
     }}
   }}
@@ -157,7 +162,7 @@ async fn envoy_ext_authz_http_mode_reads_xfcc_from_the_trusted_peer() {
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
     let gw_toml = format!(
-        "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.2\"]\n[authorization_server]\nissuer = \"{}\"\nca = \"{}\"\n[[routes]]\npath_prefix = \"/admin\"\nupstream = \"http://127.0.0.1:9\"\nscopes = [\"admin\"]\n",
+        "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.2\"]\ncertificate_header = \"envoy\"\n[authorization_server]\nissuer = \"{}\"\nca = \"{}\"\n[[routes]]\npath_prefix = \"/admin\"\nupstream = \"http://127.0.0.1:9\"\nscopes = [\"admin\"]\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"http://127.0.0.1:9\"\nscopes = [\"read\"]\n",
         server.issuer,
         pki.ca_path().display(),
     );

@@ -122,6 +122,9 @@ pub struct ProxyListenerConfig {
     pub url: String,
     /// Peers whose certificate headers are honoured (IPs or CIDR blocks).
     pub trusted_proxies: Vec<String>,
+    /// The one header those peers send the certificate in: `rfc9440`
+    /// (`Client-Cert`), `nginx` (`X-SSL-Client-Cert`) or `envoy` (XFCC).
+    pub certificate_header: String,
 }
 
 /// `[tokens]`
@@ -282,6 +285,16 @@ impl Config {
         if let Some(proxy) = &l.proxy {
             certbound_tls::TrustedProxies::parse(&proxy.trusted_proxies)
                 .map_err(|e| key_err("listeners.proxy.trusted_proxies", e.to_string()))?;
+            if certbound_tls::CertificateHeader::parse(&proxy.certificate_header).is_none() {
+                return Err(key_err(
+                    "listeners.proxy.certificate_header",
+                    format!(
+                        "'{}' is not one of {}",
+                        proxy.certificate_header,
+                        certbound_tls::CertificateHeader::NAMES.join(", ")
+                    ),
+                ));
+            }
             if proxy.trusted_proxies.is_empty() {
                 return Err(key_err(
                     "listeners.proxy.trusted_proxies",
@@ -450,7 +463,7 @@ mod tests {
                 "storage.url",
             ),
             (
-                "[storage]\nurl = \"mysql://x\"\n[listeners.proxy]\naddr=\"127.0.0.1:1\"\nurl=\"https://x\"\ntrusted_proxies=[\"10.0.0.0/8\"]",
+                "[storage]\nurl = \"mysql://x\"\n[listeners.proxy]\naddr=\"127.0.0.1:1\"\nurl=\"https://x\"\ntrusted_proxies=[\"10.0.0.0/8\"]\ncertificate_header=\"nginx\"",
                 "storage.url",
             ),
             (
@@ -475,8 +488,12 @@ mod tests {
                 "tokens.signing_alg",
             ),
             (
-                "[storage]\nurl = \"sqlite://x\"\n[listeners.proxy]\naddr=\"127.0.0.1:1\"\nurl=\"https://x\"\ntrusted_proxies=[\"bogus\"]",
+                "[storage]\nurl = \"sqlite://x\"\n[listeners.proxy]\naddr=\"127.0.0.1:1\"\nurl=\"https://x\"\ntrusted_proxies=[\"bogus\"]\ncertificate_header=\"nginx\"",
                 "listeners.proxy.trusted_proxies",
+            ),
+            (
+                "[storage]\nurl = \"sqlite://x\"\n[listeners.proxy]\naddr=\"127.0.0.1:1\"\nurl=\"https://x\"\ntrusted_proxies=[\"10.0.0.1\"]\ncertificate_header=\"haproxy\"",
+                "listeners.proxy.certificate_header",
             ),
         ];
         for (text, key) in cases {

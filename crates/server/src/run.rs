@@ -170,10 +170,15 @@ pub async fn start_with_store(
         proxy_addr = Some(local_url(&listener)?.0);
         proxy_url = Some(l.url.clone());
         let proxies = TrustedProxies::parse(&l.trusted_proxies)?;
+        let header =
+            certbound_tls::CertificateHeader::parse(&l.certificate_header).ok_or_else(|| {
+                ServerError::Key("listeners.proxy.certificate_header is invalid".into())
+            })?;
         modes.push((
             listener,
             ListenerMode::TrustedProxy {
                 proxies,
+                header,
                 client_cas: client_cas.clone(),
             },
         ));

@@ -14,7 +14,7 @@ use serde_json::Value;
 async fn tokens_through_a_trusted_proxy_are_bound_to_the_forwarded_certificate() {
     let server = TestServer::start_with(
         Backend::Sqlite,
-        "[listeners.proxy]\naddr = \"127.0.0.1:0\"\nurl = \"https://as.example\"\ntrusted_proxies = [\"127.0.0.2\"]\n",
+        "[listeners.proxy]\naddr = \"127.0.0.1:0\"\nurl = \"https://as.example\"\ntrusted_proxies = [\"127.0.0.2\"]\ncertificate_header = \"rfc9440\"\n",
     )
     .await;
     let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
@@ -44,6 +44,25 @@ async fn tokens_through_a_trusted_proxy_are_bound_to_the_forwarded_certificate()
     );
     // Metadata advertises the proxy's public URL.
     assert_eq!(claims(token)["iss"], "https://as.example");
+
+    // Another format from the trusted proxy (a client could smuggle it past a
+    // proxy that only overwrites its own header) is never believed.
+    let spoof = format!(
+        "X-SSL-Client-Cert: {}",
+        alice
+            .issued
+            .cert_pem
+            .replace('\n', "%0A")
+            .replace(' ', "%20")
+    );
+    let (status, json) = server
+        .post_to(&url, None, body, &[&spoof], &["--interface", "127.0.0.2"])
+        .await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{json}"
+    );
 
     // The same header from anyone else is stripped: no certificate, invalid_client.
     let (status, json) = server.post_to(&url, None, body, &[&header], &[]).await;

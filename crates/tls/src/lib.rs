@@ -26,7 +26,7 @@ pub use config::{ClientAuth, server_config};
 pub use error::{ProxyHeaderError, TlsError};
 pub use extract::ConnectionInfo;
 pub use peer::{CertificateSource, PeerCertificate};
-pub use proxy::TrustedProxies;
+pub use proxy::{CertificateHeader, TrustedProxies};
 pub use serve::{ListenerMode, serve};
 
 /// The crypto provider every certbound TLS endpoint uses.

@@ -22,7 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
-use crate::proxy::{certificate_from_headers, strip_certificate_headers};
+use crate::proxy::{CertificateHeader, certificate_from_headers, strip_certificate_headers};
 use crate::{
     CertificateSource, ClientCaBundle, ConnectionInfo, PeerCertificate, ProxyHeaderError,
     TrustedProxies,
@@ -55,6 +55,8 @@ pub enum ListenerMode {
     TrustedProxy {
         /// Peers whose certificate headers are honoured.
         proxies: TrustedProxies,
+        /// The one header format those peers send.
+        header: CertificateHeader,
         /// CAs that forwarded chains are validated against.
         client_cas: ClientCaBundle,
     },
@@ -108,7 +110,7 @@ struct ConnectionContext {
     info: ConnectionInfo,
     certificate: Option<PeerCertificate>,
     /// Set on trusted-proxy listeners when the peer is trusted.
-    proxy_client_cas: Option<ClientCaBundle>,
+    proxy: Option<(CertificateHeader, ClientCaBundle)>,
 }
 
 async fn connection(
@@ -125,6 +127,7 @@ async fn connection(
         ListenerMode::Tls { config } => tls_connection(tcp, peer, config, None, app, watcher).await,
         ListenerMode::TrustedProxy {
             proxies,
+            header: format,
             client_cas,
         } => {
             let trusted = proxies.contains(peer.ip());
@@ -136,7 +139,7 @@ async fn connection(
                     trusted_proxy: trusted,
                 },
                 certificate: None,
-                proxy_client_cas: trusted.then(|| client_cas.clone()),
+                proxy: trusted.then(|| (*format, client_cas.clone())),
             };
             serve_http(TokioIo::new(tcp), ctx, app, watcher).await;
         }
@@ -186,7 +189,7 @@ async fn tls_connection(
             trusted_proxy: false,
         },
         certificate,
-        proxy_client_cas: None,
+        proxy: None,
     };
     serve_http(TokioIo::new(stream), ctx, app, watcher).await;
 }
@@ -223,9 +226,9 @@ fn prepare(
     mut req: Request<Incoming>,
     ctx: &ConnectionContext,
 ) -> Result<Request<Body>, ProxyHeaderError> {
-    let certificate = match &ctx.proxy_client_cas {
-        Some(cas) => {
-            let cert = certificate_from_headers(req.headers(), cas).map_err(|e| {
+    let certificate = match &ctx.proxy {
+        Some((format, cas)) => {
+            let cert = certificate_from_headers(req.headers(), *format, cas).map_err(|e| {
                 warn!(peer = %ctx.info.peer_addr, error = %e, "rejected certificate header from trusted proxy");
                 e
             })?;

@@ -8,6 +8,7 @@ mod common;
 
 use base64::Engine;
 use certbound_testkit::{TestIdentity, TestPki};
+use certbound_tls::CertificateHeader;
 use common::{curl, json, start_proxy};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
@@ -54,16 +55,17 @@ async fn get(addr: std::net::SocketAddr, from_proxy: bool, headers: &[String]) -
 }
 
 #[tokio::test]
-async fn trusted_proxy_headers_are_honoured_in_all_three_formats() {
+async fn trusted_proxy_headers_are_honoured_in_the_configured_format_only() {
     let pki = TestPki::new();
     let alice = pki.simple_client("alice");
-    let server = start_proxy(&pki, &[PROXY_IP]).await;
-    for (header, source) in [
-        (rfc9440(&alice), "Rfc9440"),
-        (nginx(&alice), "NginxEscapedPem"),
-        (envoy(&alice), "EnvoyXfcc"),
-    ] {
-        let (status, v) = get(server.addr, true, std::slice::from_ref(&header)).await;
+    let formats = [
+        (CertificateHeader::Rfc9440, rfc9440(&alice), "Rfc9440"),
+        (CertificateHeader::Nginx, nginx(&alice), "NginxEscapedPem"),
+        (CertificateHeader::Envoy, envoy(&alice), "EnvoyXfcc"),
+    ];
+    for (format, header, source) in &formats {
+        let server = start_proxy(&pki, &[PROXY_IP], *format).await;
+        let (status, v) = get(server.addr, true, std::slice::from_ref(header)).await;
         assert_eq!(status, "200", "{header}: {v}");
         assert_eq!(v["trusted_proxy"], true);
         assert_eq!(
@@ -71,17 +73,34 @@ async fn trusted_proxy_headers_are_honoured_in_all_three_formats() {
             Value::from(alice.thumbprint().to_string()),
             "{header}"
         );
-        assert_eq!(v["certificate"]["source"], source);
+        assert_eq!(v["certificate"]["source"], *source);
         assert_eq!(v["certificate"]["chain_validated"], true, "{header}");
         assert_eq!(v["certificate"]["subject_dn"], "CN=alice");
         // The handler sees the parsed certificate, not the raw header.
         assert_eq!(v["certificate_headers_seen"], serde_json::json!([]));
+
+        // A client can smuggle another format through a proxy that only
+        // overwrites its own header: those are stripped, never believed.
+        for (other_format, other, _) in &formats {
+            if other_format == format {
+                continue;
+            }
+            let (status, v) = get(server.addr, true, std::slice::from_ref(other)).await;
+            assert_eq!(status, "200", "{format:?} listener, {other}");
+            assert_eq!(
+                v["certificate"],
+                Value::Null,
+                "{format:?} listener believed {other}"
+            );
+            assert_eq!(v["certificate_headers_seen"], serde_json::json!([]));
+        }
+        // A trusted proxy that forwards no certificate: none.
+        let (status, v) = get(server.addr, true, &[]).await;
+        assert_eq!(status, "200");
+        assert_eq!(v["certificate"], Value::Null);
     }
-    // A trusted proxy that forwards no certificate: none.
-    let (status, v) = get(server.addr, true, &[]).await;
-    assert_eq!(status, "200");
-    assert_eq!(v["certificate"], Value::Null);
-    // nginx sends an empty value when its client had no certificate.
+    // nginx drops the header (or sends it empty) when its client had no certificate.
+    let server = start_proxy(&pki, &[PROXY_IP], CertificateHeader::Nginx).await;
     let (status, v) = get(server.addr, true, &["X-SSL-Client-Cert;".to_owned()]).await;
     assert_eq!(status, "200");
     assert_eq!(v["certificate"], Value::Null);
@@ -91,7 +110,7 @@ async fn trusted_proxy_headers_are_honoured_in_all_three_formats() {
 async fn the_same_headers_from_an_untrusted_peer_are_stripped() {
     let pki = TestPki::new();
     let alice = pki.simple_client("alice");
-    let server = start_proxy(&pki, &[PROXY_IP]).await;
+    let server = start_proxy(&pki, &[PROXY_IP], CertificateHeader::Rfc9440).await;
     for header in [
         rfc9440(&alice),
         nginx(&alice),
@@ -118,7 +137,6 @@ async fn the_same_headers_from_an_untrusted_peer_are_stripped() {
 async fn garbage_from_a_trusted_proxy_is_a_400_naming_the_header() {
     let pki = TestPki::new();
     let alice = pki.simple_client("alice");
-    let server = start_proxy(&pki, &[PROXY_IP]).await;
     let wrong_hash = envoy(&alice).replace(&alice.thumbprint().to_hex(), &"0".repeat(64));
     let cases: Vec<(String, &str)> = vec![
         (
@@ -163,24 +181,30 @@ async fn garbage_from_a_trusted_proxy_is_a_400_naming_the_header() {
             "malformed X-Forwarded-Client-Cert header: Hash= does not match",
         ),
     ];
+    let rfc = start_proxy(&pki, &[PROXY_IP], CertificateHeader::Rfc9440).await;
+    let ngx = start_proxy(&pki, &[PROXY_IP], CertificateHeader::Nginx).await;
+    let env = start_proxy(&pki, &[PROXY_IP], CertificateHeader::Envoy).await;
+    let listener_for = |header: &str| {
+        if header.starts_with("X-SSL") {
+            ngx.addr
+        } else if header.starts_with("X-Forwarded") {
+            env.addr
+        } else {
+            rfc.addr
+        }
+    };
     for (header, want) in &cases {
-        let (status, v) = get(server.addr, true, std::slice::from_ref(header)).await;
+        let (status, v) = get(listener_for(header), true, std::slice::from_ref(header)).await;
         assert_eq!(status, "400", "{header}: {v}");
         assert_eq!(v["error"], "invalid_request", "{header}");
         let description = v["error_description"].as_str().unwrap_or_default();
         assert!(description.starts_with(want), "{header}: {description}");
     }
-    // Two formats at once is ambiguous.
-    let (status, v) = get(server.addr, true, &[rfc9440(&alice), nginx(&alice)]).await;
-    assert_eq!(status, "400");
-    assert!(
-        v["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("more than one"),
-        "{v}"
-    );
+    // The configured format wins; another one alongside is stripped, not an error.
+    let (status, v) = get(rfc.addr, true, &[rfc9440(&alice), nginx(&alice)]).await;
+    assert_eq!(status, "200", "{v}");
+    assert_eq!(v["certificate"]["source"], "Rfc9440");
     // A repeated single-valued header too.
-    let (status, _) = get(server.addr, true, &[rfc9440(&alice), rfc9440(&alice)]).await;
+    let (status, _) = get(rfc.addr, true, &[rfc9440(&alice), rfc9440(&alice)]).await;
     assert_eq!(status, "400");
 }

@@ -73,57 +73,89 @@ pub fn strip_certificate_headers(headers: &mut HeaderMap) -> Vec<&'static str> {
         .collect()
 }
 
-/// Reads the certificate a trusted proxy forwarded. `Ok(None)` when it sent
-/// none. Two different formats in one request is an error, not a choice.
+/// The one header format a trusted-proxy listener believes. Exactly one:
+/// a proxy only overwrites its own header, so a client could smuggle any
+/// other format through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateHeader {
+    /// RFC 9440 `Client-Cert` (+ `Client-Cert-Chain`).
+    Rfc9440,
+    /// nginx `$ssl_client_escaped_cert` in `X-SSL-Client-Cert`.
+    Nginx,
+    /// Envoy `X-Forwarded-Client-Cert`.
+    Envoy,
+}
+
+impl CertificateHeader {
+    /// Config names: `rfc9440`, `nginx`, `envoy`.
+    pub const NAMES: [&'static str; 3] = ["rfc9440", "nginx", "envoy"];
+
+    /// Parses a config name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "rfc9440" => Some(Self::Rfc9440),
+            "nginx" => Some(Self::Nginx),
+            "envoy" => Some(Self::Envoy),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the certificate a trusted proxy forwarded in the configured
+/// format; `Ok(None)` when it sent none. Other formats are never read (the
+/// listener strips them).
 pub fn certificate_from_headers(
     headers: &HeaderMap,
+    format: CertificateHeader,
     client_cas: &ClientCaBundle,
 ) -> Result<Option<PeerCertificate>, ProxyHeaderError> {
-    let rfc = headers.contains_key(CLIENT_CERT) || headers.contains_key(CLIENT_CERT_CHAIN);
-    let nginx = headers.contains_key(X_SSL_CLIENT_CERT);
-    let envoy = headers.contains_key(X_FORWARDED_CLIENT_CERT);
-    if usize::from(rfc) + usize::from(nginx) + usize::from(envoy) > 1 {
-        return Err(ProxyHeaderError::new(
-            "client certificate",
-            "more than one of Client-Cert, X-SSL-Client-Cert and X-Forwarded-Client-Cert is present; configure the proxy to send exactly one",
-        ));
-    }
-    let (chain, source, header) = if rfc {
-        let leaf = single(headers, CLIENT_CERT, "Client-Cert")?.ok_or_else(|| {
-            ProxyHeaderError::new("Client-Cert-Chain", "sent without Client-Cert")
-        })?;
-        let mut chain = vec![rfc9440::parse_client_cert(leaf)?];
-        chain.extend(rfc9440::parse_client_cert_chain(
-            headers
-                .get_all(CLIENT_CERT_CHAIN)
-                .iter()
-                .map(|v| v.as_bytes()),
-        )?);
-        (chain, CertificateSource::Rfc9440, "Client-Cert")
-    } else if nginx {
-        match single(headers, X_SSL_CLIENT_CERT, "X-SSL-Client-Cert")? {
-            Some(v) => (
-                nginx::parse_escaped_pem(v)?,
-                CertificateSource::NginxEscapedPem,
-                "X-SSL-Client-Cert",
-            ),
-            None => return Ok(None),
+    let (chain, source, header) = match format {
+        CertificateHeader::Rfc9440 => {
+            let Some(leaf) = single(headers, CLIENT_CERT, "Client-Cert")? else {
+                if headers.contains_key(CLIENT_CERT_CHAIN) {
+                    return Err(ProxyHeaderError::new(
+                        "Client-Cert-Chain",
+                        "sent without Client-Cert",
+                    ));
+                }
+                return Ok(None);
+            };
+            let mut chain = vec![rfc9440::parse_client_cert(leaf)?];
+            chain.extend(rfc9440::parse_client_cert_chain(
+                headers
+                    .get_all(CLIENT_CERT_CHAIN)
+                    .iter()
+                    .map(|v| v.as_bytes()),
+            )?);
+            (chain, CertificateSource::Rfc9440, "Client-Cert")
         }
-    } else if envoy {
-        // Envoy appends one element per hop; several header lines are one list.
-        let joined = headers
-            .get_all(X_FORWARDED_CLIENT_CERT)
-            .iter()
-            .map(|v| v.as_bytes())
-            .collect::<Vec<_>>()
-            .join(&b","[..]);
-        (
-            envoy::parse_xfcc(&joined)?,
-            CertificateSource::EnvoyXfcc,
-            "X-Forwarded-Client-Cert",
-        )
-    } else {
-        return Ok(None);
+        CertificateHeader::Nginx => {
+            match single(headers, X_SSL_CLIENT_CERT, "X-SSL-Client-Cert")? {
+                Some(v) => (
+                    nginx::parse_escaped_pem(v)?,
+                    CertificateSource::NginxEscapedPem,
+                    "X-SSL-Client-Cert",
+                ),
+                None => return Ok(None),
+            }
+        }
+        CertificateHeader::Envoy => {
+            if !headers.contains_key(X_FORWARDED_CLIENT_CERT) {
+                return Ok(None);
+            }
+            // Envoy appends one element per hop; several header lines are one list.
+            let joined = headers
+                .get_all(X_FORWARDED_CLIENT_CERT)
+                .iter()
+                .map(|v| v.as_bytes())
+                .collect::<Vec<_>>()
+                .join(&b","[..]);
+            (
+                envoy::parse_xfcc(&joined)?,
+                CertificateSource::EnvoyXfcc,
+                "X-Forwarded-Client-Cert",
+            )
+        }
     };
     PeerCertificate::from_chain(chain, client_cas, source).map_err(|e| {
         ProxyHeaderError::new(header, format!("the certificate cannot be parsed: {e}"))

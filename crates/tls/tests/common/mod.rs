@@ -9,8 +9,8 @@ use axum::Router;
 use axum::routing::get;
 use certbound_testkit::{TestPki, or_panic, require_tool};
 use certbound_tls::{
-    ChainStatus, ClientAuth, ClientCaBundle, ConnectionInfo, ListenerMode, PeerCertificate,
-    TrustedProxies,
+    CertificateHeader, ChainStatus, ClientAuth, ClientCaBundle, ConnectionInfo, ListenerMode,
+    PeerCertificate, TrustedProxies,
 };
 use http::HeaderMap;
 use serde_json::{Value, json};
@@ -94,10 +94,11 @@ pub async fn start_mtls(pki: &TestPki) -> Running {
     .await
 }
 
-pub async fn start_proxy(pki: &TestPki, trusted: &[&str]) -> Running {
+pub async fn start_proxy(pki: &TestPki, trusted: &[&str], header: CertificateHeader) -> Running {
     let proxies = or_panic(TrustedProxies::parse(trusted), "trusted proxies");
     start(ListenerMode::TrustedProxy {
         proxies,
+        header,
         client_cas: client_cas(pki),
     })
     .await
