@@ -102,6 +102,9 @@ fn quote_safe(s: &str) -> String {
 
 impl IntoResponse for GuardError {
     fn into_response(self) -> Response {
+        if let Self::Unavailable(detail) | Self::Setup(detail) = &self {
+            tracing::warn!(error = %detail, "token could not be verified: authorization server unavailable");
+        }
         let body = match self.code() {
             Some(code) => {
                 serde_json::json!({ "error": code, "error_description": self.description() })

@@ -65,7 +65,12 @@ impl Introspector {
         };
         let mut cache = self.cache.write().await;
         if cache.len() >= MAX_ENTRIES {
-            cache.clear();
+            // Drop what has expired first; clear only if that is not enough.
+            let now = Instant::now();
+            cache.retain(|_, (until, _)| *until > now);
+            if cache.len() >= MAX_ENTRIES {
+                cache.clear();
+            }
         }
         cache.insert(key, (Instant::now() + ttl, answer.clone()));
         answer.ok_or_else(inactive)

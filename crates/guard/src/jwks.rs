@@ -61,12 +61,24 @@ impl JwksCache {
         }
     }
 
-    /// The key for `kid`, fetching or refetching as the rules allow.
-    pub(crate) async fn key(&self, kid: &str) -> Result<Option<VerificationKey>, GuardError> {
+    /// The key for `kid`, fetching or refetching as the rules allow. A known
+    /// key is served at once even when the set is stale (the refresh runs
+    /// in the background), so an unreachable AS never stalls requests that
+    /// carry a key we already have.
+    pub(crate) async fn key(
+        self: &Arc<Self>,
+        kid: &str,
+    ) -> Result<Option<VerificationKey>, GuardError> {
         {
             let state = self.state.read().await;
-            let fresh = state.fetched_at.is_some_and(|t| t.elapsed() < self.max_age);
-            if let Some(k) = state.keys.get(kid).filter(|_| fresh) {
+            if let Some(k) = state.keys.get(kid) {
+                let stale = state.fetched_at.is_none_or(|t| t.elapsed() >= self.max_age);
+                if stale {
+                    let this = Arc::clone(self);
+                    tokio::spawn(async move {
+                        let _ = this.refresh().await;
+                    });
+                }
                 return Ok(Some(k.clone()));
             }
         }

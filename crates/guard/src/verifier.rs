@@ -102,8 +102,15 @@ impl VerifiedToken {
         }
     }
 
-    fn from_claims(claims: AccessTokenClaims) -> Self {
-        Self {
+    fn from_claims(claims: AccessTokenClaims) -> Result<Self, GuardError> {
+        // A cnf we cannot read must not turn a bound token into an unbound one.
+        let thumbprint = match &claims.cnf {
+            None => None,
+            Some(c) => Some(c.thumbprint().ok_or_else(|| {
+                GuardError::InvalidToken("the token's cnf.x5t#S256 is malformed".into())
+            })?),
+        };
+        Ok(Self {
             scopes: claims
                 .scope
                 .as_deref()
@@ -112,13 +119,13 @@ impl VerifiedToken {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            thumbprint: claims.cnf.as_ref().and_then(|c| c.thumbprint()),
+            thumbprint,
             client_id: claims.client_id,
             subject: claims.sub,
             audience: claims.aud,
             jti: claims.jti,
             expires_at: claims.exp,
-        }
+        })
     }
 }
 
@@ -128,7 +135,7 @@ pub struct Guard(Arc<Inner>);
 
 struct Inner {
     options: GuardOptions,
-    jwks: JwksCache,
+    jwks: Arc<JwksCache>,
     introspector: Option<Introspector>,
 }
 
@@ -172,12 +179,12 @@ impl Guard {
                 ))
             }
         };
-        let jwks = JwksCache::new(
+        let jwks = Arc::new(JwksCache::new(
             fetcher,
             jwks_uri,
             options.jwks_min_refetch,
             options.jwks_max_age,
-        );
+        ));
         Ok(Self(Arc::new(Inner {
             options,
             jwks,
@@ -278,7 +285,7 @@ impl Guard {
                     _ => "the token's claims are invalid",
                 })
             })?;
-        Ok(VerifiedToken::from_claims(data.claims))
+        VerifiedToken::from_claims(data.claims)
     }
 }
 
@@ -356,7 +363,7 @@ impl IntrospectionResponse {
                 "the token is not meant for this resource (aud)".into(),
             ));
         }
-        Ok(Some(VerifiedToken::from_claims(claims)))
+        VerifiedToken::from_claims(claims).map(Some)
     }
 }
 
@@ -373,6 +380,39 @@ mod tests {
             }
         }
         h
+    }
+
+    #[test]
+    fn a_malformed_cnf_is_not_an_unbound_token() {
+        let claims = |x5t: &str| AccessTokenClaims {
+            iss: "https://as".into(),
+            sub: "a".into(),
+            aud: "x".into(),
+            exp: 1,
+            iat: 0,
+            jti: "j".into(),
+            client_id: "a".into(),
+            scope: Some("read  write".into()),
+            cnf: Some(certbound_core::Confirmation {
+                x5t_s256: x5t.into(),
+            }),
+        };
+        let good = Thumbprint::of_der(b"cert").to_string();
+        let ok = VerifiedToken::from_claims(claims(&good));
+        assert_eq!(ok.as_ref().map(|t| t.scopes.len()), Ok(2));
+        assert_eq!(
+            ok.map(|t| t.thumbprint),
+            Ok(Some(Thumbprint::of_der(b"cert")))
+        );
+        for bad in ["", "AAAA", &format!("{good}="), &"00".repeat(32)] {
+            assert!(
+                matches!(
+                    VerifiedToken::from_claims(claims(bad)),
+                    Err(GuardError::InvalidToken(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -62,8 +62,6 @@ pub struct OAuthError {
     pub code: ErrorCode,
     /// `error_description`: helpful, never secret.
     pub description: Cow<'static, str>,
-    /// Send `WWW-Authenticate: Basic` (client tried HTTP Basic).
-    pub basic_challenge: bool,
 }
 
 impl OAuthError {
@@ -73,7 +71,6 @@ impl OAuthError {
             status: StatusCode::BAD_REQUEST,
             code,
             description: description.into(),
-            basic_challenge: false,
         }
     }
 
@@ -88,14 +85,7 @@ impl OAuthError {
             status: StatusCode::UNAUTHORIZED,
             code: ErrorCode::InvalidClient,
             description: description.into(),
-            basic_challenge: false,
         }
-    }
-
-    /// Adds the `WWW-Authenticate: Basic` challenge.
-    pub fn with_basic_challenge(mut self) -> Self {
-        self.basic_challenge = true;
-        self
     }
 
     /// 500 `server_error`; the detail goes to the log, not the client.
@@ -105,7 +95,6 @@ impl OAuthError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: ErrorCode::ServerError,
             description: "internal error; the server log has details".into(),
-            basic_challenge: false,
         }
     }
 }
@@ -119,7 +108,6 @@ impl From<StoreError> for OAuthError {
                     status: StatusCode::SERVICE_UNAVAILABLE,
                     code: ErrorCode::TemporarilyUnavailable,
                     description: "the database is unavailable; retry shortly".into(),
-                    basic_challenge: false,
                 }
             }
             other => Self::internal(&other),
@@ -148,7 +136,9 @@ impl IntoResponse for OAuthError {
         let mut res = (self.status, axum::Json(body)).into_response();
         let headers = res.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.basic_challenge {
+        // Every 401 carries a challenge (RFC 9110 §15.5.2); Basic is the
+        // only HTTP scheme a client can use here (RFC 6749 §5.2).
+        if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(r#"Basic realm="certbound", charset="UTF-8""#),

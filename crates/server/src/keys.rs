@@ -165,9 +165,7 @@ impl KeySet {
         let mut verifiers = HashMap::new();
         let mut published = Vec::new();
         for key in keys {
-            let still_published =
-                key.retired_at.is_none() || key.publish_until.is_some_and(|until| until > now);
-            if !still_published {
+            if !is_published(key, now) {
                 continue;
             }
             let jwk: Value = serde_json::from_str(&key.public_jwk).map_err(|e| {
@@ -265,12 +263,23 @@ impl KeyCache {
         self.refresh().await
     }
 
-    /// Re-reads the key set now (single flight).
+    /// Re-reads the key set if it is older than `max_age` (single flight).
     pub async fn refresh(&self) -> Arc<KeySet> {
+        self.reload(self.max_age).await
+    }
+
+    /// Re-reads the key set unless it was read within the last second: a
+    /// token signed with a `kid` we do not know may come from an instance
+    /// that rotated a moment ago.
+    pub async fn refresh_for_unknown_kid(&self) -> Arc<KeySet> {
+        self.reload(Duration::from_secs(1)).await
+    }
+
+    async fn reload(&self, fresh_for: Duration) -> Arc<KeySet> {
         let _one = self.refreshing.lock().await;
         {
             let guard = self.current.read().await;
-            if guard.0.elapsed() < self.max_age && !self.max_age.is_zero() {
+            if guard.0.elapsed() < fresh_for && !fresh_for.is_zero() {
                 return Arc::clone(&guard.1);
             }
         }
@@ -288,6 +297,37 @@ impl KeyCache {
         }
         Arc::clone(&guard.1)
     }
+
+    /// The JWKS to publish now, read from the store so every instance
+    /// publishes a freshly rotated key at once; the cached set if the store
+    /// is unreachable.
+    pub async fn current_jwks(&self) -> String {
+        match self.store.signing_keys().await {
+            Ok(keys) => match published_jwks(&keys, crate::now()) {
+                Ok(json) => return json,
+                Err(e) => {
+                    warn!(error = %e, "stored signing keys unreadable; serving the cached JWKS")
+                }
+            },
+            Err(e) => warn!(error = %e, "could not read signing keys; serving the cached JWKS"),
+        }
+        self.get().await.jwks_json.clone()
+    }
+}
+
+/// `{"keys":[…]}` of the keys still published at `now`.
+pub fn published_jwks(keys: &[StoredSigningKey], now: i64) -> Result<String, ServerError> {
+    let mut published = Vec::new();
+    for key in keys.iter().filter(|k| is_published(k, now)) {
+        let jwk: Value = serde_json::from_str(&key.public_jwk)
+            .map_err(|e| ServerError::Key(format!("stored JWK {} is not JSON: {e}", key.kid)))?;
+        published.push(jwk);
+    }
+    Ok(json!({ "keys": published }).to_string())
+}
+
+fn is_published(key: &StoredSigningKey, now: i64) -> bool {
+    key.retired_at.is_none() || key.publish_until.is_some_and(|until| until > now)
 }
 
 /// Retires the active key and makes a new one active; the old key stays

@@ -151,7 +151,7 @@ async fn lookup_jwt(server: &AuthorizationServer, token: &str) -> Result<Lookup,
     let mut keys = server.keys.get().await;
     if keys.verifier(&kid).is_none() {
         // Maybe another instance rotated since we last looked.
-        keys = server.keys.refresh().await;
+        keys = server.keys.refresh_for_unknown_kid().await;
     }
     let Some((alg, key)) = keys.verifier(&kid) else {
         return Ok(Lookup::Unknown);

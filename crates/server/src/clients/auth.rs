@@ -28,7 +28,6 @@ pub struct AuthenticatedClient {
 struct Presented {
     client_id: String,
     secret: Option<(String, AuthMethod)>,
-    basic: bool,
 }
 
 /// Authenticates the caller or returns the RFC 6749 §5.2 error.
@@ -39,17 +38,10 @@ pub async fn authenticate(
     certificate: Option<PeerCertificate>,
 ) -> Result<AuthenticatedClient, OAuthError> {
     let presented = presented_credentials(headers, form)?;
-    let challenge = |e: OAuthError| {
-        if presented.basic {
-            e.with_basic_challenge()
-        } else {
-            e
-        }
-    };
     let thumbprint = certificate.as_ref().map(|c| c.thumbprint().to_string());
     let fail = |reason: &str, public: String| {
         audit::client_rejected(&presented.client_id, reason, thumbprint.as_deref());
-        challenge(OAuthError::invalid_client(public))
+        OAuthError::invalid_client(public)
     };
 
     let Some(client) = state.client(&presented.client_id).await? else {
@@ -179,13 +171,11 @@ fn presented_credentials(headers: &HeaderMap, form: &Form) -> Result<Presented, 
             if form_id.is_some_and(|f| f != id) {
                 return Err(OAuthError::invalid_client(
                     "client_id in the body does not match the HTTP Basic credentials",
-                )
-                .with_basic_challenge());
+                ));
             }
             Ok(Presented {
                 client_id: id,
                 secret: Some((secret, AuthMethod::ClientSecretBasic)),
-                basic: true,
             })
         }
         (None, secret) => {
@@ -195,7 +185,6 @@ fn presented_credentials(headers: &HeaderMap, form: &Form) -> Result<Presented, 
             Ok(Presented {
                 client_id: id.to_owned(),
                 secret: secret.map(|s| (s.to_owned(), AuthMethod::ClientSecretPost)),
-                basic: false,
             })
         }
     }
@@ -203,15 +192,13 @@ fn presented_credentials(headers: &HeaderMap, form: &Form) -> Result<Presented, 
 
 /// RFC 6749 §2.3.1: `Basic base64(urlencode(id):urlencode(secret))`.
 fn parse_basic(value: &[u8]) -> Result<(String, String), OAuthError> {
-    let bad =
-        || OAuthError::invalid_client("malformed HTTP Basic credentials").with_basic_challenge();
+    let bad = || OAuthError::invalid_client("malformed HTTP Basic credentials");
     let text = std::str::from_utf8(value).map_err(|_| bad())?;
     let (scheme, b64) = text.trim().split_once(' ').ok_or_else(bad)?;
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(
-            OAuthError::invalid_client("only the Basic scheme authenticates clients here")
-                .with_basic_challenge(),
-        );
+        return Err(OAuthError::invalid_client(
+            "only the Basic scheme authenticates clients here",
+        ));
     }
     let decoded = STANDARD.decode(b64.trim()).map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;

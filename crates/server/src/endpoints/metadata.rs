@@ -26,9 +26,8 @@ pub async fn metadata(State(server): State<Arc<AuthorizationServer>>) -> Respons
 
 /// The published signing keys.
 pub async fn jwks(State(server): State<Arc<AuthorizationServer>>) -> Response {
-    let keys = server.keys.get().await;
     // Short cache: verifiers refetch on an unknown kid anyway.
-    let mut res = json(keys.jwks_json.clone(), "public, max-age=60");
+    let mut res = json(server.keys.current_jwks().await, "public, max-age=60");
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/jwk-set+json"),
