@@ -140,6 +140,8 @@ pub struct PolicyConfig {
     pub audience: Option<String>,
     /// Clock leeway for `exp`/`nbf`.
     pub leeway_seconds: u64,
+    /// An unknown `kid` refetches the JWKS at most this often (seconds).
+    pub jwks_refetch_seconds: u64,
 }
 
 impl Default for PolicyConfig {
@@ -148,6 +150,7 @@ impl Default for PolicyConfig {
             require_bound_tokens: false,
             audience: None,
             leeway_seconds: 5,
+            jwks_refetch_seconds: 5,
         }
     }
 }

@@ -61,6 +61,7 @@ pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
     let mut options = GuardOptions::new(a.issuer.clone());
     options.require_bound_tokens = config.policy.require_bound_tokens;
     options.leeway = Duration::from_secs(config.policy.leeway_seconds);
+    options.jwks_min_refetch = Duration::from_secs(config.policy.jwks_refetch_seconds);
     options.introspection =
         a.introspection_client_id
             .clone()

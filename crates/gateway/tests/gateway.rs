@@ -57,6 +57,15 @@ async fn enforces_binding_scopes_and_identity_headers() {
         seen["headers"]["x-certbound-cert-thumbprint"],
         json!([a.thumbprint().to_string()])
     );
+    // forward_client_cert: the upstream also gets the certificate itself (RFC 9440).
+    let forwarded = seen["headers"]["client-cert"][0]
+        .as_str()
+        .unwrap_or_default()
+        .trim_matches(':')
+        .to_owned();
+    let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, forwarded)
+        .unwrap_or_default();
+    assert_eq!(der, a.issued.cert_der, "Client-Cert carries client A's DER");
 
     for (who, what) in [
         (Some(&b), "client B's certificate"),
@@ -183,7 +192,7 @@ async fn rotation_outage_upstream_down_and_opaque_tokens() {
         .await,
         "rotate",
     );
-    tokio::time::sleep(Duration::from_millis(5100)).await; // the guard refetches at most every 5 s
+    tokio::time::sleep(Duration::from_millis(1100)).await; // jwks_refetch_seconds = 1 in this config
     let after = token(&pki, &server, &a, "a").await;
     let (status, body) = curl(
         &pki,

@@ -95,8 +95,10 @@ ca = "{ca}"
 {extra}
 [policy]
 leeway_seconds = 0
+jwks_refetch_seconds = 1
 [upstream]
 request_timeout_ms = 5000
+forward_client_cert = true
 [[routes]]
 path_prefix = "/admin"
 upstream = "{upstream}"
