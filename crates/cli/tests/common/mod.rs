@@ -1,0 +1,175 @@
+//! Shared by the CLI tests: run the built `certbound`, keep `certbound serve`
+//! and `certbound gateway` processes alive, write configs, call with curl.
+
+#![allow(dead_code, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use certbound_testkit::{TestPki, or_panic, require_tool, run};
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_certbound");
+
+pub fn certbound(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    run(Command::new(BIN).current_dir(dir).args(args))
+}
+
+/// A `certbound serve` child process; killed on drop.
+pub struct Serve {
+    pub child: Child,
+    pub lines: mpsc::Receiver<(bool, String)>,
+    pub issuer: String,
+    pub mtls: String,
+    pub stdout_first_line: Option<String>,
+}
+
+impl Serve {
+    pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(dir, "serve", args, env, "certbound ready; issuer ")
+    }
+
+    /// Runs `certbound SUBCOMMAND ARGS…` until it prints `ready_prefix`; the
+    /// rest of that line lands in `issuer`.
+    pub fn spawn(
+        dir: &Path,
+        subcommand: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        ready_prefix: &str,
+    ) -> Self {
+        let mut child = or_panic(
+            Command::new(BIN)
+                .current_dir(dir)
+                .arg(subcommand)
+                .args(args)
+                .envs(env.iter().copied())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn(),
+            "spawn certbound serve",
+        );
+        let (tx, rx) = mpsc::channel::<(bool, String)>();
+        if let Some(err) = child.stderr.take() {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    let _ = tx.send((false, line));
+                }
+            });
+        }
+        if let Some(out) = child.stdout.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = tx.send((true, line));
+                }
+            });
+        }
+        let mut issuer = None;
+        let mut mtls = String::new();
+        let mut stdout_first_line = None;
+        let mut seen = Vec::new();
+        while let Ok((is_stdout, line)) = rx.recv_timeout(Duration::from_secs(30)) {
+            if is_stdout {
+                stdout_first_line.get_or_insert(line.clone());
+            } else if let Some(rest) = line.strip_prefix("mtls listener ") {
+                mtls = rest.to_owned();
+            } else if let Some(rest) = line.strip_prefix(ready_prefix) {
+                issuer = Some(rest.to_owned());
+            }
+            seen.push(line);
+            if issuer.is_some() && (stdout_first_line.is_some() || !args.is_empty()) {
+                break;
+            }
+        }
+        let Some(issuer) = issuer else {
+            let _ = child.kill();
+            panic!("certbound serve did not become ready:\n{}", seen.join("\n"));
+        };
+        Self {
+            child,
+            lines: rx,
+            issuer,
+            mtls,
+            stdout_first_line,
+        }
+    }
+
+    /// SIGTERM, wait, and return every stderr line printed after start-up.
+    pub fn terminate_collecting_stderr(mut self) -> Vec<String> {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        let mut out = Vec::new();
+        while let Ok((is_stdout, line)) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            if !is_stdout {
+                out.push(line);
+            }
+        }
+        out
+    }
+
+    /// SIGTERM and wait; returns the exit code.
+    pub fn terminate(mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let status = self.child.wait().ok();
+        status.and_then(|s| s.code())
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn curl(args: &[&str]) -> (i32, Value) {
+    let (code, out, err) = run(Command::new(require_tool("curl"))
+        .args(["-sS", "--noproxy", "*", "--max-time", "20"])
+        .args(args));
+    (
+        code,
+        serde_json::from_str(&out).unwrap_or(Value::String(format!("{out}{err}"))),
+    )
+}
+
+pub fn write_config(dir: &Path, pki: &TestPki, storage: &str, listeners: &str) -> PathBuf {
+    write_config_named(dir, "certbound.toml", pki, "", storage, listeners)
+}
+
+pub fn write_config_named(
+    dir: &Path,
+    name: &str,
+    pki: &TestPki,
+    top: &str,
+    storage: &str,
+    listeners: &str,
+) -> PathBuf {
+    let path = dir.join(name);
+    let text = format!(
+        "{top}\n[storage]\nurl = \"{storage}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n{listeners}\n[keys]\ncache_seconds = 0\n",
+        pki.dir().join("server.pem").display(),
+        pki.dir().join("server.key").display(),
+        pki.ca_path().display(),
+    );
+    or_panic(std::fs::write(&path, text), "write config");
+    path
+}
+
+pub fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap_or_default(),
+    )
+    .unwrap_or(Value::Null)
+}

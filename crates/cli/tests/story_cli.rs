@@ -1,0 +1,297 @@
+//! `certbound token`, `certbound demo` and `certbound gateway` as a user
+//! runs them, against real `certbound serve` processes.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use certbound_testkit::{TestPki, or_panic, run};
+use common::{Serve, certbound, curl, write_config};
+use serde_json::Value;
+
+#[test]
+fn token_command_discovers_and_uses_the_mtls_alias() {
+    let pki = TestPki::new();
+    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let storage = certbound_testkit::sqlite_url(tmp.path());
+    let config = write_config(
+        tmp.path(),
+        &pki,
+        &storage,
+        "[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[listeners.public]\naddr = \"127.0.0.1:0\"",
+    );
+    let cfg = config.to_string_lossy().into_owned();
+    let (code, _, err) = certbound(
+        tmp.path(),
+        &[
+            "clients",
+            "add",
+            "--config",
+            &cfg,
+            "--id",
+            "svc",
+            "--auth",
+            "tls_client_auth",
+            "--san-dns",
+            "svc.example",
+            "--scope",
+            "read write",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let svc = pki.client(
+        "svc",
+        certbound_pki::CertificateRequest {
+            common_name: Some("svc".into()),
+            dns: vec!["svc.example".into()],
+            ..Default::default()
+        },
+    );
+    let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
+
+    // The issuer is the public (no client certificate) listener; the token
+    // endpoint there cannot see a certificate, so only the alias works.
+    let meta = curl(&[
+        "--cacert",
+        &pki.ca_path().to_string_lossy(),
+        &format!("{}/.well-known/oauth-authorization-server", serve.issuer),
+    ])
+    .1;
+    assert_eq!(meta["tls_client_certificate_bound_access_tokens"], true);
+    let alias = meta["mtls_endpoint_aliases"]["token_endpoint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        alias.ends_with("/token") && !alias.starts_with(&serve.issuer),
+        "{meta}"
+    );
+    assert!(
+        meta["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .is_some_and(|m| m.contains(&Value::from("tls_client_auth")))
+    );
+
+    let (code, out, err) = certbound(
+        tmp.path(),
+        &[
+            "token",
+            "--as-url",
+            &serve.issuer,
+            "--cert",
+            &svc.cert_path.to_string_lossy(),
+            "--key",
+            &svc.key_path.to_string_lossy(),
+            "--cacert",
+            &pki.ca_path().to_string_lossy(),
+            "--client-id",
+            "svc",
+            "--scope",
+            "read",
+            "--decode",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&alias), "uses the alias: {err}");
+    let doc: Value = or_panic(serde_json::from_str(&out), "token output");
+    assert_eq!(doc["decoded"]["header"]["typ"], "at+jwt");
+    assert_eq!(doc["decoded"]["claims"]["scope"], "read");
+    assert_eq!(
+        doc["decoded"]["claims"]["cnf"]["x5t#S256"],
+        Value::from(svc.thumbprint().to_string())
+    );
+
+    // A failure is one clear line naming the OAuth error.
+    let (code, _, err) = certbound(
+        tmp.path(),
+        &[
+            "token",
+            "--as-url",
+            &serve.issuer,
+            "--cert",
+            &svc.cert_path.to_string_lossy(),
+            "--key",
+            &svc.key_path.to_string_lossy(),
+            "--cacert",
+            &pki.ca_path().to_string_lossy(),
+            "--client-id",
+            "svc",
+            "--scope",
+            "admin",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.lines()
+            .last()
+            .is_some_and(|l| l.starts_with("error: ") && l.contains("invalid_scope")),
+        "{err}"
+    );
+}
+
+#[test]
+fn demo_tells_the_whole_story_and_exits_zero() {
+    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let (code, out, err) = certbound(tmp.path(), &["demo"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    for needle in [
+        "the token is bound to client A's certificate",
+        "401 invalid_token: wrong certificate",
+        "401 invalid_token: no certificate",
+        "active, with cnf.x5t#S256 of client A",
+        "401 after revocation",
+        "All 6 steps behaved",
+    ] {
+        assert!(out.contains(needle), "missing '{needle}' in:\n{out}");
+    }
+    assert!(!out.contains('✘'), "{out}");
+}
+
+#[test]
+fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
+    let pki = TestPki::new();
+    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let storage = certbound_testkit::sqlite_url(tmp.path());
+    let config = write_config(
+        tmp.path(),
+        &pki,
+        &storage,
+        "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
+    );
+    let cfg = config.to_string_lossy().into_owned();
+    let (code, _, err) = certbound(
+        tmp.path(),
+        &[
+            "clients",
+            "add",
+            "--config",
+            &cfg,
+            "--id",
+            "a",
+            "--auth",
+            "tls_client_auth",
+            "--subject-dn",
+            "CN=a",
+            "--scope",
+            "read",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let a = pki.simple_client("a");
+    let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
+
+    // An upstream that answers 200 to anything (a one-line HTTP server on a thread).
+    let upstream = or_panic(std::net::TcpListener::bind("127.0.0.1:0"), "bind upstream");
+    let upstream_addr = or_panic(upstream.local_addr(), "addr");
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut conn in upstream.incoming().map_while(Result::ok) {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    let gw_toml = tmp.path().join("gateway.toml");
+    or_panic(
+        std::fs::write(
+            &gw_toml,
+            format!(
+                "[listener]\nmode = \"mtls\"\naddr = \"127.0.0.1:0\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\n[authorization_server]\nissuer = \"{issuer}\"\nca = \"{ca}\"\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"http://{upstream_addr}\"\nscopes = [\"read\"]\n",
+                cert = pki.dir().join("server.pem").display(),
+                key = pki.dir().join("server.key").display(),
+                ca = pki.ca_path().display(),
+                issuer = serve.issuer,
+            ),
+        ),
+        "write gateway.toml",
+    );
+    let gw = Serve::spawn(
+        tmp.path(),
+        "gateway",
+        &["--config", &gw_toml.to_string_lossy()],
+        &[],
+        "certbound gateway ready on ",
+    );
+    let api = format!(
+        "https://localhost:{}/api/x",
+        gw.issuer.rsplit(':').next().unwrap_or_default()
+    );
+    let ca = pki.ca_path().to_string_lossy().into_owned();
+    let (cert, key) = (
+        a.cert_path.to_string_lossy().into_owned(),
+        a.key_path.to_string_lossy().into_owned(),
+    );
+    let token = || {
+        let (_, body) = curl(&[
+            "--cacert",
+            &ca,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "-d",
+            "grant_type=client_credentials&client_id=a",
+            &format!("{}/token", serve.mtls),
+        ]);
+        body["access_token"].as_str().unwrap_or_default().to_owned()
+    };
+    let call = |t: &str| {
+        let (_, out, _) = run(Command::new("curl").args([
+            "-sS",
+            "--noproxy",
+            "*",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+            &ca,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "-H",
+            &format!("Authorization: Bearer {t}"),
+            &api,
+        ]));
+        out
+    };
+    let before = token();
+    assert_eq!(
+        call(&before),
+        "200",
+        "the gateway fetched and cached the JWKS"
+    );
+    let (code, out, err) = certbound(tmp.path(), &["keys", "rotate", "--config", &cfg]);
+    assert_eq!(code, 0, "{out}{err}");
+    // The gateway refetches on an unknown kid at most every 5 seconds.
+    std::thread::sleep(Duration::from_millis(5200));
+    let after = token();
+    assert_ne!(
+        claims_kid(&after),
+        claims_kid(&before),
+        "new tokens carry the new kid"
+    );
+    assert_eq!(
+        call(&after),
+        "200",
+        "new key accepted without restarting the gateway"
+    );
+    assert_eq!(call(&before), "200", "the old key is still published");
+    drop(gw);
+    drop(serve);
+}
+
+fn claims_kid(token: &str) -> Value {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap_or_default();
+    let json: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap_or_default(),
+    )
+    .unwrap_or(Value::Null);
+    json["kid"].clone()
+}
