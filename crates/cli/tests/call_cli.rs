@@ -2,80 +2,16 @@
 //! SQLite, a protected mTLS resource in this process that checks the token's
 //! certificate binding, and the built binary in between.
 
+mod common;
 #[path = "../../client/tests/common/resource.rs"]
 mod resource;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
 use certbound_testkit::{TestIdentity, TestPki, or_panic, run};
+use common::{BIN, Serve};
 use resource::Resource;
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_certbound");
-
-/// A `certbound serve --config` child process; killed on drop.
-struct Serve {
-    child: Child,
-    issuer: String,
-    mtls: String,
-}
-
-impl Serve {
-    fn start(dir: &Path, config: &Path) -> Self {
-        let mut child = or_panic(
-            Command::new(BIN)
-                .current_dir(dir)
-                .arg("serve")
-                .arg("--config")
-                .arg(config)
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn(),
-            "spawn certbound serve",
-        );
-        let (tx, rx) = mpsc::channel::<String>();
-        if let Some(err) = child.stderr.take() {
-            std::thread::spawn(move || {
-                for line in BufReader::new(err).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        let (mut issuer, mut mtls, mut seen) = (None, String::new(), Vec::new());
-        while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-            if let Some(rest) = line.strip_prefix("mtls listener ") {
-                mtls = rest.to_owned();
-            } else if let Some(rest) = line.strip_prefix("certbound ready; issuer ") {
-                issuer = Some(rest.to_owned());
-            }
-            seen.push(line);
-            if issuer.is_some() {
-                break;
-            }
-        }
-        let Some(issuer) = issuer else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("certbound serve did not become ready:\n{}", seen.join("\n"));
-        };
-        Self {
-            child,
-            issuer,
-            mtls,
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// An authorization server with client `alice` (`CN=alice`, scope `read`)
 /// and a resource, both using one test PKI.
@@ -120,7 +56,7 @@ impl Fixture {
         ]));
         assert_eq!(code, 0, "{out}{err}");
         let alice = pki.simple_client("alice");
-        let serve = Serve::start(tmp.path(), &config);
+        let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
         let runtime = or_panic(tokio::runtime::Runtime::new(), "tokio runtime");
         let resource = runtime.block_on(Resource::start(&pki));
         Self {
