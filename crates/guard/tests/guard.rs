@@ -7,40 +7,15 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use certbound_client::TlsSettings;
-use certbound_core::AuthMethod;
 use certbound_guard::{BoundClient, Guard, GuardLayer, GuardOptions, IntrospectionOptions};
-use certbound_server::clients::{ClientMetadata, TokenFormat};
-use certbound_server::{Config, RunningServer};
-use certbound_testkit::{TestIdentity, TestPki, or_panic, require_tool};
+use certbound_server::clients::TokenFormat;
+use certbound_testkit::{TestPki, or_panic};
+use certbound_testkit_as::{
+    curl_with_challenge as curl, register_tls_client as register, start_as, token,
+};
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-
-async fn start_as(pki: &TestPki, dir: &std::path::Path, extra: &str) -> RunningServer {
-    let toml = format!(
-        "[storage]\nurl = \"{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[keys]\ncache_seconds = 0\n{extra}",
-        certbound_testkit::sqlite_url(dir),
-        pki.dir().join("server.pem").display(),
-        pki.dir().join("server.key").display(),
-        pki.ca_path().display(),
-    );
-    let config = or_panic(
-        Config::from_toml(&toml, &dir.join("c.toml"), Vec::new()),
-        "config",
-    );
-    or_panic(certbound_server::start(config).await, "start AS")
-}
-
-async fn register(server: &RunningServer, id: &str, scope: &str, format: TokenFormat) {
-    let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
-    m.tls_client_auth_subject_dn = Some(format!("CN={id}"));
-    m.scope = scope.into();
-    m.access_token_format = format;
-    or_panic(
-        certbound_server::register_client(server.server.store.as_ref(), id, m, None).await,
-        "register",
-    );
-}
 
 async fn whoami(BoundClient(token): BoundClient) -> axum::Json<Value> {
     axum::Json(json!({
@@ -82,50 +57,6 @@ async fn start_resource(pki: &TestPki, guard: Guard) -> String {
         std::future::pending(),
     ));
     format!("https://localhost:{}", addr.port())
-}
-
-async fn curl(pki: &TestPki, who: Option<&TestIdentity>, args: &[&str]) -> (u16, String, Value) {
-    let mut cmd = tokio::process::Command::new(require_tool("curl"));
-    cmd.args([
-        "-sS",
-        "--noproxy",
-        "*",
-        "-D",
-        "/dev/stderr",
-        "-w",
-        "\n%{http_code}",
-        "--cacert",
-    ])
-    .arg(pki.ca_path());
-    if let Some(id) = who {
-        cmd.arg("--cert")
-            .arg(&id.cert_path)
-            .arg("--key")
-            .arg(&id.key_path);
-    }
-    let out = or_panic(cmd.args(args).output().await, "curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let headers = String::from_utf8_lossy(&out.stderr).to_ascii_lowercase();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    let challenge = headers
-        .lines()
-        .find_map(|l| l.strip_prefix("www-authenticate: "))
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
-    (
-        status.parse().unwrap_or(0),
-        challenge,
-        serde_json::from_str(body).unwrap_or(Value::Null),
-    )
-}
-
-async fn token(pki: &TestPki, server: &RunningServer, who: &TestIdentity, id: &str) -> String {
-    let url = format!("{}/token", server.mtls_url.clone().unwrap_or_default());
-    let data = format!("grant_type=client_credentials&client_id={id}");
-    let (status, _, body) = curl(pki, Some(who), &["-d", &data, &url]).await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap_or_default().to_owned()
 }
 
 fn options(issuer: &str) -> GuardOptions {

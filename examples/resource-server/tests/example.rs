@@ -2,61 +2,19 @@
 //! greeted, a replay with another certificate is 401, a missing scope 403.
 
 use certbound_client::TlsSettings;
-use certbound_core::AuthMethod;
 use certbound_guard::{Guard, GuardOptions};
-use certbound_server::clients::ClientMetadata;
-use certbound_testkit::{TestIdentity, TestPki, or_panic, require_tool};
+use certbound_server::clients::TokenFormat;
+use certbound_testkit::{TestPki, or_panic};
+use certbound_testkit_as::{curl, register_tls_client, start_as};
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode};
 use serde_json::Value;
-
-async fn curl(pki: &TestPki, who: &TestIdentity, args: &[&str]) -> (u16, Value) {
-    let out = or_panic(
-        tokio::process::Command::new(require_tool("curl"))
-            .args(["-sS", "--noproxy", "*", "-w", "\n%{http_code}", "--cacert"])
-            .arg(pki.ca_path())
-            .arg("--cert")
-            .arg(&who.cert_path)
-            .arg("--key")
-            .arg(&who.key_path)
-            .args(args)
-            .output()
-            .await,
-        "curl",
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (
-        status.parse().unwrap_or(0),
-        serde_json::from_str(body).unwrap_or(Value::Null),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn example_resource_server_enforces_bound_tokens() {
     let pki = TestPki::new();
     let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let toml = format!(
-        "[storage]\nurl = \"{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n",
-        certbound_testkit::sqlite_url(dir.path()),
-        pki.dir().join("server.pem").display(),
-        pki.dir().join("server.key").display(),
-        pki.ca_path().display(),
-    );
-    let server = or_panic(
-        certbound_server::start(or_panic(
-            certbound_server::Config::from_toml(&toml, &dir.path().join("c.toml"), Vec::new()),
-            "config",
-        ))
-        .await,
-        "AS",
-    );
-    let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
-    m.tls_client_auth_subject_dn = Some("CN=client-a".into());
-    m.scope = "hello.read".into();
-    or_panic(
-        certbound_server::register_client(server.server.store.as_ref(), "client-a", m, None).await,
-        "register",
-    );
+    let server = start_as(&pki, dir.path(), "").await;
+    register_tls_client(&server, "client-a", "hello.read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("client-a"), pki.simple_client("client-b"));
 
     let tls = or_panic(
@@ -90,7 +48,7 @@ async fn example_resource_server_enforces_bound_tokens() {
     let token_url = format!("{}/token", server.mtls_url.clone().unwrap_or_default());
     let (status, body) = curl(
         &pki,
-        &a,
+        Some(&a),
         &[
             "-d",
             "grant_type=client_credentials&client_id=client-a",
@@ -105,11 +63,11 @@ async fn example_resource_server_enforces_bound_tokens() {
     );
     let hello = format!("https://localhost:{port}/hello");
 
-    let (status, body) = curl(&pki, &a, &["-H", &auth, &hello]).await;
+    let (status, body) = curl(&pki, Some(&a), &["-H", &auth, &hello]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["message"], "hello client-a");
     assert_eq!(body["bound_to"], Value::from(a.thumbprint().to_string()));
-    let (status, body) = curl(&pki, &b, &["-H", &auth, &hello]).await;
+    let (status, body) = curl(&pki, Some(&b), &["-H", &auth, &hello]).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (401, Some("invalid_token")),
@@ -117,7 +75,7 @@ async fn example_resource_server_enforces_bound_tokens() {
     );
     let (status, body) = curl(
         &pki,
-        &a,
+        Some(&a),
         &["-H", &auth, &format!("https://localhost:{port}/admin")],
     )
     .await;
