@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use certbound_testkit::{TestPki, TestPostgres, or_panic, request_cn, run};
-use common::{Serve, certbound, claims, curl, write_config, write_config_named};
+use common::{Serve, add_client, certbound, claims, curl, write_config, write_config_named};
 use serde_json::Value;
 
 #[test]
@@ -71,13 +71,10 @@ fn two_processes_share_one_postgresql_database() {
         "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
     );
     let cfg = config.to_string_lossy().into_owned();
-    let (code, out, err) = certbound(
+    add_client(
         tmp.path(),
+        &cfg,
         &[
-            "clients",
-            "add",
-            "--config",
-            &cfg,
             "--id",
             "alice",
             "--auth",
@@ -88,7 +85,6 @@ fn two_processes_share_one_postgresql_database() {
             "read",
         ],
     );
-    assert_eq!(code, 0, "{out}{err}");
     let alice = pki.simple_client("alice");
     // Instances behind one load balancer share the issuer name.
     let shared = write_config_named(
@@ -373,13 +369,10 @@ fn audit_events_are_structured_and_never_carry_secrets_or_tokens() {
         "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
     );
     let cfg = config.to_string_lossy().into_owned();
-    let (code, _, err) = certbound(
+    add_client(
         tmp.path(),
+        &cfg,
         &[
-            "clients",
-            "add",
-            "--config",
-            &cfg,
             "--id",
             "alice",
             "--auth",
@@ -388,21 +381,11 @@ fn audit_events_are_structured_and_never_carry_secrets_or_tokens() {
             "CN=alice",
         ],
     );
-    assert_eq!(code, 0, "{err}");
-    let (code, out, err) = certbound(
+    let out = add_client(
         tmp.path(),
-        &[
-            "clients",
-            "add",
-            "--config",
-            &cfg,
-            "--id",
-            "sec",
-            "--auth",
-            "client_secret_post",
-        ],
+        &cfg,
+        &["--id", "sec", "--auth", "client_secret_post"],
     );
-    assert_eq!(code, 0, "{err}");
     let secret = out
         .lines()
         .find_map(|l| l.strip_prefix("client_secret: "))

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use certbound_testkit::{TestPki, or_panic, run};
-use common::{Serve, certbound, curl, write_config};
+use common::{Serve, add_client, certbound, curl, write_config};
 use serde_json::Value;
 
 #[test]
@@ -22,13 +22,10 @@ fn token_command_discovers_and_uses_the_mtls_alias() {
         "[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[listeners.public]\naddr = \"127.0.0.1:0\"",
     );
     let cfg = config.to_string_lossy().into_owned();
-    let (code, _, err) = certbound(
+    add_client(
         tmp.path(),
+        &cfg,
         &[
-            "clients",
-            "add",
-            "--config",
-            &cfg,
             "--id",
             "svc",
             "--auth",
@@ -39,7 +36,6 @@ fn token_command_discovers_and_uses_the_mtls_alias() {
             "read write",
         ],
     );
-    assert_eq!(code, 0, "{err}");
     let svc = pki.client(
         "svc",
         certbound_pki::CertificateRequest {
@@ -160,13 +156,10 @@ fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
         "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
     );
     let cfg = config.to_string_lossy().into_owned();
-    let (code, _, err) = certbound(
+    add_client(
         tmp.path(),
+        &cfg,
         &[
-            "clients",
-            "add",
-            "--config",
-            &cfg,
             "--id",
             "a",
             "--auth",
@@ -177,7 +170,6 @@ fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
             "read",
         ],
     );
-    assert_eq!(code, 0, "{err}");
     let a = pki.simple_client("a");
     let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
 

@@ -149,7 +149,7 @@ pub(crate) async fn forward(
             "ambiguous path (dot segments, empty segments or encoded slashes) refused",
         );
     };
-    let Some(route) = routes::find(&state.routes, host.as_deref(), &path).cloned() else {
+    let Some(route) = routes::find(&state.routes, host.as_deref(), &path) else {
         return error(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -158,7 +158,7 @@ pub(crate) async fn forward(
     };
     let token = match authorise(
         &state,
-        Some(&route),
+        Some(route),
         req.headers(),
         req.uri().query(),
         certificate.as_ref(),
@@ -198,7 +198,7 @@ pub(crate) async fn forward(
         }
     }
     *req.version_mut() = http::Version::HTTP_11;
-    let upstream = route.upstream.clone();
+    let upstream = &route.upstream;
     match tokio::time::timeout(state.request_timeout, state.client.request(req)).await {
         Ok(Ok(mut res)) => {
             strip(res.headers_mut());

@@ -39,6 +39,9 @@ pub enum ServerError {
         /// What is wrong.
         reason: String,
     },
+    /// The configuration passed validation but cannot be put into effect.
+    #[error("cannot start: {0}")]
+    Setup(String),
     /// Registration was refused.
     #[error("{0}")]
     Registration(String),

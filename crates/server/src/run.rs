@@ -55,11 +55,6 @@ impl RunningServer {
         }
         Ok(())
     }
-
-    /// Asks the listeners to stop without waiting.
-    pub fn request_stop(&self) {
-        let _ = self.stop.send(true);
-    }
 }
 
 async fn bind(addr: SocketAddr, name: &str) -> Result<TcpListener, ServerError> {
@@ -118,7 +113,7 @@ pub async fn start_with_store(
         let (cert, key) = match (&config.tls.cert, &config.tls.key) {
             (Some(c), Some(k)) => (c, k),
             _ => {
-                return Err(ServerError::Key(
+                return Err(ServerError::Setup(
                     "tls.cert and tls.key are required for HTTPS listeners".into(),
                 ));
             }
@@ -172,7 +167,7 @@ pub async fn start_with_store(
         let proxies = TrustedProxies::parse(&l.trusted_proxies)?;
         let header =
             certbound_tls::CertificateHeader::parse(&l.certificate_header).ok_or_else(|| {
-                ServerError::Key("listeners.proxy.certificate_header is invalid".into())
+                ServerError::Setup("listeners.proxy.certificate_header is invalid".into())
             })?;
         modes.push((
             listener,
@@ -190,7 +185,7 @@ pub async fn start_with_store(
         .clone()
         .or_else(|| proxy_url.clone())
         .or_else(|| mtls_url.clone())
-        .ok_or_else(|| ServerError::Key("no listener configured".into()))?;
+        .ok_or_else(|| ServerError::Setup("no listener configured".into()))?;
     let issuer = config.issuer.clone().unwrap_or_else(|| base.clone());
     let aliases = mtls_url.as_ref().filter(|m| **m != base).map(|m| {
         BTreeMap::from([
@@ -220,7 +215,7 @@ pub async fn start_with_store(
         scopes_supported: vec![],
     };
     let metadata_json =
-        serde_json::to_string(&metadata).map_err(|e| ServerError::Key(e.to_string()))?;
+        serde_json::to_string(&metadata).map_err(|e| ServerError::Setup(e.to_string()))?;
     let keys = KeyCache::open(
         Arc::clone(&store),
         config.tokens.signing_alg,

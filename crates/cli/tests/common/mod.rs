@@ -18,6 +18,16 @@ pub fn certbound(dir: &Path, args: &[&str]) -> (i32, String, String) {
     run(Command::new(BIN).current_dir(dir).args(args))
 }
 
+/// `certbound clients add --config CFG ARGS…`, which must succeed; returns stdout.
+pub fn add_client(dir: &Path, cfg: &str, args: &[&str]) -> String {
+    let (code, out, err) = certbound(
+        dir,
+        &[&["clients", "add", "--config", cfg][..], args].concat(),
+    );
+    assert_eq!(code, 0, "clients add {args:?}: {out}{err}");
+    out
+}
+
 /// A `certbound serve` child process; killed on drop.
 pub struct Serve {
     pub child: Child,
