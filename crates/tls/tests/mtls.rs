@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use certbound_pki::CertificateRequest;
 use certbound_testkit::{TestPki, client_config, client_config_versions, or_panic, request_cn};
-use common::{curl, json, rustls_get, start_mtls};
+use common::{curl, curl_as, json, rustls_get, start_mtls};
 use serde_json::Value;
 
 fn url(addr: std::net::SocketAddr) -> String {
@@ -25,21 +25,7 @@ async fn curl_ca_signed_client_is_seen_with_validated_chain() {
         },
     );
     let server = start_mtls(&pki).await;
-    let ca = pki.ca_path().to_string_lossy().into_owned();
-    let (cert, key) = (
-        alice.cert_path.to_string_lossy().into_owned(),
-        alice.key_path.to_string_lossy().into_owned(),
-    );
-    let (code, body) = curl(&[
-        "--cacert",
-        &ca,
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-        &url(server.addr),
-    ])
-    .await;
+    let (code, body) = curl_as(&pki, &alice, &[], &url(server.addr)).await;
     assert_eq!(code, 0, "{body}");
     let v = json(&body);
     assert_eq!(
@@ -56,21 +42,7 @@ async fn curl_self_signed_client_is_accepted_but_not_chain_validated() {
     let pki = TestPki::new();
     let selfie = pki.self_signed("selfie", request_cn("Self Signed"));
     let server = start_mtls(&pki).await;
-    let ca = pki.ca_path().to_string_lossy().into_owned();
-    let (cert, key) = (
-        selfie.cert_path.to_string_lossy().into_owned(),
-        selfie.key_path.to_string_lossy().into_owned(),
-    );
-    let (code, body) = curl(&[
-        "--cacert",
-        &ca,
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-        &url(server.addr),
-    ])
-    .await;
+    let (code, body) = curl_as(&pki, &selfie, &[], &url(server.addr)).await;
     assert_eq!(code, 0, "{body}");
     let v = json(&body);
     assert_eq!(
@@ -254,23 +226,7 @@ async fn tls12_clients_are_served_too() {
     );
     assert_eq!(v["certificate"]["chain_validated"], true);
 
-    let ca = pki.ca_path().to_string_lossy().into_owned();
-    let (cert, key) = (
-        alice.cert_path.to_string_lossy().into_owned(),
-        alice.key_path.to_string_lossy().into_owned(),
-    );
-    let (code, body) = curl(&[
-        "--tls-max",
-        "1.2",
-        "--cacert",
-        &ca,
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-        &url(server.addr),
-    ])
-    .await;
+    let (code, body) = curl_as(&pki, &alice, &["--tls-max", "1.2"], &url(server.addr)).await;
     assert_eq!(code, 0, "{body}");
     assert_eq!(json(&body)["tls_version"], "TLSv1_2");
     assert_eq!(

@@ -121,6 +121,21 @@ pub async fn curl(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// curl with the PKI's CA, presenting `who`'s certificate.
+pub async fn curl_as(
+    pki: &TestPki,
+    who: &certbound_testkit::TestIdentity,
+    extra: &[&str],
+    url: &str,
+) -> (i32, String) {
+    let ca = pki.ca_path().to_string_lossy().into_owned();
+    let cert = who.cert_path.to_string_lossy().into_owned();
+    let key = who.key_path.to_string_lossy().into_owned();
+    let mut args = extra.to_vec();
+    args.extend(["--cacert", &ca, "--cert", &cert, "--key", &key, url]);
+    curl(&args).await
+}
+
 pub fn json(body: &str) -> Value {
     match serde_json::from_str(body) {
         Ok(v) => v,
