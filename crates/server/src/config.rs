@@ -155,12 +155,17 @@ impl Default for TokensConfig {
 pub struct ClientPolicyConfig {
     /// Whether `client_secret_basic` / `client_secret_post` are accepted.
     pub allow_client_secret: bool,
+    /// How often an instance checks the store for client changes made by
+    /// any process; parsed records are cached in between. 0 disables the
+    /// cache (one store read per request).
+    pub cache_seconds: u64,
 }
 
 impl Default for ClientPolicyConfig {
     fn default() -> Self {
         Self {
             allow_client_secret: true,
+            cache_seconds: 1,
         }
     }
 }

@@ -22,7 +22,7 @@ pub use config::Config;
 pub use error::{OAuthError, ServerError};
 pub use run::{RunningServer, start};
 
-use clients::RegisteredClient;
+use clients::{ClientCache, RegisteredClient};
 use keys::KeyCache;
 
 /// Request-independent settings derived from the configuration at start.
@@ -44,6 +44,8 @@ pub struct AuthorizationServer {
     pub store: Arc<dyn Store>,
     /// Signing keys.
     pub keys: KeyCache,
+    /// Parsed client records.
+    pub clients: ClientCache,
     /// Settings.
     pub settings: Settings,
     /// The RFC 8414 document, serialised once.
@@ -51,14 +53,22 @@ pub struct AuthorizationServer {
 }
 
 impl AuthorizationServer {
-    /// Looks up a client (one query per request; the result is not cached
-    /// across requests so CLI changes take effect immediately).
+    /// Looks up a client: from the cache, or from the store (then cached
+    /// until the store reports a client change; see [`ClientCache`]).
     pub async fn client(
         &self,
         client_id: &str,
     ) -> Result<Option<Arc<RegisteredClient>>, OAuthError> {
+        if let Some(client) = self.clients.get(client_id) {
+            return Ok(Some(client));
+        }
+        let epoch = self.clients.epoch();
         match self.store.client(client_id).await? {
-            Some(stored) => Ok(Some(Arc::new(RegisteredClient::from_stored(stored)?))),
+            Some(stored) => {
+                let client = Arc::new(RegisteredClient::from_stored(stored)?);
+                self.clients.insert(epoch, Arc::clone(&client));
+                Ok(Some(client))
+            }
             None => Ok(None),
         }
     }

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::info;
 
+use crate::clients::ClientCache;
 use crate::keys::KeyCache;
 use crate::{AuthorizationServer, Config, ServerError, Settings, endpoints};
 
@@ -91,6 +92,29 @@ async fn purge_expired(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "purging expired rows failed; will retry"),
         }
+    }
+}
+
+/// Empties the client cache whenever the store's client generation moves
+/// (or cannot be read: then nothing cached can be trusted to be current).
+async fn watch_client_changes(
+    server: Arc<AuthorizationServer>,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    loop {
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => return Ok(()),
+            () = tokio::time::sleep(every) => {}
+        }
+        let generation = match server.store.client_generation().await {
+            Ok(g) => Some(g),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the client generation failed; client cache emptied");
+                None
+            }
+        };
+        server.clients.observe_generation(generation);
     }
 }
 
@@ -223,9 +247,12 @@ pub async fn start_with_store(
     )
     .await?;
     let ttl = i64::try_from(config.tokens.access_token_ttl).unwrap_or(300);
+    let clients = ClientCache::new(config.clients.cache_seconds > 0);
+    clients.observe_generation(store.client_generation().await.ok());
     let server = Arc::new(AuthorizationServer {
         store,
         keys,
+        clients,
         settings: Settings {
             default_audience: config
                 .tokens
@@ -250,6 +277,13 @@ pub async fn start_with_store(
         tasks.spawn(certbound_tls::serve(listener, mode, app.clone(), shutdown));
     }
     tasks.spawn(purge_expired(Arc::clone(&server.store), stopped.clone()));
+    if config.clients.cache_seconds > 0 {
+        tasks.spawn(watch_client_changes(
+            Arc::clone(&server),
+            Duration::from_secs(config.clients.cache_seconds),
+            stopped.clone(),
+        ));
+    }
     info!(%issuer, mtls = ?mtls_addr, public = ?public_addr, proxy = ?proxy_addr, "authorization server started");
     Ok(RunningServer {
         mtls_addr,

@@ -28,6 +28,9 @@ pub trait Store: Send + Sync + 'static {
     async fn clients(&self) -> Result<Vec<StoredClient>, StoreError>;
     /// Removes a client; false if there was none.
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+    /// A counter that every client change increases (in the same
+    /// transaction), so caches of client records can tell they are stale.
+    async fn client_generation(&self) -> Result<i64, StoreError>;
 
     /// All signing keys, newest first: the active one (not retired) and
     /// retired ones still published in the JWKS.

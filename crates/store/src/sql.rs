@@ -160,20 +160,23 @@ impl Store for SqlStore {
 
     async fn create_client(&self, client: &StoredClient) -> Result<(), StoreError> {
         let sql = format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4)");
+        // Writes first, so SQLite takes the write lock at once (see rotate_signing_key).
+        let mut tx = self.pool.begin().await.map_err(classify)?;
         sqlx::query(&sql)
             .bind(client.client_id.as_str())
             .bind(client.metadata.as_str())
             .bind(client.secret_hash.as_deref())
             .bind(client.created_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
-            .map(|_| ())
             .map_err(|e| match classify(e) {
                 StoreError::Conflict(_) => {
                     StoreError::Conflict(format!("client_id {:?}", client.client_id))
                 }
                 other => other,
-            })
+            })?;
+        bump_client_generation(&mut tx).await?;
+        tx.commit().await.map_err(classify)
     }
 
     async fn client(&self, client_id: &str) -> Result<Option<StoredClient>, StoreError> {
@@ -203,12 +206,26 @@ impl Store for SqlStore {
     }
 
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
         let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
             .bind(client_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(classify)?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        bump_client_generation(&mut tx).await?;
+        tx.commit().await.map_err(classify)?;
+        Ok(true)
+    }
+
+    async fn client_generation(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT generation FROM client_generation WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.try_get::<i64, _>("generation").map_err(classify)
     }
 
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
@@ -499,6 +516,17 @@ fn is_transient(db: &dyn DatabaseError) -> bool {
             );
     }
     false
+}
+
+/// Marks "clients changed" for every instance's client cache.
+async fn bump_client_generation(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE client_generation SET generation = generation + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+        .map_err(classify)
 }
 
 fn client_from_row(row: &AnyRow) -> Result<StoredClient, StoreError> {

@@ -85,6 +85,8 @@ async fn suite(store: &SqlStore) {
 async fn clients(store: &SqlStore) {
     assert!(ok(store.clients().await, "list").is_empty());
     assert_eq!(ok(store.client("client-a").await, "get missing"), None);
+    let generation = || async { ok(store.client_generation().await, "generation") };
+    let start = generation().await;
 
     let mut b = client("client-b");
     b.secret_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned());
@@ -120,11 +122,14 @@ async fn clients(store: &SqlStore) {
         Err(StoreError::Conflict(msg)) => assert!(msg.contains("client-a"), "{msg}"),
         other => panic!("duplicate client: expected Conflict, got {other:?}"),
     }
-    // The failed insert changed nothing.
+    // The failed insert changed nothing, not even the generation.
     assert_eq!(ok(store.clients().await, "list").len(), 5);
+    assert_eq!(generation().await, start + 5, "one bump per created client");
 
     assert!(ok(store.delete_client("Client-Z").await, "delete Z"));
+    assert_eq!(generation().await, start + 6, "a delete bumps it");
     assert!(!ok(store.delete_client("Client-Z").await, "delete Z again"));
+    assert_eq!(generation().await, start + 6, "deleting nothing does not");
     assert!(ok(store.delete_client(EVIL_ID).await, "delete evil"));
     assert_eq!(ok(store.client(EVIL_ID).await, "get deleted"), None);
     assert_eq!(ok(store.clients().await, "list").len(), 3);

@@ -2,6 +2,7 @@
 //! validation at registration, and the parsed form authentication uses.
 
 pub mod auth;
+mod cache;
 mod secret;
 
 use std::net::IpAddr;
@@ -15,6 +16,7 @@ use certbound_store::StoredClient;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use cache::ClientCache;
 pub use secret::{generate_secret, hash_secret, secret_matches};
 
 use crate::ServerError;
