@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
@@ -26,6 +27,7 @@ pub(crate) struct VerificationKey {
 #[derive(Default)]
 struct State {
     keys: Arc<HashMap<String, VerificationKey>>,
+    raw: Vec<Value>,
     fetched_at: Option<Instant>,
     last_attempt: Option<Instant>,
 }
@@ -37,6 +39,9 @@ pub(crate) struct JwksCache {
     max_age: Duration,
     state: RwLock<State>,
     refreshing: Mutex<()>,
+    /// Bumped whenever a fetched key set differs from the last one, so
+    /// results verified under the old set are not reused.
+    generation: AtomicU64,
 }
 
 #[derive(Deserialize)]
@@ -58,7 +63,13 @@ impl JwksCache {
             max_age,
             state: RwLock::new(State::default()),
             refreshing: Mutex::new(()),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// Changes whenever the key set does.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The key for `kid`, fetching or refetching as the rules allow. A known
@@ -111,6 +122,10 @@ impl JwksCache {
         state.last_attempt = Some(Instant::now());
         match fetched {
             Ok(set) => {
+                if set.keys != state.raw {
+                    state.raw = set.keys.clone();
+                    self.generation.fetch_add(1, Ordering::AcqRel);
+                }
                 let keys = parse_set(set);
                 info!(url = %self.url, keys = keys.len(), "fetched JWKS");
                 state.keys = Arc::new(keys);

@@ -17,6 +17,7 @@ mod fetch;
 mod introspection;
 mod jwks;
 mod layer;
+mod verified;
 mod verifier;
 
 pub use error::GuardError;

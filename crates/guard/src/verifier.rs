@@ -16,6 +16,7 @@ use crate::GuardError;
 use crate::fetch::Fetcher;
 use crate::introspection::Introspector;
 use crate::jwks::JwksCache;
+use crate::verified::VerifiedCache;
 
 /// What the guard checks and how it talks to the authorization server.
 #[derive(Debug, Clone)]
@@ -137,6 +138,7 @@ struct Inner {
     options: GuardOptions,
     jwks: Arc<JwksCache>,
     introspector: Option<Introspector>,
+    verified: VerifiedCache,
 }
 
 impl Guard {
@@ -189,6 +191,7 @@ impl Guard {
             options,
             jwks,
             introspector,
+            verified: VerifiedCache::default(),
         })))
     }
 
@@ -241,6 +244,20 @@ impl Guard {
     }
 
     async fn verify_jwt(&self, token: &str) -> Result<VerifiedToken, GuardError> {
+        let now = unix_now();
+        let leeway = i64::try_from(self.0.options.leeway.as_secs()).unwrap_or(i64::MAX);
+        let generation = self.0.jwks.generation();
+        if let Some(hit) = self.0.verified.get(token, now, leeway, generation) {
+            return Ok(hit);
+        }
+        let verified = self.verify_jwt_fully(token).await?;
+        // The generation read before verifying: a set fetched meanwhile
+        // makes this entry unusable rather than wrongly current.
+        self.0.verified.insert(token, &verified, generation, now);
+        Ok(verified)
+    }
+
+    async fn verify_jwt_fully(&self, token: &str) -> Result<VerifiedToken, GuardError> {
         let invalid = |why: &str| GuardError::InvalidToken(why.to_owned());
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed JWT header"))?;
@@ -287,6 +304,12 @@ impl Guard {
             })?;
         VerifiedToken::from_claims(data.claims)
     }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The Bearer token of a request (RFC 6750 §2.1). A token in the query
