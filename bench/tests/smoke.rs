@@ -1,0 +1,254 @@
+//! CI smoke test: the built binary's `fixed-server` with mTLS, driven by its
+//! own `load` in both modes. Checks that requests flow and the report has its
+//! fields, never how fast anything is.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use certbound_testkit::{TestIdentity, TestPki};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_certbound-bench");
+
+/// A running `fixed-server`, killed on drop.
+struct Server {
+    child: Child,
+    /// The HTTPS base URL from the `ready` line.
+    url: String,
+    /// Kept open so the server never writes to a closed pipe.
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Server {
+    fn start(pki: &TestPki, client_ca: bool) -> Self {
+        let dir = pki.dir();
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--threads", "1", "fixed-server", "--listen", "127.0.0.1:0"])
+            .arg("--cert")
+            .arg(dir.join("server.pem"))
+            .arg("--key")
+            .arg(dir.join("server.key"))
+            .args(["--body-size", "100"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if client_ca {
+            cmd.arg("--client-ca").arg(pki.ca_path());
+        }
+        let mut child = cmd.spawn().expect("spawn fixed-server");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read ready line");
+        if !line.starts_with("ready ") {
+            let mut err = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                let _ = stderr.read_to_string(&mut err);
+            }
+            panic!("fixed-server did not get ready: {line:?} {err}");
+        }
+        let url = line
+            .split_whitespace()
+            .nth(1)
+            .expect("address in ready line")
+            .to_owned();
+        assert!(url.starts_with("https://127.0.0.1:"), "{line}");
+        Server {
+            child,
+            url,
+            _stdout: stdout,
+        }
+    }
+}
+
+impl Server {
+    /// Sends SIGTERM, checks the clean exit and returns what it printed on stderr.
+    fn stop(&mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            pipe.read_to_string(&mut stderr).unwrap();
+        }
+        assert_eq!(exit.code(), Some(0), "{exit:?} {stderr}");
+        stderr
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `load` with JSON output; returns (exit code, report, stderr).
+fn load(
+    url: &str,
+    pki: &TestPki,
+    client: Option<&TestIdentity>,
+    extra: &[&str],
+) -> (i32, Value, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--threads", "2", "load", "--url", url, "--format", "json"])
+        .arg("--cacert")
+        .arg(pki.ca_path())
+        .args(extra);
+    if let Some(id) = client {
+        cmd.arg("--cert")
+            .arg(&id.cert_path)
+            .arg("--key")
+            .arg(&id.key_path);
+    }
+    let out = cmd.output().expect("run load");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), report, stderr)
+}
+
+fn num(report: &Value, field: &str) -> u64 {
+    report[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no integer '{field}' in {report:#}"))
+}
+
+fn assert_fields(report: &Value) {
+    for field in ["requests", "errors", "connections", "concurrency"] {
+        num(report, field);
+    }
+    for field in ["duration_secs", "rps"] {
+        assert!(report[field].is_f64(), "{field} in {report:#}");
+    }
+    for p in ["p50", "p90", "p99", "max", "mean"] {
+        assert!(
+            report["latency_ms"][p].is_f64(),
+            "latency_ms.{p} in {report:#}"
+        );
+    }
+    assert!(report["error_samples"].is_array(), "{report:#}");
+}
+
+#[test]
+fn both_modes_complete_requests_over_mtls() {
+    let pki = TestPki::new();
+    let client = pki.simple_client("bench-client");
+    let mut server = Server::start(&pki, true);
+    let url = format!("{}/token", server.url);
+
+    let (code, report, stderr) = load(
+        &url,
+        &pki,
+        Some(&client),
+        &[
+            "-c",
+            "4",
+            "-d",
+            "1",
+            "--form",
+            "grant_type=client_credentials",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_fields(&report);
+    assert_eq!(report["mode"], "keep-alive");
+    assert_eq!(num(&report, "concurrency"), 4);
+    assert!(num(&report, "requests") > 0, "{report:#}");
+    assert_eq!(num(&report, "errors"), 0, "{report:#}");
+    assert_eq!(num(&report, "body_bytes"), 100 * num(&report, "requests"));
+
+    let report_path = pki.dir().join("report.json");
+    let (code, report, stderr) = load(
+        &url,
+        &pki,
+        Some(&client),
+        &[
+            "-c",
+            "2",
+            "-d",
+            "1",
+            "--new-connection",
+            "--output",
+            report_path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_fields(&report);
+    assert_eq!(report["mode"], "new-connection");
+    let requests = num(&report, "requests");
+    assert!(requests > 0, "{report:#}");
+    assert_eq!(num(&report, "errors"), 0, "{report:#}");
+    assert_eq!(
+        num(&report, "connections"),
+        requests,
+        "one connection per request"
+    );
+    let written: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    assert_eq!(written, report);
+
+    // Every new-connection handshake was a full one, and none failed.
+    let stderr = server.stop();
+    assert!(
+        stderr.contains(" 0 failed TLS handshakes, 0 resumed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_client_certificate_from_another_ca_fails_the_handshake() {
+    let pki = TestPki::new();
+    let other = TestPki::new();
+    let stranger = other.simple_client("stranger");
+    let server = Server::start(&pki, true);
+
+    for extra in [
+        &["-c", "2", "-n", "20"][..],
+        &["-c", "2", "-n", "20", "--new-connection"],
+    ] {
+        let (code, report, stderr) = load(&server.url, &pki, Some(&stranger), extra);
+        assert_eq!(code, 0, "a failing run still reports: {stderr}");
+        assert_fields(&report);
+        assert_eq!(num(&report, "errors"), 20, "{report:#}");
+        assert_eq!(num(&report["errors_by_kind"], "tls"), 20, "{report:#}");
+        let samples = report["error_samples"].as_array().unwrap();
+        assert!(!samples.is_empty() && samples.len() <= 5, "{report:#}");
+    }
+    // No certificate at all is refused the same way.
+    let (code, report, _) = load(&server.url, &pki, None, &["-n", "3"]);
+    assert_eq!(code, 0);
+    assert_eq!(num(&report, "errors"), 3, "{report:#}");
+}
+
+#[test]
+fn non_loopback_targets_are_refused() {
+    let pki = TestPki::new();
+    for url in ["https://192.0.2.1/", "http://192.0.2.1:8080/x"] {
+        let out = Command::new(BIN)
+            .args(["load", "--url", url, "-n", "1"])
+            .arg("--cacert")
+            .arg(pki.ca_path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {stderr}");
+        assert!(stderr.contains("not a loopback address"), "{stderr}");
+    }
+    let out = Command::new(BIN)
+        .args(["fixed-server", "--plain-listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a loopback address"));
+}
+
+#[test]
+fn fixed_server_exits_cleanly_on_sigterm() {
+    let pki = TestPki::new();
+    let mut server = Server::start(&pki, false);
+    let stderr = server.stop();
+    assert!(stderr.contains("stopped: 0 requests"), "{stderr}");
+}
