@@ -18,7 +18,6 @@ use crate::GuardError;
 use crate::fetch::Fetcher;
 
 /// A verification key and the algorithms it may be used with.
-#[derive(Clone)]
 pub(crate) struct VerificationKey {
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) key: DecodingKey,
@@ -26,7 +25,7 @@ pub(crate) struct VerificationKey {
 
 #[derive(Default)]
 struct State {
-    keys: Arc<HashMap<String, VerificationKey>>,
+    keys: Arc<HashMap<String, Arc<VerificationKey>>>,
     raw: Vec<Value>,
     fetched_at: Option<Instant>,
     last_attempt: Option<Instant>,
@@ -79,7 +78,7 @@ impl JwksCache {
     pub(crate) async fn key(
         self: &Arc<Self>,
         kid: &str,
-    ) -> Result<Option<VerificationKey>, GuardError> {
+    ) -> Result<Option<Arc<VerificationKey>>, GuardError> {
         {
             let state = self.state.read().await;
             if let Some(k) = state.keys.get(kid) {
@@ -90,7 +89,7 @@ impl JwksCache {
                         let _ = this.refresh().await;
                     });
                 }
-                return Ok(Some(k.clone()));
+                return Ok(Some(Arc::clone(k)));
             }
         }
         self.refresh().await?;
@@ -142,7 +141,10 @@ impl JwksCache {
     }
 }
 
-fn parse_set(set: RawSet) -> HashMap<String, VerificationKey> {
+fn parse_set(set: RawSet) -> HashMap<String, Arc<VerificationKey>> {
+    // Every key the guard verifies with is built here, after ring's
+    // provider became jsonwebtoken's default.
+    certbound_jose::install();
     let mut out = HashMap::new();
     for raw in set.keys {
         // One unusable entry must not hide the others.
@@ -164,7 +166,7 @@ fn parse_set(set: RawSet) -> HashMap<String, VerificationKey> {
         let Ok(key) = DecodingKey::from_jwk(&jwk) else {
             continue;
         };
-        out.insert(kid, VerificationKey { algorithms, key });
+        out.insert(kid, Arc::new(VerificationKey { algorithms, key }));
     }
     out
 }

@@ -145,6 +145,8 @@ impl Guard {
     /// Discovers the authorization server's metadata (RFC 8414). Keys are
     /// fetched on first use, so the guard starts even if the JWKS is briefly down.
     pub async fn discover(options: GuardOptions, tls: &TlsSettings) -> Result<Self, GuardError> {
+        // Tokens are verified with ring through jsonwebtoken.
+        certbound_jose::install();
         let fetcher = Fetcher::new(tls, options.http_timeout)?;
         let url = metadata_url(&options.issuer);
         let metadata: ServerMetadata = fetcher

@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use certbound_core::claims::ACCESS_TOKEN_TYP;
+use certbound_jose::JwsSigner;
 use certbound_pki::KeyAlgorithm;
 use certbound_store::{Store, StoredSigningKey};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, Header};
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::traits::PublicKeyParts;
 use serde::Deserialize;
@@ -123,14 +125,16 @@ pub fn generate_key(alg: SigningAlg, now: i64) -> Result<StoredSigningKey, Serve
     })
 }
 
-/// The key new tokens are signed with.
+/// The key new tokens are signed with, parsed once when the key set loads.
 pub struct ActiveKey {
     /// JWS `kid`.
     pub kid: String,
     /// JWS `alg`.
     pub algorithm: Algorithm,
     /// The private key, ready to sign.
-    pub encoding_key: EncodingKey,
+    pub signer: JwsSigner,
+    /// The JOSE header of access tokens (`alg`, `kid`, `typ: at+jwt`), built once.
+    pub header: Header,
 }
 
 /// The keys one instance currently uses: one to sign, all published ones to verify.
@@ -145,6 +149,8 @@ pub struct KeySet {
 impl KeySet {
     /// Builds from stored keys (newest first), publishing those still needed at `now`.
     pub fn from_stored(keys: &[StoredSigningKey], now: i64) -> Result<Self, ServerError> {
+        // Every jsonwebtoken call in the server uses a key built here.
+        certbound_jose::install();
         let active = keys
             .iter()
             .find(|k| k.retired_at.is_none())
@@ -155,13 +161,14 @@ impl KeySet {
                 active.kid, active.alg
             ))
         })?;
-        let pem = active.private_key_pem.as_bytes();
-        let encoding_key = match alg {
-            SigningAlg::Es256 => EncodingKey::from_ec_pem(pem),
-            SigningAlg::Ps256 => EncodingKey::from_rsa_pem(pem),
-            SigningAlg::EdDsa => EncodingKey::from_ed_pem(pem),
-        }
+        let signer = JwsSigner::from_pkcs8_pem(
+            alg.jwt_algorithm(),
+            active.private_key_pem.as_bytes(),
+            active.kid.as_str(),
+        )
         .map_err(|e| ServerError::Key(format!("stored key {} is unreadable: {e}", active.kid)))?;
+        let mut header = signer.header();
+        header.typ = Some(ACCESS_TOKEN_TYP.into());
         let mut verifiers = HashMap::new();
         let mut published = Vec::new();
         for key in keys {
@@ -187,7 +194,8 @@ impl KeySet {
             active: ActiveKey {
                 kid: active.kid.clone(),
                 algorithm: alg.jwt_algorithm(),
-                encoding_key,
+                signer,
+                header,
             },
             verifiers,
             jwks_json: json!({ "keys": published }).to_string(),
@@ -356,14 +364,14 @@ mod tests {
             let key = generate_key(alg, 1).unwrap_or_else(|e| panic!("{e}"));
             let set = KeySet::from_stored(std::slice::from_ref(&key), 1)
                 .unwrap_or_else(|e| panic!("{e}"));
-            let mut header = jsonwebtoken::Header::new(set.active.algorithm);
-            header.kid = Some(set.active.kid.clone());
-            let token = jsonwebtoken::encode(
-                &header,
-                &json!({"sub": "x", "exp": 4_000_000_000u64}),
-                &set.active.encoding_key,
-            )
-            .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
+            let token = set
+                .active
+                .signer
+                .sign(
+                    &set.active.header,
+                    &json!({"sub": "x", "exp": 4_000_000_000u64}),
+                )
+                .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
             let (a, dk) = set.verifier(&key.kid).unwrap_or_else(|| panic!("verifier"));
             let mut v = jsonwebtoken::Validation::new(*a);
             v.validate_aud = false;

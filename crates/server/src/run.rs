@@ -129,6 +129,8 @@ pub async fn start_with_store(
     config: Config,
     store: Arc<dyn Store>,
 ) -> Result<RunningServer, ServerError> {
+    // jsonwebtoken's crypto is ring's, installed before any token is touched.
+    certbound_jose::install();
     let client_cas = match &config.tls.client_ca {
         Some(path) => ClientCaBundle::from_pem_file(path)?,
         None => ClientCaBundle::empty(),

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use certbound_core::claims::ACCESS_TOKEN_TYP;
 use certbound_core::{AccessTokenClaims, Confirmation, Thumbprint};
 use certbound_store::StoredToken;
-use jsonwebtoken::{Header, Validation};
+use jsonwebtoken::Validation;
 use sha2::{Digest, Sha256};
 
 use crate::clients::{RegisteredClient, TokenFormat};
@@ -51,10 +51,10 @@ pub async fn issue(
     let access_token = match client.format {
         TokenFormat::Jwt => {
             let keys = server.keys.get().await;
-            let mut header = Header::new(keys.active.algorithm);
-            header.typ = Some(ACCESS_TOKEN_TYP.into());
-            header.kid = Some(keys.active.kid.clone());
-            jsonwebtoken::encode(&header, &claims, &keys.active.encoding_key)
+            let active = &keys.active;
+            active
+                .signer
+                .sign(&active.header, &claims)
                 .map_err(|e| OAuthError::internal(&e))?
         }
         TokenFormat::Opaque => {

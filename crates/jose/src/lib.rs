@@ -1,0 +1,54 @@
+//! ring-backed JOSE for certbound.
+//!
+//! * [`RING_PROVIDER`] is a [`jsonwebtoken::crypto::CryptoProvider`] whose
+//!   verifiers and signers use ring (the crypto library used everywhere
+//!   else in certbound) instead of RustCrypto. [`install`] makes it
+//!   jsonwebtoken's process default; `jsonwebtoken::decode` then verifies
+//!   ES256 with ring's P-256.
+//! * [`JwsSigner`] parses a private key once and signs JWS compact
+//!   serializations directly, so the token endpoint never re-parses a
+//!   PKCS#8 key per token (`jsonwebtoken::encode` does, through any provider).
+//!
+//! The workspace builds jsonwebtoken with no crypto backend feature (no
+//! `rust_crypto`, no `aws_lc_rs`). jsonwebtoken resolves its provider lazily
+//! on the first sign/verify (`OnceLock::get_or_init`), and with no backend
+//! feature the fallback it locks in panics. So every entry point that leads
+//! to `jsonwebtoken::{encode, decode}` must call [`install`] first; certbound
+//! does so wherever it builds a key (`KeySet::from_stored` in the server, the
+//! JWKS parser and `Guard::discover` in the guard). `decode_header` needs no
+//! provider. Keeping `rust_crypto` as a fallback would turn a forgotten
+//! `install` into a silent 20x slowdown instead of a loud failure in tests,
+//! and would pull p256, p384, ed25519-dalek and hmac into every build.
+
+mod provider;
+mod signer;
+
+#[cfg(test)]
+mod tests;
+
+pub use provider::{RING_PROVIDER, install};
+pub use signer::JwsSigner;
+
+use jsonwebtoken::Algorithm;
+
+/// Why a key could not be loaded or a JWS could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum JoseError {
+    /// The private key is malformed or does not fit the algorithm.
+    #[error("the private key is unusable for {alg:?}: {reason}")]
+    Key {
+        /// The algorithm the key was loaded for.
+        alg: Algorithm,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The algorithm cannot sign with a private key (HMAC).
+    #[error("{0:?} is not an asymmetric signing algorithm")]
+    UnsupportedAlgorithm(Algorithm),
+    /// The header or the claims did not serialise to JSON.
+    #[error("serialising the JWS: {0}")]
+    Json(#[from] serde_json::Error),
+    /// ring refused to sign (should not happen with a key it accepted).
+    #[error("signing failed")]
+    Signing,
+}
