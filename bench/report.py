@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Turn bench/run.sh's results directory into BENCHMARKS.md.
+
+Every figure is the median over rounds; every ratio is computed per round
+(both systems measured back to back in that round) and then its median is
+taken. Stdlib only."""
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+RERUN = "bash bench/run.sh"
+
+
+def load(results: Path):
+    """{(scenario, system, mode, c): {round: result}}"""
+    cells = defaultdict(dict)
+    for f in sorted(results.glob("*__*.json")):
+        scenario, system, mode, c, r = f.stem.split("__")
+        cells[(scenario, system, mode, int(c[1:]))][int(r[1:])] = json.loads(f.read_text())
+    return cells
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fig(cells, key, field):
+    runs = cells.get(key, {})
+    if field == "rps":
+        return med(r["rps"] for r in runs.values())
+    return med(r["latency_ms"][field] for r in runs.values())
+
+
+def ratio(cells, a, b, field="rps"):
+    ra, rb = cells.get(a, {}), cells.get(b, {})
+    per_round = []
+    for rnd in sorted(set(ra) & set(rb)):
+        if field == "rps":
+            x, y = ra[rnd]["rps"], rb[rnd]["rps"]
+        else:
+            x, y = ra[rnd]["latency_ms"][field], rb[rnd]["latency_ms"][field]
+        if y:
+            per_round.append(x / y)
+    return med(per_round)
+
+
+def diff(cells, a, b, field):
+    ra, rb = cells.get(a, {}), cells.get(b, {})
+    return med(ra[r]["latency_ms"][field] - rb[r]["latency_ms"][field] for r in set(ra) & set(rb))
+
+
+def errors(cells, key):
+    return sum(r["errors"] for r in cells.get(key, {}).values())
+
+
+def n(v, digits=0):
+    if v is None:
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def x(v):
+    return "–" if v is None else f"{v:.2f}×"
+
+
+def pct(v):
+    return "–" if v is None else f"{v * 100:.0f}%"
+
+
+def goal(ok):
+    return "✅ met" if ok else "❌ not met"
+
+
+def main() -> int:
+    results, out = Path(sys.argv[1]), Path(sys.argv[2])
+    meta = json.loads((results / "meta.json").read_text())
+    cells = load(results)
+    concurrencies = sorted({k[3] for k in cells if k[0] == "token"})
+    gw_conc = sorted({k[3] for k in cells if k[0] == "gateway"})
+    v = meta["versions"]
+    mem = meta["memory_kb"]
+    lines = []
+    w = lines.append
+
+    w("# Benchmarks")
+    w("")
+    w(f"Rerun everything (≈10 minutes, rewrites this file): `{RERUN}`")
+    w("")
+    w(f"- Measured {meta['date']} on {meta['nproc']} CPUs: {meta['cpu']}, Linux {meta['kernel']}.")
+    pin = ("servers pinned to CPU 0 and the load generator to CPU 1 (`taskset`), so every "
+           "system gets one core and the load never competes with it"
+           if meta["pinned"] else "no CPU pinning (servers and load generator share the CPUs)")
+    w(f"- {pin}.")
+    w(f"- Every figure is the median of {meta['runs']} rounds of {meta['duration_secs']} s "
+      f"(after {meta['warmup_secs']} s warm-up); a ratio is computed within each round, where "
+      "the systems are measured back to back, then its median is taken.")
+    w(f"- Load: `certbound-bench load` (bench/, Rust, tokio + rustls) with the client "
+      "certificate `CN=bench-client,O=certbound bench` (ECDSA P-256); all on 127.0.0.1.")
+    w(f"- Versions: certbound {v['certbound']} ({v['rustc']}), node-oidc-provider "
+      f"{v['oidc-provider']} on Node {v['node']}, nginx {v['nginx']}, PostgreSQL "
+      f"{v['postgresql']}, OpenSSL {v['openssl']}.")
+    w("")
+
+    # ------------------------------------------------------------ token issuance
+    systems = [("certbound-sqlite", "certbound (SQLite)"),
+               ("certbound-postgres", "certbound (PostgreSQL)"),
+               ("node-oidc-provider", "node-oidc-provider"),
+               ("tls-ceiling", "TLS ceiling")]
+    w("## Token issuance")
+    w("")
+    w("`client_credentials` with `tls_client_auth` (subject DN match, chain validated), "
+      "ES256 JWT access token bound with `cnf.x5t#S256`, scope `read`. Both servers run "
+      "with their default logging and one process (node-oidc-provider single process; "
+      "certbound's runtime on the same one core). The TLS ceiling is a minimal rustls "
+      f"mTLS server (WebPKI client verifier) answering a fixed {meta['token_body_bytes']}-byte "
+      "body — the size of certbound's token response — the upper bound for any token "
+      "endpoint on this machine.")
+    w("")
+    for mode, title in (("keep-alive", "Keep-alive (one connection per client, reused)"),
+                        ("new-connection", "New connection per request (full mTLS handshake, no resumption)")):
+        w(f"### {title}")
+        w("")
+        w("| c | system | req/s | p50 ms | p90 ms | p99 ms | errors |")
+        w("|--:|---|--:|--:|--:|--:|--:|")
+        for c in concurrencies:
+            for sys_id, label in systems:
+                k = ("token", sys_id, mode, c)
+                if k not in cells:
+                    continue
+                w(f"| {c} | {label} | {n(fig(cells, k, 'rps'))} | {n(fig(cells, k, 'p50'), 2)} | "
+                  f"{n(fig(cells, k, 'p90'), 2)} | {n(fig(cells, k, 'p99'), 2)} | {errors(cells, k)} |")
+        w("")
+        w("| c | SQLite ÷ node | PostgreSQL ÷ node | SQLite ÷ TLS ceiling | PostgreSQL ÷ TLS ceiling |")
+        w("|--:|--:|--:|--:|--:|")
+        for c in concurrencies:
+            t = lambda s: ("token", s, mode, c)  # noqa: E731
+            w(f"| {c} | {x(ratio(cells, t('certbound-sqlite'), t('node-oidc-provider')))} | "
+              f"{x(ratio(cells, t('certbound-postgres'), t('node-oidc-provider')))} | "
+              f"{pct(ratio(cells, t('certbound-sqlite'), t('tls-ceiling')))} | "
+              f"{pct(ratio(cells, t('certbound-postgres'), t('tls-ceiling')))} |")
+        w("")
+
+    # ------------------------------------------------------------ gateway
+    w("## Gateway")
+    w("")
+    w("`GET /api` with the bound token in `Authorization: Bearer`, keep-alive. The upstream is "
+      "the same fixed-body server on plain HTTP behind both proxies. **certbound gateway**: "
+      "mTLS, ES256 signature against the cached JWKS, `iss`/`aud`/`exp`/`typ`, scope `read`, "
+      "`cnf.x5t#S256` against the connection's certificate, identity headers, then proxies. "
+      "**direct**: the upstream's own mTLS listener, no proxy. **nginx**: terminates mTLS "
+      "(`ssl_verify_client on`, one worker) and proxies with an upstream keep-alive pool — "
+      "no token check at all.")
+    w("")
+    w("| c | system | req/s | p50 ms | p90 ms | p99 ms | errors |")
+    w("|--:|---|--:|--:|--:|--:|--:|")
+    gsys = [("direct", "direct (no proxy)"), ("certbound-gateway", "certbound gateway"),
+            ("nginx", "nginx (no token check)")]
+    for c in gw_conc:
+        for sys_id, label in gsys:
+            k = ("gateway", sys_id, "keep-alive", c)
+            w(f"| {c} | {label} | {n(fig(cells, k, 'rps'))} | {n(fig(cells, k, 'p50'), 3)} | "
+              f"{n(fig(cells, k, 'p90'), 3)} | {n(fig(cells, k, 'p99'), 3)} | {errors(cells, k)} |")
+    w("")
+    w("| c | gateway ÷ nginx req/s | gateway added p50 vs direct | nginx added p50 vs direct |")
+    w("|--:|--:|--:|--:|")
+    for c in gw_conc:
+        g = lambda s: ("gateway", s, "keep-alive", c)  # noqa: E731
+        w(f"| {c} | {x(ratio(cells, g('certbound-gateway'), g('nginx')))} | "
+          f"{n(diff(cells, g('certbound-gateway'), g('direct'), 'p50'), 3)} ms | "
+          f"{n(diff(cells, g('nginx'), g('direct'), 'p50'), 3)} ms |")
+    w("")
+
+    # ------------------------------------------------------------ memory / start-up
+    startup = med(meta["startup_ms"])
+    w("## Memory and start-up")
+    w("")
+    w("| | certbound serve (SQLite) | node-oidc-provider |")
+    w("|---|--:|--:|")
+    w(f"| RSS idle (after start, ready) | {mem['certbound_idle_rss'] / 1024:.1f} MB | "
+      f"{mem['node_idle_rss'] / 1024:.1f} MB |")
+    w(f"| peak RSS over the whole token-issuance run (c up to 64, both modes) | "
+      f"{mem['certbound_load_peak'] / 1024:.1f} MB | {mem['node_load_peak'] / 1024:.1f} MB |")
+    w(f"| process start to `/readyz` 200 (existing SQLite database) | "
+      f"{n(startup, 1)} ms (runs: {', '.join(str(s) for s in meta['startup_ms'])}) | – |")
+    w("")
+
+    # ------------------------------------------------------------ goals
+    c_hi = max(concurrencies) if concurrencies else None
+    ka = lambda s: ("token", s, "keep-alive", c_hi)  # noqa: E731
+    nc = lambda s: ("token", s, "new-connection", c_hi)  # noqa: E731
+    vs_node = ratio(cells, ka("certbound-sqlite"), ka("node-oidc-provider"))
+    vs_ceil = ratio(cells, ka("certbound-sqlite"), ka("tls-ceiling"))
+    nc_ceil = min(filter(None, [ratio(cells, ("token", "certbound-sqlite", "new-connection", c),
+                                      ("token", "tls-ceiling", "new-connection", c))
+                                for c in concurrencies]), default=None)
+    gw_hi = max(gw_conc) if gw_conc else None
+    gw_nginx = ratio(cells, ("gateway", "certbound-gateway", "keep-alive", gw_hi),
+                     ("gateway", "nginx", "keep-alive", gw_hi))
+    added = diff(cells, ("gateway", "certbound-gateway", "keep-alive", 1),
+                 ("gateway", "direct", "keep-alive", 1), "p50")
+    idle = mem["certbound_idle_rss"] / 1024
+    peak = mem["certbound_load_peak"] / 1024
+    w("## Goals (issue #5)")
+    w("")
+    w("| goal | measured | |")
+    w("|---|--:|---|")
+    w(f"| token issuance keep-alive c={c_hi}: ≥ 10× node-oidc-provider | {x(vs_node)} | "
+      f"{goal(vs_node is not None and vs_node >= 10)} |")
+    w(f"| token issuance keep-alive c={c_hi}: ≥ 50% of the TLS ceiling | {pct(vs_ceil)} | "
+      f"{goal(vs_ceil is not None and vs_ceil >= 0.5)} |")
+    w(f"| token issuance new connection: ≥ 90% of the ceiling's handshakes/s (worst c) | "
+      f"{pct(nc_ceil)} | {goal(nc_ceil is not None and nc_ceil >= 0.9)} |")
+    w(f"| gateway c={gw_hi}: req/s ≥ nginx's plain mTLS proxy | {x(gw_nginx)} | "
+      f"{goal(gw_nginx is not None and gw_nginx >= 1)} |")
+    w(f"| gateway: added p50 vs direct ≤ 0.2 ms (c=1) | {n(added, 3)} ms | "
+      f"{goal(added is not None and added <= 0.2)} |")
+    w(f"| serve idle RSS ≤ 30 MB | {idle:.1f} MB | {goal(idle <= 30)} |")
+    w(f"| serve peak RSS under c=64 ≤ 80 MB | {peak:.1f} MB | {goal(peak <= 80)} |")
+    w(f"| start-up to ready ≤ 200 ms (SQLite) | {n(startup, 1)} ms | "
+      f"{goal(startup is not None and startup <= 200)} |")
+    w("")
+    notes = Path(__file__).resolve().parent / "notes.md"
+    if notes.exists():
+        w(notes.read_text().rstrip())
+        w("")
+    out.write_text("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

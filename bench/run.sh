@@ -1,0 +1,339 @@
+#!/usr/bin/env bash
+# Runs every benchmark scenario side by side on 127.0.0.1 and rewrites
+# BENCHMARKS.md. One command, a fresh machine, well under 15 minutes:
+#
+#   bash bench/run.sh
+#
+# Knobs (environment): BENCH_DURATION (s per measurement, default 3),
+# BENCH_WARMUP (s, default 1), BENCH_RUNS (rounds, default 3),
+# BENCH_PIN (1: servers on CPU 0, load generator on CPU 1; default 1 when
+# nproc >= 2), BENCH_OUT (default BENCHMARKS.md at the repository root).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+DURATION=${BENCH_DURATION:-3}
+WARMUP=${BENCH_WARMUP:-1}
+RUNS=${BENCH_RUNS:-3}
+OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}
+CONCURRENCY=(1 16 64)
+FORM='grant_type=client_credentials&client_id=bench-client&scope=read'
+START_TIME=$(date +%s)
+
+log() { printf '[bench %4ds] %s\n' $(($(date +%s) - START_TIME)) "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+# ---------------------------------------------------------------- tools
+missing=()
+for pair in curl:curl openssl:openssl jq:jq nginx:nginx nodejs:node npm:npm \
+  postgresql-client:psql python3:python3 util-linux:taskset; do
+  command -v "${pair#*:}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair#*:}" ] || missing+=("${pair%%:*}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing from Debian: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null && [ -d /etc/postgresql ]; then
+  log "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+fi
+pg_isready -h 127.0.0.1 -p 5432 -q || die "PostgreSQL is not reachable on 127.0.0.1:5432"
+
+PEER_DIR=$ROOT/bench/peers/node-oidc-provider
+if [ ! -d "$PEER_DIR/node_modules/oidc-provider" ]; then
+  log "installing node-oidc-provider from npm (package-lock.json)"
+  (cd "$PEER_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
+log "building certbound and the load generator (release)"
+cargo build --release --locked -q -p certbound -p certbound-bench
+TARGET=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)
+CB=$TARGET/release/certbound
+LOAD=$TARGET/release/certbound-bench
+
+if [ "${BENCH_PIN:-$([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)}" = 1 ]; then
+  SERVER_CPU=(taskset -c 0)
+  LOAD_CPU=(taskset -c 1)
+  PINNED=1
+else
+  SERVER_CPU=()
+  LOAD_CPU=()
+  PINNED=0
+fi
+
+# ---------------------------------------------------------------- workspace
+WORK=$(mktemp -d /tmp/certbound-bench.XXXXXX)
+RES=$WORK/results
+mkdir -p "$RES"
+PIDS=()
+PG_DB=certbound_bench_$$_$(date +%s)
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Waits until `curl ARGS` succeeds (a listener is up), at most 30 s.
+wait_for() {
+  local what=$1
+  shift
+  for _ in $(seq 1 300); do
+    curl -sf --noproxy '*' -o /dev/null --max-time 2 "$@" && return 0
+    sleep 0.1
+  done
+  die "$what did not come up; see its log in $WORK"
+}
+
+PKI=$WORK/pki
+"$CB" pki init --dir "$PKI" >/dev/null
+"$CB" pki issue --dir "$PKI" --name bench-client --cn bench-client --org "certbound bench" >/dev/null
+CA=$PKI/ca.pem
+CLIENT=(--cacert "$CA" --cert "$PKI/bench-client.pem" --key "$PKI/bench-client.key")
+
+# ---------------------------------------------------------------- systems
+# certbound serve on SQLite or PostgreSQL; sets STARTED_PID and STARTED_PORT.
+start_certbound() {
+  local name=$1 url=$2 port
+  port=$(free_port)
+  mkdir -p "$WORK/$name"
+  cat >"$WORK/$name/certbound.toml" <<EOF
+[storage]
+url = "$url"
+[tls]
+cert = "$PKI/server.pem"
+key = "$PKI/server.key"
+client_ca = "$CA"
+[listeners.mtls]
+addr = "127.0.0.1:$port"
+url = "https://127.0.0.1:$port"
+[tokens]
+access_token_ttl = 3600
+EOF
+  "$CB" clients add --config "$WORK/$name/certbound.toml" --id bench-client \
+    --auth tls_client_auth --subject-dn "CN=bench-client,O=certbound bench" \
+    --scope "read write" >/dev/null
+  "${SERVER_CPU[@]}" "$CB" serve --config "$WORK/$name/certbound.toml" >"$WORK/$name.log" 2>&1 &
+  STARTED_PID=$!
+  STARTED_PORT=$port
+  PIDS+=("$STARTED_PID")
+}
+
+start_node() {
+  local port
+  port=$(free_port)
+  PORT=$port TLS_CERT=$PKI/server.pem TLS_KEY=$PKI/server.key CLIENT_CA=$CA \
+    CLIENT_ID=bench-client CLIENT_SUBJECT_DN="CN=bench-client,O=certbound bench" \
+    SCOPE="read write" TOKEN_TTL=3600 \
+    "${SERVER_CPU[@]}" node "$PEER_DIR/server.mjs" >"$WORK/node.log" 2>&1 &
+  STARTED_PID=$!
+  STARTED_PORT=$port
+  PIDS+=("$STARTED_PID")
+}
+
+rss_kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+
+log "starting certbound (SQLite), certbound (PostgreSQL) and node-oidc-provider"
+psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $PG_DB" >/dev/null
+start_certbound cb-sqlite "sqlite://$WORK/cb-sqlite/certbound.db"
+CB_SQLITE_PID=$STARTED_PID CB_SQLITE_PORT=$STARTED_PORT
+start_certbound cb-postgres "postgres://postgres@127.0.0.1:5432/$PG_DB"
+CB_PG_PID=$STARTED_PID CB_PG_PORT=$STARTED_PORT
+start_node
+NODE_PID=$STARTED_PID NODE_PORT=$STARTED_PORT
+wait_for "certbound (SQLite)" --cacert "$CA" "https://127.0.0.1:$CB_SQLITE_PORT/readyz"
+IDLE_RSS_KB=$(rss_kb "$CB_SQLITE_PID" VmRSS)
+IDLE_HWM_KB=$(rss_kb "$CB_SQLITE_PID" VmHWM)
+wait_for "certbound (PostgreSQL)" --cacert "$CA" "https://127.0.0.1:$CB_PG_PORT/readyz"
+wait_for "node-oidc-provider" "${CLIENT[@]}" "https://127.0.0.1:$NODE_PORT/.well-known/oauth-authorization-server"
+NODE_IDLE_RSS_KB=$(rss_kb "$NODE_PID" VmRSS)
+
+# Every system must really issue a bound JWT before it is measured.
+PORT=$NODE_PORT CLIENT_CERT=$PKI/bench-client.pem CLIENT_KEY=$PKI/bench-client.key CA_CERT=$CA \
+  CLIENT_ID=bench-client SCOPE="read write" bash "$PEER_DIR/check.sh" >&2 \
+  || die "node-oidc-provider does not issue bound tokens"
+cnf_of() { # token endpoint URL -> cnf.x5t#S256 of a fresh token
+  curl -sf --noproxy '*' "${CLIENT[@]}" -d "$FORM" "$1" | jq -r .access_token \
+    | cut -d. -f2 | tr '_-' '/+' | awk '{while (length($0) % 4) $0 = $0 "="; print}' \
+    | base64 -d | jq -r '.cnf["x5t#S256"]'
+}
+WANT_CNF=$(openssl x509 -in "$PKI/bench-client.pem" -outform DER | openssl dgst -sha256 -binary | basenc --base64url | tr -d '=\n')
+for port in "$CB_SQLITE_PORT" "$CB_PG_PORT"; do
+  [ "$(cnf_of "https://127.0.0.1:$port/token")" = "$WANT_CNF" ] || die "certbound on $port issued no bound token"
+done
+TOKEN_BODY_BYTES=$(curl -sf --noproxy '*' "${CLIENT[@]}" -d "$FORM" "https://127.0.0.1:$CB_SQLITE_PORT/token" | wc -c)
+
+# The TLS ceiling: a minimal rustls mTLS server answering a body of the same size.
+CEIL_PORT=$(free_port)
+UP_PORT=$(free_port)
+"${SERVER_CPU[@]}" "$LOAD" fixed-server --listen "127.0.0.1:$CEIL_PORT" --plain-listen "127.0.0.1:$UP_PORT" \
+  --cert "$PKI/server.pem" --key "$PKI/server.key" --client-ca "$CA" \
+  --body-size "$TOKEN_BODY_BYTES" >"$WORK/fixed.log" 2>&1 &
+PIDS+=($!)
+wait_for "TLS ceiling server" "${CLIENT[@]}" "https://127.0.0.1:$CEIL_PORT/"
+
+# One measurement: NAME URL [load args...] -> $RES/NAME.json
+measure() {
+  local name=$1 url=$2
+  shift 2
+  "${LOAD_CPU[@]}" "$LOAD" load --url "$url" "${CLIENT[@]}" --duration "$DURATION" \
+    --warmup "$WARMUP" --format json --output "$RES/$name.json" "$@" >/dev/null \
+    || die "load run $name failed"
+}
+
+# ---------------------------------------------------------------- token issuance
+log "token issuance: ${#CONCURRENCY[@]} concurrencies x 2 modes x $RUNS rounds x 4 systems"
+for mode in keep-alive new-connection; do
+  extra=()
+  [ "$mode" = new-connection ] && extra=(--new-connection)
+  for c in "${CONCURRENCY[@]}"; do
+    for r in $(seq 1 "$RUNS"); do
+      for sys in "certbound-sqlite $CB_SQLITE_PORT /token" "certbound-postgres $CB_PG_PORT /token" \
+        "node-oidc-provider $NODE_PORT /token" "tls-ceiling $CEIL_PORT /token"; do
+        read -r name port path <<<"$sys"
+        measure "token__${name}__${mode}__c${c}__r${r}" "https://127.0.0.1:$port$path" \
+          --concurrency "$c" --form "$FORM" "${extra[@]}"
+      done
+    done
+    log "  $mode c=$c done"
+  done
+done
+LOAD_HWM_KB=$(rss_kb "$CB_SQLITE_PID" VmHWM)
+LOAD_RSS_KB=$(rss_kb "$CB_SQLITE_PID" VmRSS)
+NODE_HWM_KB=$(rss_kb "$NODE_PID" VmHWM)
+kill "$NODE_PID" "$CB_PG_PID" 2>/dev/null || true
+
+# ---------------------------------------------------------------- gateway
+log "gateway: certbound gateway vs direct mTLS vs nginx, $RUNS rounds"
+GW_PORT=$(free_port)
+cat >"$WORK/gateway.toml" <<EOF
+[listener]
+mode = "mtls"
+addr = "127.0.0.1:$GW_PORT"
+[tls]
+cert = "$PKI/server.pem"
+key = "$PKI/server.key"
+client_ca = "$CA"
+[authorization_server]
+issuer = "https://127.0.0.1:$CB_SQLITE_PORT"
+ca = "$CA"
+validation = "jwt"
+[policy]
+require_bound_tokens = true
+[[routes]]
+path_prefix = "/"
+upstream = "http://127.0.0.1:$UP_PORT"
+scopes = ["read"]
+EOF
+"${SERVER_CPU[@]}" "$CB" gateway --config "$WORK/gateway.toml" >"$WORK/gateway.log" 2>&1 &
+PIDS+=($!)
+
+NGINX_PORT=$(free_port)
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+user root;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  upstream app { server 127.0.0.1:$UP_PORT; keepalive 128; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT ssl;
+    ssl_certificate $PKI/server.pem;
+    ssl_certificate_key $PKI/server.key;
+    ssl_client_certificate $CA;
+    ssl_verify_client on;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+"${SERVER_CPU[@]}" "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx.log" 2>&1 &
+PIDS+=($!)
+
+TOKEN_FILE=$WORK/token
+curl -sf --noproxy '*' "${CLIENT[@]}" -d "$FORM" "https://127.0.0.1:$CB_SQLITE_PORT/token" | jq -r .access_token >"$TOKEN_FILE"
+wait_for "certbound gateway" "${CLIENT[@]}" -H "Authorization: Bearer $(cat "$TOKEN_FILE")" "https://127.0.0.1:$GW_PORT/api"
+wait_for "nginx" "${CLIENT[@]}" "https://127.0.0.1:$NGINX_PORT/api"
+# The gateway really checks: no token is 401, another certificate's is 401.
+status=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "${CLIENT[@]}" "https://127.0.0.1:$GW_PORT/api")
+[ "$status" = 401 ] || die "gateway let a request without a token through ($status)"
+
+for c in "${CONCURRENCY[@]}"; do
+  for r in $(seq 1 "$RUNS"); do
+    measure "gateway__certbound-gateway__keep-alive__c${c}__r${r}" "https://127.0.0.1:$GW_PORT/api" \
+      --concurrency "$c" --bearer-file "$TOKEN_FILE"
+    measure "gateway__direct__keep-alive__c${c}__r${r}" "https://127.0.0.1:$CEIL_PORT/api" \
+      --concurrency "$c" --bearer-file "$TOKEN_FILE"
+    measure "gateway__nginx__keep-alive__c${c}__r${r}" "https://127.0.0.1:$NGINX_PORT/api" \
+      --concurrency "$c" --bearer-file "$TOKEN_FILE"
+  done
+  log "  gateway c=$c done"
+done
+
+# ---------------------------------------------------------------- start-up
+log "start-up to /readyz (SQLite, existing database), $RUNS times"
+kill "$CB_SQLITE_PID" 2>/dev/null || true
+wait "$CB_SQLITE_PID" 2>/dev/null || true
+STARTUP_MS=()
+for _ in $(seq 1 "$RUNS"); do
+  STARTUP_MS+=("$(python3 "$ROOT/bench/startup.py" --ca "$CA" --config "$WORK/cb-sqlite/certbound.toml" \
+    --port "$CB_SQLITE_PORT" -- "${SERVER_CPU[@]}" "$CB" serve --config "$WORK/cb-sqlite/certbound.toml")")
+done
+
+# ---------------------------------------------------------------- report
+cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+cat >"$RES/meta.json" <<EOF
+{
+  "date": "$(date -u +%Y-%m-%dT%H:%MZ)",
+  "nproc": $(nproc),
+  "cpu": $(jq -Rn --arg v "${cpu_model:-unknown}" '$v'),
+  "kernel": "$(uname -r)",
+  "pinned": $PINNED,
+  "duration_secs": $DURATION,
+  "warmup_secs": $WARMUP,
+  "runs": $RUNS,
+  "token_body_bytes": $TOKEN_BODY_BYTES,
+  "versions": {
+    "certbound": "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)",
+    "rustc": "$(rustc --version)",
+    "node": "$(node --version)",
+    "oidc-provider": "$(jq -r .version "$PEER_DIR/node_modules/oidc-provider/package.json")",
+    "nginx": "$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')",
+    "openssl": "$(openssl version | cut -d' ' -f2)",
+    "postgresql": "$(psql -h 127.0.0.1 -U postgres -tAc 'SHOW server_version' | tr -d ' ')"
+  },
+  "memory_kb": {
+    "certbound_idle_rss": $IDLE_RSS_KB,
+    "certbound_idle_peak": $IDLE_HWM_KB,
+    "certbound_load_peak": $LOAD_HWM_KB,
+    "certbound_after_load_rss": $LOAD_RSS_KB,
+    "node_idle_rss": $NODE_IDLE_RSS_KB,
+    "node_load_peak": $NODE_HWM_KB
+  },
+  "startup_ms": [$(IFS=,; echo "${STARTUP_MS[*]}")]
+}
+EOF
+python3 "$ROOT/bench/report.py" "$RES" "$OUT"
+log "done: wrote $OUT"
