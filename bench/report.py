@@ -67,7 +67,7 @@ def x(v):
 
 
 def pct(v):
-    return "–" if v is None else f"{v * 100:.0f}%"
+    return "–" if v is None else f"{v * 100:.1f}%"
 
 
 def goal(ok):

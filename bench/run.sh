@@ -75,6 +75,10 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
+  # Raw per-run JSON stays for a look (and for re-rendering with report.py).
+  if [ -d "$RES" ] && [ -n "${TARGET:-}" ]; then
+    rm -rf "$TARGET/bench-results" && mv "$RES" "$TARGET/bench-results" || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -336,4 +340,4 @@ cat >"$RES/meta.json" <<EOF
 }
 EOF
 python3 "$ROOT/bench/report.py" "$RES" "$OUT"
-log "done: wrote $OUT"
+log "done: wrote $OUT (raw results: $TARGET/bench-results)"
