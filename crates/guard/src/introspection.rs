@@ -81,7 +81,8 @@ fn inactive() -> GuardError {
     GuardError::InvalidToken("the token is not active (unknown, expired or revoked)".into())
 }
 
-fn now() -> i64 {
+/// Current Unix time in seconds (cache expiry checks).
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

@@ -246,7 +246,7 @@ impl Guard {
     }
 
     async fn verify_jwt(&self, token: &str) -> Result<VerifiedToken, GuardError> {
-        let now = unix_now();
+        let now = crate::introspection::now();
         let leeway = i64::try_from(self.0.options.leeway.as_secs()).unwrap_or(i64::MAX);
         let generation = self.0.jwks.generation();
         if let Some(hit) = self.0.verified.get(token, now, leeway, generation) {
@@ -306,12 +306,6 @@ impl Guard {
             })?;
         VerifiedToken::from_claims(data.claims)
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The Bearer token of a request (RFC 6750 §2.1). A token in the query
