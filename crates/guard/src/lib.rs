@@ -12,6 +12,7 @@
 //! Use [`Guard::verify`] directly, or [`GuardLayer`] plus the [`BoundClient`]
 //! extractor in an axum app.
 
+mod bearer;
 mod error;
 mod fetch;
 mod introspection;
@@ -20,6 +21,7 @@ mod layer;
 mod verified;
 mod verifier;
 
+pub use bearer::bearer_token;
 pub use error::GuardError;
 pub use layer::{BoundClient, GuardLayer, GuardService};
-pub use verifier::{Guard, GuardOptions, IntrospectionOptions, VerifiedToken, bearer_token};
+pub use verifier::{Guard, GuardOptions, IntrospectionOptions, VerifiedToken};

@@ -5,7 +5,7 @@
 //! unchanged; the binding is still checked on every request.
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::VerifiedToken;
 
@@ -13,15 +13,18 @@ use crate::VerifiedToken;
 const MAX_ENTRIES: usize = 10_000;
 
 struct Entry {
-    token: VerifiedToken,
+    token: Arc<VerifiedToken>,
     /// The JWKS generation the signature was verified under.
     keys_generation: u64,
 }
 
-/// Verified JWTs by token text.
+/// Verified JWTs by token text. Keys are hashed with foldhash: a token is
+/// ~700 bytes hashed on every request, SipHash costs several times more,
+/// and only tokens whose signature verified are ever stored, so a caller
+/// cannot choose the keys.
 #[derive(Default)]
 pub(crate) struct VerifiedCache {
-    entries: RwLock<HashMap<Box<str>, Entry>>,
+    entries: RwLock<HashMap<Box<str>, Entry, foldhash::fast::RandomState>>,
 }
 
 impl VerifiedCache {
@@ -32,19 +35,19 @@ impl VerifiedCache {
         now: i64,
         leeway: i64,
         keys_generation: u64,
-    ) -> Option<VerifiedToken> {
+    ) -> Option<Arc<VerifiedToken>> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         let entry = entries.get(token)?;
         // Same rule as the full check: expired once exp < now - leeway.
         (entry.keys_generation == keys_generation && entry.token.expires_at >= now - leeway)
-            .then(|| entry.token.clone())
+            .then(|| Arc::clone(&entry.token))
     }
 
     /// Remembers a token that just passed every check.
     pub(crate) fn insert(
         &self,
         token: &str,
-        verified: &VerifiedToken,
+        verified: &Arc<VerifiedToken>,
         keys_generation: u64,
         now: i64,
     ) {
@@ -59,7 +62,7 @@ impl VerifiedCache {
         entries.insert(
             token.into(),
             Entry {
-                token: verified.clone(),
+                token: Arc::clone(verified),
                 keys_generation,
             },
         );
@@ -79,8 +82,8 @@ impl VerifiedCache {
 mod tests {
     use super::*;
 
-    fn token(exp: i64) -> VerifiedToken {
-        VerifiedToken {
+    fn token(exp: i64) -> Arc<VerifiedToken> {
+        Arc::new(VerifiedToken {
             client_id: "c".into(),
             subject: "c".into(),
             scopes: vec!["read".into()],
@@ -88,7 +91,7 @@ mod tests {
             jti: "j".into(),
             audience: "a".into(),
             expires_at: exp,
-        }
+        })
     }
 
     #[test]

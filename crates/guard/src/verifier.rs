@@ -8,11 +8,11 @@ use certbound_client::{ServerMetadata, TlsSettings, metadata_url};
 use certbound_core::claims::ACCESS_TOKEN_TYP;
 use certbound_core::{AccessTokenClaims, Thumbprint};
 use http::HeaderMap;
-use http::header::AUTHORIZATION;
 use jsonwebtoken::Validation;
 use serde::Deserialize;
 
 use crate::GuardError;
+use crate::bearer::bearer_token;
 use crate::fetch::Fetcher;
 use crate::introspection::Introspector;
 use crate::jwks::JwksCache;
@@ -139,6 +139,8 @@ struct Inner {
     jwks: Arc<JwksCache>,
     introspector: Option<Introspector>,
     verified: VerifiedCache,
+    /// `options.leeway` in seconds, as the cache compares it.
+    leeway: i64,
 }
 
 impl Guard {
@@ -190,6 +192,7 @@ impl Guard {
             options.jwks_max_age,
         ));
         Ok(Self(Arc::new(Inner {
+            leeway: i64::try_from(options.leeway.as_secs()).unwrap_or(i64::MAX),
             options,
             jwks,
             introspector,
@@ -210,21 +213,21 @@ impl Guard {
         query: Option<&str>,
         certificate: Option<Thumbprint>,
     ) -> Result<VerifiedToken, GuardError> {
+        self.verify_shared(headers, query, certificate)
+            .await
+            .map(Arc::unwrap_or_clone)
+    }
+
+    /// [`Guard::verify`], sharing the verified token with the guard's cache
+    /// instead of copying it: the per-request form for proxies.
+    pub async fn verify_shared(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        certificate: Option<Thumbprint>,
+    ) -> Result<Arc<VerifiedToken>, GuardError> {
         let token = bearer_token(headers, query)?;
-        let is_jwt = token.bytes().filter(|b| *b == b'.').count() == 2;
-        let verified =
-            if is_jwt && !(self.0.options.introspect_jwts && self.0.introspector.is_some()) {
-                self.verify_jwt(token).await?
-            } else {
-                match &self.0.introspector {
-                    Some(i) => i.introspect(token, &self.0.options).await?,
-                    None => {
-                        return Err(GuardError::InvalidToken(
-                            "not a JWT, and this resource does not introspect opaque tokens".into(),
-                        ));
-                    }
-                }
-            };
+        let verified = self.verify_token(token).await?;
         match (verified.thumbprint, certificate) {
             (Some(bound), Some(presented)) if bound == presented => {}
             (Some(_), Some(_)) => {
@@ -245,18 +248,36 @@ impl Guard {
         Ok(verified)
     }
 
-    async fn verify_jwt(&self, token: &str) -> Result<VerifiedToken, GuardError> {
+    /// The token's claims, from the verified-JWT cache, the JWKS or introspection.
+    async fn verify_token(&self, token: &str) -> Result<Arc<VerifiedToken>, GuardError> {
+        let introspect_all = self.0.options.introspect_jwts && self.0.introspector.is_some();
+        if introspect_all {
+            return self.introspect(token).await;
+        }
         let now = crate::introspection::now();
-        let leeway = i64::try_from(self.0.options.leeway.as_secs()).unwrap_or(i64::MAX);
         let generation = self.0.jwks.generation();
-        if let Some(hit) = self.0.verified.get(token, now, leeway, generation) {
+        // Only JWTs that passed every check are cached, so a hit needs no more parsing.
+        if let Some(hit) = self.0.verified.get(token, now, self.0.leeway, generation) {
             return Ok(hit);
         }
-        let verified = self.verify_jwt_fully(token).await?;
+        let is_jwt = token.bytes().filter(|b| *b == b'.').count() == 2;
+        if !is_jwt {
+            return self.introspect(token).await;
+        }
+        let verified = Arc::new(self.verify_jwt_fully(token).await?);
         // The generation read before verifying: a set fetched meanwhile
         // makes this entry unusable rather than wrongly current.
         self.0.verified.insert(token, &verified, generation, now);
         Ok(verified)
+    }
+
+    async fn introspect(&self, token: &str) -> Result<Arc<VerifiedToken>, GuardError> {
+        match &self.0.introspector {
+            Some(i) => i.introspect(token, &self.0.options).await.map(Arc::new),
+            None => Err(GuardError::InvalidToken(
+                "not a JWT, and this resource does not introspect opaque tokens".into(),
+            )),
+        }
     }
 
     async fn verify_jwt_fully(&self, token: &str) -> Result<VerifiedToken, GuardError> {
@@ -308,52 +329,6 @@ impl Guard {
     }
 }
 
-/// The Bearer token of a request (RFC 6750 §2.1). A token in the query
-/// string (§2.3) is refused: URLs end up in logs and Referer headers.
-pub fn bearer_token<'a>(
-    headers: &'a HeaderMap,
-    query: Option<&str>,
-) -> Result<&'a str, GuardError> {
-    if query.is_some_and(|q| {
-        q.split('&')
-            .any(|p| p == "access_token" || p.starts_with("access_token="))
-    }) {
-        return Err(GuardError::InvalidRequest(
-            "send the access token in the Authorization header, not the query string".into(),
-        ));
-    }
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return if headers.contains_key(AUTHORIZATION) {
-            Err(GuardError::InvalidRequest(
-                "more than one Authorization header".into(),
-            ))
-        } else {
-            Err(GuardError::MissingToken)
-        };
-    };
-    let text = value
-        .to_str()
-        .map_err(|_| GuardError::InvalidRequest("the Authorization header is not ASCII".into()))?;
-    let (scheme, token) = text
-        .trim()
-        .split_once(' ')
-        .ok_or(GuardError::MissingToken)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        // Another scheme (e.g. DPoP, Basic) is not a Bearer token.
-        return Err(GuardError::MissingToken);
-    }
-    let token = token.trim();
-    // RFC 6750 b64token bytes; checked per byte because it runs on every request.
-    let b64token = |b: &u8| {
-        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
-    };
-    if token.is_empty() || !token.as_bytes().iter().all(b64token) {
-        return Err(GuardError::InvalidToken("malformed Bearer token".into()));
-    }
-    Ok(token)
-}
-
 /// The fields of an RFC 7662 response the guard uses.
 #[derive(Debug, Deserialize)]
 pub(crate) struct IntrospectionResponse {
@@ -392,17 +367,6 @@ impl IntrospectionResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
-
-    fn headers(values: &[&str]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for v in values {
-            if let Ok(v) = HeaderValue::from_str(v) {
-                h.append(AUTHORIZATION, v);
-            }
-        }
-        h
-    }
 
     #[test]
     fn a_malformed_cnf_is_not_an_unbound_token() {
@@ -435,38 +399,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn bearer_extraction() {
-        assert_eq!(
-            bearer_token(&headers(&["Bearer abc.def"]), None),
-            Ok("abc.def")
-        );
-        assert_eq!(bearer_token(&headers(&["bearer  abc "]), None), Ok("abc"));
-        assert_eq!(
-            bearer_token(&headers(&[]), None),
-            Err(GuardError::MissingToken)
-        );
-        assert_eq!(
-            bearer_token(&headers(&["Basic abc"]), None),
-            Err(GuardError::MissingToken)
-        );
-        assert!(matches!(
-            bearer_token(&headers(&["Bearer a", "Bearer b"]), None),
-            Err(GuardError::InvalidRequest(_))
-        ));
-        assert!(matches!(
-            bearer_token(&headers(&["Bearer a\"b"]), None),
-            Err(GuardError::InvalidToken(_))
-        ));
-        assert!(matches!(
-            bearer_token(&headers(&["Bearer a"]), Some("x=1&access_token=a")),
-            Err(GuardError::InvalidRequest(_))
-        ));
-        assert_eq!(
-            bearer_token(&headers(&["Bearer a"]), Some("my_access_token=1")),
-            Ok("a")
-        );
     }
 }

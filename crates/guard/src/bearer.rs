@@ -1,0 +1,200 @@
+//! Reading the Bearer token of a request (RFC 6750 §2.1). This runs on every
+//! request, so a well-formed header is handled in one pass over its bytes;
+//! anything else takes the careful path that names the exact error.
+
+use http::HeaderMap;
+use http::header::AUTHORIZATION;
+
+use crate::GuardError;
+
+/// RFC 6750 `b64token` bytes, indexed by byte value.
+const B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8,
+            b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=');
+        b += 1;
+    }
+    table
+};
+
+/// The Bearer token of a request (RFC 6750 §2.1). A token in the query
+/// string (§2.3) is refused: URLs end up in logs and Referer headers.
+pub fn bearer_token<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&str>,
+) -> Result<&'a str, GuardError> {
+    if query.is_some_and(|q| {
+        q.split('&')
+            .any(|p| p == "access_token" || p.starts_with("access_token="))
+    }) {
+        return Err(GuardError::InvalidRequest(
+            "send the access token in the Authorization header, not the query string".into(),
+        ));
+    }
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return if headers.contains_key(AUTHORIZATION) {
+            Err(GuardError::InvalidRequest(
+                "more than one Authorization header".into(),
+            ))
+        } else {
+            Err(GuardError::MissingToken)
+        };
+    };
+    // A token that passes the fast path is pure b64token, hence ASCII.
+    if let Some(token) = well_formed(value.as_bytes()).and_then(|t| std::str::from_utf8(t).ok()) {
+        return Ok(token);
+    }
+    checked(value.as_bytes())
+}
+
+/// `Bearer <b64token>` with optional surrounding spaces, or `None`.
+fn well_formed(value: &[u8]) -> Option<&[u8]> {
+    let value = value.trim_ascii();
+    let space = value.iter().position(|b| *b == b' ')?;
+    let (scheme, rest) = value.split_at(space);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    let token = rest.trim_ascii();
+    (!token.is_empty() && token.iter().all(|b| B64TOKEN[usize::from(*b)])).then_some(token)
+}
+
+/// The slow path: the same rules as [`well_formed`], each failure with its error.
+fn checked(value: &[u8]) -> Result<&str, GuardError> {
+    let text = std::str::from_utf8(value)
+        .ok()
+        .filter(|t| t.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)))
+        .ok_or_else(|| {
+            GuardError::InvalidRequest("the Authorization header is not ASCII".into())
+        })?;
+    let (scheme, token) = text
+        .trim()
+        .split_once(' ')
+        .ok_or(GuardError::MissingToken)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // Another scheme (e.g. DPoP, Basic) is not a Bearer token.
+        return Err(GuardError::MissingToken);
+    }
+    let token = token.trim();
+    if token.is_empty() || !token.bytes().all(|b| B64TOKEN[usize::from(b)]) {
+        return Err(GuardError::InvalidToken("malformed Bearer token".into()));
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                h.append(AUTHORIZATION, v);
+            }
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_extraction() {
+        assert_eq!(
+            bearer_token(&headers(&["Bearer abc.def"]), None),
+            Ok("abc.def")
+        );
+        assert_eq!(bearer_token(&headers(&["bearer  abc "]), None), Ok("abc"));
+        assert_eq!(
+            bearer_token(&headers(&[]), None),
+            Err(GuardError::MissingToken)
+        );
+        assert_eq!(
+            bearer_token(&headers(&["Basic abc"]), None),
+            Err(GuardError::MissingToken)
+        );
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer a", "Bearer b"]), None),
+            Err(GuardError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer a\"b"]), None),
+            Err(GuardError::InvalidToken(_))
+        ));
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer a"]), Some("x=1&access_token=a")),
+            Err(GuardError::InvalidRequest(_))
+        ));
+        assert_eq!(
+            bearer_token(&headers(&["Bearer a"]), Some("my_access_token=1")),
+            Ok("a")
+        );
+    }
+
+    #[test]
+    fn exact_errors_for_bad_headers() {
+        let invalid_request = |why: &str| Err(GuardError::InvalidRequest(why.into()));
+        let mut latin1 = HeaderMap::new();
+        let obs_text = HeaderValue::from_bytes(b"Bearer caf\xe9");
+        assert!(obs_text.is_ok(), "obs-text is a valid header byte");
+        if let Ok(v) = obs_text {
+            latin1.insert(AUTHORIZATION, v);
+        }
+        assert_eq!(
+            bearer_token(&latin1, None),
+            invalid_request("the Authorization header is not ASCII")
+        );
+        for bad in [
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Bearer a,b",
+            "Bearer \"a\"",
+        ] {
+            let want = if bad.trim() == "Bearer" {
+                Err(GuardError::MissingToken)
+            } else {
+                Err(GuardError::InvalidToken("malformed Bearer token".into()))
+            };
+            assert_eq!(bearer_token(&headers(&[bad]), None), want, "{bad:?}");
+        }
+        assert_eq!(
+            bearer_token(&headers(&["Bearer\ta"]), None),
+            Err(GuardError::MissingToken)
+        );
+        assert_eq!(bearer_token(&headers(&["Bearer \ta\t"]), None), Ok("a"));
+    }
+
+    /// Every short header over an alphabet of edge bytes gets the same answer
+    /// from the fast path as from the careful one.
+    #[test]
+    fn fast_path_agrees_with_the_careful_path() {
+        let alphabet: [&[u8]; 8] = [b"a", b".", b" ", b"\t", b"\"", b"=", b"\xc3\xa9", b"~"];
+        let prefixes: [&[u8]; 5] = [b"Bearer ", b"bEaReR  ", b" Bearer", b"Basic ", b""];
+        let mut checked_cases = 0;
+        for prefix in prefixes {
+            for len in 0..=4u32 {
+                for n in 0..alphabet.len().pow(len) {
+                    let mut value = prefix.to_vec();
+                    let mut k = n;
+                    for _ in 0..len {
+                        value.extend_from_slice(alphabet[k % alphabet.len()]);
+                        k /= alphabet.len();
+                    }
+                    let Ok(header) = HeaderValue::from_bytes(&value) else {
+                        continue;
+                    };
+                    let mut map = HeaderMap::new();
+                    map.insert(AUTHORIZATION, header);
+                    let got = bearer_token(&map, None);
+                    let careful = checked(&value);
+                    assert_eq!(got, careful, "{:?}", String::from_utf8_lossy(&value));
+                    checked_cases += 1;
+                }
+            }
+        }
+        assert!(checked_cases > 10_000);
+    }
+}
