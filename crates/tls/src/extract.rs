@@ -4,8 +4,8 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
-use http::StatusCode;
 use http::request::Parts;
+use http::{HeaderValue, StatusCode};
 
 use crate::PeerCertificate;
 
@@ -20,6 +20,24 @@ pub struct ConnectionInfo {
     pub resumed: bool,
     /// Whether the peer is a trusted proxy whose certificate headers we honour.
     pub trusted_proxy: bool,
+    /// `peer_addr`'s IP as a header value (`X-Forwarded-For`), rendered once
+    /// per connection rather than on every request.
+    pub peer_ip: HeaderValue,
+}
+
+impl ConnectionInfo {
+    /// Facts about a connection from `peer_addr`, not yet a trusted proxy.
+    pub fn new(peer_addr: SocketAddr) -> Self {
+        let ip = peer_addr.ip().to_canonical().to_string();
+        Self {
+            peer_addr,
+            tls_version: None,
+            resumed: false,
+            trusted_proxy: false,
+            // An IP address is always a valid header value.
+            peer_ip: HeaderValue::from_str(&ip).unwrap_or(HeaderValue::from_static("unknown")),
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ConnectionInfo {

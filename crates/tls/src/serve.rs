@@ -133,10 +133,8 @@ async fn connection(
             let trusted = proxies.contains(peer.ip());
             let ctx = ConnectionContext {
                 info: ConnectionInfo {
-                    peer_addr: peer,
-                    tls_version: None,
-                    resumed: false,
                     trusted_proxy: trusted,
+                    ..ConnectionInfo::new(peer)
                 },
                 certificate: None,
                 proxy: trusted.then(|| (*format, client_cas.clone())),
@@ -183,10 +181,9 @@ async fn tls_connection(
     };
     let ctx = ConnectionContext {
         info: ConnectionInfo {
-            peer_addr: peer,
             tls_version: conn.protocol_version().and_then(|v| v.as_str()),
             resumed: conn.handshake_kind() == Some(HandshakeKind::Resumed),
-            trusted_proxy: false,
+            ..ConnectionInfo::new(peer)
         },
         certificate,
         proxy: None,
