@@ -9,27 +9,24 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use certbound_guard::{GuardError, VerifiedToken};
 use certbound_tls::{ConnectionInfo, PeerCertificate};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, StatusCode, Uri};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 use tracing::{info, warn};
 
 use crate::headers;
 use crate::routes::{self, Route};
-
-/// The HTTP(S) client used for upstreams.
-pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, Body>;
+use crate::upstream::Origin;
 
 /// Everything a request needs, shared.
 pub(crate) struct GatewayState {
     pub(crate) guard: certbound_guard::Guard,
     pub(crate) routes: Vec<Route>,
-    pub(crate) client: UpstreamClient,
+    /// Connection pools, one per upstream origin (`Route::origin` indexes it).
+    pub(crate) origins: Vec<Arc<Origin>>,
     pub(crate) forward_client_cert: bool,
     pub(crate) request_timeout: Duration,
 }
@@ -61,10 +58,10 @@ pub(crate) async fn authorise(
     headers: &HeaderMap,
     query: Option<&str>,
     certificate: Option<&PeerCertificate>,
-) -> Result<VerifiedToken, GuardError> {
+) -> Result<Arc<VerifiedToken>, GuardError> {
     let token = state
         .guard
-        .verify(headers, query, certificate.map(PeerCertificate::thumbprint))
+        .verify_shared(headers, query, certificate.map(PeerCertificate::thumbprint))
         .await?;
     if let Some(route) = route {
         if route
@@ -83,22 +80,44 @@ pub(crate) async fn authorise(
 
 /// Sets the identity headers on a header map (upstream request or check answer).
 pub(crate) fn set_identity(map: &mut HeaderMap, token: &VerifiedToken) {
-    let mut put = |name: &'static str, value: &str| {
+    // Visible ASCII only (`from_str`): a value that is not is left out.
+    let mut put = |name: HeaderName, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
-            map.insert(HeaderName::from_static(name), v);
+            map.insert(name, v);
         }
     };
-    put(headers::CLIENT_ID, &token.client_id);
-    put(headers::SUBJECT, &token.subject);
-    put(headers::SCOPE, &token.scopes.join(" "));
+    put(CLIENT_ID, &token.client_id);
+    put(SUBJECT, &token.subject);
+    put(SCOPE, &token.scopes.join(" "));
     if let Some(t) = token.thumbprint {
-        put(headers::CERT_THUMBPRINT, &t.to_string());
+        let mut encoded = [0u8; 43];
+        if let Ok(n) = URL_SAFE_NO_PAD.encode_slice(t.as_bytes(), &mut encoded) {
+            put(
+                CERT_THUMBPRINT,
+                std::str::from_utf8(&encoded[..n]).unwrap_or_default(),
+            );
+        }
     }
 }
+
+const CLIENT_ID: HeaderName = HeaderName::from_static(headers::CLIENT_ID);
+const SUBJECT: HeaderName = HeaderName::from_static(headers::SUBJECT);
+const SCOPE: HeaderName = HeaderName::from_static(headers::SCOPE);
+const CERT_THUMBPRINT: HeaderName = HeaderName::from_static(headers::CERT_THUMBPRINT);
+const CLIENT_CERT: HeaderName = HeaderName::from_static("client-cert");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Removes hop-by-hop headers, those named in `Connection`, and every
 /// `x-certbound-*` header a caller may have sent.
 pub(crate) fn strip(map: &mut HeaderMap) {
+    // One look at the names first: on nearly every request there is nothing
+    // to remove, and each removal costs a hashed lookup.
+    let doomed = |name: &HeaderName| {
+        HOP_BY_HOP.contains(&name.as_str()) || name.as_str().starts_with(headers::PREFIX)
+    };
+    if !map.keys().any(doomed) {
+        return;
+    }
     let named: Vec<HeaderName> = map
         .get_all(header::CONNECTION)
         .iter()
@@ -109,28 +128,20 @@ pub(crate) fn strip(map: &mut HeaderMap) {
     for n in named {
         map.remove(n);
     }
-    for n in HOP_BY_HOP {
-        map.remove(n);
-    }
-    let owned: Vec<HeaderName> = map
-        .keys()
-        .filter(|k| k.as_str().starts_with(headers::PREFIX))
-        .cloned()
-        .collect();
+    let owned: Vec<HeaderName> = map.keys().filter(|k| doomed(k)).cloned().collect();
     for n in owned {
         map.remove(n);
     }
 }
 
-fn host_of(req: &Request<Body>) -> Option<String> {
+fn host_of(req: &Request<Body>) -> Option<&str> {
     req.uri()
         .authority()
-        .map(|a| a.as_str().to_owned())
+        .map(http::uri::Authority::as_str)
         .or_else(|| {
             req.headers()
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
         })
 }
 
@@ -141,7 +152,6 @@ pub(crate) async fn forward(
     certificate: Option<PeerCertificate>,
     mut req: Request<Body>,
 ) -> Response {
-    let host = host_of(&req);
     let Some(path) = routes::normalize_path(req.uri().path()) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -149,7 +159,7 @@ pub(crate) async fn forward(
             "ambiguous path (dot segments, empty segments or encoded slashes) refused",
         );
     };
-    let Some(route) = routes::find(&state.routes, host.as_deref(), &path) else {
+    let Some(route) = routes::find(&state.routes, host_of(&req), &path) else {
         return error(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -172,15 +182,15 @@ pub(crate) async fn forward(
         }
     };
     // Forward exactly the path the routing decision was made on.
-    let target = match upstream_uri(&route.upstream, &path, req.uri().query()) {
-        Some(u) => u,
-        None => {
-            return error(
-                StatusCode::BAD_GATEWAY,
-                "bad_gateway",
-                "cannot build the upstream URL",
-            );
-        }
+    let (Some(target), Some(origin)) = (
+        upstream_target(&route.upstream, &path, req.uri().query()),
+        state.origins.get(route.origin),
+    ) else {
+        return error(
+            StatusCode::BAD_GATEWAY,
+            "bad_gateway",
+            "cannot build the upstream URL",
+        );
     };
     *req.uri_mut() = target;
     let headers = req.headers_mut();
@@ -194,22 +204,23 @@ pub(crate) async fn forward(
             base64::engine::general_purpose::STANDARD.encode(cert.end_entity())
         );
         if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static("client-cert"), v);
+            headers.insert(CLIENT_CERT, v);
         }
     }
     *req.version_mut() = http::Version::HTTP_11;
     let upstream = &route.upstream;
-    match tokio::time::timeout(state.request_timeout, state.client.request(req)).await {
+    match tokio::time::timeout(state.request_timeout, origin.send(req)).await {
         Ok(Ok(mut res)) => {
             strip(res.headers_mut());
-            res.map(Body::new)
+            res
         }
         Ok(Err(e)) => {
             warn!(upstream = %upstream, error = %e, "upstream request failed");
+            // The caller learns nothing about the network behind the gateway.
             error(
                 StatusCode::BAD_GATEWAY,
                 "bad_gateway",
-                &format!("the upstream {upstream} is unreachable or failed"),
+                "the upstream is unreachable or failed",
             )
         }
         Err(_) => {
@@ -217,37 +228,39 @@ pub(crate) async fn forward(
             error(
                 StatusCode::GATEWAY_TIMEOUT,
                 "gateway_timeout",
-                &format!("the upstream {upstream} did not answer in time"),
+                "the upstream did not answer in time",
             )
         }
     }
 }
 
 fn append_forwarded_for(headers: &mut HeaderMap, info: &ConnectionInfo) {
-    let ip = info.peer_addr.ip().to_canonical().to_string();
-    let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+    let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         // Behind a trusted proxy keep its chain; otherwise start fresh.
-        Some(existing) if info.trusted_proxy => format!("{existing}, {ip}"),
-        _ => ip,
+        Some(existing) if info.trusted_proxy => {
+            let ip = info.peer_ip.to_str().unwrap_or_default();
+            HeaderValue::from_str(&format!("{existing}, {ip}")).ok()
+        }
+        _ => Some(info.peer_ip.clone()),
     };
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        headers.insert("x-forwarded-for", v);
+    if let Some(v) = value {
+        headers.insert(X_FORWARDED_FOR, v);
     }
 }
 
-/// Upstream base + the (normalised) path and the query.
-fn upstream_uri(base: &Uri, path: &str, query: Option<&str>) -> Option<Uri> {
+/// The origin-form target upstream: its base path + the (normalised) path
+/// and the query.
+fn upstream_target(base: &Uri, path: &str, query: Option<&str>) -> Option<Uri> {
     let base_path = base.path().trim_end_matches('/');
-    let path_and_query = match query {
-        Some(q) => format!("{base_path}{path}?{q}"),
-        None => format!("{base_path}{path}"),
-    };
-    Uri::builder()
-        .scheme(base.scheme_str()?)
-        .authority(base.authority()?.as_str())
-        .path_and_query(path_and_query)
-        .build()
-        .ok()
+    let mut target =
+        String::with_capacity(base_path.len() + path.len() + query.map_or(0, |q| q.len() + 1));
+    target.push_str(base_path);
+    target.push_str(path);
+    if let Some(q) = query {
+        target.push('?');
+        target.push_str(q);
+    }
+    Uri::try_from(target).ok()
 }
 
 #[cfg(test)]
@@ -257,11 +270,8 @@ mod tests {
     #[test]
     fn builds_upstream_uris_and_strips_headers() {
         let base = Uri::from_static("http://10.0.0.1:8080/base/");
-        let got = upstream_uri(&base, "/api/x", Some("y=1"));
-        assert_eq!(
-            got.map(|u| u.to_string()),
-            Some("http://10.0.0.1:8080/base/api/x?y=1".into())
-        );
+        let got = upstream_target(&base, "/api/x", Some("y=1"));
+        assert_eq!(got.map(|u| u.to_string()), Some("/base/api/x?y=1".into()));
         let mut h = HeaderMap::new();
         h.insert(
             "connection",

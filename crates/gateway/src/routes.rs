@@ -10,6 +10,8 @@ pub(crate) struct Route {
     pub(crate) host: Option<String>,
     pub(crate) prefix: String,
     pub(crate) upstream: Uri,
+    /// Index of the upstream's origin in the gateway's connection pools.
+    pub(crate) origin: usize,
     pub(crate) scopes: Vec<String>,
     pub(crate) audience: Option<String>,
 }
@@ -20,6 +22,7 @@ impl Route {
             host: c.host.as_ref().map(|h| h.to_ascii_lowercase()),
             prefix: c.path_prefix.trim_end_matches('/').to_owned(),
             upstream: c.upstream.parse().ok()?,
+            origin: 0,
             scopes: c.scopes.clone(),
             audience: c.audience.clone().or_else(|| default_audience.cloned()),
         })
@@ -107,6 +110,7 @@ mod tests {
             host: host.map(str::to_owned),
             prefix: prefix.trim_end_matches('/').to_owned(),
             upstream: Uri::from_static("http://127.0.0.1:1"),
+            origin: 0,
             scopes: vec![],
             audience: None,
         }

@@ -9,9 +9,6 @@ use axum::routing::any;
 use certbound_client::TlsSettings;
 use certbound_guard::{Guard, GuardOptions, IntrospectionOptions};
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode, TrustedProxies};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -19,6 +16,7 @@ use tokio::task::JoinHandle;
 use crate::config::{GatewayConfig, ListenerKind};
 use crate::proxy::{GatewayState, forward};
 use crate::routes::Route;
+use crate::upstream::Origin;
 use crate::{CHECK_PATH, check};
 
 /// A started gateway.
@@ -77,31 +75,37 @@ pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
 
     let upstream_tls = TlsSettings::from_pem_files(config.upstream.ca.as_deref(), None)
         .map_err(|e| setup("upstream TLS", e))?;
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(Duration::from_millis(
-        config.upstream.connect_timeout_ms,
-    )));
-    // hyper-rustls sets ALPN itself and refuses a config that already has it.
-    let mut upstream_config = (*upstream_tls.client_config()).clone();
-    upstream_config.alpn_protocols.clear();
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(upstream_config)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    let client = Client::builder(TokioExecutor::new()).build(https);
-
-    let routes: Vec<Route> = config
-        .routes
-        .iter()
-        .filter_map(|r| Route::from_config(r, config.policy.audience.as_ref()))
-        .collect();
+    let connect_timeout = Duration::from_millis(config.upstream.connect_timeout_ms);
+    // Routes to the same scheme://host:port share one connection pool.
+    let mut origins: Vec<(String, Arc<Origin>)> = Vec::new();
+    let mut routes = Vec::with_capacity(config.routes.len());
+    for (i, c) in config.routes.iter().enumerate() {
+        let mut route = Route::from_config(c, config.policy.audience.as_ref())
+            .ok_or_else(|| setup(&format!("routes[{i}].upstream"), "not a URL"))?;
+        let key = format!(
+            "{}://{}",
+            route.upstream.scheme_str().unwrap_or_default(),
+            route.upstream.authority().map_or("", |a| a.as_str())
+        );
+        route.origin = match origins.iter().position(|(k, _)| *k == key) {
+            Some(n) => n,
+            None => {
+                let origin = Origin::new(
+                    &route.upstream,
+                    &upstream_tls.client_config(),
+                    connect_timeout,
+                )
+                .map_err(|e| setup(&format!("routes[{i}].upstream"), e))?;
+                origins.push((key, Arc::new(origin)));
+                origins.len() - 1
+            }
+        };
+        routes.push(route);
+    }
     let state = Arc::new(GatewayState {
         guard,
         routes,
-        client,
+        origins: origins.into_iter().map(|(_, o)| o).collect(),
         forward_client_cert: config.upstream.forward_client_cert,
         request_timeout: Duration::from_millis(config.upstream.request_timeout_ms),
     });

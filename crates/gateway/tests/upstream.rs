@@ -1,0 +1,184 @@
+//! The gateway's upstream connections: kept alive and reused, verified over
+//! TLS, and recovered when the upstream closes them. The upstream is a real
+//! rustls + hyper server that counts the connections it accepts.
+
+mod common;
+
+use std::convert::Infallible;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::body::Body;
+use certbound_gateway::{GatewayConfig, RunningGateway};
+use certbound_server::clients::TokenFormat;
+use certbound_testkit::{TestPki, or_panic};
+use common::{curl, register, start_as, token};
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+use tokio::task::JoinSet;
+
+/// An HTTPS upstream (the test PKI's `localhost` certificate) answering
+/// with the request's path and `Host`, counting accepted connections.
+/// `connections` holds the tasks serving them, so a test can close them all.
+struct HttpsUpstream {
+    url: String,
+    accepted: Arc<AtomicUsize>,
+    connections: Arc<Mutex<JoinSet<()>>>,
+}
+
+async fn start_https_upstream(pki: &TestPki) -> HttpsUpstream {
+    let config = or_panic(
+        certbound_tls::server_config(
+            pki.server_chain(),
+            pki.server_key(),
+            &certbound_tls::ClientAuth::None,
+        ),
+        "upstream TLS config",
+    );
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind upstream");
+    let port = or_panic(listener.local_addr(), "addr").port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let connections = Arc::new(Mutex::new(JoinSet::new()));
+    let (count, tasks) = (Arc::clone(&accepted), Arc::clone(&connections));
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let acceptor = acceptor.clone();
+            tasks.lock().await.spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let answer = service_fn(|req: Request<Incoming>| async move {
+                    let seen = json!({
+                        "path": req.uri().to_string(),
+                        "host": req.headers().get("host").and_then(|h| h.to_str().ok()),
+                        "client": req.headers().get("x-certbound-client-id").and_then(|h| h.to_str().ok()),
+                    });
+                    Ok::<_, Infallible>(Response::new(Body::from(seen.to_string())))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), answer)
+                    .await;
+            });
+        }
+    });
+    HttpsUpstream {
+        url: format!("https://localhost:{port}"),
+        accepted,
+        connections,
+    }
+}
+
+async fn start_gateway(
+    pki: &TestPki,
+    dir: &Path,
+    issuer: &str,
+    upstream: &str,
+    upstream_ca: bool,
+) -> RunningGateway {
+    let ca = pki.ca_path().display().to_string();
+    let toml = format!(
+        r#"[listener]
+mode = "mtls"
+addr = "127.0.0.1:0"
+[tls]
+cert = "{cert}"
+key = "{key}"
+client_ca = "{ca}"
+[authorization_server]
+issuer = "{issuer}"
+ca = "{ca}"
+[upstream]
+request_timeout_ms = 5000
+{upstream_ca}
+[[routes]]
+path_prefix = "/api"
+upstream = "{upstream}/base"
+scopes = ["read"]
+"#,
+        cert = pki.dir().join("server.pem").display(),
+        key = pki.dir().join("server.key").display(),
+        upstream_ca = if upstream_ca {
+            format!("ca = \"{ca}\"")
+        } else {
+            String::new()
+        },
+    );
+    let config = or_panic(
+        GatewayConfig::from_toml(&toml, &dir.join("gateway.toml")),
+        "gateway config",
+    );
+    or_panic(certbound_gateway::start(config).await, "start gateway")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_upstream_connections_are_verified_reused_and_recovered() {
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    let a = pki.simple_client("a");
+    let bearer = format!(
+        "Authorization: Bearer {}",
+        token(&pki, &server, &a, "a").await
+    );
+    let upstream = start_https_upstream(&pki).await;
+    let gw = start_gateway(&pki, dir.path(), &server.issuer, &upstream.url, true).await;
+    let api = |path: &str| format!("https://localhost:{}/api{path}", gw.addr.port());
+    let host = upstream.url.trim_start_matches("https://").to_owned();
+
+    // Five callers, one after another, each on its own TLS connection to
+    // the gateway: one upstream connection carries all five.
+    for i in 0..5 {
+        let (status, seen) = curl(
+            &pki,
+            Some(&a),
+            &["-H", &bearer, &api(&format!("/{i}?q={i}"))],
+        )
+        .await;
+        assert_eq!(status, 200, "{seen}");
+        assert_eq!(
+            seen,
+            json!({ "path": format!("/base/api/{i}?q={i}"), "host": host, "client": "a" })
+        );
+    }
+    assert_eq!(
+        upstream.accepted.load(Ordering::SeqCst),
+        1,
+        "kept alive and reused"
+    );
+
+    // The upstream drops every connection (as on its keep-alive timeout):
+    // the next request still succeeds, on a new connection.
+    upstream.connections.lock().await.abort_all();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let (status, seen) = curl(&pki, Some(&a), &["-H", &bearer, &api("/after-close")]).await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(seen["path"], json!("/base/api/after-close"));
+    assert_eq!(
+        upstream.accepted.load(Ordering::SeqCst),
+        2,
+        "reconnected once"
+    );
+    gw.stop().await;
+
+    // Without the upstream's CA the gateway refuses to talk to it: 502,
+    // and the body does not name the upstream.
+    let blind = start_gateway(&pki, dir.path(), &server.issuer, &upstream.url, false).await;
+    let url = format!("https://localhost:{}/api/x", blind.addr.port());
+    let (status, body): (u16, Value) = curl(&pki, Some(&a), &["-H", &bearer, &url]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (502, Some("bad_gateway")),
+        "{body}"
+    );
+    assert!(!body.to_string().contains(&host), "{body}");
+    blind.stop().await;
+}
