@@ -2,8 +2,11 @@
 //! The result is data for the client-authentication method, never a
 //! handshake failure: self-signed clients (RFC 8705 §2.2) must get through.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use certbound_core::{CertificateIdentity, Thumbprint};
 
 use rustls::RootCertStore;
 use rustls::pki_types::{CertificateDer, UnixTime};
@@ -23,11 +26,42 @@ pub enum ChainStatus {
     NoTrustAnchors,
 }
 
+/// Distinct chains remembered as valid; beyond this the memory starts over.
+const MAX_VALIDATED_CHAINS: usize = 4096;
+
 /// The CAs whose certificates `tls_client_auth` accepts.
 #[derive(Clone)]
 pub struct ClientCaBundle {
     verifier: Option<Arc<dyn ClientCertVerifier>>,
     subjects: Vec<rustls::DistinguishedName>,
+    /// Chains that validated against this bundle, so a client reconnecting
+    /// with the same chain costs no second CA signature check.
+    validated: Arc<ValidatedChains>,
+}
+
+/// Valid chains by the SHA-256 of their certificates' SHA-256s, each with the
+/// window (Unix seconds, inclusive) in which every certificate in it is
+/// within validity. Only a chain that passed full validation gets in, and
+/// outside its window it is validated again, which then reports the expiry.
+/// What the result depends on besides the bytes is the bundle (the cache
+/// belongs to it) and the time (the window).
+#[derive(Default)]
+struct ValidatedChains(Mutex<HashMap<[u8; 32], (i64, i64)>>);
+
+impl ValidatedChains {
+    fn holds(&self, key: &[u8; 32], now: i64) -> bool {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(key)
+            .is_some_and(|(from, until)| *from <= now && now <= *until)
+    }
+
+    fn remember(&self, key: [u8; 32], window: (i64, i64)) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= MAX_VALIDATED_CHAINS {
+            map.clear();
+        }
+        map.insert(key, window);
+    }
 }
 
 impl std::fmt::Debug for ClientCaBundle {
@@ -44,6 +78,7 @@ impl ClientCaBundle {
         Self {
             verifier: None,
             subjects: Vec::new(),
+            validated: Arc::default(),
         }
     }
 
@@ -67,6 +102,7 @@ impl ClientCaBundle {
         Ok(Self {
             verifier: Some(verifier),
             subjects,
+            validated: Arc::default(),
         })
     }
 
@@ -75,21 +111,134 @@ impl ClientCaBundle {
         Self::from_certificates(crate::pem::load_certificates(path)?)
     }
 
-    /// Validates an end-entity-first chain now.
+    /// Validates an end-entity-first chain now. A chain that validated
+    /// before and whose certificates are all still within validity is
+    /// answered from memory.
     pub fn validate(&self, chain: &[CertificateDer<'_>]) -> ChainStatus {
         let (Some(verifier), Some((end_entity, intermediates))) =
             (&self.verifier, chain.split_first())
         else {
             return ChainStatus::NoTrustAnchors;
         };
-        match verifier.verify_client_cert(end_entity, intermediates, UnixTime::now()) {
-            Ok(_) => ChainStatus::Valid,
+        let now = UnixTime::now();
+        let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        let key = chain_key(chain);
+        if self.validated.holds(&key, now_secs) {
+            return ChainStatus::Valid;
+        }
+        match verifier.verify_client_cert(end_entity, intermediates, now) {
+            Ok(_) => {
+                if let Some(window) = validity_window(chain) {
+                    self.validated.remember(key, window);
+                }
+                ChainStatus::Valid
+            }
             Err(e) => ChainStatus::Invalid(e.to_string()),
         }
+    }
+
+    /// How many valid chains are remembered.
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
+        self.validated
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// CA subjects, sent as hints in the CertificateRequest.
     pub(crate) fn subjects(&self) -> &[rustls::DistinguishedName] {
         &self.subjects
+    }
+}
+
+/// Identifies a chain by its exact bytes, certificate by certificate.
+fn chain_key(chain: &[CertificateDer<'_>]) -> [u8; 32] {
+    let mut digests = Vec::with_capacity(chain.len() * 32);
+    for cert in chain {
+        digests.extend_from_slice(Thumbprint::of_der(cert).as_bytes());
+    }
+    *Thumbprint::of_der(&digests).as_bytes()
+}
+
+/// When every certificate in the chain is within validity, as Unix seconds
+/// (inclusive); `None` if one cannot be read or the windows do not overlap.
+fn validity_window(chain: &[CertificateDer<'_>]) -> Option<(i64, i64)> {
+    let mut window = (i64::MIN, i64::MAX);
+    for cert in chain {
+        let validity = CertificateIdentity::from_der(cert).ok()?.validity;
+        window.0 = window.0.max(validity.not_before.unix_timestamp());
+        window.1 = window.1.min(validity.not_after.unix_timestamp());
+    }
+    (window.0 <= window.1).then_some(window)
+}
+
+#[cfg(test)]
+mod tests {
+    use certbound_testkit::{TestPki, load_certs, request_cn};
+
+    use super::*;
+
+    fn bundle(pki: &TestPki) -> ClientCaBundle {
+        ClientCaBundle::from_certificates(vec![pki.ca_der()])
+            .unwrap_or_else(|_| ClientCaBundle::empty())
+    }
+
+    #[test]
+    fn a_valid_chain_is_remembered_per_bundle_and_only_within_its_validity() {
+        let pki = TestPki::new();
+        let cas = bundle(&pki);
+        let alice = load_certs(&pki.simple_client("alice").cert_path);
+        assert_eq!(cas.validate(&alice), ChainStatus::Valid);
+        assert_eq!(cas.remembered(), 1);
+        assert_eq!(cas.validate(&alice), ChainStatus::Valid);
+        assert_eq!(cas.remembered(), 1);
+
+        // Another bundle knows nothing of what this one validated.
+        let other = bundle(&TestPki::new());
+        assert!(matches!(other.validate(&alice), ChainStatus::Invalid(_)));
+
+        // A self-signed chain is never valid and never remembered.
+        let selfie = load_certs(&pki.self_signed("selfie", request_cn("selfie")).cert_path);
+        assert!(matches!(cas.validate(&selfie), ChainStatus::Invalid(_)));
+        assert_eq!(cas.remembered(), 1);
+
+        // The memory is consulted, and only inside the remembered window: the
+        // same (never valid) chain planted with a window that has passed is
+        // validated again, and with a current one it is taken as remembered.
+        cas.validated.remember(chain_key(&selfie), (0, 10));
+        assert!(matches!(cas.validate(&selfie), ChainStatus::Invalid(_)));
+        cas.validated.remember(chain_key(&selfie), (0, i64::MAX));
+        assert_eq!(cas.validate(&selfie), ChainStatus::Valid);
+    }
+
+    #[test]
+    fn an_expired_chain_is_invalid_and_not_remembered() {
+        let pki = TestPki::new();
+        let cas = bundle(&pki);
+        let now = time::OffsetDateTime::now_utc();
+        let old = pki.client(
+            "old",
+            certbound_pki::CertificateRequest {
+                common_name: Some("Old".into()),
+                validity: Some((
+                    now - time::Duration::days(30),
+                    now - time::Duration::days(1),
+                )),
+                ..certbound_pki::CertificateRequest::default()
+            },
+        );
+        let status = cas.validate(&load_certs(&old.cert_path));
+        assert!(
+            matches!(&status, ChainStatus::Invalid(why) if why.contains("xpired")),
+            "{status:?}"
+        );
+        assert_eq!(cas.remembered(), 0);
+        assert_eq!(
+            validity_window(&load_certs(&old.cert_path))
+                .map(|(_, until)| until < now.unix_timestamp()),
+            Some(true)
+        );
     }
 }
