@@ -15,6 +15,7 @@ use certbound_server::clients::TokenFormat;
 use certbound_testkit::{TestPki, or_panic};
 use common::{curl, register, start_as, token};
 use http::{Request, Response};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -22,6 +23,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
+
+/// Size of the large bodies sent both ways.
+const BIG: usize = 4 << 20;
 
 /// An HTTPS upstream (the test PKI's `localhost` certificate) answering
 /// with the request's path and `Host`, counting accepted connections.
@@ -56,12 +60,19 @@ async fn start_https_upstream(pki: &TestPki) -> HttpsUpstream {
                     return;
                 };
                 let answer = service_fn(|req: Request<Incoming>| async move {
+                    let (parts, body) = req.into_parts();
+                    let received = body.collect().await.map(|b| b.to_bytes().len()).unwrap_or(0);
+                    if parts.uri.path().ends_with("/big") {
+                        // 4 MiB, far more than any buffer on the way.
+                        return Ok::<_, Infallible>(Response::new(Body::from(vec![b'x'; BIG])));
+                    }
                     let seen = json!({
-                        "path": req.uri().to_string(),
-                        "host": req.headers().get("host").and_then(|h| h.to_str().ok()),
-                        "client": req.headers().get("x-certbound-client-id").and_then(|h| h.to_str().ok()),
+                        "path": parts.uri.to_string(),
+                        "host": parts.headers.get("host").and_then(|h| h.to_str().ok()),
+                        "client": parts.headers.get("x-certbound-client-id").and_then(|h| h.to_str().ok()),
+                        "received": received,
                     });
-                    Ok::<_, Infallible>(Response::new(Body::from(seen.to_string())))
+                    Ok(Response::new(Body::from(seen.to_string())))
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(tls), answer)
@@ -146,13 +157,44 @@ async fn https_upstream_connections_are_verified_reused_and_recovered() {
         assert_eq!(status, 200, "{seen}");
         assert_eq!(
             seen,
-            json!({ "path": format!("/base/api/{i}?q={i}"), "host": host, "client": "a" })
+            json!({ "path": format!("/base/api/{i}?q={i}"), "host": host, "client": "a", "received": 0 })
         );
     }
     assert_eq!(
         upstream.accepted.load(Ordering::SeqCst),
         1,
         "kept alive and reused"
+    );
+
+    // Large bodies stream both ways, and the connection is reused after them.
+    let upload = dir.path().join("upload");
+    or_panic(std::fs::write(&upload, vec![b'u'; BIG]), "write upload");
+    let data = format!("@{}", upload.display());
+    let (status, seen) = curl(
+        &pki,
+        Some(&a),
+        &["-H", &bearer, "--data-binary", &data, &api("/up")],
+    )
+    .await;
+    assert_eq!((status, &seen["received"]), (200, &json!(BIG)), "{seen}");
+    let download = dir.path().join("download");
+    let out = download.display().to_string();
+    let (status, _) = curl(&pki, Some(&a), &["-H", &bearer, "-o", &out, &api("/big")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        std::fs::metadata(&download).map(|m| m.len()).ok(),
+        Some(BIG as u64)
+    );
+    let (status, seen) = curl(&pki, Some(&a), &["-H", &bearer, &api("/again")]).await;
+    assert_eq!(
+        (status, &seen["path"]),
+        (200, &json!("/base/api/again")),
+        "{seen}"
+    );
+    assert_eq!(
+        upstream.accepted.load(Ordering::SeqCst),
+        1,
+        "still the one connection"
     );
 
     // The upstream drops every connection (as on its keep-alive timeout):
