@@ -9,12 +9,6 @@ use clap::Parser;
 
 use commands::Command;
 
-/// mimalloc instead of the system allocator: a request on the proxy path
-/// allocates a few dozen small buffers, and glibc malloc/free was over a
-/// tenth of the gateway's instructions (see BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// OAuth 2.0 mutual-TLS (RFC 8705) authorization server and gateway.
 #[derive(Debug, Parser)]
 #[command(name = "certbound", version, about, propagate_version = true)]
