@@ -106,6 +106,21 @@ impl RelativeDistinguishedName {
         &self.attributes
     }
 
+    /// Same assertions in the same order, every text value non-empty
+    /// printable ASCII (which RFC 4518 preparation never refuses).
+    fn is_identical_printable(&self, other: &Self) -> bool {
+        self.attributes.iter().zip(&other.attributes).all(|(a, b)| {
+            a.oid == b.oid
+                && a.value == b.value
+                && match &a.value {
+                    AttributeValue::Text(t) => {
+                        !t.is_empty() && t.bytes().all(|c| (b' '..=b'~').contains(&c))
+                    }
+                    AttributeValue::Binary(_) => true,
+                }
+        })
+    }
+
     fn canonical(&self) -> Option<Vec<(&str, CanonicalValue)>> {
         let mut v: Vec<(&str, CanonicalValue)> = self
             .attributes
@@ -120,6 +135,17 @@ impl RelativeDistinguishedName {
         if self.attributes.len() != other.attributes.len() {
             return false;
         }
+        // The usual case, a certificate carrying exactly the registered DN,
+        // needs no preparation: printable ASCII always prepares, so equal
+        // values prepare equally. This runs on every token request.
+        if self.is_identical_printable(other) {
+            return true;
+        }
+        self.matches_prepared(other)
+    }
+
+    /// The full comparison: every value prepared (RFC 4518).
+    fn matches_prepared(&self, other: &Self) -> bool {
         // Multi-valued RDNs are sets: compare in a canonical order.
         match (self.canonical(), other.canonical()) {
             (Some(a), Some(b)) => a == b,

@@ -187,3 +187,23 @@ proptest! {
         prop_assert!(!DistinguishedName::new(rdns).matches(&d));
     }
 }
+
+proptest! {
+    /// The identical-value shortcut only ever agrees with full preparation,
+    /// and printable ASCII always prepares (the shortcut's premise).
+    #[test]
+    fn identical_shortcut_agrees_with_preparation(a in any_dn(), b in any_dn(), text in "[ -~]{1,24}") {
+        for (x, y) in [(&a, &a), (&a, &b), (&b, &a)] {
+            for (r, s) in x.rdns().iter().zip(y.rdns()) {
+                prop_assert_eq!(r.matches(s), r.matches_prepared(s));
+            }
+        }
+        prop_assert!(prep::prepare_case_ignore(&text).is_some());
+        let rdn = RelativeDistinguishedName::new(vec![AttributeTypeAndValue::new(
+            "2.5.4.3",
+            AttributeValue::Text(text),
+        )]);
+        prop_assert!(rdn.matches(&rdn.clone()));
+        prop_assert!(rdn.matches_prepared(&rdn.clone()));
+    }
+}
