@@ -117,7 +117,9 @@ def main() -> int:
       "certbound's runtime on the same one core). The TLS ceiling is a minimal rustls "
       f"mTLS server (WebPKI client verifier) answering a fixed {meta['token_body_bytes']}-byte "
       "body — the size of certbound's token response — the upper bound for any token "
-      "endpoint on this machine.")
+      "endpoint on this machine that verifies the client's chain in full on every "
+      "handshake (certbound remembers a chain that validated; see the notes on new "
+      "connections below).")
     w("")
     for mode, title in (("keep-alive", "Keep-alive (one connection per client, reused)"),
                         ("new-connection", "New connection per request (full mTLS handshake, no resumption)")):
