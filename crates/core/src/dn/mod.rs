@@ -10,6 +10,7 @@ mod prep;
 
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use crate::DnError;
 
@@ -23,6 +24,10 @@ pub struct DistinguishedName {
 #[derive(Debug, Clone)]
 pub struct RelativeDistinguishedName {
     attributes: Vec<AttributeTypeAndValue>,
+    /// The RFC 4518-prepared form, made on the first comparison and kept: a
+    /// registered DN and a connection's certificate are compared on every
+    /// token request, and preparation (NFKC and all) is the costly part.
+    prepared: OnceLock<Option<Vec<(String, CanonicalValue)>>>,
 }
 
 /// `type=value` inside an RDN.
@@ -98,7 +103,10 @@ impl FromStr for DistinguishedName {
 impl RelativeDistinguishedName {
     /// Builds an RDN; a multi-valued RDN has several attributes.
     pub fn new(attributes: Vec<AttributeTypeAndValue>) -> Self {
-        Self { attributes }
+        Self {
+            attributes,
+            prepared: OnceLock::new(),
+        }
     }
 
     /// The attribute assertions in this RDN.
@@ -106,52 +114,38 @@ impl RelativeDistinguishedName {
         &self.attributes
     }
 
-    /// Same assertions in the same order, every text value non-empty
-    /// printable ASCII (which RFC 4518 preparation never refuses).
-    fn is_identical_printable(&self, other: &Self) -> bool {
-        self.attributes.iter().zip(&other.attributes).all(|(a, b)| {
-            a.oid == b.oid
-                && a.value == b.value
-                && match &a.value {
-                    AttributeValue::Text(t) => {
-                        !t.is_empty() && t.bytes().all(|c| (b' '..=b'~').contains(&c))
-                    }
-                    AttributeValue::Binary(_) => true,
-                }
-        })
-    }
-
-    fn canonical(&self) -> Option<Vec<(&str, CanonicalValue)>> {
-        let mut v: Vec<(&str, CanonicalValue)> = self
+    /// Every value prepared, in a canonical order (multi-valued RDNs are
+    /// sets); `None` if a value fails preparation.
+    fn canonical(&self) -> Option<Vec<(String, CanonicalValue)>> {
+        let mut v: Vec<(String, CanonicalValue)> = self
             .attributes
             .iter()
-            .map(|a| a.value.canonical().map(|c| (a.oid.as_str(), c)))
+            .map(|a| a.value.canonical().map(|c| (a.oid.clone(), c)))
             .collect::<Option<_>>()?;
         v.sort();
         Some(v)
+    }
+
+    fn prepared(&self) -> Option<&[(String, CanonicalValue)]> {
+        self.prepared.get_or_init(|| self.canonical()).as_deref()
     }
 
     fn matches(&self, other: &Self) -> bool {
         if self.attributes.len() != other.attributes.len() {
             return false;
         }
-        // The usual case, a certificate carrying exactly the registered DN,
-        // needs no preparation: printable ASCII always prepares, so equal
-        // values prepare equally. This runs on every token request.
-        if self.is_identical_printable(other) {
-            return true;
-        }
-        self.matches_prepared(other)
-    }
-
-    /// The full comparison: every value prepared (RFC 4518).
-    fn matches_prepared(&self, other: &Self) -> bool {
-        // Multi-valued RDNs are sets: compare in a canonical order.
-        match (self.canonical(), other.canonical()) {
+        match (self.prepared(), other.prepared()) {
             (Some(a), Some(b)) => a == b,
             // A value that fails preparation never matches (RFC 4518 §2.4).
             _ => false,
         }
+    }
+
+    /// The same comparison, preparing afresh instead of using the kept forms.
+    #[cfg(test)]
+    fn matches_prepared(&self, other: &Self) -> bool {
+        self.attributes.len() == other.attributes.len()
+            && matches!((self.canonical(), other.canonical()), (Some(a), Some(b)) if a == b)
     }
 }
 
@@ -175,7 +169,7 @@ impl AttributeTypeAndValue {
     }
 }
 
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum CanonicalValue {
     Text(String),
     Binary(Vec<u8>),
