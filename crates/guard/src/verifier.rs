@@ -139,8 +139,6 @@ struct Inner {
     jwks: Arc<JwksCache>,
     introspector: Option<Introspector>,
     verified: VerifiedCache,
-    /// `options.leeway` in seconds, as the cache compares it.
-    leeway: i64,
 }
 
 impl Guard {
@@ -192,7 +190,6 @@ impl Guard {
             options.jwks_max_age,
         ));
         Ok(Self(Arc::new(Inner {
-            leeway: i64::try_from(options.leeway.as_secs()).unwrap_or(i64::MAX),
             options,
             jwks,
             introspector,
@@ -255,9 +252,10 @@ impl Guard {
             return self.introspect(token).await;
         }
         let now = crate::introspection::now();
+        let leeway = i64::try_from(self.0.options.leeway.as_secs()).unwrap_or(i64::MAX);
         let generation = self.0.jwks.generation();
         // Only JWTs that passed every check are cached, so a hit needs no more parsing.
-        if let Some(hit) = self.0.verified.get(token, now, self.0.leeway, generation) {
+        if let Some(hit) = self.0.verified.get(token, now, leeway, generation) {
             return Ok(hit);
         }
         let is_jwt = token.bytes().filter(|b| *b == b'.').count() == 2;
