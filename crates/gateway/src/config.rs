@@ -282,9 +282,17 @@ impl GatewayConfig {
                     "must be an http:// or https:// URL".into(),
                 ));
             }
-            r.upstream
+            let uri = r
+                .upstream
                 .parse::<http::Uri>()
                 .map_err(|e| key_err(format!("routes[{i}].upstream"), e.to_string()))?;
+            // It would travel in the Host header to the upstream.
+            if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+                return Err(key_err(
+                    format!("routes[{i}].upstream"),
+                    "must not contain user information (user:password@)".into(),
+                ));
+            }
         }
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [
@@ -304,5 +312,39 @@ impl GatewayConfig {
             }
         }
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_upstream(upstream: &str) -> Result<GatewayConfig, GatewayConfigError> {
+        let toml = format!(
+            "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\n[authorization_server]\nissuer = \"https://as\"\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"{upstream}\"\n"
+        );
+        GatewayConfig::from_toml(&toml, Path::new("/etc/gw.toml"))
+    }
+
+    #[test]
+    fn upstream_urls_are_checked() {
+        assert!(with_upstream("http://10.0.0.1:8080/base").is_ok());
+        for (bad, why) in [
+            ("ftp://10.0.0.1/", "must be an http:// or https:// URL"),
+            (
+                "http://svc:s3cret@10.0.0.1:8080",
+                "must not contain user information (user:password@)",
+            ),
+        ] {
+            match with_upstream(bad) {
+                Err(GatewayConfigError::Key { key, message, .. }) => {
+                    assert_eq!(
+                        (key.as_str(), message.as_str()),
+                        ("routes[0].upstream", why)
+                    );
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 }
