@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::Body;
-use certbound_gateway::{GatewayConfig, RunningGateway};
+use certbound_gateway::RunningGateway;
 use certbound_server::clients::TokenFormat;
 use certbound_testkit::{TestPki, or_panic};
 use common::{curl, register, start_as, token};
@@ -87,6 +87,8 @@ async fn start_https_upstream(pki: &TestPki) -> HttpsUpstream {
     }
 }
 
+/// The shared test gateway, routing `/api` to `upstream/base`, trusting the
+/// upstream's CA or not.
 async fn start_gateway(
     pki: &TestPki,
     dir: &Path,
@@ -94,39 +96,12 @@ async fn start_gateway(
     upstream: &str,
     upstream_ca: bool,
 ) -> RunningGateway {
-    let ca = pki.ca_path().display().to_string();
-    let toml = format!(
-        r#"[listener]
-mode = "mtls"
-addr = "127.0.0.1:0"
-[tls]
-cert = "{cert}"
-key = "{key}"
-client_ca = "{ca}"
-[authorization_server]
-issuer = "{issuer}"
-ca = "{ca}"
-[upstream]
-request_timeout_ms = 5000
-{upstream_ca}
-[[routes]]
-path_prefix = "/api"
-upstream = "{upstream}/base"
-scopes = ["read"]
-"#,
-        cert = pki.dir().join("server.pem").display(),
-        key = pki.dir().join("server.key").display(),
-        upstream_ca = if upstream_ca {
-            format!("ca = \"{ca}\"")
-        } else {
-            String::new()
-        },
-    );
-    let config = or_panic(
-        GatewayConfig::from_toml(&toml, &dir.join("gateway.toml")),
-        "gateway config",
-    );
-    or_panic(certbound_gateway::start(config).await, "start gateway")
+    let ca = if upstream_ca {
+        format!("ca = \"{}\"", pki.ca_path().display())
+    } else {
+        String::new()
+    };
+    common::start_gateway_with(pki, dir, issuer, &format!("{upstream}/base"), "", &ca).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

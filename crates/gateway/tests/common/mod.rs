@@ -50,6 +50,18 @@ pub async fn start_gateway(
     upstream: &str,
     extra: &str,
 ) -> RunningGateway {
+    start_gateway_with(pki, dir, issuer, upstream, extra, "").await
+}
+
+/// [`start_gateway`] with `upstream_extra` lines in `[upstream]`.
+pub async fn start_gateway_with(
+    pki: &TestPki,
+    dir: &Path,
+    issuer: &str,
+    upstream: &str,
+    extra: &str,
+    upstream_extra: &str,
+) -> RunningGateway {
     let toml = format!(
         r#"[listener]
 mode = "mtls"
@@ -68,6 +80,7 @@ jwks_refetch_seconds = 1
 [upstream]
 request_timeout_ms = 5000
 forward_client_cert = true
+{upstream_extra}
 [[routes]]
 path_prefix = "/admin"
 upstream = "{upstream}"
