@@ -115,6 +115,19 @@ impl ClientCaBundle {
     /// before and whose certificates are all still within validity is
     /// answered from memory.
     pub fn validate(&self, chain: &[CertificateDer<'_>]) -> ChainStatus {
+        match chain.first() {
+            Some(end_entity) => self.validate_known(chain, Thumbprint::of_der(end_entity)),
+            None => ChainStatus::NoTrustAnchors,
+        }
+    }
+
+    /// [`ClientCaBundle::validate`] for a caller that already has the
+    /// end-entity certificate's thumbprint.
+    pub(crate) fn validate_known(
+        &self,
+        chain: &[CertificateDer<'_>],
+        end_entity_thumbprint: Thumbprint,
+    ) -> ChainStatus {
         let (Some(verifier), Some((end_entity, intermediates))) =
             (&self.verifier, chain.split_first())
         else {
@@ -122,7 +135,7 @@ impl ClientCaBundle {
         };
         let now = UnixTime::now();
         let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-        let key = chain_key(chain);
+        let key = chain_key(end_entity_thumbprint, intermediates);
         if self.validated.holds(&key, now_secs) {
             return ChainStatus::Valid;
         }
@@ -154,9 +167,10 @@ impl ClientCaBundle {
 }
 
 /// Identifies a chain by its exact bytes, certificate by certificate.
-fn chain_key(chain: &[CertificateDer<'_>]) -> [u8; 32] {
-    let mut digests = Vec::with_capacity(chain.len() * 32);
-    for cert in chain {
+fn chain_key(end_entity: Thumbprint, intermediates: &[CertificateDer<'_>]) -> [u8; 32] {
+    let mut digests = Vec::with_capacity((intermediates.len() + 1) * 32);
+    digests.extend_from_slice(end_entity.as_bytes());
+    for cert in intermediates {
         digests.extend_from_slice(Thumbprint::of_der(cert).as_bytes());
     }
     *Thumbprint::of_der(&digests).as_bytes()
@@ -179,6 +193,10 @@ mod tests {
     use certbound_testkit::{TestPki, load_certs, request_cn};
 
     use super::*;
+
+    fn key(chain: &[CertificateDer<'_>]) -> [u8; 32] {
+        chain_key(Thumbprint::of_der(&chain[0]), &chain[1..])
+    }
 
     fn bundle(pki: &TestPki) -> ClientCaBundle {
         ClientCaBundle::from_certificates(vec![pki.ca_der()])
@@ -207,9 +225,9 @@ mod tests {
         // The memory is consulted, and only inside the remembered window: the
         // same (never valid) chain planted with a window that has passed is
         // validated again, and with a current one it is taken as remembered.
-        cas.validated.remember(chain_key(&selfie), (0, 10));
+        cas.validated.remember(key(&selfie), (0, 10));
         assert!(matches!(cas.validate(&selfie), ChainStatus::Invalid(_)));
-        cas.validated.remember(chain_key(&selfie), (0, i64::MAX));
+        cas.validated.remember(key(&selfie), (0, i64::MAX));
         assert_eq!(cas.validate(&selfie), ChainStatus::Valid);
     }
 

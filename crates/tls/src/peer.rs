@@ -45,7 +45,7 @@ impl PeerCertificate {
             return Ok(None);
         };
         let identity = CertificateIdentity::from_der(end_entity)?;
-        let chain_status = client_cas.validate(&chain);
+        let chain_status = client_cas.validate_known(&chain, identity.thumbprint);
         Ok(Some(Self(Arc::new(Inner {
             chain,
             identity,
