@@ -20,4 +20,4 @@ pub use dn::DistinguishedName;
 pub use error::{DnError, IdentityError};
 pub use identity::{CertificateIdentity, SubjectAltNames, Validity};
 pub use oauth::ErrorCode;
-pub use thumbprint::Thumbprint;
+pub use thumbprint::{Thumbprint, ThumbprintText};

@@ -33,6 +33,15 @@ impl Thumbprint {
         &self.0
     }
 
+    /// The base64url form, in a stack buffer: per-request users (token
+    /// claims, proxy headers) need the text without an allocation.
+    pub fn to_base64url(&self) -> ThumbprintText {
+        let mut text = [0u8; THUMBPRINT_TEXT_LEN];
+        // 32 bytes always encode to exactly 43 characters, so this cannot fail.
+        let _ = URL_SAFE_NO_PAD.encode_slice(self.0, &mut text);
+        ThumbprintText(text)
+    }
+
     /// The digest as lowercase hex, the form Envoy puts in XFCC `Hash=`.
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
@@ -41,7 +50,22 @@ impl Thumbprint {
 
 impl fmt::Display for Thumbprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&URL_SAFE_NO_PAD.encode(self.0))
+        f.write_str(self.to_base64url().as_str())
+    }
+}
+
+/// Length of a SHA-256 digest in unpadded base64url.
+const THUMBPRINT_TEXT_LEN: usize = 43;
+
+/// A thumbprint's base64url text, held on the stack.
+#[derive(Clone, Copy)]
+pub struct ThumbprintText([u8; THUMBPRINT_TEXT_LEN]);
+
+impl ThumbprintText {
+    /// The text (always 43 base64url characters).
+    pub fn as_str(&self) -> &str {
+        // base64url output is ASCII; the fallback is unreachable.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
@@ -65,6 +89,12 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(Thumbprint::from_base64url(&t.to_string()), Some(t));
+        assert_eq!(t.to_base64url().as_str(), t.to_string());
+        let other = Thumbprint::of_der(b"");
+        assert_eq!(
+            other.to_base64url().as_str(),
+            "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+        );
     }
 
     #[test]

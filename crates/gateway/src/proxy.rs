@@ -9,7 +9,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use certbound_guard::{GuardError, VerifiedToken};
 use certbound_tls::{ConnectionInfo, PeerCertificate};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -90,13 +89,7 @@ pub(crate) fn set_identity(map: &mut HeaderMap, token: &VerifiedToken) {
     put(SUBJECT, &token.subject);
     put(SCOPE, &token.scopes.join(" "));
     if let Some(t) = token.thumbprint {
-        let mut encoded = [0u8; 43];
-        if let Ok(n) = URL_SAFE_NO_PAD.encode_slice(t.as_bytes(), &mut encoded) {
-            put(
-                CERT_THUMBPRINT,
-                std::str::from_utf8(&encoded[..n]).unwrap_or_default(),
-            );
-        }
+        put(CERT_THUMBPRINT, t.to_base64url().as_str());
     }
 }
 

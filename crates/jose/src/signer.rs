@@ -141,6 +141,8 @@ pub struct JwsSigner {
     kid: String,
     key: SigningKey,
     rng: SystemRandom,
+    /// base64url of the header [`JwsSigner::sign_claims`] uses, encoded once.
+    header_b64: String,
 }
 
 impl fmt::Debug for JwsSigner {
@@ -161,12 +163,24 @@ impl JwsSigner {
     ) -> Result<Self, JoseError> {
         let rng = SystemRandom::new();
         let key = SigningKey::asymmetric(alg, der, &rng)?;
+        let kid = kid.into();
+        let header_b64 = encode_header(alg, &default_header(alg, &kid))?;
         Ok(Self {
             alg,
-            kid: kid.into(),
+            kid,
             key,
             rng,
+            header_b64,
         })
+    }
+
+    /// Sets the `typ` of the header [`JwsSigner::sign_claims`] uses
+    /// (RFC 9068 access tokens carry `at+jwt`).
+    pub fn with_typ(mut self, typ: &str) -> Result<Self, JoseError> {
+        let mut header = self.header();
+        header.typ = Some(typ.to_owned());
+        self.header_b64 = encode_header(self.alg, &header)?;
+        Ok(self)
     }
 
     /// Loads a `-----BEGIN PRIVATE KEY-----` (PKCS#8) PEM private key for `alg`.
@@ -194,9 +208,7 @@ impl JwsSigner {
 
     /// A header with this signer's `alg` and `kid` (and `typ: JWT`).
     pub fn header(&self) -> Header {
-        let mut header = Header::new(self.alg);
-        header.kid = Some(self.kid.clone());
-        header
+        default_header(self.alg, &self.kid)
     }
 
     /// `base64url(header) "." base64url(claims) "." base64url(signature)`,
@@ -206,32 +218,54 @@ impl JwsSigner {
         header: &Header,
         claims: &T,
     ) -> Result<String, JoseError> {
-        let mut json = Vec::with_capacity(512);
-        if header.alg == self.alg {
-            serde_json::to_writer(&mut json, header)?;
-        } else {
-            let mut forced = header.clone();
-            forced.alg = self.alg;
-            serde_json::to_writer(&mut json, &forced)?;
-        }
-        let header_len = json.len();
-        serde_json::to_writer(&mut json, claims)?;
-        let (header_json, claims_json) = json.split_at(header_len);
+        self.sign_encoded(&encode_header(self.alg, header)?, claims)
+    }
 
-        let capacity = b64_len(header_json.len())
+    /// Like [`JwsSigner::sign`] with this signer's own header (`alg`, `kid`,
+    /// and `typ`), which was encoded once rather than on every call.
+    pub fn sign_claims<T: Serialize + ?Sized>(&self, claims: &T) -> Result<String, JoseError> {
+        self.sign_encoded(&self.header_b64, claims)
+    }
+
+    fn sign_encoded<T: Serialize + ?Sized>(
+        &self,
+        header_b64: &str,
+        claims: &T,
+    ) -> Result<String, JoseError> {
+        let claims_json = serde_json::to_vec(claims)?;
+        let capacity = header_b64.len()
             + 1
             + b64_len(claims_json.len())
             + 1
             + b64_len(self.key.signature_len());
         let mut out = String::with_capacity(capacity);
-        B64.encode_string(header_json, &mut out);
+        out.push_str(header_b64);
         out.push('.');
-        B64.encode_string(claims_json, &mut out);
+        B64.encode_string(&claims_json, &mut out);
         let signature = self.key.sign(&self.rng, out.as_bytes())?;
         out.push('.');
         B64.encode_string(signature, &mut out);
         Ok(out)
     }
+}
+
+/// `alg`, `kid` and the default `typ: JWT`.
+fn default_header(alg: Algorithm, kid: &str) -> Header {
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    header
+}
+
+/// base64url of `header` as JSON, with its `alg` forced to `alg`.
+fn encode_header(alg: Algorithm, header: &Header) -> Result<String, JoseError> {
+    let json = if header.alg == alg {
+        serde_json::to_vec(header)?
+    } else {
+        let mut forced = header.clone();
+        forced.alg = alg;
+        serde_json::to_vec(&forced)?
+    };
+    Ok(B64.encode(json))
 }
 
 /// Unpadded base64 length of `n` bytes.

@@ -112,6 +112,35 @@ fn every_signing_algorithm_round_trips_and_rejects_tampering() {
 }
 
 #[test]
+fn the_encoded_own_header_matches_an_explicit_one() {
+    for alg in [Algorithm::ES256, Algorithm::PS256, Algorithm::EdDSA] {
+        let (signer, key) = key_pair(alg);
+        let signer = signer.with_typ("at+jwt").unwrap();
+        let mut header = signer.header();
+        header.typ = Some("at+jwt".into());
+        let explicit = signer.sign(&header, &claims("alice")).unwrap();
+        let own = signer.sign_claims(&claims("alice")).unwrap();
+        // Same header and payload; ECDSA and PSS signatures are randomised.
+        assert_eq!(
+            own.rsplit_once('.').map(|p| p.0),
+            explicit.rsplit_once('.').map(|p| p.0),
+            "{alg:?}"
+        );
+        assert_eq!(decode(&own, &key, alg), Ok(claims("alice")), "{alg:?}");
+        let read = jsonwebtoken::decode_header(&own).unwrap();
+        assert_eq!(
+            (read.alg, read.kid.as_deref(), read.typ.as_deref()),
+            (alg, Some("k1"), Some("at+jwt"))
+        );
+    }
+    // Without `with_typ` the signer's header says `JWT`.
+    let (plain, _) = key_pair(Algorithm::ES256);
+    let token = plain.sign_claims(&claims("alice")).unwrap();
+    let read = jsonwebtoken::decode_header(&token).unwrap();
+    assert_eq!(read.typ.as_deref(), Some("JWT"));
+}
+
+#[test]
 fn a_token_verifies_only_under_its_own_algorithm_family() {
     let (es, es_key) = key_pair(Algorithm::ES256);
     let (_, rsa_key) = key_pair(Algorithm::PS256);

@@ -2,17 +2,18 @@
 //! target. Never a secret, a whole token or a key; untrusted strings are
 //! Debug-formatted so they cannot forge log lines.
 
-use certbound_core::AuthMethod;
+use certbound_core::{AuthMethod, Thumbprint};
 use tracing::{info, warn};
 
 /// A client proved its identity.
-pub fn client_authenticated(client_id: &str, method: AuthMethod, thumbprint: Option<&str>) {
-    info!(target: "certbound::audit", event = "client_authenticated", client_id = ?client_id, method = %method, x5t_s256 = thumbprint);
+pub fn client_authenticated(client_id: &str, method: AuthMethod, thumbprint: Option<Thumbprint>) {
+    // `display` renders the thumbprint only when the event is enabled.
+    info!(target: "certbound::audit", event = "client_authenticated", client_id = ?client_id, method = %method, x5t_s256 = thumbprint.map(tracing::field::display));
 }
 
 /// A client failed to authenticate.
-pub fn client_rejected(client_id: &str, reason: &str, thumbprint: Option<&str>) {
-    warn!(target: "certbound::audit", event = "client_authentication_failed", client_id = ?client_id, reason, x5t_s256 = thumbprint);
+pub fn client_rejected(client_id: &str, reason: &str, thumbprint: Option<Thumbprint>) {
+    warn!(target: "certbound::audit", event = "client_authentication_failed", client_id = ?client_id, reason, x5t_s256 = thumbprint.map(tracing::field::display));
 }
 
 /// An access token was issued.

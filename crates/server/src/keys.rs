@@ -13,7 +13,7 @@ use certbound_core::claims::ACCESS_TOKEN_TYP;
 use certbound_jose::JwsSigner;
 use certbound_pki::KeyAlgorithm;
 use certbound_store::{Store, StoredSigningKey};
-use jsonwebtoken::{Algorithm, DecodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::traits::PublicKeyParts;
 use serde::Deserialize;
@@ -131,10 +131,9 @@ pub struct ActiveKey {
     pub kid: String,
     /// JWS `alg`.
     pub algorithm: Algorithm,
-    /// The private key, ready to sign.
+    /// The private key, ready to sign access tokens (header `alg`, `kid`,
+    /// `typ: at+jwt`, encoded once).
     pub signer: JwsSigner,
-    /// The JOSE header of access tokens (`alg`, `kid`, `typ: at+jwt`), built once.
-    pub header: Header,
 }
 
 /// The keys one instance currently uses: one to sign, all published ones to verify.
@@ -166,9 +165,8 @@ impl KeySet {
             active.private_key_pem.as_bytes(),
             active.kid.as_str(),
         )
+        .and_then(|s| s.with_typ(ACCESS_TOKEN_TYP))
         .map_err(|e| ServerError::Key(format!("stored key {} is unreadable: {e}", active.kid)))?;
-        let mut header = signer.header();
-        header.typ = Some(ACCESS_TOKEN_TYP.into());
         let mut verifiers = HashMap::new();
         let mut published = Vec::new();
         for key in keys {
@@ -195,7 +193,6 @@ impl KeySet {
                 kid: active.kid.clone(),
                 algorithm: alg.jwt_algorithm(),
                 signer,
-                header,
             },
             verifiers,
             jwks_json: json!({ "keys": published }).to_string(),
@@ -367,10 +364,7 @@ mod tests {
             let token = set
                 .active
                 .signer
-                .sign(
-                    &set.active.header,
-                    &json!({"sub": "x", "exp": 4_000_000_000u64}),
-                )
+                .sign_claims(&json!({"sub": "x", "exp": 4_000_000_000u64}))
                 .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
             let (a, dk) = set.verifier(&key.kid).unwrap_or_else(|| panic!("verifier"));
             let mut v = jsonwebtoken::Validation::new(*a);

@@ -43,7 +43,7 @@ pub async fn issue(
             .unwrap_or_else(|| server.settings.default_audience.clone()),
         exp: now + ttl,
         iat: now,
-        jti: jti.clone(),
+        jti,
         client_id: client.client_id.clone(),
         scope: (!scope.is_empty()).then(|| scope.clone()),
         cnf: binding.map(Confirmation::for_thumbprint),
@@ -51,10 +51,9 @@ pub async fn issue(
     let access_token = match client.format {
         TokenFormat::Jwt => {
             let keys = server.keys.get().await;
-            let active = &keys.active;
-            active
+            keys.active
                 .signer
-                .sign(&active.header, &claims)
+                .sign_claims(&claims)
                 .map_err(|e| OAuthError::internal(&e))?
         }
         TokenFormat::Opaque => {
@@ -63,7 +62,7 @@ pub async fn issue(
                 .store
                 .insert_opaque_token(&StoredToken {
                     token_hash: token_hash(&token),
-                    jti: jti.clone(),
+                    jti: claims.jti.clone(),
                     client_id: claims.client_id.clone(),
                     subject: claims.sub.clone(),
                     scope: scope.clone(),
@@ -82,7 +81,7 @@ pub async fn issue(
         TokenFormat::Opaque => "opaque",
     };
     audit::token_issued(
-        &jti,
+        &claims.jti,
         &client.client_id,
         claims.cnf.is_some(),
         format,

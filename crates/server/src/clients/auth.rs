@@ -1,14 +1,17 @@
 //! Client authentication at the token, introspection and revocation
 //! endpoints: RFC 8705 §2 certificate methods and RFC 6749 §2.3.1 secrets.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
+use axum::extract::FromRequestParts;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use certbound_core::AuthMethod;
 use certbound_tls::{ChainStatus, PeerCertificate};
-use http::HeaderMap;
+use http::HeaderValue;
 use http::header::AUTHORIZATION;
+use http::request::Parts;
 use percent_encoding::percent_decode_str;
 
 use super::{RegisteredClient, secret_matches};
@@ -24,6 +27,32 @@ pub struct AuthenticatedClient {
     pub certificate: Option<PeerCertificate>,
 }
 
+/// The request's `Authorization` header, taken on its own so the endpoints
+/// need not copy every header.
+#[derive(Debug, Default)]
+pub enum ClientAuthorization {
+    /// No `Authorization` header.
+    #[default]
+    Absent,
+    /// Exactly one.
+    One(HeaderValue),
+    /// More than one: refused when the client authenticates.
+    Repeated,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAuthorization {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+        Ok(match (values.next(), values.next()) {
+            (None, _) => Self::Absent,
+            (Some(value), None) => Self::One(value.clone()),
+            (Some(_), Some(_)) => Self::Repeated,
+        })
+    }
+}
+
 /// Credentials found in a request, before checking them.
 struct Presented {
     client_id: String,
@@ -33,14 +62,14 @@ struct Presented {
 /// Authenticates the caller or returns the RFC 6749 §5.2 error.
 pub async fn authenticate(
     state: &AuthorizationServer,
-    headers: &HeaderMap,
+    authorization: &ClientAuthorization,
     form: &Form,
     certificate: Option<PeerCertificate>,
 ) -> Result<AuthenticatedClient, OAuthError> {
-    let presented = presented_credentials(headers, form)?;
-    let thumbprint = certificate.as_ref().map(|c| c.thumbprint().to_string());
+    let presented = presented_credentials(authorization, form)?;
+    let thumbprint = certificate.as_ref().map(PeerCertificate::thumbprint);
     let fail = |reason: &str, public: String| {
-        audit::client_rejected(&presented.client_id, reason, thumbprint.as_deref());
+        audit::client_rejected(&presented.client_id, reason, thumbprint);
         OAuthError::invalid_client(public)
     };
 
@@ -88,7 +117,7 @@ pub async fn authenticate(
             }
         }
     }
-    audit::client_authenticated(&client.client_id, client.method, thumbprint.as_deref());
+    audit::client_authenticated(&client.client_id, client.method, thumbprint);
     Ok(AuthenticatedClient {
         client,
         certificate,
@@ -150,16 +179,18 @@ fn check_certificate(
     Ok(())
 }
 
-fn presented_credentials(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthError> {
-    let mut auth_headers = headers.get_all(AUTHORIZATION).iter();
-    let basic = match (auth_headers.next(), auth_headers.next()) {
-        (None, _) => None,
-        (Some(_), Some(_)) => {
+fn presented_credentials(
+    authorization: &ClientAuthorization,
+    form: &Form,
+) -> Result<Presented, OAuthError> {
+    let basic = match authorization {
+        ClientAuthorization::Absent => None,
+        ClientAuthorization::Repeated => {
             return Err(OAuthError::invalid_request(
                 "more than one Authorization header",
             ));
         }
-        (Some(value), None) => Some(parse_basic(value.as_bytes())?),
+        ClientAuthorization::One(value) => Some(parse_basic(value.as_bytes())?),
     };
     let form_id = form.get("client_id");
     let form_secret = form.get("client_secret");

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use certbound_core::ErrorCode;
 use certbound_tls::PeerCertificate;
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 
-use crate::clients::auth::authenticate;
+use crate::clients::auth::{ClientAuthorization, authenticate};
 use crate::form::Form;
 use crate::tokens::{self, Lookup};
 use crate::{AuthorizationServer, OAuthError, audit};
@@ -16,10 +16,10 @@ use crate::{AuthorizationServer, OAuthError, audit};
 pub async fn revoke(
     State(server): State<Arc<AuthorizationServer>>,
     certificate: Option<PeerCertificate>,
-    headers: HeaderMap,
+    authorization: ClientAuthorization,
     form: Form,
 ) -> Result<StatusCode, OAuthError> {
-    let caller = authenticate(&server, &headers, &form, certificate).await?;
+    let caller = authenticate(&server, &authorization, &form, certificate).await?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;

@@ -3,15 +3,15 @@
 
 use std::sync::Arc;
 
-use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use certbound_core::ErrorCode;
 use certbound_tls::PeerCertificate;
-use http::{HeaderMap, HeaderValue, header};
-use serde_json::json;
+use http::{HeaderValue, header};
+use serde::Serialize;
 
-use crate::clients::auth::authenticate;
+use crate::clients::auth::{ClientAuthorization, authenticate};
 use crate::clients::parse_scope;
 use crate::form::Form;
 use crate::{AuthorizationServer, OAuthError, audit, tokens};
@@ -22,7 +22,7 @@ const SUPPORTED_GRANTS: &str = "client_credentials";
 pub async fn token(
     State(server): State<Arc<AuthorizationServer>>,
     certificate: Option<PeerCertificate>,
-    headers: HeaderMap,
+    authorization: ClientAuthorization,
     form: Form,
 ) -> Result<Response, OAuthError> {
     match form.get("grant_type") {
@@ -38,7 +38,7 @@ pub async fn token(
             ));
         }
     }
-    let caller = authenticate(&server, &headers, &form, certificate).await?;
+    let caller = authenticate(&server, &authorization, &form, certificate).await?;
     let client = &caller.client;
     if !client.grant_types.iter().any(|g| g == "client_credentials") {
         audit::token_refused(&client.client_id, "grant type not allowed");
@@ -73,17 +73,32 @@ pub async fn token(
         ));
     }
     let issued = tokens::issue(&server, client, &scopes, binding).await?;
-    let mut body = json!({
-        "access_token": issued.access_token,
-        "token_type": "Bearer",
-        "expires_in": issued.expires_in,
-    });
-    if !issued.scope.is_empty() {
-        body["scope"] = json!(issued.scope);
-    }
-    let mut res = Json(body).into_response();
+    let answer = TokenResponse {
+        access_token: &issued.access_token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        scope: &issued.scope,
+    };
+    // Sized for the token plus the few fixed members: one allocation.
+    let mut body = Vec::with_capacity(issued.access_token.len() + issued.scope.len() + 96);
+    serde_json::to_writer(&mut body, &answer).map_err(|e| OAuthError::internal(&e))?;
+    let mut res = Response::new(Body::from(body));
     let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(res)
+}
+
+/// The RFC 6749 §5.1 success body.
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: &'a str,
 }
