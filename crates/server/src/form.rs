@@ -54,6 +54,11 @@ impl Form {
 
 /// Decodes one name or value (`+` is a space, then `%XX`) into one allocation.
 fn decode(raw: &[u8]) -> Result<String, OAuthError> {
+    let not_utf8 = |_| OAuthError::invalid_request("the form body is not valid UTF-8");
+    if !raw.iter().any(|b| matches!(b, b'+' | b'%')) {
+        // Most values (grant types, client ids, scopes) have nothing to decode.
+        return String::from_utf8(raw.to_vec()).map_err(not_utf8);
+    }
     let mut bytes = Vec::with_capacity(raw.len());
     for (i, part) in raw.split(|b| *b == b'+').enumerate() {
         if i > 0 {
@@ -61,8 +66,7 @@ fn decode(raw: &[u8]) -> Result<String, OAuthError> {
         }
         bytes.extend(percent_decode(part));
     }
-    String::from_utf8(bytes)
-        .map_err(|_| OAuthError::invalid_request("the form body is not valid UTF-8"))
+    String::from_utf8(bytes).map_err(not_utf8)
 }
 
 /// A parameter name safe to echo back in an error description.
@@ -144,6 +148,8 @@ mod tests {
             (b"%2+B", Some("%2 B")),
             (b"%e2%82%ac", Some("\u{20ac}")),
             (b"%e2%82", None),
+            (b"a\xffb", None),
+            (b"plain", Some("plain")),
             (b"", Some("")),
         ] {
             assert_eq!(decode(raw).ok().as_deref(), want, "{raw:?}");

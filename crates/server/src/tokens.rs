@@ -32,7 +32,7 @@ pub async fn issue(
 ) -> Result<IssuedToken, OAuthError> {
     let now = crate::now();
     let ttl = server.settings.access_token_ttl;
-    let jti = URL_SAFE_NO_PAD.encode(crate::random_bytes::<16>()?);
+    let jti = crate::new_jti();
     let scope = scopes.join(" ");
     let claims = AccessTokenClaims {
         iss: server.settings.issuer.clone(),
