@@ -79,17 +79,18 @@ pub(crate) async fn authorise(
 
 /// Sets the identity headers on a header map (upstream request or check answer).
 pub(crate) fn set_identity(map: &mut HeaderMap, token: &VerifiedToken) {
-    // Visible ASCII only (`from_str`): a value that is not is left out.
-    let mut put = |name: HeaderName, value: &str| {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            map.insert(name, v);
+    // Rendered once per verified token; a value that is not visible ASCII
+    // is left out.
+    let id = token.identity_values();
+    for (name, value) in [
+        (CLIENT_ID, &id.client_id),
+        (SUBJECT, &id.subject),
+        (SCOPE, &id.scope),
+        (CERT_THUMBPRINT, &id.thumbprint),
+    ] {
+        if let Some(v) = value {
+            map.insert(name, v.clone());
         }
-    };
-    put(CLIENT_ID, &token.client_id);
-    put(SUBJECT, &token.subject);
-    put(SCOPE, &token.scopes.join(" "));
-    if let Some(t) = token.thumbprint {
-        put(CERT_THUMBPRINT, t.to_base64url().as_str());
     }
 }
 

@@ -1,5 +1,7 @@
 //! Route matching by host and path prefix.
 
+use std::borrow::Cow;
+
 use http::Uri;
 
 use crate::config::RouteConfig;
@@ -58,10 +60,29 @@ impl Route {
 /// percent-encoded unreserved characters are decoded, hex digits upper-cased,
 /// and anything an upstream could interpret differently (dot segments, empty
 /// segments, encoded `/` or `\`, a raw `\`) is refused outright.
-pub(crate) fn normalize_path(raw: &str) -> Option<String> {
-    if !raw.starts_with('/') {
+pub(crate) fn normalize_path(raw: &str) -> Option<Cow<'_, str>> {
+    if !raw.starts_with('/') || raw.contains('\\') {
         return None;
     }
+    // Without escapes the path is already in canonical form.
+    let path = if raw.contains('%') {
+        Cow::Owned(decode_unreserved(raw)?)
+    } else {
+        Cow::Borrowed(raw)
+    };
+    let mut segments = path.split('/').skip(1).peekable();
+    while let Some(seg) = segments.next() {
+        let last = segments.peek().is_none();
+        if seg == "." || seg == ".." || (seg.is_empty() && !last) {
+            return None;
+        }
+    }
+    Some(path)
+}
+
+/// Decodes percent-encoded unreserved characters and upper-cases the hex of
+/// the rest; `None` for a malformed escape or an encoded `/` or `\`.
+fn decode_unreserved(raw: &str) -> Option<String> {
     let bytes = raw.as_bytes();
     let mut out = String::with_capacity(raw.len());
     let mut i = 0;
@@ -79,18 +100,9 @@ pub(crate) fn normalize_path(raw: &str) -> Option<String> {
                 out.push_str(&hex.to_ascii_uppercase());
             }
             i += 3;
-        } else if b == b'\\' {
-            return None;
         } else {
             out.push(char::from(b));
             i += 1;
-        }
-    }
-    let mut segments = out.split('/').skip(1).peekable();
-    while let Some(seg) = segments.next() {
-        let last = segments.peek().is_none();
-        if seg == "." || seg == ".." || (seg.is_empty() && !last) {
-            return None;
         }
     }
     Some(out)

@@ -18,6 +18,8 @@ fn free_port() -> u16 {
     or_panic(l.local_addr(), "addr").port()
 }
 
+/// nginx runs without a master process (`master_process off`), so killing
+/// the child stops all of it; a killed master would leave its worker behind.
 struct Nginx(std::process::Child);
 
 impl Drop for Nginx {
@@ -57,6 +59,7 @@ async fn nginx_auth_request_allows_bound_tokens_and_refuses_replays() {
     let d = dir.path().display();
     let conf = format!(
         r#"daemon off;
+master_process off;
 worker_processes 1;
 user root;
 error_log {d}/nginx-error.log info;

@@ -15,6 +15,7 @@
 mod bearer;
 mod error;
 mod fetch;
+mod identity;
 mod introspection;
 mod jwks;
 mod layer;
@@ -23,5 +24,6 @@ mod verifier;
 
 pub use bearer::bearer_token;
 pub use error::GuardError;
+pub use identity::IdentityValues;
 pub use layer::{BoundClient, GuardLayer, GuardService};
 pub use verifier::{Guard, GuardOptions, IntrospectionOptions, VerifiedToken};

@@ -91,6 +91,7 @@ mod tests {
             jti: "j".into(),
             audience: "a".into(),
             expires_at: exp,
+            identity: Default::default(),
         })
     }
 

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::GuardError;
 use crate::bearer::bearer_token;
+use crate::identity::{IdentityValues, RenderedIdentity};
 use crate::fetch::Fetcher;
 use crate::introspection::Introspector;
 use crate::jwks::JwksCache;
@@ -89,9 +90,16 @@ pub struct VerifiedToken {
     pub audience: String,
     /// `exp`, Unix seconds.
     pub expires_at: i64,
+    /// The identity as header values, rendered on first use.
+    pub(crate) identity: RenderedIdentity,
 }
 
 impl VerifiedToken {
+    /// The identity as header values, rendered once for this token.
+    pub fn identity_values(&self) -> &IdentityValues {
+        self.identity.get(self)
+    }
+
     /// Fails with `insufficient_scope` unless every `required` scope was granted.
     pub fn require_scopes(&self, required: &[String]) -> Result<(), GuardError> {
         if required.iter().all(|r| self.scopes.contains(r)) {
@@ -126,6 +134,7 @@ impl VerifiedToken {
             audience: claims.aud,
             jti: claims.jti,
             expires_at: claims.exp,
+            identity: RenderedIdentity::default(),
         })
     }
 }
