@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use crate::GuardError;
 use crate::bearer::bearer_token;
-use crate::identity::{IdentityValues, RenderedIdentity};
 use crate::fetch::Fetcher;
+use crate::identity::{IdentityValues, RenderedIdentity};
 use crate::introspection::Introspector;
 use crate::jwks::JwksCache;
 use crate::verified::VerifiedCache;
