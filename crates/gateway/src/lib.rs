@@ -10,6 +10,7 @@ pub mod config;
 mod proxy;
 mod routes;
 mod run;
+mod service;
 mod upstream;
 
 pub use config::{GatewayConfig, GatewayConfigError};

@@ -139,9 +139,19 @@ fn host_of(req: &Request<Body>) -> Option<&str> {
         })
 }
 
-/// The fallback handler: route, authorise, forward.
+/// The router's fallback (paths under the check endpoint that are not it).
 pub(crate) async fn forward(
     State(state): State<Arc<GatewayState>>,
+    info: ConnectionInfo,
+    certificate: Option<PeerCertificate>,
+    req: Request<Body>,
+) -> Response {
+    proxy(&state, info, certificate, req).await
+}
+
+/// Routes, authorises and forwards one request.
+pub(crate) async fn proxy(
+    state: &GatewayState,
     info: ConnectionInfo,
     certificate: Option<PeerCertificate>,
     mut req: Request<Body>,
@@ -161,7 +171,7 @@ pub(crate) async fn forward(
         );
     };
     let token = match authorise(
-        &state,
+        state,
         Some(route),
         req.headers(),
         req.uri().query(),

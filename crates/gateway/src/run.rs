@@ -4,8 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::any;
 use certbound_client::TlsSettings;
 use certbound_guard::{Guard, GuardOptions, IntrospectionOptions};
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode, TrustedProxies};
@@ -14,10 +12,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{GatewayConfig, ListenerKind};
-use crate::proxy::{GatewayState, forward};
+use crate::proxy::GatewayState;
 use crate::routes::Route;
+use crate::service::GatewayService;
 use crate::upstream::Origin;
-use crate::{CHECK_PATH, check};
 
 /// A started gateway.
 pub struct RunningGateway {
@@ -109,11 +107,7 @@ pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
         forward_client_cert: config.upstream.forward_client_cert,
         request_timeout: Duration::from_millis(config.upstream.request_timeout_ms),
     });
-    let app = Router::new()
-        .route(CHECK_PATH, any(check::check))
-        .route(&format!("{CHECK_PATH}/{{*rest}}"), any(check::check))
-        .fallback(forward)
-        .with_state(state);
+    let app = GatewayService::new(state);
 
     let client_cas = match &config.tls.client_ca {
         Some(p) => ClientCaBundle::from_pem_file(p).map_err(|e| setup("tls.client_ca", e))?,

@@ -67,6 +67,27 @@ async fn enforces_binding_scopes_and_identity_headers() {
         .unwrap_or_default();
     assert_eq!(der, a.issued.cert_der, "Client-Cert carries client A's DER");
 
+    // The check endpoint answers under its own path; a path that only shares
+    // its first letters is proxied like any other (here: no route).
+    let (status, body) = curl(
+        &pki,
+        Some(&a),
+        &["-H", &auth, &format!("{base}/certbound/check/api/orders")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = curl(
+        &pki,
+        Some(&a),
+        &["-H", &auth, &format!("{base}/certbound/checkup")],
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]),
+        (404, &json!("not_found")),
+        "{body}"
+    );
+
     for (who, what) in [
         (Some(&b), "client B's certificate"),
         (None, "no certificate"),

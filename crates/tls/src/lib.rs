@@ -27,7 +27,7 @@ pub use error::{ProxyHeaderError, TlsError};
 pub use extract::ConnectionInfo;
 pub use peer::{CertificateSource, PeerCertificate};
 pub use proxy::{CertificateHeader, TrustedProxies};
-pub use serve::{ListenerMode, serve};
+pub use serve::{App, ListenerMode, serve};
 
 /// The crypto provider every certbound TLS endpoint uses.
 pub fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {

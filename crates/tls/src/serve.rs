@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
@@ -19,7 +18,7 @@ use rustls::HandshakeKind;
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 use tracing::{debug, warn};
 
 use crate::proxy::{CertificateHeader, certificate_from_headers, strip_certificate_headers};
@@ -62,12 +61,36 @@ pub enum ListenerMode {
     },
 }
 
+/// What `serve` can serve: an axum `Router`, or a service of the same shape
+/// that routes on its own (the gateway's hot path).
+pub trait App:
+    Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> App for S where
+    S: Service<
+            Request<Body>,
+            Response = Response<Body>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then drains open
 /// connections for up to ten seconds.
 pub async fn serve(
     listener: TcpListener,
     mode: ListenerMode,
-    app: Router,
+    app: impl App,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let mode = Arc::new(mode);
@@ -117,7 +140,7 @@ async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
     mode: Arc<ListenerMode>,
-    app: Router,
+    app: impl App,
     watcher: Watcher,
 ) {
     match &*mode {
@@ -149,7 +172,7 @@ async fn tls_connection(
     peer: SocketAddr,
     config: &Arc<ServerConfig>,
     client_cas: Option<&ClientCaBundle>,
-    app: Router,
+    app: impl App,
     watcher: Watcher,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(config));
@@ -191,7 +214,7 @@ async fn tls_connection(
     serve_http(TokioIo::new(stream), ctx, app, watcher).await;
 }
 
-async fn serve_http<I>(io: TokioIo<I>, ctx: ConnectionContext, app: Router, watcher: Watcher)
+async fn serve_http<I>(io: TokioIo<I>, ctx: ConnectionContext, app: impl App, watcher: Watcher)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
