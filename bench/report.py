@@ -87,7 +87,7 @@ def main() -> int:
 
     w("# Benchmarks")
     w("")
-    w(f"Rerun everything (≈10 minutes, rewrites this file): `{RERUN}`")
+    w(f"Rerun everything (about 11 minutes on a fresh clone, build included; rewrites this file): `{RERUN}`")
     w("")
     w(f"- Measured {meta['date']} on {meta['nproc']} CPUs: {meta['cpu']}, Linux {meta['kernel']}.")
     pin = ("servers pinned to CPU 0 and the load generator to CPU 1 (`taskset`), so every "
