@@ -201,10 +201,9 @@ struct Recycle {
 }
 
 impl Recycle {
-    fn finish_if_done(&mut self) {
-        if self.body.is_end_stream()
-            && let Some(sender) = self.connection.take()
-        {
+    /// Gives the connection back (once) when the body has been read to its end.
+    fn finish(&mut self, at_end: bool) {
+        if at_end && let Some(sender) = self.connection.take() {
             self.origin.give_back(sender);
         }
     }
@@ -220,12 +219,11 @@ impl HttpBody for Recycle {
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
         match &frame {
-            None => {
-                if let Some(sender) = self.connection.take() {
-                    self.origin.give_back(sender);
-                }
+            None => self.finish(true),
+            Some(Ok(_)) => {
+                let at_end = self.body.is_end_stream();
+                self.finish(at_end);
             }
-            Some(Ok(_)) => self.finish_if_done(),
             Some(Err(_)) => self.connection = None,
         }
         Poll::Ready(frame)
@@ -244,6 +242,7 @@ impl Drop for Recycle {
     fn drop(&mut self) {
         // A body with nothing to read (204, HEAD, or fully read without a
         // final poll) still frees its connection.
-        self.finish_if_done();
+        let at_end = self.body.is_end_stream();
+        self.finish(at_end);
     }
 }

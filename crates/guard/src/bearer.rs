@@ -67,7 +67,6 @@ pub fn bearer_token<'a>(
     // over the few bytes around it, instead of several over the whole value.
     let bytes = value.as_bytes();
     let not_ascii = || GuardError::InvalidRequest("the Authorization header is not ASCII".into());
-    let lead = bytes.len() - bytes.trim_ascii_start().len();
     let trimmed = bytes.trim_ascii();
     let Some(space) = trimmed.iter().position(|b| *b == b' ') else {
         return Err(if is_header_text(bytes) {
@@ -77,12 +76,12 @@ pub fn bearer_token<'a>(
         });
     };
     let (scheme, rest) = (&trimmed[..space], &trimmed[space + 1..]);
-    let gap = rest.len() - rest.trim_ascii_start().len();
     let token = rest.trim_ascii();
-    let start = lead + space + 1 + gap;
-    // What follows the token is the spaces and tabs `trim_ascii` removed
-    // (a header value holds no other ASCII whitespace): header text already.
-    let Some(before) = bytes.get(..start) else {
+    // The token ends where the trimmed value ends. What follows it is the
+    // spaces and tabs `trim_ascii` removed (a header value holds no other
+    // ASCII whitespace), header text already; only what precedes it is left.
+    let before_len = bytes.trim_ascii_end().len().checked_sub(token.len());
+    let Some(before) = before_len.and_then(|n| bytes.get(..n)) else {
         return Err(not_ascii());
     };
     let well_formed = !token.is_empty() && is_b64token(token);

@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
 use certbound_store::Store;
 use ring::rand::{SecureRandom, SystemRandom};
 

@@ -29,10 +29,9 @@ pub struct AuthenticatedClient {
 
 /// The request's `Authorization` header, taken on its own so the endpoints
 /// need not copy every header.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub enum ClientAuthorization {
     /// No `Authorization` header.
-    #[default]
     Absent,
     /// Exactly one.
     One(HeaderValue),
