@@ -45,6 +45,30 @@ pub fn bearer_token<'a>(
     headers: &'a HeaderMap,
     query: Option<&str>,
 ) -> Result<&'a str, GuardError> {
+    locate(headers, query)?.token()
+}
+
+/// The one `Authorization` header of a request, taken apart around its
+/// token, before the token's bytes are checked: a token already known
+/// well-formed (one in the verified cache) need not be scanned again.
+pub(crate) enum Located<'a> {
+    /// No space in the value: no token, or not header text.
+    Whole(&'a [u8]),
+    /// A scheme, then a token.
+    Split {
+        scheme: &'a [u8],
+        /// Everything before the token: header text or not.
+        before: &'a [u8],
+        token: &'a [u8],
+    },
+}
+
+/// Finds the `Authorization` header and the token in it; refuses a query
+/// token and repeated headers.
+pub(crate) fn locate<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&str>,
+) -> Result<Located<'a>, GuardError> {
     if query.is_some_and(|q| {
         q.split('&')
             .any(|p| p == "access_token" || p.starts_with("access_token="))
@@ -63,17 +87,10 @@ pub fn bearer_token<'a>(
             Err(GuardError::MissingToken)
         };
     };
-    // One pass over the token (b64token bytes are header text too) and one
-    // over the few bytes around it, instead of several over the whole value.
     let bytes = value.as_bytes();
-    let not_ascii = || GuardError::InvalidRequest("the Authorization header is not ASCII".into());
     let trimmed = bytes.trim_ascii();
     let Some(space) = trimmed.iter().position(|b| *b == b' ') else {
-        return Err(if is_header_text(bytes) {
-            GuardError::MissingToken
-        } else {
-            not_ascii()
-        });
+        return Ok(Located::Whole(bytes));
     };
     let (scheme, rest) = (&trimmed[..space], &trimmed[space + 1..]);
     let token = rest.trim_ascii();
@@ -84,19 +101,69 @@ pub fn bearer_token<'a>(
     let Some(before) = before_len.and_then(|n| bytes.get(..n)) else {
         return Err(not_ascii());
     };
-    let well_formed = !token.is_empty() && is_b64token(token);
-    if !is_header_text(before) || (!well_formed && !is_header_text(token)) {
-        return Err(not_ascii());
+    Ok(Located::Split {
+        scheme,
+        before,
+        token,
+    })
+}
+
+fn not_ascii() -> GuardError {
+    GuardError::InvalidRequest("the Authorization header is not ASCII".into())
+}
+
+impl<'a> Located<'a> {
+    /// The token bytes of a Bearer header whose bytes around the token are
+    /// fine, the token's own bytes unchecked. Where they form a b64token,
+    /// [`Located::token`] returns exactly them.
+    pub(crate) fn unchecked_bearer(&self) -> Option<&'a [u8]> {
+        match *self {
+            Located::Split {
+                scheme,
+                before,
+                token,
+            } if !token.is_empty()
+                && scheme.eq_ignore_ascii_case(b"bearer")
+                && is_header_text(before) =>
+            {
+                Some(token)
+            }
+            _ => None,
+        }
     }
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
-        // Another scheme (e.g. DPoP, Basic) is not a Bearer token.
-        return Err(GuardError::MissingToken);
+
+    /// The token, once every byte of the header is checked. One pass over
+    /// the token (b64token bytes are header text too) and one over the few
+    /// bytes before it, instead of several over the whole value.
+    pub(crate) fn token(self) -> Result<&'a str, GuardError> {
+        let (scheme, before, token) = match self {
+            Located::Whole(bytes) => {
+                return Err(if is_header_text(bytes) {
+                    GuardError::MissingToken
+                } else {
+                    not_ascii()
+                });
+            }
+            Located::Split {
+                scheme,
+                before,
+                token,
+            } => (scheme, before, token),
+        };
+        let well_formed = !token.is_empty() && is_b64token(token);
+        if !is_header_text(before) || (!well_formed && !is_header_text(token)) {
+            return Err(not_ascii());
+        }
+        if !scheme.eq_ignore_ascii_case(b"bearer") {
+            // Another scheme (e.g. DPoP, Basic) is not a Bearer token.
+            return Err(GuardError::MissingToken);
+        }
+        if !well_formed {
+            return Err(GuardError::InvalidToken("malformed Bearer token".into()));
+        }
+        std::str::from_utf8(token)
+            .map_err(|_| GuardError::InvalidToken("malformed Bearer token".into()))
     }
-    if !well_formed {
-        return Err(GuardError::InvalidToken("malformed Bearer token".into()));
-    }
-    std::str::from_utf8(token)
-        .map_err(|_| GuardError::InvalidToken("malformed Bearer token".into()))
 }
 
 #[cfg(test)]
@@ -230,6 +297,22 @@ mod tests {
         Ok(token)
     }
 
+    /// The cache's shortcut is sound: the unchecked token of a header, when
+    /// it is a b64token (as every cached token is), is exactly what the full
+    /// reading returns; and every header the full reading accepts offers
+    /// its token to the shortcut.
+    fn shortcut_agrees(map: &HeaderMap) -> bool {
+        let (Ok(located), Ok(again)) = (locate(map, None), locate(map, None)) else {
+            return bearer_token(map, None).is_err();
+        };
+        let full = again.token();
+        match located.unchecked_bearer() {
+            Some(raw) if is_b64token(raw) => full.map(str::as_bytes) == Ok(raw),
+            Some(_) => full.is_err(),
+            None => full.is_err(),
+        }
+    }
+
     /// Every short header over an alphabet of edge bytes gets the same answer
     /// as from the straightforward reading.
     #[test]
@@ -254,6 +337,11 @@ mod tests {
                     map.insert(AUTHORIZATION, header.clone());
                     let got = bearer_token(&map, None);
                     assert_eq!(got, careful, "{:?}", String::from_utf8_lossy(&value));
+                    assert!(
+                        shortcut_agrees(&map),
+                        "{:?}",
+                        String::from_utf8_lossy(&value)
+                    );
                     checked_cases += 1;
                 }
             }
@@ -276,6 +364,7 @@ mod tests {
                 let mut map = HeaderMap::new();
                 map.insert(AUTHORIZATION, header.clone());
                 proptest::prop_assert_eq!(bearer_token(&map, None), reference(&header));
+                proptest::prop_assert!(shortcut_agrees(&map));
             }
         }
     }

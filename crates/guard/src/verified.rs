@@ -24,14 +24,14 @@ struct Entry {
 /// cannot choose the keys.
 #[derive(Default)]
 pub(crate) struct VerifiedCache {
-    entries: RwLock<HashMap<Box<str>, Entry, foldhash::fast::RandomState>>,
+    entries: RwLock<HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>>,
 }
 
 impl VerifiedCache {
     /// The cached result for `token`, if still usable at `now` (Unix seconds).
     pub(crate) fn get(
         &self,
-        token: &str,
+        token: &[u8],
         now: i64,
         leeway: i64,
         keys_generation: u64,
@@ -60,7 +60,7 @@ impl VerifiedCache {
             }
         }
         entries.insert(
-            token.into(),
+            token.as_bytes().into(),
             Entry {
                 token: Arc::clone(verified),
                 keys_generation,
@@ -99,11 +99,15 @@ mod tests {
     fn entries_end_with_expiry_and_with_a_new_key_set() {
         let cache = VerifiedCache::default();
         cache.insert("t", &token(100), 1, 50);
-        assert_eq!(cache.get("t", 50, 5, 1), Some(token(100)));
-        assert_eq!(cache.get("t", 105, 5, 1), Some(token(100)), "within leeway");
-        assert_eq!(cache.get("t", 106, 5, 1), None, "expired");
-        assert_eq!(cache.get("t", 50, 5, 2), None, "JWKS changed");
-        assert_eq!(cache.get("u", 50, 5, 1), None, "another token");
+        assert_eq!(cache.get(b"t", 50, 5, 1), Some(token(100)));
+        assert_eq!(
+            cache.get(b"t", 105, 5, 1),
+            Some(token(100)),
+            "within leeway"
+        );
+        assert_eq!(cache.get(b"t", 106, 5, 1), None, "expired");
+        assert_eq!(cache.get(b"t", 50, 5, 2), None, "JWKS changed");
+        assert_eq!(cache.get(b"u", 50, 5, 1), None, "another token");
     }
 
     #[test]
@@ -114,6 +118,6 @@ mod tests {
         }
         cache.insert("one-more", &token(1_000), 1, 0);
         assert!(cache.len() <= MAX_ENTRIES);
-        assert_eq!(cache.get("one-more", 0, 0, 1), Some(token(1_000)));
+        assert_eq!(cache.get(b"one-more", 0, 0, 1), Some(token(1_000)));
     }
 }

@@ -12,7 +12,7 @@ use jsonwebtoken::Validation;
 use serde::Deserialize;
 
 use crate::GuardError;
-use crate::bearer::bearer_token;
+use crate::bearer::locate;
 use crate::fetch::Fetcher;
 use crate::identity::{IdentityValues, RenderedIdentity};
 use crate::introspection::Introspector;
@@ -232,8 +232,14 @@ impl Guard {
         query: Option<&str>,
         certificate: Option<Thumbprint>,
     ) -> Result<Arc<VerifiedToken>, GuardError> {
-        let token = bearer_token(headers, query)?;
-        let verified = self.verify_token(token).await?;
+        let located = locate(headers, query)?;
+        // A cached token was well-formed when it was stored: an exact match
+        // needs no scan of its bytes.
+        let cached = located.unchecked_bearer().and_then(|raw| self.cached(raw));
+        let verified = match cached {
+            Some(hit) => hit,
+            None => self.verify_uncached(located.token()?).await?,
+        };
         match (verified.thumbprint, certificate) {
             (Some(bound), Some(presented)) if bound == presented => {}
             (Some(_), Some(_)) => {
@@ -254,19 +260,31 @@ impl Guard {
         Ok(verified)
     }
 
-    /// The token's claims, from the verified-JWT cache, the JWKS or introspection.
-    async fn verify_token(&self, token: &str) -> Result<Arc<VerifiedToken>, GuardError> {
-        let introspect_all = self.0.options.introspect_jwts && self.0.introspector.is_some();
-        if introspect_all {
-            return self.introspect(token).await;
+    /// The verified-JWT cache's entry for these exact token bytes, if usable
+    /// now. Only JWTs that passed every check are cached, so a hit needs no
+    /// more parsing. Never a hit when every token is introspected.
+    fn cached(&self, token: &[u8]) -> Option<Arc<VerifiedToken>> {
+        if self.introspects_all() {
+            return None;
         }
         let now = crate::introspection::now();
         let leeway = i64::try_from(self.0.options.leeway.as_secs()).unwrap_or(i64::MAX);
-        let generation = self.0.jwks.generation();
-        // Only JWTs that passed every check are cached, so a hit needs no more parsing.
-        if let Some(hit) = self.0.verified.get(token, now, leeway, generation) {
-            return Ok(hit);
+        self.0
+            .verified
+            .get(token, now, leeway, self.0.jwks.generation())
+    }
+
+    fn introspects_all(&self) -> bool {
+        self.0.options.introspect_jwts && self.0.introspector.is_some()
+    }
+
+    /// The token's claims from the JWKS or introspection, after a cache miss.
+    async fn verify_uncached(&self, token: &str) -> Result<Arc<VerifiedToken>, GuardError> {
+        if self.introspects_all() {
+            return self.introspect(token).await;
         }
+        let now = crate::introspection::now();
+        let generation = self.0.jwks.generation();
         let is_jwt = token.bytes().filter(|b| *b == b'.').count() == 2;
         if !is_jwt {
             return self.introspect(token).await;
