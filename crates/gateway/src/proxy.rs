@@ -187,7 +187,7 @@ pub(crate) async fn proxy(
     };
     // Forward exactly the path the routing decision was made on.
     let (Some(target), Some(origin)) = (
-        upstream_target(&route.upstream, &path, req.uri().query()),
+        upstream_target(&route.upstream, req.uri(), &path),
         state.origins.get(route.origin),
     ) else {
         return error(
@@ -253,9 +253,15 @@ fn append_forwarded_for(headers: &mut HeaderMap, info: &ConnectionInfo) {
 }
 
 /// The origin-form target upstream: its base path + the (normalised) path
-/// and the query.
-fn upstream_target(base: &Uri, path: &str, query: Option<&str>) -> Option<Uri> {
+/// and the `original` request's query.
+fn upstream_target(base: &Uri, original: &Uri, path: &str) -> Option<Uri> {
     let base_path = base.path().trim_end_matches('/');
+    if base_path.is_empty() && path == original.path() {
+        // Normalising left the path as it came: forward the request's own
+        // path and query, shared rather than copied and parsed again.
+        return original.path_and_query().cloned().map(Uri::from);
+    }
+    let query = original.query();
     let mut target =
         String::with_capacity(base_path.len() + path.len() + query.map_or(0, |q| q.len() + 1));
     target.push_str(base_path);
@@ -274,8 +280,29 @@ mod tests {
     #[test]
     fn builds_upstream_uris_and_strips_headers() {
         let base = Uri::from_static("http://10.0.0.1:8080/base/");
-        let got = upstream_target(&base, "/api/x", Some("y=1"));
-        assert_eq!(got.map(|u| u.to_string()), Some("/base/api/x?y=1".into()));
+        let request = Uri::from_static("/api/x?y=1");
+        let target = |base: &Uri, request: &Uri| {
+            let path = crate::routes::normalize_path(request.path());
+            path.and_then(|p| upstream_target(base, request, &p))
+                .map(|u| u.to_string())
+        };
+        assert_eq!(target(&base, &request), Some("/base/api/x?y=1".into()));
+        // Without a base path the request's own path and query go upstream,
+        // as sent or as normalised.
+        for root in ["http://10.0.0.1:8080", "http://10.0.0.1:8080/"] {
+            let root = Uri::from_static(root);
+            assert_eq!(target(&root, &request), Some("/api/x?y=1".into()));
+            let absolute = Uri::from_static("https://gw.example/api/x?y=1");
+            assert_eq!(target(&root, &absolute), Some("/api/x?y=1".into()));
+            let escaped = Uri::from_static("/api/%78%2f?q=%41");
+            assert_eq!(target(&root, &escaped), None, "encoded slash");
+            let escaped = Uri::from_static("/api/%78%7e%3a?q=%41");
+            assert_eq!(target(&root, &escaped), Some("/api/x~%3A?q=%41".into()));
+            assert_eq!(
+                target(&root, &Uri::from_static("/api/x")),
+                Some("/api/x".into())
+            );
+        }
         let mut h = HeaderMap::new();
         h.insert(
             "connection",
