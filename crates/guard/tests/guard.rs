@@ -92,6 +92,50 @@ async fn binding_scopes_expiry_and_foreign_tokens() {
     assert_eq!(body["client_id"], "a");
     assert_eq!(body["x5t#S256"], Value::from(a.thumbprint().to_string()));
 
+    // The token is now in the verified cache; the rest of the header is
+    // still read as before: any case of the scheme and extra blanks pass,
+    // another scheme is no token, trailing bytes make it malformed, two
+    // headers are refused.
+    let (status, _, body) = curl(
+        &pki,
+        Some(&a),
+        &["-H", &format!("Authorization:  bEaReR   {ta}\t"), &read],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, challenge, _) = curl(
+        &pki,
+        Some(&a),
+        &["-H", &format!("Authorization: Basic {ta}"), &read],
+    )
+    .await;
+    assert_eq!(
+        (status, challenge.as_str()),
+        (401, "bearer realm=\"certbound\"")
+    );
+    let (status, _, body) = curl(
+        &pki,
+        Some(&a),
+        &["-H", &format!("Authorization: Bearer {ta},x"), &read],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error_description"].as_str()),
+        (401, Some("malformed Bearer token")),
+        "{body}"
+    );
+    let (status, _, body) = curl(
+        &pki,
+        Some(&a),
+        &["-H", &bearer(&ta), "-H", &bearer(&ta), &read],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error_description"].as_str()),
+        (400, Some("more than one Authorization header")),
+        "{body}"
+    );
+
     // Replayed with another client's certificate, or with none: 401 invalid_token.
     for who in [Some(&b), None] {
         let (status, challenge, body) = curl(&pki, who, &["-H", &bearer(&ta), &read]).await;
