@@ -233,8 +233,8 @@ impl Guard {
         certificate: Option<Thumbprint>,
     ) -> Result<Arc<VerifiedToken>, GuardError> {
         let located = locate(headers, query)?;
-        // A cached token was well-formed when it was stored: an exact match
-        // needs no scan of its bytes.
+        // Only verified JWTs are cached: base64url segments and dots, so a
+        // well-formed b64token. An exact match needs no scan of its bytes.
         let cached = located.unchecked_bearer().and_then(|raw| self.cached(raw));
         let verified = match cached {
             Some(hit) => hit,
