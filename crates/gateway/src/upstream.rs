@@ -96,9 +96,12 @@ impl Origin {
         mut req: Request<Body>,
     ) -> io::Result<Response<Body>> {
         req.headers_mut().insert(HOST, self.host_header.clone());
-        let (mut sender, reused) = match self.checkout().await {
+        // Every request's future is allocated at the size of its largest
+        // state, so only the common path (a ready idle connection, one
+        // exchange) is inline; waiting, connecting and retrying are boxed.
+        let (mut sender, reused) = match self.checkout_ready() {
             Some(sender) => (sender, true),
-            None => (self.connect().await?, false),
+            None => Box::pin(self.checkout_or_connect()).await?,
         };
         let response = match sender.try_send_request(req).await {
             Ok(response) => response,
@@ -107,8 +110,9 @@ impl Origin {
                 // request went out: it never saw it, so one retry is safe.
                 Some(req) if reused => {
                     debug!(error = %e.error(), "kept-alive upstream connection closed; reconnecting");
-                    sender = self.connect().await?;
-                    sender.send_request(req).await.map_err(io::Error::other)?
+                    let (fresh, response) = Box::pin(self.send_on_new(req)).await?;
+                    sender = fresh;
+                    response
                 }
                 _ => return Err(io::Error::other(e.into_error())),
             },
@@ -121,6 +125,36 @@ impl Origin {
                 origin,
             })
         }))
+    }
+
+    /// The most recently used idle connection, if it is ready now.
+    fn checkout_ready(&self) -> Option<SendRequest<Body>> {
+        let mut idle = self.idle_list();
+        let last = idle.back()?;
+        if last.since.elapsed() > IDLE_TIMEOUT || !last.sender.is_ready() {
+            // Stale, still finishing or closed: `checkout` sorts it out.
+            return None;
+        }
+        idle.pop_back().map(|last| last.sender)
+    }
+
+    /// An idle connection once it is ready, else a new one; `true` when
+    /// it was idle.
+    async fn checkout_or_connect(&self) -> io::Result<(SendRequest<Body>, bool)> {
+        match self.checkout().await {
+            Some(sender) => Ok((sender, true)),
+            None => Ok((self.connect().await?, false)),
+        }
+    }
+
+    /// Sends `req` on a new connection.
+    async fn send_on_new(
+        &self,
+        req: Request<Body>,
+    ) -> io::Result<(SendRequest<Body>, Response<Incoming>)> {
+        let mut sender = self.connect().await?;
+        let response = sender.send_request(req).await.map_err(io::Error::other)?;
+        Ok((sender, response))
     }
 
     /// The most recently used idle connection that is still open, if any.

@@ -238,7 +238,9 @@ impl Guard {
         let cached = located.unchecked_bearer().and_then(|raw| self.cached(raw));
         let verified = match cached {
             Some(hit) => hit,
-            None => self.verify_uncached(located.token()?).await?,
+            // Boxed: the miss path (JWKS fetch, introspection) is a large
+            // future, and inline it would make every request's future that big.
+            None => Box::pin(self.verify_uncached(located.token()?)).await?,
         };
         match (verified.thumbprint, certificate) {
             (Some(bound), Some(presented)) if bound == presented => {}
