@@ -146,12 +146,13 @@ pub(crate) async fn forward(
     certificate: Option<PeerCertificate>,
     req: Request<Body>,
 ) -> Response {
-    proxy(&state, info, certificate, req).await
+    proxy(state, info, certificate, req).await
 }
 
-/// Routes, authorises and forwards one request.
+/// Routes, authorises and forwards one request. Takes everything by value,
+/// so a caller can box this future as it is, without a wrapper around it.
 pub(crate) async fn proxy(
-    state: &GatewayState,
+    state: Arc<GatewayState>,
     info: ConnectionInfo,
     certificate: Option<PeerCertificate>,
     mut req: Request<Body>,
@@ -171,7 +172,7 @@ pub(crate) async fn proxy(
         );
     };
     let token = match authorise(
-        state,
+        &state,
         Some(route),
         req.headers(),
         req.uri().query(),

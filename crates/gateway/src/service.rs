@@ -41,7 +41,7 @@ impl GatewayService {
 impl Service<Request<Body>> for GatewayService {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = Answer;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -49,19 +49,39 @@ impl Service<Request<Body>> for GatewayService {
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         if req.uri().path().starts_with(CHECK_PATH) {
-            return Box::pin(self.check.clone().oneshot(req));
+            let check = self.check.clone().oneshot(req);
+            return Answer(Box::pin(async move {
+                let Ok(response) = check.await;
+                response
+            }));
         }
-        let state = Arc::clone(&self.state);
-        Box::pin(async move {
-            let certificate = req.extensions_mut().remove::<PeerCertificate>();
-            let Some(info) = req.extensions_mut().remove::<ConnectionInfo>() else {
-                return Ok(error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "request not served by certbound_tls::serve",
-                ));
-            };
-            Ok(proxy(&state, info, certificate, req).await)
-        })
+        let certificate = req.extensions_mut().remove::<PeerCertificate>();
+        let Some(info) = req.extensions_mut().remove::<ConnectionInfo>() else {
+            let response = error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "request not served by certbound_tls::serve",
+            );
+            return Answer(Box::pin(std::future::ready(response)));
+        };
+        // The proxy's own future, boxed as it is: each request allocates it,
+        // and a wrapper would hold a second copy of the request.
+        Answer(Box::pin(proxy(
+            Arc::clone(&self.state),
+            info,
+            certificate,
+            req,
+        )))
+    }
+}
+
+/// The response to one request, as the service trait wants it (never an error).
+pub(crate) struct Answer(Pin<Box<dyn Future<Output = Response> + Send>>);
+
+impl Future for Answer {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx).map(Ok)
     }
 }
