@@ -308,8 +308,7 @@ mod tests {
         let full = again.token();
         match located.unchecked_bearer() {
             Some(raw) if is_b64token(raw) => full.map(str::as_bytes) == Ok(raw),
-            Some(_) => full.is_err(),
-            None => full.is_err(),
+            _ => full.is_err(),
         }
     }
 

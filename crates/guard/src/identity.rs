@@ -38,9 +38,16 @@ impl IdentityValues {
 }
 
 /// Lazily rendered [`IdentityValues`]. It is derived from the token's other
-/// fields, so it takes no part in comparing tokens.
-#[derive(Clone, Default)]
+/// fields, so it takes no part in comparing tokens, and a clone starts
+/// unrendered: a token's fields are public, and a caller may change its copy.
+#[derive(Default)]
 pub(crate) struct RenderedIdentity(OnceLock<IdentityValues>);
+
+impl Clone for RenderedIdentity {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
 
 impl RenderedIdentity {
     pub(crate) fn get(&self, token: &VerifiedToken) -> &IdentityValues {
@@ -102,5 +109,12 @@ mod tests {
         let rendered = token("svc-a");
         let _ = rendered.identity_values();
         assert_eq!(rendered, token("svc-a"));
+        // A copy whose fields change renders from its own fields.
+        let mut copy = rendered.clone();
+        copy.subject = "svc-b".into();
+        assert_eq!(
+            copy.identity_values().subject,
+            Some(HeaderValue::from_static("svc-b"))
+        );
     }
 }

@@ -95,7 +95,8 @@ pub struct VerifiedToken {
 }
 
 impl VerifiedToken {
-    /// The identity as header values, rendered once for this token.
+    /// The identity as header values, rendered once for this token from
+    /// its fields as they are at the first call.
     pub fn identity_values(&self) -> &IdentityValues {
         self.identity.get(self)
     }
