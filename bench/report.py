@@ -52,6 +52,35 @@ def diff(cells, a, b, field):
     return med(ra[r]["latency_ms"][field] - rb[r]["latency_ms"][field] for r in set(ra) & set(rb))
 
 
+def cpu(cells, key, idx=None):
+    """Median over rounds of the server CPU µs per request: all watched
+    processes together, or the idx-th one given to --cpu-of."""
+    values = []
+    for r in cells.get(key, {}).values():
+        if idx is None:
+            values.append(r.get("server_cpu_us_per_request"))
+        else:
+            procs = r.get("server_cpu") or []
+            values.append(procs[idx].get("us_per_request") if idx < len(procs) else None)
+    return med(values)
+
+
+def cpu_ratio(cells, a, b):
+    """Median over rounds of a's total server CPU per request over b's."""
+    ra, rb = cells.get(a, {}), cells.get(b, {})
+    per_round = []
+    for rnd in sorted(set(ra) & set(rb)):
+        x, y = ra[rnd].get("server_cpu_us_per_request"), rb[rnd].get("server_cpu_us_per_request")
+        if x is not None and y:
+            per_round.append(x / y)
+    return med(per_round)
+
+
+def signature_us(results: Path):
+    """Median µs per ES256 token signature from the `sign` runs, if any."""
+    return med(json.loads(f.read_text())["us_per_signature"] for f in results.glob("sign-es256-r*.json"))
+
+
 def errors(cells, key):
     return sum(r["errors"] for r in cells.get(key, {}).values())
 
@@ -87,7 +116,7 @@ def main() -> int:
 
     w("# Benchmarks")
     w("")
-    w(f"Rerun everything (about 11 minutes on a fresh clone, build included; rewrites this file): `{RERUN}`")
+    w(f"Rerun everything (about 12 minutes on a fresh clone, build included; rewrites this file): `{RERUN}`")
     w("")
     w(f"- Measured {meta['date']} on {meta['nproc']} CPUs: {meta['cpu']}, Linux {meta['kernel']}.")
     pin = ("servers pinned to CPU 0 and the load generator to CPU 1 (`taskset`), so every "
@@ -125,15 +154,16 @@ def main() -> int:
                         ("new-connection", "New connection per request (full mTLS handshake, no resumption)")):
         w(f"### {title}")
         w("")
-        w("| c | system | req/s | p50 ms | p90 ms | p99 ms | errors |")
-        w("|--:|---|--:|--:|--:|--:|--:|")
+        w("| c | system | req/s | p50 ms | p90 ms | p99 ms | errors | server CPU µs/req |")
+        w("|--:|---|--:|--:|--:|--:|--:|--:|")
         for c in concurrencies:
             for sys_id, label in systems:
                 k = ("token", sys_id, mode, c)
                 if k not in cells:
                     continue
                 w(f"| {c} | {label} | {n(fig(cells, k, 'rps'))} | {n(fig(cells, k, 'p50'), 2)} | "
-                  f"{n(fig(cells, k, 'p90'), 2)} | {n(fig(cells, k, 'p99'), 2)} | {errors(cells, k)} |")
+                  f"{n(fig(cells, k, 'p90'), 2)} | {n(fig(cells, k, 'p99'), 2)} | {errors(cells, k)} | "
+                  f"{n(cpu(cells, k), 1)} |")
         w("")
         w("| c | SQLite ÷ node | PostgreSQL ÷ node | SQLite ÷ TLS ceiling | PostgreSQL ÷ TLS ceiling |")
         w("|--:|--:|--:|--:|--:|")
@@ -160,13 +190,13 @@ def main() -> int:
           "measured this concurrency once more with polling at the kernel default, then put "
           "the setting back.")
         w("")
-        w("| system | req/s | p50 ms | p99 ms | errors |")
-        w("|---|--:|--:|--:|--:|")
+        w("| system | req/s | p50 ms | p99 ms | errors | server CPU µs/req |")
+        w("|---|--:|--:|--:|--:|--:|")
         for sys_id, label in systems:
             k = hp(sys_id)
             if k in cells:
                 w(f"| {label} | {n(fig(cells, k, 'rps'))} | {n(fig(cells, k, 'p50'), 2)} | "
-                  f"{n(fig(cells, k, 'p99'), 2)} | {errors(cells, k)} |")
+                  f"{n(fig(cells, k, 'p99'), 2)} | {errors(cells, k)} | {n(cpu(cells, k), 1)} |")
         w("")
         w(f"SQLite ÷ node: {x(ratio(cells, hp('certbound-sqlite'), hp('node-oidc-provider')))}; "
           f"SQLite ÷ TLS ceiling: {pct(ratio(cells, hp('certbound-sqlite'), hp('tls-ceiling')))}.")
@@ -176,28 +206,43 @@ def main() -> int:
     w("## Gateway")
     w("")
     w("`GET /api` with the bound token in `Authorization: Bearer`, keep-alive. The upstream is "
-      "the same fixed-body server on plain HTTP behind both proxies. **certbound gateway**: "
+      "the same fixed-body server on plain HTTP behind every proxy. **certbound gateway**: "
       "mTLS, ES256 signature against the cached JWKS, `iss`/`aud`/`exp`/`typ`, scope `read`, "
       "`cnf.x5t#S256` against the connection's certificate, identity headers, then proxies. "
       "**direct**: the upstream's own mTLS listener, no proxy. **nginx**: terminates mTLS "
       "(`ssl_verify_client on`, one worker) and proxies with an upstream keep-alive pool — "
-      "no token check at all.")
+      "no token check at all. **nginx with identity**: the same, also forwarding what it knows "
+      "of the client (`X-Client-Verify`, `-DN`, `-Serial`, `-Fingerprint`, `X-Forwarded-For`), "
+      "as many headers as the gateway adds (client id, subject, scope, thumbprint, "
+      "`X-Forwarded-For`).")
     w("")
-    w("| c | system | req/s | p50 ms | p90 ms | p99 ms | errors |")
-    w("|--:|---|--:|--:|--:|--:|--:|")
+    w("CPU columns: microseconds of CPU per request (user and system, from `/proc/<pid>/stat` "
+      "over the measured window) of the process terminating mTLS, and of the upstream behind it "
+      "(the same core serves both).")
+    w("")
+    w("| c | system | req/s | p50 ms | p90 ms | p99 ms | errors | CPU µs/req | upstream CPU µs/req |")
+    w("|--:|---|--:|--:|--:|--:|--:|--:|--:|")
     gsys = [("direct", "direct (no proxy)"), ("certbound-gateway", "certbound gateway"),
-            ("nginx", "nginx (no token check)")]
+            ("nginx", "nginx (no token check)"),
+            ("nginx-identity", "nginx with identity (no token check)")]
     for c in gw_conc:
         for sys_id, label in gsys:
             k = ("gateway", sys_id, "keep-alive", c)
+            if k not in cells:
+                continue
+            upstream = "–" if sys_id == "direct" else n(cpu(cells, k, 1), 1)
             w(f"| {c} | {label} | {n(fig(cells, k, 'rps'))} | {n(fig(cells, k, 'p50'), 3)} | "
-              f"{n(fig(cells, k, 'p90'), 3)} | {n(fig(cells, k, 'p99'), 3)} | {errors(cells, k)} |")
+              f"{n(fig(cells, k, 'p90'), 3)} | {n(fig(cells, k, 'p99'), 3)} | {errors(cells, k)} | "
+              f"{n(cpu(cells, k, 0), 1)} | {upstream} |")
     w("")
-    w("| c | gateway ÷ nginx req/s | gateway added p50 vs direct | nginx added p50 vs direct |")
-    w("|--:|--:|--:|--:|")
+    w("| c | gateway ÷ nginx req/s | gateway ÷ nginx CPU per request (with upstream) | "
+      "gateway ÷ nginx with identity req/s | gateway added p50 vs direct | nginx added p50 vs direct |")
+    w("|--:|--:|--:|--:|--:|--:|")
     for c in gw_conc:
         g = lambda s: ("gateway", s, "keep-alive", c)  # noqa: E731
         w(f"| {c} | {x(ratio(cells, g('certbound-gateway'), g('nginx')))} | "
+          f"{x(cpu_ratio(cells, g('certbound-gateway'), g('nginx')))} | "
+          f"{x(ratio(cells, g('certbound-gateway'), g('nginx-identity')))} | "
           f"{n(diff(cells, g('certbound-gateway'), g('direct'), 'p50'), 3)} ms | "
           f"{n(diff(cells, g('nginx'), g('direct'), 'p50'), 3)} ms |")
     w("")
@@ -260,12 +305,54 @@ def main() -> int:
     w(f"| start-up to ready ≤ 200 ms (SQLite) | {n(startup, 1)} ms | "
       f"{goal(startup is not None and startup <= 200)} |")
     w("")
+    cost_lines(w, cells, results, c_hi, c_hp, gw_hi)
     notes = Path(__file__).resolve().parent / "notes.md"
     if notes.exists():
         w(notes.read_text().rstrip())
         w("")
     out.write_text("\n".join(lines))
     return 0
+
+
+def cost_lines(w, cells, results, c_hi, c_hp, gw_hi):
+    """The CPU arithmetic behind the keep-alive and gateway goals, from this run."""
+    ka = lambda s: ("token", s, "keep-alive", c_hi)  # noqa: E731
+    sig = signature_us(results)
+    ceil = cpu(cells, ka("tls-ceiling"))
+    cb = cpu(cells, ka("certbound-sqlite"))
+    node = cpu(cells, ka("node-oidc-provider"))
+    gw = ("gateway", "certbound-gateway", "keep-alive", gw_hi)
+    ngx = ("gateway", "nginx", "keep-alive", gw_hi)
+    if None in (sig, ceil, cb, node):
+        return
+    w("### Per-request CPU behind the goals (this run)")
+    w("")
+    w(f"- **Ceiling bound.** The TLS ceiling spends {ceil:.1f} µs of server CPU per request "
+      f"at c={c_hi}. One ES256 access-token signature, made as the token endpoint makes it "
+      f"(`certbound-bench sign`: certbound-jose over ring, median of {meta_runs(results)} runs "
+      f"on the servers' core), costs {sig:.1f} µs. A token endpoint does at least both, so "
+      f"no ES256 endpoint can exceed {pct(ceil / (ceil + sig))} of the ceiling on this "
+      f"machine. certbound spends {cb:.1f} µs per token.")
+    line = (f"- **node-oidc-provider** spends {node:.1f} µs of CPU per token, so 10× its rate "
+            f"means at most {node / 10:.1f} µs per token; certbound spends {cb:.1f} µs, "
+            f"{sig:.1f} µs of it in the signature")
+    hp_cb = cpu(cells, ("haltpoll", "certbound-sqlite", "keep-alive", c_hp)) if c_hp else None
+    if hp_cb is not None:
+        line += f", and {hp_cb:.1f} µs with guest halt polling at the kernel default"
+    w(line + ".")
+    parts = [cpu(cells, gw, 0), cpu(cells, gw, 1), cpu(cells, ngx, 0), cpu(cells, ngx, 1)]
+    if None not in parts:
+        gp, gu, npx, nu = parts
+        w(f"- **Gateway.** At c={gw_hi} the gateway spends {gp:.1f} µs of CPU per request, "
+          f"token and binding check included, against nginx's {npx:.1f} µs; the upstream "
+          f"behind it spends {gu:.1f} µs against {nu:.1f} µs behind nginx, which sends it no "
+          f"identity headers (per-round CPU ratio with the upstream "
+          f"{x(cpu_ratio(cells, gw, ngx))}; requests/s {x(ratio(cells, gw, ngx))}).")
+    w("")
+
+
+def meta_runs(results: Path):
+    return len(list(results.glob("sign-es256-r*.json")))
 
 
 if __name__ == "__main__":

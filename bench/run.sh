@@ -28,7 +28,7 @@ die() { log "FAILED: $*"; exit 1; }
 # ---------------------------------------------------------------- tools
 missing=()
 for pair in curl:curl openssl:openssl jq:jq nginx:nginx nodejs:node npm:npm \
-  postgresql-client:psql python3:python3 util-linux:taskset; do
+  postgresql-client:psql procps:pgrep python3:python3 util-linux:taskset; do
   command -v "${pair#*:}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair#*:}" ] || missing+=("${pair%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -185,7 +185,8 @@ UP_PORT=$(free_port)
 "${SERVER_CPU[@]}" "$LOAD" fixed-server --listen "127.0.0.1:$CEIL_PORT" --plain-listen "127.0.0.1:$UP_PORT" \
   --cert "$PKI/server.pem" --key "$PKI/server.key" --client-ca "$CA" \
   --body-size "$TOKEN_BODY_BYTES" >"$WORK/fixed.log" 2>&1 &
-PIDS+=($!)
+FIXED_PID=$!
+PIDS+=("$FIXED_PID")
 wait_for "TLS ceiling server" "${CLIENT[@]}" "https://127.0.0.1:$CEIL_PORT/"
 
 # One measurement: NAME URL [load args...] -> $RES/NAME.json
@@ -204,11 +205,11 @@ for mode in keep-alive new-connection; do
   [ "$mode" = new-connection ] && extra=(--new-connection)
   for c in "${CONCURRENCY[@]}"; do
     for r in $(seq 1 "$RUNS"); do
-      for sys in "certbound-sqlite $CB_SQLITE_PORT /token" "certbound-postgres $CB_PG_PORT /token" \
-        "node-oidc-provider $NODE_PORT /token" "tls-ceiling $CEIL_PORT /token"; do
-        read -r name port path <<<"$sys"
-        measure "token__${name}__${mode}__c${c}__r${r}" "https://127.0.0.1:$port$path" \
-          --concurrency "$c" --form "$FORM" "${extra[@]}"
+      for sys in "certbound-sqlite $CB_SQLITE_PORT $CB_SQLITE_PID" "certbound-postgres $CB_PG_PORT $CB_PG_PID" \
+        "node-oidc-provider $NODE_PORT $NODE_PID" "tls-ceiling $CEIL_PORT $FIXED_PID"; do
+        read -r name port pid <<<"$sys"
+        measure "token__${name}__${mode}__c${c}__r${r}" "https://127.0.0.1:$port/token" \
+          --concurrency "$c" --form "$FORM" --cpu-of "$pid" "${extra[@]}"
       done
     done
     log "  $mode c=$c done"
@@ -228,14 +229,23 @@ if [ "${BENCH_HALT_POLL:-1}" = 1 ] && [ "$HALT_POLL_NS" = 0 ] && [ -w "$HALT_POL
   log "token issuance keep-alive c=$C_HI again with guest halt polling at the kernel default, $RUNS rounds"
   echo 200000 >"$HALT_POLL" && RESTORE_HALT_POLL=1
   for r in $(seq 1 "$RUNS"); do
-    for sys in "certbound-sqlite $CB_SQLITE_PORT" "node-oidc-provider $NODE_PORT" "tls-ceiling $CEIL_PORT"; do
-      read -r name port <<<"$sys"
+    for sys in "certbound-sqlite $CB_SQLITE_PORT $CB_SQLITE_PID" "node-oidc-provider $NODE_PORT $NODE_PID" \
+      "tls-ceiling $CEIL_PORT $FIXED_PID"; do
+      read -r name port pid <<<"$sys"
       measure "haltpoll__${name}__keep-alive__c${C_HI}__r${r}" "https://127.0.0.1:$port/token" \
-        --concurrency "$C_HI" --form "$FORM"
+        --concurrency "$C_HI" --form "$FORM" --cpu-of "$pid"
     done
   done
   echo "$HALT_POLL_NS" >"$HALT_POLL" && RESTORE_HALT_POLL=0
 fi
+# ---------------------------------------------------------------- signature cost
+# One ES256 access-token signature on the servers' core: with the ceiling's
+# CPU per request it bounds how close any ES256 token endpoint can come.
+log "ES256 token signature on the server core, $RUNS times"
+for r in $(seq 1 "$RUNS"); do
+  "${SERVER_CPU[@]}" "$LOAD" sign --alg es256 --duration 1 --format json \
+    --output "$RES/sign-es256-r$r.json" >/dev/null || die "sign run $r failed"
+done
 LOAD_HWM_KB=$(rss_kb "$CB_SQLITE_PID" VmHWM)
 LOAD_RSS_KB=$(rss_kb "$CB_SQLITE_PID" VmRSS)
 NODE_HWM_KB=$(rss_kb "$NODE_PID" VmHWM)
@@ -264,9 +274,11 @@ upstream = "http://127.0.0.1:$UP_PORT"
 scopes = ["read"]
 EOF
 "${SERVER_CPU[@]}" "$CB" gateway --config "$WORK/gateway.toml" >"$WORK/gateway.log" 2>&1 &
-PIDS+=($!)
+GW_PID=$!
+PIDS+=("$GW_PID")
 
 NGINX_PORT=$(free_port)
+NGINX_ID_PORT=$(free_port)
 mkdir -p "$WORK/nginx"
 cat >"$WORK/nginx/nginx.conf" <<EOF
 worker_processes 1;
@@ -296,27 +308,55 @@ http {
       proxy_set_header Connection "";
     }
   }
+  # The same proxy, also telling the upstream who the client is, as a proxy
+  # in front of an mTLS-aware upstream does (as many headers as the gateway adds).
+  server {
+    listen 127.0.0.1:$NGINX_ID_PORT ssl;
+    ssl_certificate $PKI/server.pem;
+    ssl_certificate_key $PKI/server.key;
+    ssl_client_certificate $CA;
+    ssl_verify_client on;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Client-Verify \$ssl_client_verify;
+      proxy_set_header X-Client-DN \$ssl_client_s_dn;
+      proxy_set_header X-Client-Serial \$ssl_client_serial;
+      proxy_set_header X-Client-Fingerprint \$ssl_client_fingerprint;
+      proxy_set_header X-Forwarded-For \$remote_addr;
+    }
+  }
 }
 EOF
 "${SERVER_CPU[@]}" "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx.log" 2>&1 &
-PIDS+=($!)
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
 
 TOKEN_FILE=$WORK/token
 curl -sf --noproxy '*' "${CLIENT[@]}" -d "$FORM" "https://127.0.0.1:$CB_SQLITE_PORT/token" | jq -r .access_token >"$TOKEN_FILE"
 wait_for "certbound gateway" "${CLIENT[@]}" -H "Authorization: Bearer $(cat "$TOKEN_FILE")" "https://127.0.0.1:$GW_PORT/api"
 wait_for "nginx" "${CLIENT[@]}" "https://127.0.0.1:$NGINX_PORT/api"
+wait_for "nginx (identity headers)" "${CLIENT[@]}" "https://127.0.0.1:$NGINX_ID_PORT/api"
+# nginx's one worker does the work; its master only watches it.
+NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -n1)
+[ -n "$NGINX_WORKER" ] || die "nginx has no worker process"
 # The gateway really checks: no token is 401, another certificate's is 401.
 status=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "${CLIENT[@]}" "https://127.0.0.1:$GW_PORT/api")
 [ "$status" = 401 ] || die "gateway let a request without a token through ($status)"
 
 for c in "${CONCURRENCY[@]}"; do
   for r in $(seq 1 "$RUNS"); do
+    # CPU: the TLS endpoint first, then the upstream behind it.
     measure "gateway__certbound-gateway__keep-alive__c${c}__r${r}" "https://127.0.0.1:$GW_PORT/api" \
-      --concurrency "$c" --bearer-file "$TOKEN_FILE"
+      --concurrency "$c" --bearer-file "$TOKEN_FILE" --cpu-of "$GW_PID" --cpu-of "$FIXED_PID"
     measure "gateway__direct__keep-alive__c${c}__r${r}" "https://127.0.0.1:$CEIL_PORT/api" \
-      --concurrency "$c" --bearer-file "$TOKEN_FILE"
+      --concurrency "$c" --bearer-file "$TOKEN_FILE" --cpu-of "$FIXED_PID"
     measure "gateway__nginx__keep-alive__c${c}__r${r}" "https://127.0.0.1:$NGINX_PORT/api" \
-      --concurrency "$c" --bearer-file "$TOKEN_FILE"
+      --concurrency "$c" --bearer-file "$TOKEN_FILE" --cpu-of "$NGINX_WORKER" --cpu-of "$FIXED_PID"
+    measure "gateway__nginx-identity__keep-alive__c${c}__r${r}" "https://127.0.0.1:$NGINX_ID_PORT/api" \
+      --concurrency "$c" --bearer-file "$TOKEN_FILE" --cpu-of "$NGINX_WORKER" --cpu-of "$FIXED_PID"
   done
   log "  gateway c=$c done"
 done

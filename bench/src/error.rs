@@ -71,6 +71,17 @@ pub enum BenchError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A `--cpu-of` process could not be read (gone, or not ours to read).
+    #[error("cannot read the CPU time of process {pid}: {reason}")]
+    CpuOf {
+        /// The process id as given.
+        pid: u32,
+        /// What procfs said.
+        reason: String,
+    },
+    /// A signing key could not be made or used (`sign`).
+    #[error("signing: {0}")]
+    Sign(String),
     /// The report could not be written.
     #[error("cannot write {}: {source}", .path.display())]
     WriteOutput {
@@ -104,12 +115,14 @@ impl BenchError {
             | Self::Pem(_)
             | Self::Rustls(_)
             | Self::BadCa { .. }
-            | Self::ReadFile { .. } => 2,
+            | Self::ReadFile { .. }
+            | Self::CpuOf { .. } => 2,
             Self::Bind { .. }
             | Self::WriteOutput { .. }
             | Self::Runtime(_)
             | Self::Worker(_)
             | Self::Histogram(_)
+            | Self::Sign(_)
             | Self::Json(_) => 1,
         }
     }

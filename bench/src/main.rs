@@ -1,10 +1,12 @@
 //! `certbound-bench`: a loopback-only HTTP/1.1 load generator over mTLS
-//! (`load`) and the fixed-body reference server it is compared against
-//! (`fixed-server`).
+//! (`load`), the fixed-body reference server it is compared against
+//! (`fixed-server`), and the cost of one token signature (`sign`).
 
 mod error;
 mod load;
+mod output;
 mod server;
+mod sign;
 mod target;
 mod tls;
 
@@ -32,6 +34,8 @@ enum Command {
     Load(load::LoadArgs),
     /// Answer every request with 200 and a fixed JSON body (TLS ceiling / upstream).
     FixedServer(server::ServerArgs),
+    /// Sign access tokens back to back on one thread and report the cost of one.
+    Sign(sign::SignArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +58,7 @@ fn run(cli: Cli) -> Result<()> {
             load::emit(&report, args.format, args.output.as_deref())
         }
         Command::FixedServer(args) => runtime(cli.threads)?.block_on(server::run(args)),
+        Command::Sign(args) => sign::emit(&sign::run(&args)?, args.format, args.output.as_deref()),
     }
 }
 

@@ -140,6 +140,7 @@ fn both_modes_complete_requests_over_mtls() {
     let mut server = Server::start(&pki, true);
     let url = format!("{}/token", server.url);
 
+    let server_pid = server.child.id().to_string();
     let (code, report, stderr) = load(
         &url,
         &pki,
@@ -151,6 +152,8 @@ fn both_modes_complete_requests_over_mtls() {
             "1",
             "--form",
             "grant_type=client_credentials",
+            "--cpu-of",
+            &server_pid,
         ],
     );
     assert_eq!(code, 0, "{stderr}");
@@ -160,6 +163,12 @@ fn both_modes_complete_requests_over_mtls() {
     assert!(num(&report, "requests") > 0, "{report:#}");
     assert_eq!(num(&report, "errors"), 0, "{report:#}");
     assert_eq!(num(&report, "body_bytes"), 100 * num(&report, "requests"));
+    // The server's CPU over the measured second is reported per request.
+    let cpu = report["server_cpu"].as_array().unwrap();
+    assert_eq!(cpu.len(), 1, "{report:#}");
+    assert_eq!(cpu[0]["pid"].as_u64(), Some(u64::from(server.child.id())));
+    assert!(cpu[0]["cpu_secs"].is_f64(), "{report:#}");
+    assert!(report["server_cpu_us_per_request"].is_f64(), "{report:#}");
 
     let report_path = pki.dir().join("report.json");
     let (code, report, stderr) = load(
@@ -182,6 +191,7 @@ fn both_modes_complete_requests_over_mtls() {
     let requests = num(&report, "requests");
     assert!(requests > 0, "{report:#}");
     assert_eq!(num(&report, "errors"), 0, "{report:#}");
+    assert!(report["server_cpu_us_per_request"].is_null(), "{report:#}");
     assert_eq!(
         num(&report, "connections"),
         requests,
@@ -251,4 +261,37 @@ fn fixed_server_exits_cleanly_on_sigterm() {
     let mut server = Server::start(&pki, false);
     let stderr = server.stop();
     assert!(stderr.contains("stopped: 0 requests"), "{stderr}");
+}
+
+#[test]
+fn cpu_of_a_process_that_is_not_there_is_refused() {
+    let pki = TestPki::new();
+    let server = Server::start(&pki, false);
+    let (code, report, stderr) = load(&server.url, &pki, None, &["-n", "1", "--cpu-of", "4194305"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(report.is_null());
+    assert!(
+        stderr.contains("cannot read the CPU time of process 4194305"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn sign_reports_the_cost_of_one_token_signature() {
+    for (alg, name) in [("es256", "ES256"), ("eddsa", "EdDSA")] {
+        let out = Command::new(BIN)
+            .args(["sign", "--alg", alg, "-d", "0.2", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["alg"], name);
+        assert!(num(&report, "signatures") > 0, "{report:#}");
+        assert!(report["us_per_signature"].as_f64().unwrap() > 0.0);
+    }
+    let out = Command::new(BIN)
+        .args(["sign", "--alg", "rs1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -5,6 +5,7 @@
 //! (`--new-connection`). Every request outcome is counted; failures never stop
 //! the run.
 
+mod cpu;
 mod plan;
 mod report;
 mod stats;
@@ -14,9 +15,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use crate::error::{BenchError, Result};
+use crate::output::{Format, parse_secs_upto};
 pub use plan::Plan;
 pub use report::Report;
 
@@ -24,15 +26,6 @@ pub use report::Report;
 pub const MAX_SECS: f64 = 600.0;
 /// The largest `--requests`.
 pub const MAX_REQUESTS: u64 = 10_000_000;
-
-/// How the report is printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Human-readable lines.
-    Table,
-    /// One JSON object.
-    Json,
-}
 
 /// Options of `certbound-bench load`.
 #[derive(Debug, Args)]
@@ -97,18 +90,15 @@ pub struct LoadArgs {
     /// Also write the JSON report to this file.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Report the CPU time this process (a server under load) used while
+    /// the run measured, per request; repeatable.
+    #[arg(long = "cpu-of", value_name = "PID")]
+    pub cpu_of: Vec<u32>,
 }
 
 /// Seconds in (0, 600].
-fn parse_secs(s: &str) -> std::result::Result<f64, String> {
-    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
-    if v.is_finite() && v > 0.0 && v <= MAX_SECS {
-        Ok(v)
-    } else {
-        Err(format!(
-            "must be more than 0 and at most {MAX_SECS} seconds"
-        ))
-    }
+pub fn parse_secs(s: &str) -> std::result::Result<f64, String> {
+    parse_secs_upto(s, MAX_SECS)
 }
 
 /// Seconds in [0, 600].
@@ -125,6 +115,13 @@ pub async fn run(plan: Plan) -> Result<Report> {
     let plan = Arc::new(plan);
     let measure_start = Instant::now() + plan.warmup;
     let shared = Arc::new(worker::Shared::new(plan.clone(), measure_start));
+    let cpu_start = tokio::spawn({
+        let watched = plan.cpu_of.clone();
+        async move {
+            tokio::time::sleep_until(measure_start.into()).await;
+            cpu::sample(&watched)
+        }
+    });
     let handles: Vec<_> = (0..plan.concurrency)
         .map(|_| tokio::spawn(worker::run(shared.clone())))
         .collect();
@@ -136,23 +133,23 @@ pub async fn run(plan: Plan) -> Result<Report> {
         total.merge(&worker)?;
     }
     let elapsed = Instant::now().saturating_duration_since(measure_start);
-    Ok(Report::new(&plan, &total, &shared, elapsed))
+    let cpu_end = cpu::sample(&plan.cpu_of)?;
+    let cpu_start = cpu_start
+        .await
+        .map_err(|e| BenchError::Worker(e.to_string()))??;
+    let mut report = Report::new(&plan, &total, &shared, elapsed);
+    report.add_server_cpu(cpu::spent(
+        &plan.cpu_of,
+        &cpu_start,
+        &cpu_end,
+        report.requests,
+    ));
+    Ok(report)
 }
 
 /// Prints the report and writes `--output`.
 pub fn emit(report: &Report, format: Format, output: Option<&std::path::Path>) -> Result<()> {
-    let json = serde_json::to_string_pretty(report)?;
-    if let Some(path) = output {
-        std::fs::write(path, format!("{json}\n")).map_err(|source| BenchError::WriteOutput {
-            path: path.to_owned(),
-            source,
-        })?;
-    }
-    match format {
-        Format::Json => println!("{json}"),
-        Format::Table => print!("{}", report.table()),
-    }
-    Ok(())
+    crate::output::emit(report, || report.table(), format, output)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use http_body_util::Full;
 use tokio_rustls::TlsConnector;
 
 use super::LoadArgs;
+use super::cpu::Watched;
 use crate::error::{BenchError, Result};
 use crate::target::Target;
 use crate::tls::{Identity, client_config};
@@ -37,6 +38,8 @@ pub struct Plan {
     pub request: RequestTemplate,
     /// The status counted as success.
     pub expect_status: StatusCode,
+    /// Processes whose CPU time the report gives per request.
+    pub cpu_of: Vec<Watched>,
 }
 
 /// The request every worker sends, cloned per request.
@@ -113,6 +116,11 @@ impl Plan {
             timeout: Duration::from_secs_f64(args.timeout),
             new_connection: args.new_connection,
             expect_status,
+            cpu_of: args
+                .cpu_of
+                .iter()
+                .map(|&pid| Watched::new(pid))
+                .collect::<Result<_>>()?,
         })
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::Plan;
+use super::cpu::{ProcessCpu, per_request_us};
 use super::stats::{ErrorCounts, WorkerStats};
 use super::worker::Shared;
 
@@ -59,6 +60,11 @@ pub struct Report {
     pub expect_status: u16,
     /// Up to five distinct error messages.
     pub error_samples: Vec<String>,
+    /// CPU each `--cpu-of` process used over the measured window, in order given.
+    pub server_cpu: Vec<ProcessCpu>,
+    /// Their CPU together, microseconds per measured request (none without
+    /// `--cpu-of` or without requests).
+    pub server_cpu_us_per_request: Option<f64>,
 }
 
 /// Microseconds to milliseconds, rounded to the microsecond.
@@ -110,7 +116,18 @@ impl Report {
             warmup_secs: plan.warmup.as_secs_f64(),
             expect_status: plan.expect_status.as_u16(),
             error_samples: shared.samples.messages(),
+            server_cpu: Vec::new(),
+            server_cpu_us_per_request: None,
         }
+    }
+
+    /// Adds what the `--cpu-of` processes spent while this run measured.
+    pub fn add_server_cpu(&mut self, cpu: Vec<ProcessCpu>) {
+        if !cpu.is_empty() {
+            let total: f64 = cpu.iter().map(|p| p.cpu_secs).sum();
+            self.server_cpu_us_per_request = per_request_us(total, self.requests);
+        }
+        self.server_cpu = cpu;
     }
 
     /// The report as aligned lines for a terminal.
@@ -143,6 +160,21 @@ impl Report {
             "latency ms    p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}  mean {:.3}",
             l.p50, l.p90, l.p99, l.max, l.mean
         );
+        if let Some(total) = self.server_cpu_us_per_request {
+            let each: Vec<String> = self
+                .server_cpu
+                .iter()
+                .map(|p| match p.us_per_request {
+                    Some(us) => format!("pid {} {us:.2}", p.pid),
+                    None => format!("pid {} -", p.pid),
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "server CPU    {total:.2} µs/request ({})",
+                each.join(", ")
+            );
+        }
         if self.errors > 0 {
             let _ = writeln!(
                 out,
