@@ -136,7 +136,7 @@ pub async fn run(plan: Plan) -> Result<Report> {
     let cpu_end = cpu::sample(&plan.cpu_of)?;
     let cpu_start = cpu_start
         .await
-        .map_err(|e| BenchError::Worker(e.to_string()))??;
+        .map_err(|e| BenchError::Worker(format!("the CPU sampler: {e}")))??;
     let mut report = Report::new(&plan, &total, &shared, elapsed);
     report.add_server_cpu(cpu::spent(
         &plan.cpu_of,
