@@ -329,7 +329,7 @@ def cost_lines(w, cells, results, c_hi, c_hp, gw_hi):
     w("")
     w(f"- **Ceiling bound.** The TLS ceiling spends {ceil:.1f} µs of server CPU per request "
       f"at c={c_hi}. One ES256 access-token signature, made as the token endpoint makes it "
-      f"(`certbound-bench sign`: certbound-jose over ring, median of {meta_runs(results)} runs "
+      f"(`certbound-bench sign`: certbound-jose over ring, median of {sign_runs(results)} runs "
       f"on the servers' core), costs {sig:.1f} µs. A token endpoint does at least both, so "
       f"no ES256 endpoint can exceed {pct(ceil / (ceil + sig))} of the ceiling on this "
       f"machine. certbound spends {cb:.1f} µs per token.")
@@ -351,7 +351,8 @@ def cost_lines(w, cells, results, c_hi, c_hp, gw_hi):
     w("")
 
 
-def meta_runs(results: Path):
+def sign_runs(results: Path):
+    """How many `sign` runs the signature figure is the median of."""
     return len(list(results.glob("sign-es256-r*.json")))
 
 

@@ -295,31 +295,25 @@ http {
   uwsgi_temp_path $WORK/nginx/uwsgi;
   scgi_temp_path $WORK/nginx/scgi;
   upstream app { server 127.0.0.1:$UP_PORT; keepalive 128; }
+  # Both servers terminate mTLS the same way and keep upstream connections.
+  ssl_certificate $PKI/server.pem;
+  ssl_certificate_key $PKI/server.key;
+  ssl_client_certificate $CA;
+  ssl_verify_client on;
+  keepalive_requests 1000000;
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
   server {
     listen 127.0.0.1:$NGINX_PORT ssl;
-    ssl_certificate $PKI/server.pem;
-    ssl_certificate_key $PKI/server.key;
-    ssl_client_certificate $CA;
-    ssl_verify_client on;
-    keepalive_requests 1000000;
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
+    location / { proxy_pass http://app; }
   }
   # The same proxy, also telling the upstream who the client is, as a proxy
-  # in front of an mTLS-aware upstream does (as many headers as the gateway adds).
+  # in front of an mTLS-aware upstream does (as many headers as the gateway
+  # adds). A level that sets headers inherits none, so Connection is repeated.
   server {
     listen 127.0.0.1:$NGINX_ID_PORT ssl;
-    ssl_certificate $PKI/server.pem;
-    ssl_certificate_key $PKI/server.key;
-    ssl_client_certificate $CA;
-    ssl_verify_client on;
-    keepalive_requests 1000000;
     location / {
       proxy_pass http://app;
-      proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header X-Client-Verify \$ssl_client_verify;
       proxy_set_header X-Client-DN \$ssl_client_s_dn;
