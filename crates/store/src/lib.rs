@@ -11,7 +11,7 @@ mod records;
 mod sql;
 
 pub use error::StoreError;
-pub use records::{StoredClient, StoredSigningKey, StoredToken};
+pub use records::{RevokedJti, StoredClient, StoredSigningKey, StoredToken};
 pub use sql::SqlStore;
 
 /// Everything the authorization server persists.
@@ -65,6 +65,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Whether a JWT's `jti` has been revoked.
     async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+    /// Revoked JWTs with a sequence number above `after` that are unexpired
+    /// at `now`, in sequence order, at most `limit` of them: the incremental
+    /// revocation list. Numbers increase in commit order, so a caller that
+    /// resumes after the last number it saw misses no revocation.
+    async fn revoked_jtis_after(
+        &self,
+        after: i64,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<RevokedJti>, StoreError>;
 
     /// Deletes expired tokens and revocations, and retired keys whose
     /// `publish_until` has passed. Returns the number of rows removed.

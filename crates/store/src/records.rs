@@ -56,3 +56,14 @@ pub struct StoredToken {
     /// Revocation time, if revoked.
     pub revoked_at: Option<i64>,
 }
+
+/// A revoked, not yet expired JWT access token, as the revocation list serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedJti {
+    /// The token's `jti`.
+    pub jti: String,
+    /// The token's `exp`: after it the entry is no longer needed.
+    pub expires_at: i64,
+    /// Position in the revocation sequence (increasing in commit order).
+    pub seq: i64,
+}

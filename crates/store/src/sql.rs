@@ -13,7 +13,7 @@ use sqlx::error::DatabaseError;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{AnyPool, Row};
 
-use crate::{Store, StoreError, StoredClient, StoredSigningKey, StoredToken};
+use crate::{RevokedJti, Store, StoreError, StoredClient, StoredSigningKey, StoredToken};
 
 /// The embedded schema (`crates/store/migrations`), identical on both engines.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -352,18 +352,56 @@ impl Store for SqlStore {
         expires_at: i64,
         at: i64,
     ) -> Result<(), StoreError> {
+        // The counter update comes first: it takes the write lock (SQLite) or
+        // the row lock (PostgreSQL) until commit, so sequence numbers become
+        // visible in the order they were handed out.
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        sqlx::query("UPDATE revocation_sequence SET seq = seq + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        // `WHERE` keeps SQLite from reading ON CONFLICT as part of the SELECT.
         sqlx::query(
-            "INSERT INTO revoked_jtis (jti, client_id, expires_at, revoked_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
+            "INSERT INTO revoked_jtis (jti, client_id, expires_at, revoked_at, seq) \
+             SELECT $1, $2, $3, $4, seq FROM revocation_sequence WHERE id = 1 \
+             ON CONFLICT (jti) DO NOTHING",
         )
         .bind(jti)
         .bind(client_id)
         .bind(expires_at)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
-        .map(|_| ())
-        .map_err(classify)
+        .map_err(classify)?;
+        tx.commit().await.map_err(classify)
+    }
+
+    async fn revoked_jtis_after(
+        &self,
+        after: i64,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<RevokedJti>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT jti, expires_at, seq FROM revoked_jtis \
+             WHERE seq > $1 AND expires_at >= $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(after)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|row| {
+                Ok(RevokedJti {
+                    jti: row.try_get("jti")?,
+                    expires_at: row.try_get("expires_at")?,
+                    seq: row.try_get("seq")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(classify)
     }
 
     async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError> {
