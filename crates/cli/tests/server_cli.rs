@@ -294,6 +294,33 @@ fn clients_keys_and_config_commands() {
         "self_signed_tls_client_auth"
     );
     assert_eq!(show["has_secret"], false);
+    assert_eq!(show["may_introspect"], false);
+    // --may-introspect is stored, listed and shown.
+    let added = ok(&[
+        "clients",
+        "add",
+        "--config",
+        &cfg,
+        "--id",
+        "gw",
+        "--auth",
+        "tls_client_auth",
+        "--subject-dn",
+        "CN=gw",
+        "--may-introspect",
+    ]);
+    assert!(added.contains("may introspect any token"), "{added}");
+    let gw: Value = or_panic(
+        serde_json::from_str(&ok(&["clients", "show", "gw", "--config", &cfg])),
+        "show JSON",
+    );
+    assert_eq!(gw["may_introspect"], true, "{gw}");
+    let list = ok(&["clients", "list", "--config", &cfg]);
+    assert!(
+        list.contains("gw  tls_client_auth  scope=\"\"  may_introspect"),
+        "{list}"
+    );
+    ok(&["clients", "remove", "gw", "--config", &cfg]);
     let secret_show = ok(&["clients", "show", "sec", "--config", &cfg]);
     assert!(
         !secret_show.contains("sha256:"),

@@ -17,6 +17,9 @@ pub struct AuthorizationServerMetadata {
     pub introspection_endpoint: String,
     /// RFC 7009 revocation endpoint.
     pub revocation_endpoint: String,
+    /// certbound extension: revoked JWTs' `jti`s for local verifiers
+    /// (authenticated; clients registered with `may_introspect`).
+    pub certbound_revocation_list_endpoint: String,
     /// Supported grant types.
     pub grant_types_supported: Vec<&'static str>,
     /// Supported client authentication methods at the token endpoint.

@@ -31,6 +31,21 @@ pub fn introspected(caller: &str, jti: Option<&str>, active: bool) {
     info!(target: "certbound::audit", event = "token_introspected", caller = ?caller, jti, active);
 }
 
+/// An introspection was answered `active: false` for a live token because
+/// the caller may not see it.
+pub fn introspection_refused(caller: &str, jti: &str, reason: &str) {
+    warn!(target: "certbound::audit", event = "introspection_refused", caller = ?caller, jti, reason);
+}
+
+/// The revocation list was read (or refused).
+pub fn revocation_list_read(caller: &str, entries: usize, allowed: bool) {
+    if allowed {
+        info!(target: "certbound::audit", event = "revocation_list_read", caller = ?caller, entries);
+    } else {
+        warn!(target: "certbound::audit", event = "revocation_list_refused", caller = ?caller, reason = "not registered with may_introspect");
+    }
+}
+
 /// A revocation request was handled.
 pub fn revoked(caller: &str, jti: Option<&str>, revoked: bool) {
     info!(target: "certbound::audit", event = "token_revoked", caller = ?caller, jti, revoked);

@@ -218,6 +218,10 @@ pub async fn start_with_store(
             ("token_endpoint", format!("{m}/token")),
             ("introspection_endpoint", format!("{m}/introspect")),
             ("revocation_endpoint", format!("{m}/revoke")),
+            (
+                "certbound_revocation_list_endpoint",
+                format!("{m}{}", endpoints::REVOCATION_LIST_PATH),
+            ),
         ])
     });
     let methods: Vec<&'static str> = AuthMethod::ALL
@@ -231,6 +235,7 @@ pub async fn start_with_store(
         jwks_uri: format!("{base}/jwks"),
         introspection_endpoint: format!("{base}/introspect"),
         revocation_endpoint: format!("{base}/revoke"),
+        certbound_revocation_list_endpoint: format!("{base}{}", endpoints::REVOCATION_LIST_PATH),
         grant_types_supported: vec!["client_credentials"],
         token_endpoint_auth_methods_supported: methods.clone(),
         introspection_endpoint_auth_methods_supported: methods.clone(),

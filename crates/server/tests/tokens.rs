@@ -58,9 +58,9 @@ async fn introspection_and_revocation(backend: Backend) {
     server
         .register("olive", tls_client("CN=olive", TokenFormat::Opaque), None)
         .await;
-    server
-        .register("rs", tls_client("CN=rs", TokenFormat::Jwt), None)
-        .await;
+    let mut rs = tls_client("CN=rs", TokenFormat::Jwt);
+    rs.may_introspect = true; // introspects the other clients' tokens
+    server.register("rs", rs, None).await;
     let alice = server.pki.simple_client("alice");
     let olive = server.pki.simple_client("olive");
     let rs = server.pki.simple_client("rs");

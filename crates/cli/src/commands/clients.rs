@@ -90,6 +90,11 @@ pub struct AddArgs {
     /// Refuse token requests that come without a client certificate.
     #[arg(long)]
     require_bound_tokens: bool,
+    /// May introspect any token and read the revocation list (for gateways
+    /// and resource servers); without it a client introspects only tokens
+    /// issued to it or naming it in `aud`.
+    #[arg(long)]
+    may_introspect: bool,
 }
 
 /// Runs a `clients` subcommand.
@@ -101,10 +106,15 @@ pub async fn run(cmd: ClientsCommand) -> anyhow::Result<()> {
             for stored in store.clients().await? {
                 let client = RegisteredClient::from_stored(stored)?;
                 println!(
-                    "{}  {}  scope=\"{}\"",
+                    "{}  {}  scope=\"{}\"{}",
                     client.client_id,
                     client.method,
-                    client.scopes.join(" ")
+                    client.scopes.join(" "),
+                    if client.may_introspect {
+                        "  may_introspect"
+                    } else {
+                        ""
+                    }
                 );
             }
             Ok(())
@@ -119,6 +129,7 @@ pub async fn run(cmd: ClientsCommand) -> anyhow::Result<()> {
             let mut doc = serde_json::to_value(&client.metadata)?;
             doc["client_id"] = serde_json::json!(client.client_id);
             doc["has_secret"] = serde_json::json!(client.secret_hash.is_some());
+            doc["may_introspect"] = serde_json::json!(client.may_introspect);
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }
@@ -149,6 +160,7 @@ async fn add(args: AddArgs) -> anyhow::Result<()> {
     };
     m.tls_client_certificate_bound_access_tokens = !args.no_bound_tokens;
     m.require_certificate_bound_access_tokens = args.require_bound_tokens;
+    m.may_introspect = args.may_introspect;
     m.jwks = match (&args.jwks, args.cert.is_empty()) {
         (Some(_), false) => bail!("give --jwks or --cert, not both"),
         (Some(path), true) => {
@@ -198,6 +210,9 @@ async fn add(args: AddArgs) -> anyhow::Result<()> {
         certbound_server::register_client(&store, &args.id, m, secret.as_deref().map(hash_secret))
             .await?;
     println!("registered {} ({})", client.client_id, client.method);
+    if client.may_introspect {
+        println!("may introspect any token and read the revocation list");
+    }
     if let Some(secret) = secret {
         println!("client_secret: {secret}");
         println!("(shown once; only its hash is stored)");

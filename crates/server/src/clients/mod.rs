@@ -74,6 +74,11 @@ pub struct ClientMetadata {
     /// Grant types the client may use.
     #[serde(default = "default_grants")]
     pub grant_types: Vec<String>,
+    /// certbound extension: may introspect any token and read the revocation
+    /// list (gateways and resource servers); others introspect only tokens
+    /// issued to them or naming them in `aud`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub may_introspect: bool,
 }
 
 fn yes() -> bool {
@@ -101,6 +106,7 @@ impl ClientMetadata {
             tls_client_certificate_bound_access_tokens: true,
             require_certificate_bound_access_tokens: false,
             grant_types: default_grants(),
+            may_introspect: false,
         }
     }
 
@@ -139,6 +145,8 @@ pub struct RegisteredClient {
     pub require_binding: bool,
     /// Allowed grant types.
     pub grant_types: Vec<String>,
+    /// May introspect any token and read the revocation list.
+    pub may_introspect: bool,
     /// The metadata as stored (for `clients show`).
     pub metadata: ClientMetadata,
 }
@@ -251,6 +259,7 @@ impl RegisteredClient {
             bind_tokens: m.tls_client_certificate_bound_access_tokens,
             require_binding: m.require_certificate_bound_access_tokens,
             grant_types: m.grant_types.clone(),
+            may_introspect: m.may_introspect,
             metadata,
         })
     }

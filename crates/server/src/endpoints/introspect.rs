@@ -1,5 +1,9 @@
 //! `/introspect` (RFC 7662): authenticated clients learn whether a token is
-//! active and, for bound tokens, its `cnf`.
+//! active and, for bound tokens, its `cnf`. Only the token's own client, a
+//! client named in its `aud`, and clients registered with `may_introspect`
+//! get the answer (RFC 7662 §4 leaves the policy to the server); anyone else
+//! gets `{"active": false}`, so a stolen token cannot be checked by any
+//! client of the AS.
 
 use std::sync::Arc;
 
@@ -8,6 +12,9 @@ use axum::extract::State;
 use certbound_tls::PeerCertificate;
 use serde_json::{Value, json};
 
+use certbound_core::AccessTokenClaims;
+
+use crate::clients::RegisteredClient;
 use crate::clients::auth::{ClientAuthorization, authenticate};
 use crate::form::Form;
 use crate::tokens::{self, Lookup};
@@ -25,6 +32,14 @@ pub async fn introspect(
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let body = match tokens::lookup(&server, token).await? {
+        Lookup::Active(claims, _) if !may_see(&caller.client, &claims) => {
+            audit::introspection_refused(
+                &caller.client.client_id,
+                &claims.jti,
+                "the caller is not the token's client, not in its aud, and not registered with may_introspect",
+            );
+            json!({ "active": false })
+        }
         Lookup::Active(claims, _) => {
             audit::introspected(&caller.client.client_id, Some(&claims.jti), true);
             let mut body = json!({
@@ -56,4 +71,9 @@ pub async fn introspect(
         }
     };
     Ok(Json(body))
+}
+
+/// Whether `caller` may learn about an active token with these claims.
+fn may_see(caller: &RegisteredClient, claims: &AccessTokenClaims) -> bool {
+    caller.may_introspect || claims.client_id == caller.client_id || claims.aud == caller.client_id
 }

@@ -3,6 +3,7 @@
 mod health;
 mod introspect;
 mod metadata;
+mod revocations;
 mod revoke;
 mod token;
 
@@ -16,6 +17,9 @@ use crate::AuthorizationServer;
 /// RFC 8414 metadata path.
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 
+/// The revocation list of revoked, unexpired JWTs (certbound extension).
+pub const REVOCATION_LIST_PATH: &str = "/revocations";
+
 /// The authorization server's routes, ready to serve or to embed.
 pub fn router(server: Arc<AuthorizationServer>) -> Router {
     Router::new()
@@ -24,6 +28,7 @@ pub fn router(server: Arc<AuthorizationServer>) -> Router {
         .route("/token", post(token::token))
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(revoke::revoke))
+        .route(REVOCATION_LIST_PATH, post(revocations::revocations))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(server)

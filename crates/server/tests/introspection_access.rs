@@ -1,0 +1,317 @@
+//! Who may introspect what, and the revocation list for local JWT
+//! verifiers (`/revocations`), on SQLite and PostgreSQL.
+
+mod common;
+
+use certbound_core::AuthMethod;
+use certbound_server::clients::{ClientMetadata, TokenFormat};
+use certbound_testkit::TestIdentity;
+use common::{Backend, TestServer};
+use serde_json::{Value, json};
+
+fn tls_client(id: &str, format: TokenFormat) -> ClientMetadata {
+    let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
+    m.tls_client_auth_subject_dn = Some(format!("CN={id}"));
+    m.scope = "read".into();
+    m.access_token_format = format;
+    m
+}
+
+async fn introspect(server: &TestServer, who: &TestIdentity, id: &str, token: &str) -> Value {
+    let (status, body) = server
+        .post(
+            "/introspect",
+            Some(who),
+            format!("client_id={id}&token={token}").as_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn introspection_is_limited(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server
+        .register("alice", tls_client("alice", TokenFormat::Jwt), None)
+        .await;
+    server
+        .register("olive", tls_client("olive", TokenFormat::Opaque), None)
+        .await;
+    // Tokens of `aimed` name the resource server `api` in their aud.
+    let mut aimed = tls_client("aimed", TokenFormat::Jwt);
+    aimed.audience = Some("api".into());
+    server.register("aimed", aimed, None).await;
+    server
+        .register("api", tls_client("api", TokenFormat::Jwt), None)
+        .await;
+    server
+        .register("mallory", tls_client("mallory", TokenFormat::Jwt), None)
+        .await;
+    let mut gateway = tls_client("gateway", TokenFormat::Jwt);
+    gateway.may_introspect = true;
+    server.register("gateway", gateway, None).await;
+    let pki = &server.pki;
+    let (alice, olive, aimed, api, mallory, gw) = (
+        pki.simple_client("alice"),
+        pki.simple_client("olive"),
+        pki.simple_client("aimed"),
+        pki.simple_client("api"),
+        pki.simple_client("mallory"),
+        pki.simple_client("gateway"),
+    );
+
+    for (id, who) in [("alice", &alice), ("olive", &olive)] {
+        let token = server.token(Some(who), id).await;
+        // A third client without the permission learns nothing about a live token...
+        assert_eq!(
+            introspect(&server, &mallory, "mallory", &token).await,
+            json!({"active": false}),
+            "{id}"
+        );
+        // ...which is still active for its own client and for a permitted one.
+        let own = introspect(&server, who, id, &token).await;
+        assert_eq!(
+            (own["active"].as_bool(), own["client_id"].as_str()),
+            (Some(true), Some(id))
+        );
+        let full = introspect(&server, &gw, "gateway", &token).await;
+        assert_eq!(full["active"], true, "{full}");
+        assert_eq!(full["client_id"], id);
+        assert_eq!(full["scope"], "read");
+        assert_eq!(
+            full["cnf"]["x5t#S256"],
+            Value::from(who.thumbprint().to_string())
+        );
+        // A client named in some other token's aud gets nothing here.
+        assert_eq!(
+            introspect(&server, &api, "api", &token).await,
+            json!({"active": false}),
+            "{id}"
+        );
+    }
+
+    // The client named in aud gets the full answer; others still do not.
+    let token = server.token(Some(&aimed), "aimed").await;
+    let seen = introspect(&server, &api, "api", &token).await;
+    assert_eq!(
+        (
+            seen["active"].as_bool(),
+            seen["aud"].as_str(),
+            seen["client_id"].as_str()
+        ),
+        (Some(true), Some("api"), Some("aimed")),
+        "{seen}"
+    );
+    assert_eq!(
+        introspect(&server, &mallory, "mallory", &token).await,
+        json!({"active": false})
+    );
+}
+on_both_backends!(
+    only_owner_audience_and_permitted_clients_see_a_token,
+    super::introspection_is_limited
+);
+
+async fn revocation_list(
+    server: &TestServer,
+    who: Option<&TestIdentity>,
+    form: &str,
+) -> (u16, Value) {
+    server.post("/revocations", who, form.as_bytes(), &[]).await
+}
+
+async fn revoke(server: &TestServer, who: &TestIdentity, id: &str, token: &str) {
+    let (status, body) = server
+        .post(
+            "/revoke",
+            Some(who),
+            format!("client_id={id}&token={token}").as_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+fn jtis(body: &Value) -> Vec<String> {
+    body["revoked"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e["jti"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn jti_of(token: &str) -> String {
+    common::claims(token)["jti"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn revocations_endpoint(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server
+        .register("alice", tls_client("alice", TokenFormat::Jwt), None)
+        .await;
+    server
+        .register("olive", tls_client("olive", TokenFormat::Opaque), None)
+        .await;
+    server
+        .register("mallory", tls_client("mallory", TokenFormat::Jwt), None)
+        .await;
+    let mut gateway = tls_client("gateway", TokenFormat::Jwt);
+    gateway.may_introspect = true;
+    server.register("gateway", gateway, None).await;
+    let pki = &server.pki;
+    let (alice, olive, mallory, gw) = (
+        pki.simple_client("alice"),
+        pki.simple_client("olive"),
+        pki.simple_client("mallory"),
+        pki.simple_client("gateway"),
+    );
+
+    // Listed in the metadata, with its mTLS alias when the listeners differ.
+    let meta = server.get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(
+        meta["certbound_revocation_list_endpoint"],
+        Value::from(format!("{}/revocations", server.url)),
+        "{meta}"
+    );
+
+    // Unauthenticated: 401 invalid_client; authenticated without permission: 403.
+    let (status, body) = revocation_list(&server, None, "").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    let (status, body) = revocation_list(&server, None, "client_id=gateway").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    let (status, body) = revocation_list(&server, Some(&mallory), "client_id=mallory").await;
+    assert_eq!(
+        (
+            status,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
+        (
+            403,
+            Some("unauthorized_client"),
+            Some("this client may not read the revocation list; register it with --may-introspect")
+        ),
+        "{body}"
+    );
+
+    // Empty list at first.
+    let (status, first) = revocation_list(&server, Some(&gw), "client_id=gateway").await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(
+        (jtis(&first).len(), first["complete"].as_bool()),
+        (0, Some(true)),
+        "{first}"
+    );
+    let cursor0 = first["cursor"].as_str().unwrap_or_default().to_owned();
+
+    // Two JWTs revoked (an opaque one too: not a JWT, never listed).
+    let t1 = server.token(Some(&alice), "alice").await;
+    let t2 = server.token(Some(&alice), "alice").await;
+    let opaque = server.token(Some(&olive), "olive").await;
+    revoke(&server, &alice, "alice", &t1).await;
+    revoke(&server, &olive, "olive", &opaque).await;
+    revoke(&server, &alice, "alice", &t2).await;
+    let (status, page) = revocation_list(
+        &server,
+        Some(&gw),
+        &format!("client_id=gateway&since={cursor0}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(jtis(&page), [jti_of(&t1), jti_of(&t2)], "{page}");
+    assert_eq!(page["revoked"][0]["exp"], common::claims(&t1)["exp"]);
+    assert_eq!(page["complete"], true);
+    let cursor1 = page["cursor"].as_str().unwrap_or_default().to_owned();
+
+    // Incremental: the cursor returns only what is new.
+    let (_, none) = revocation_list(
+        &server,
+        Some(&gw),
+        &format!("client_id=gateway&since={cursor1}"),
+    )
+    .await;
+    assert_eq!(
+        (jtis(&none).len(), none["cursor"].as_str()),
+        (0, Some(cursor1.as_str())),
+        "{none}"
+    );
+    let t3 = server.token(Some(&alice), "alice").await;
+    revoke(&server, &alice, "alice", &t3).await;
+    let (_, new) = revocation_list(
+        &server,
+        Some(&gw),
+        &format!("client_id=gateway&since={cursor1}"),
+    )
+    .await;
+    assert_eq!(jtis(&new), [jti_of(&t3)], "{new}");
+
+    // Paging: limit=1 says complete=false until the last page.
+    let (_, p1) = revocation_list(
+        &server,
+        Some(&gw),
+        &format!("client_id=gateway&since={cursor0}&limit=2"),
+    )
+    .await;
+    assert_eq!(
+        (jtis(&p1).len(), p1["complete"].as_bool()),
+        (2, Some(false)),
+        "{p1}"
+    );
+    let next = p1["cursor"].as_str().unwrap_or_default();
+    let (_, p2) = revocation_list(
+        &server,
+        Some(&gw),
+        &format!("client_id=gateway&since={next}&limit=2"),
+    )
+    .await;
+    assert_eq!(
+        (jtis(&p2), p2["complete"].as_bool()),
+        (vec![jti_of(&t3)], Some(true)),
+        "{p2}"
+    );
+
+    // Bad input: exact errors.
+    for (form, why) in [
+        (
+            "since=-1",
+            "since must be a cursor returned by an earlier /revocations answer",
+        ),
+        (
+            "since=abc",
+            "since must be a cursor returned by an earlier /revocations answer",
+        ),
+        ("limit=0", "limit must be a number from 1 to 1000"),
+        ("limit=1001", "limit must be a number from 1 to 1000"),
+    ] {
+        let (status, body) =
+            revocation_list(&server, Some(&gw), &format!("client_id=gateway&{form}")).await;
+        assert_eq!(
+            (
+                status,
+                body["error"].as_str(),
+                body["error_description"].as_str()
+            ),
+            (400, Some("invalid_request"), Some(why)),
+            "{form}: {body}"
+        );
+    }
+}
+on_both_backends!(
+    revocation_list_is_authenticated_permitted_and_incremental,
+    super::revocations_endpoint
+);
