@@ -24,6 +24,9 @@ pub struct ServerMetadata {
     /// Revocation endpoint.
     #[serde(default)]
     pub revocation_endpoint: Option<String>,
+    /// certbound's revocation list of revoked JWTs (for local verifiers).
+    #[serde(default)]
+    pub certbound_revocation_list_endpoint: Option<String>,
     /// RFC 8705 §5 aliases for mTLS clients.
     #[serde(default)]
     pub mtls_endpoint_aliases: BTreeMap<String, String>,

@@ -113,6 +113,31 @@ pub struct AuthorizationServerConfig {
     /// revocation takes effect within the cache time).
     #[serde(default)]
     pub validation: Validation,
+    /// Seconds between polls of the AS's revocation list (0 = off); by
+    /// default 15 in `jwt` mode when `introspection_client_id` is set, else off.
+    #[serde(default)]
+    pub revocation_poll_seconds: Option<u64>,
+    /// Refuse tokens (503) once the revocation list has not been refreshed
+    /// for this long (0 = keep serving with the last list).
+    #[serde(default = "default_max_stale")]
+    pub revocation_max_stale_seconds: u64,
+}
+
+fn default_max_stale() -> u64 {
+    300
+}
+
+/// `revocation_poll_seconds` when the gateway has an identity and verifies JWTs locally.
+pub const DEFAULT_REVOCATION_POLL_SECONDS: u64 = 15;
+
+impl AuthorizationServerConfig {
+    /// The revocation poll interval in force, if polling is on.
+    pub fn revocation_poll(&self) -> Option<u64> {
+        let default = (self.introspection_client_id.is_some()
+            && self.validation == Validation::Jwt)
+            .then_some(DEFAULT_REVOCATION_POLL_SECONDS);
+        self.revocation_poll_seconds.or(default).filter(|s| *s > 0)
+    }
 }
 
 /// How access tokens are validated.
@@ -269,6 +294,31 @@ impl GatewayConfig {
                 "introspection needs introspection_client_id, cert and key".into(),
             ));
         }
+        if let Some(poll) = a.revocation_poll_seconds.filter(|s| *s > 0) {
+            if a.introspection_client_id.is_none() {
+                return Err(key_err(
+                    "authorization_server.revocation_poll_seconds".into(),
+                    "polling the revocation list needs introspection_client_id, cert and key: the gateway reads it as that client, registered with --may-introspect (or set 0 to turn polling off)".into(),
+                ));
+            }
+            if poll > 3600 {
+                return Err(key_err(
+                    "authorization_server.revocation_poll_seconds".into(),
+                    "must be at most 3600 (0 turns polling off)".into(),
+                ));
+            }
+        }
+        if let Some(poll) = a.revocation_poll()
+            && a.revocation_max_stale_seconds != 0
+            && a.revocation_max_stale_seconds < 2 * poll
+        {
+            return Err(key_err(
+                "authorization_server.revocation_max_stale_seconds".into(),
+                format!(
+                    "must be at least twice revocation_poll_seconds ({poll}), or 0 to never refuse tokens for a stale list"
+                ),
+            ));
+        }
         for (i, r) in c.routes.iter().enumerate() {
             if !r.path_prefix.starts_with('/') {
                 return Err(key_err(
@@ -324,6 +374,68 @@ mod tests {
             "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\n[authorization_server]\nissuer = \"https://as\"\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"{upstream}\"\n"
         );
         GatewayConfig::from_toml(&toml, Path::new("/etc/gw.toml"))
+    }
+
+    fn with_as(lines: &str) -> Result<GatewayConfig, GatewayConfigError> {
+        let toml = format!(
+            "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\n[authorization_server]\nissuer = \"https://as\"\n{lines}\n"
+        );
+        GatewayConfig::from_toml(&toml, Path::new("/etc/gw.toml"))
+    }
+
+    #[test]
+    fn revocation_polling_defaults_and_errors() {
+        let identity = "introspection_client_id = \"gw\"\ncert = \"gw.pem\"\nkey = \"gw.key\"";
+        let poll = |lines: &str| with_as(lines).map(|c| c.authorization_server.revocation_poll());
+        assert_eq!(poll("").ok(), Some(None), "no identity: off");
+        assert_eq!(
+            poll(identity).ok(),
+            Some(Some(15)),
+            "identity in jwt mode: on"
+        );
+        assert_eq!(
+            poll(&format!("{identity}\nvalidation = \"introspection\"")).ok(),
+            Some(None),
+            "every token introspected: off unless asked"
+        );
+        assert_eq!(
+            poll(&format!("{identity}\nrevocation_poll_seconds = 0")).ok(),
+            Some(None)
+        );
+        assert_eq!(
+            poll(&format!("{identity}\nrevocation_poll_seconds = 2")).ok(),
+            Some(Some(2))
+        );
+        for (lines, key, why) in [
+            (
+                "revocation_poll_seconds = 5".to_owned(),
+                "authorization_server.revocation_poll_seconds",
+                "polling the revocation list needs introspection_client_id, cert and key: the gateway reads it as that client, registered with --may-introspect (or set 0 to turn polling off)".to_owned(),
+            ),
+            (
+                format!("{identity}\nrevocation_poll_seconds = 3601"),
+                "authorization_server.revocation_poll_seconds",
+                "must be at most 3600 (0 turns polling off)".to_owned(),
+            ),
+            (
+                format!("{identity}\nrevocation_max_stale_seconds = 20"),
+                "authorization_server.revocation_max_stale_seconds",
+                "must be at least twice revocation_poll_seconds (15), or 0 to never refuse tokens for a stale list".to_owned(),
+            ),
+            (
+                format!("{identity}\nrevocation_poll_seconds = -1"),
+                "authorization_server.revocation_poll_seconds",
+                "TOML parse error at line 11, column 27\n   |\n11 | revocation_poll_seconds = -1\n   |                           ^^\ninvalid value: integer `-1`, expected u64\n".to_owned(),
+            ),
+        ] {
+            match with_as(&lines) {
+                Err(GatewayConfigError::Key { key: k, message, .. }) => {
+                    assert_eq!((k.as_str(), message.as_str()), (key, why.as_str()), "{lines}");
+                }
+                other => panic!("{lines}: {other:?}"),
+            }
+        }
+        assert!(with_as(&format!("{identity}\nrevocation_max_stale_seconds = 0")).is_ok());
     }
 
     #[test]

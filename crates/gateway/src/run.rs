@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certbound_client::TlsSettings;
-use certbound_guard::{Guard, GuardOptions, IntrospectionOptions};
+use certbound_guard::{Guard, GuardOptions, IntrospectionOptions, RevocationOptions};
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode, TrustedProxies};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -67,6 +67,15 @@ pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
                 negative_ttl: Duration::from_secs(a.introspection_cache_seconds.min(5)),
             });
     options.introspect_jwts = a.validation == crate::config::Validation::Introspection;
+    options.revocation = a
+        .revocation_poll()
+        .zip(a.introspection_client_id.clone())
+        .map(|(poll, client_id)| RevocationOptions {
+            client_id,
+            poll_interval: Duration::from_secs(poll),
+            max_staleness: (a.revocation_max_stale_seconds > 0)
+                .then(|| Duration::from_secs(a.revocation_max_stale_seconds)),
+        });
     let guard = Guard::discover(options, &as_tls)
         .await
         .map_err(|e| setup("authorization server", e))?;

@@ -5,6 +5,8 @@
 //!   discovered from its metadata, cached, refetched on an unknown `kid` at
 //!   most once per few seconds, last good keys kept while it is down;
 //! - opaque tokens through RFC 7662 introspection with a short cache;
+//! - revoked JWTs refused within a poll interval, from the authorization
+//!   server's incremental revocation list (certbound extension);
 //! - RFC 8705 §3 binding: `cnf.x5t#S256` must equal the thumbprint of the
 //!   certificate on this request's connection;
 //! - RFC 6750 errors: 401 `invalid_token`, 403 `insufficient_scope`.
@@ -19,6 +21,7 @@ mod identity;
 mod introspection;
 mod jwks;
 mod layer;
+mod revocation;
 mod verified;
 mod verifier;
 
@@ -26,4 +29,5 @@ pub use bearer::bearer_token;
 pub use error::GuardError;
 pub use identity::IdentityValues;
 pub use layer::{BoundClient, GuardLayer, GuardService};
+pub use revocation::RevocationOptions;
 pub use verifier::{Guard, GuardOptions, IntrospectionOptions, VerifiedToken};

@@ -17,6 +17,7 @@ use crate::fetch::Fetcher;
 use crate::identity::{IdentityValues, RenderedIdentity};
 use crate::introspection::Introspector;
 use crate::jwks::JwksCache;
+use crate::revocation::{RevocationOptions, Revocations, keep_polling};
 use crate::verified::VerifiedCache;
 
 /// What the guard checks and how it talks to the authorization server.
@@ -41,6 +42,9 @@ pub struct GuardOptions {
     /// Introspect JWTs too (revocation takes effect within the cache TTL,
     /// at the price of a call to the AS per new token).
     pub introspect_jwts: bool,
+    /// Follow the AS's revocation list so revoked JWTs are refused within
+    /// the poll interval while verification stays local.
+    pub revocation: Option<RevocationOptions>,
 }
 
 /// How the guard introspects opaque tokens (RFC 7662), authenticating with
@@ -69,6 +73,7 @@ impl GuardOptions {
             http_timeout: Duration::from_secs(10),
             introspection: None,
             introspect_jwts: false,
+            revocation: None,
         }
     }
 }
@@ -149,6 +154,7 @@ struct Inner {
     jwks: Arc<JwksCache>,
     introspector: Option<Introspector>,
     verified: VerifiedCache,
+    revocations: Option<Arc<Revocations>>,
 }
 
 impl Guard {
@@ -193,6 +199,38 @@ impl Guard {
                 ))
             }
         };
+        let revocations = match &options.revocation {
+            None => None,
+            Some(o) => {
+                let fallback = metadata
+                    .certbound_revocation_list_endpoint
+                    .as_deref()
+                    .unwrap_or_default();
+                let endpoint =
+                    metadata.mtls_endpoint("certbound_revocation_list_endpoint", fallback);
+                if endpoint.is_empty() {
+                    return Err(GuardError::Setup(format!(
+                        "{url} has no certbound_revocation_list_endpoint; turn revocation polling off or upgrade the authorization server"
+                    )));
+                }
+                let r = Arc::new(Revocations::new(
+                    fetcher.clone(),
+                    endpoint.to_owned(),
+                    o.clone(),
+                ));
+                // The first poll at start: a refusal (e.g. the client lacks
+                // may_introspect) is a configuration error to see now.
+                let leeway = i64::try_from(options.leeway.as_secs()).unwrap_or(i64::MAX);
+                r.poll(leeway).await.map_err(|e| {
+                    GuardError::Setup(format!(
+                        "reading the revocation list as client {:?} (it needs may_introspect at the authorization server): {e}",
+                        o.client_id
+                    ))
+                })?;
+                tokio::spawn(keep_polling(Arc::downgrade(&r), o.poll_interval, leeway));
+                Some(r)
+            }
+        };
         let jwks = Arc::new(JwksCache::new(
             fetcher,
             jwks_uri,
@@ -204,6 +242,7 @@ impl Guard {
             jwks,
             introspector,
             verified: VerifiedCache::default(),
+            revocations,
         })))
     }
 
@@ -243,6 +282,10 @@ impl Guard {
             // future, and inline it would make every request's future that big.
             None => Box::pin(self.verify_uncached(located.token()?)).await?,
         };
+        // Cache hits too: a token verified before its revocation must stop working.
+        if let Some(r) = &self.0.revocations {
+            r.check(&verified.jti)?;
+        }
         match (verified.thumbprint, certificate) {
             (Some(bound), Some(presented)) if bound == presented => {}
             (Some(_), Some(_)) => {

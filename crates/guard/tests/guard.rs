@@ -7,11 +7,15 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use certbound_client::TlsSettings;
-use certbound_guard::{BoundClient, Guard, GuardLayer, GuardOptions, IntrospectionOptions};
+use certbound_guard::{
+    BoundClient, Guard, GuardError, GuardLayer, GuardOptions, IntrospectionOptions,
+    RevocationOptions,
+};
 use certbound_server::clients::TokenFormat;
 use certbound_testkit::{TestPki, or_panic};
 use certbound_testkit_as::{
-    curl_with_challenge as curl, register_tls_client as register, start_as, token,
+    curl_with_challenge as curl, register_introspecting_client, register_tls_client as register,
+    start_as, token,
 };
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode};
 use serde_json::{Value, json};
@@ -255,7 +259,7 @@ async fn opaque_tokens_through_introspection_until_revoked() {
     let dir = or_panic(tempfile::tempdir(), "tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     register(&server, "olive", "read", TokenFormat::Opaque).await;
-    register(&server, "gateway", "", TokenFormat::Jwt).await;
+    register_introspecting_client(&server, "gateway").await;
     let olive = pki.simple_client("olive");
     let gw = pki.simple_client("gateway");
     let tls = or_panic(
@@ -299,4 +303,156 @@ async fn opaque_tokens_through_introspection_until_revoked() {
         "{body}"
     );
     server.stop().await;
+}
+
+/// Revokes `token` at the AS as `id`.
+async fn revoke_at(
+    pki: &TestPki,
+    server: &certbound_server::RunningServer,
+    who: &certbound_testkit::TestIdentity,
+    id: &str,
+    token: &str,
+) {
+    let url = format!("{}/revoke", server.mtls_url.clone().unwrap_or_default());
+    let data = format!("client_id={id}&token={token}");
+    let (status, _, body) = curl(pki, Some(who), &["-d", &data, &url]).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Requests `url` with `token` until it is refused, for at most `within`;
+/// returns the last status, challenge and body.
+async fn until_refused(
+    pki: &TestPki,
+    who: &certbound_testkit::TestIdentity,
+    token: &str,
+    url: &str,
+    within: Duration,
+) -> (u16, String, Value) {
+    let bearer = format!("Authorization: Bearer {token}");
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let answer = curl(pki, Some(who), &["-H", &bearer, url]).await;
+        if answer.0 != 200 || tokio::time::Instant::now() >= deadline {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_jwts_are_refused_from_the_revocation_list() {
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    register(&server, "plain", "", TokenFormat::Jwt).await;
+    register_introspecting_client(&server, "gateway").await;
+    let a = pki.simple_client("a");
+    let tls_as = |id: &str| {
+        let who = pki.simple_client(id);
+        or_panic(
+            TlsSettings::from_pem_files(
+                Some(&pki.ca_path()),
+                Some((&who.cert_path, &who.key_path)),
+            ),
+            "tls",
+        )
+    };
+    let with_revocation = |client_id: &str, stale: Option<Duration>| {
+        let mut o = options(&server.issuer);
+        o.revocation = Some(RevocationOptions {
+            client_id: client_id.into(),
+            poll_interval: Duration::from_secs(1),
+            max_staleness: stale,
+        });
+        o
+    };
+
+    // A client without may_introspect cannot follow the list: the guard says so at start.
+    match Guard::discover(with_revocation("plain", None), &tls_as("plain")).await {
+        Err(GuardError::Setup(why)) => assert!(
+            why.contains(
+                "reading the revocation list as client \"plain\" (it needs may_introspect"
+            ) && why.contains("HTTP 403"),
+            "{why}"
+        ),
+        Err(other) => panic!("expected a set-up error, got {other:?}"),
+        Ok(_) => panic!("expected a set-up error, got a guard"),
+    }
+
+    let guard = or_panic(
+        Guard::discover(
+            with_revocation("gateway", Some(Duration::from_secs(3))),
+            &tls_as("gateway"),
+        )
+        .await,
+        "discover",
+    );
+    let rs = start_resource(&pki, guard).await;
+    let read = format!("{rs}/read");
+    let revoked = token(&pki, &server, &a, "a").await;
+    let kept = token(&pki, &server, &a, "a").await;
+    for t in [&revoked, &kept] {
+        let (status, _, body) = curl(
+            &pki,
+            Some(&a),
+            &["-H", &format!("Authorization: Bearer {t}"), &read],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // Both are now in the verified-token cache; revocation must reach a cache hit.
+    revoke_at(&pki, &server, &a, "a", &revoked).await;
+    let (status, challenge, body) =
+        until_refused(&pki, &a, &revoked, &read, Duration::from_secs(4)).await;
+    assert_eq!(
+        (
+            status,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
+        (
+            401,
+            Some("invalid_token"),
+            Some("the token has been revoked")
+        ),
+        "{body}"
+    );
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    let (status, _, body) = curl(
+        &pki,
+        Some(&a),
+        &["-H", &format!("Authorization: Bearer {kept}"), &read],
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "another token of the same client still works: {body}"
+    );
+
+    // The AS goes away: the last list is kept (the revoked token stays
+    // refused, the other works) until it is 3 s stale; then every token is
+    // refused with 503 rather than trusting a list that may be missing revocations.
+    server.stop().await;
+    let (status, _, _) = curl(
+        &pki,
+        Some(&a),
+        &["-H", &format!("Authorization: Bearer {revoked}"), &read],
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _, body) = until_refused(&pki, &a, &kept, &read, Duration::from_secs(6)).await;
+    assert_eq!(
+        (
+            status,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
+        (
+            503,
+            Some("temporarily_unavailable"),
+            Some("the revocation list could not be refreshed; retry shortly")
+        ),
+        "{body}"
+    );
 }

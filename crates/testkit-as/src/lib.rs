@@ -45,6 +45,18 @@ pub async fn register_tls_client(
     );
 }
 
+/// Registers `id` as a `tls_client_auth` client (`CN=id`) with no scopes
+/// and `may_introspect`, as a gateway or resource server is registered.
+pub async fn register_introspecting_client(server: &RunningServer, id: &str) {
+    let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
+    m.tls_client_auth_subject_dn = Some(format!("CN={id}"));
+    m.may_introspect = true;
+    or_panic(
+        certbound_server::register_client(server.server.store.as_ref(), id, m, None).await,
+        "register introspecting client",
+    );
+}
+
 /// curl with the PKI's CA and an optional client identity; returns the
 /// status, the `WWW-Authenticate` value (lower-cased) and the JSON body
 /// (a string when the body is not JSON).
