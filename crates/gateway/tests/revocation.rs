@@ -1,0 +1,118 @@
+//! Revocation at a gateway that verifies JWTs locally (`validation = "jwt"`):
+//! it follows the AS's revocation list, so a revoked token is refused within
+//! `revocation_poll_seconds` while verification stays local.
+
+mod common;
+
+use std::time::Duration;
+
+use certbound_gateway::GatewayConfig;
+use certbound_server::clients::TokenFormat;
+use certbound_testkit::{TestPki, or_panic};
+use common::{
+    curl, register, register_introspecting_client, start_as, start_gateway, start_upstream, token,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_jwt_is_refused_within_the_poll_interval() {
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    register_introspecting_client(&server, "gateway").await;
+    let (a, gwid) = (pki.simple_client("a"), pki.simple_client("gateway"));
+    let upstream = start_upstream().await;
+    let extra = format!(
+        "validation = \"jwt\"\nintrospection_client_id = \"gateway\"\ncert = \"{}\"\nkey = \"{}\"\nrevocation_poll_seconds = 1",
+        gwid.cert_path.display(),
+        gwid.key_path.display()
+    );
+    let gw = start_gateway(&pki, dir.path(), &server.issuer, &upstream, &extra).await;
+    let api = format!("https://localhost:{}/api/x", gw.addr.port());
+
+    let revoked = token(&pki, &server, &a, "a").await;
+    let kept = token(&pki, &server, &a, "a").await;
+    let bearer = |t: &str| format!("Authorization: Bearer {t}");
+    // Twice each: the second request is a verified-token cache hit.
+    for t in [&revoked, &kept, &revoked, &kept] {
+        let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(t), &api]).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    let revoke = format!("{}/revoke", server.mtls_url.clone().unwrap_or_default());
+    let (status, body) = curl(
+        &pki,
+        Some(&a),
+        &["-d", &format!("client_id=a&token={revoked}"), &revoke],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Refused within the 1 s interval (bounded wait: a few polls at most).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+    let (status, body) = loop {
+        let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(&revoked), &api]).await;
+        if status != 200 || tokio::time::Instant::now() >= deadline {
+            break (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (
+            status,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
+        (
+            401,
+            Some("invalid_token"),
+            Some("the token has been revoked")
+        ),
+        "{body}"
+    );
+    // The client's other token is untouched.
+    let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(&kept), &api]).await;
+    assert_eq!(status, 200, "{body}");
+    gw.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_without_the_permission_does_not_start() {
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    // Registered, but without --may-introspect.
+    register(&server, "gateway", "", TokenFormat::Jwt).await;
+    let gwid = pki.simple_client("gateway");
+    let toml = format!(
+        "[listener]\nmode = \"mtls\"\naddr = \"127.0.0.1:0\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\n[authorization_server]\nissuer = \"{issuer}\"\nca = \"{ca}\"\nintrospection_client_id = \"gateway\"\ncert = \"{gc}\"\nkey = \"{gk}\"\n",
+        cert = pki.dir().join("server.pem").display(),
+        key = pki.dir().join("server.key").display(),
+        issuer = server.issuer,
+        ca = pki.ca_path().display(),
+        gc = gwid.cert_path.display(),
+        gk = gwid.key_path.display(),
+    );
+    let config = or_panic(
+        GatewayConfig::from_toml(&toml, &dir.path().join("gateway.toml")),
+        "config",
+    );
+    assert_eq!(
+        config.authorization_server.revocation_poll(),
+        Some(15),
+        "on by default"
+    );
+    match certbound_gateway::start(config).await {
+        Err(e) => {
+            let why = e.to_string();
+            assert!(
+                why.contains("reading the revocation list as client \"gateway\" (it needs may_introspect at the authorization server)")
+                    && why.contains("HTTP 403"),
+                "{why}"
+            );
+        }
+        Ok(_) => panic!("a gateway that may not read the revocation list started"),
+    }
+    server.stop().await;
+}
