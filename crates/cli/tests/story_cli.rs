@@ -137,6 +137,7 @@ fn demo_tells_the_whole_story_and_exits_zero() {
         "401 invalid_token: no certificate",
         "active, with cnf.x5t#S256 of client A",
         "401 after revocation",
+        "the token has been revoked",
         "All 6 steps behaved",
     ] {
         assert!(out.contains(needle), "missing '{needle}' in:\n{out}");
