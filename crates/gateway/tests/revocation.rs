@@ -9,9 +9,8 @@ use std::time::Duration;
 use certbound_gateway::GatewayConfig;
 use certbound_server::clients::TokenFormat;
 use certbound_testkit::{TestPki, or_panic};
-use common::{
-    curl, register, register_introspecting_client, start_as, start_gateway, start_upstream, token,
-};
+use certbound_testkit_as::register_introspecting_client;
+use common::{curl, register, start_as, start_gateway, start_upstream, token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_jwt_is_refused_within_the_poll_interval() {

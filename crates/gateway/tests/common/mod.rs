@@ -9,9 +9,7 @@ use axum::body::Bytes;
 use axum::routing::any;
 use certbound_gateway::{GatewayConfig, RunningGateway};
 use certbound_testkit::{TestPki, or_panic};
-pub use certbound_testkit_as::{
-    curl, register_introspecting_client, register_tls_client as register, start_as, token,
-};
+pub use certbound_testkit_as::{curl, register_tls_client as register, start_as, token};
 use http::{HeaderMap, Method, Uri};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
