@@ -67,6 +67,9 @@ pub struct ListenerConfig {
     /// `nginx` or `envoy`. Every other certificate header is stripped.
     #[serde(default)]
     pub certificate_header: Option<String>,
+    /// `[listener.limits]`: timeouts and connection limits.
+    #[serde(default)]
+    pub limits: certbound_tls::ConnectionLimits,
 }
 
 /// Listener modes.
@@ -250,6 +253,10 @@ impl GatewayConfig {
         }
         certbound_tls::TrustedProxies::parse(&c.listener.trusted_proxies)
             .map_err(|e| key_err("listener.trusted_proxies".into(), e.to_string()))?;
+        c.listener
+            .limits
+            .validate()
+            .map_err(|(key, m)| key_err(format!("listener.limits.{key}"), m))?;
         if !c.authorization_server.issuer.starts_with("https://") {
             return Err(key_err(
                 "authorization_server.issuer".into(),

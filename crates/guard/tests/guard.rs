@@ -53,6 +53,7 @@ async fn start_resource(pki: &TestPki, guard: Guard) -> String {
             config,
             client_cas: cas,
         },
+        certbound_tls::ConnectionLimits::default(),
         app,
         std::future::pending(),
     ));

@@ -99,6 +99,10 @@ pub struct ListenersConfig {
     pub public: Option<ListenerConfig>,
     /// Plain HTTP behind a TLS-terminating proxy.
     pub proxy: Option<ProxyListenerConfig>,
+    /// `[listeners.limits]`: timeouts and connection limits, applied to each
+    /// listener separately.
+    #[serde(default)]
+    pub limits: certbound_tls::ConnectionLimits,
 }
 
 /// `[listeners.mtls]` / `[listeners.public]`
@@ -269,6 +273,9 @@ impl Config {
                 "HTTPS listeners need tls.cert and tls.key (PEM files); `certbound pki init` makes them".into(),
             ));
         }
+        l.limits
+            .validate()
+            .map_err(|(key, m)| key_err(&format!("listeners.limits.{key}"), m))?;
         if let Some(issuer) = &self.issuer {
             check_https_url(issuer).map_err(|m| key_err("issuer", m))?;
         }

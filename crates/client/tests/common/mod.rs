@@ -115,7 +115,12 @@ impl TestAs {
                 }),
             );
             let (stop, stopped) = oneshot::channel::<()>();
-            let task = tokio::spawn(certbound_tls::serve(listener, mode, app, async move {
+            let task = tokio::spawn(certbound_tls::serve(
+                listener,
+                mode,
+                certbound_tls::ConnectionLimits::default(),
+                app,
+                async move {
                 let _ = stopped.await;
             }));
             stops.push((stop, task));
