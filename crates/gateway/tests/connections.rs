@@ -23,7 +23,8 @@ async fn tls(
     addr: SocketAddr,
 ) -> std::io::Result<TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await?;
-    let name = rustls::pki_types::ServerName::try_from("localhost").map_err(std::io::Error::other)?;
+    let name =
+        rustls::pki_types::ServerName::try_from("localhost").map_err(std::io::Error::other)?;
     tokio_rustls::TlsConnector::from(Arc::new(client_config(pki.ca_der(), Some(who))))
         .connect(name, tcp)
         .await
@@ -42,7 +43,10 @@ async fn wait_closed(mut s: TlsStream<TcpStream>, since: Instant) -> (Duration, 
         }
     })
     .await;
-    assert!(read.is_ok(), "connection still open 3 s after it went quiet");
+    assert!(
+        read.is_ok(),
+        "connection still open 3 s after it went quiet"
+    );
     (since.elapsed(), got)
 }
 
@@ -95,15 +99,26 @@ async fn listener_limits_take_effect() {
     assert_eq!(call(&pki, &a, gw.addr, &ta).await, 200);
     for (name, task) in [("silent", silent), ("slow body", slow)] {
         let (lived, got) = or_panic(task.await, "join");
-        assert!(lived >= Duration::from_millis(700), "{name}: closed after {lived:?}");
-        assert!(got.is_empty(), "{name}: answered {:?}", String::from_utf8_lossy(&got));
+        assert!(
+            lived >= Duration::from_millis(700),
+            "{name}: closed after {lived:?}"
+        );
+        assert!(
+            got.is_empty(),
+            "{name}: answered {:?}",
+            String::from_utf8_lossy(&got)
+        );
     }
 
     let mut held = Vec::new();
     for _ in 0..3 {
         held.push(or_panic(tls(&pki, &a, gw.addr).await, "connect"));
     }
-    assert_eq!(call(&pki, &a, gw.addr, &ta).await, 0, "fourth connection served");
+    assert_eq!(
+        call(&pki, &a, gw.addr, &ta).await,
+        0,
+        "fourth connection served"
+    );
     drop(held.pop());
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {

@@ -16,7 +16,8 @@ use tokio_rustls::client::TlsStream;
 
 async fn tls(pki: &TestPki, addr: SocketAddr) -> std::io::Result<TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await?;
-    let name = rustls::pki_types::ServerName::try_from("localhost").map_err(std::io::Error::other)?;
+    let name =
+        rustls::pki_types::ServerName::try_from("localhost").map_err(std::io::Error::other)?;
     tokio_rustls::TlsConnector::from(Arc::new(client_config(pki.ca_der(), None)))
         .connect(name, tcp)
         .await
@@ -35,7 +36,10 @@ async fn wait_closed(mut s: TlsStream<TcpStream>, since: Instant) -> (Duration, 
         }
     })
     .await;
-    assert!(read.is_ok(), "connection still open 3 s after it went quiet");
+    assert!(
+        read.is_ok(),
+        "connection still open 3 s after it went quiet"
+    );
     (since.elapsed(), got)
 }
 
@@ -71,7 +75,9 @@ async fn listener_limits_from_file_and_environment_take_effect() {
     );
     assert_eq!(config.listeners.limits.body_read_timeout_secs, 1);
     let server = or_panic(certbound_server::start(config).await, "start");
-    let addr = server.mtls_addr.unwrap_or_else(|| panic!("no mTLS listener"));
+    let addr = server
+        .mtls_addr
+        .unwrap_or_else(|| panic!("no mTLS listener"));
 
     // After the handshake, nothing: closed by the header timeout (file).
     let silent = or_panic(tls(&pki, addr).await, "connect");
@@ -96,8 +102,15 @@ async fn listener_limits_from_file_and_environment_take_effect() {
     );
     for (name, task) in [("silent", silent), ("slow body", slow)] {
         let (lived, got) = or_panic(task.await, "join");
-        assert!(lived >= Duration::from_millis(700), "{name}: closed after {lived:?}");
-        assert!(got.is_empty(), "{name}: answered {:?}", String::from_utf8_lossy(&got));
+        assert!(
+            lived >= Duration::from_millis(700),
+            "{name}: closed after {lived:?}"
+        );
+        assert!(
+            got.is_empty(),
+            "{name}: answered {:?}",
+            String::from_utf8_lossy(&got)
+        );
     }
 
     // Three connections from 127.0.0.1 are the limit; a fourth is closed
@@ -106,7 +119,10 @@ async fn listener_limits_from_file_and_environment_take_effect() {
     for _ in 0..3 {
         held.push(or_panic(tls(&pki, addr).await, "connect"));
     }
-    assert!(jwks_status(&pki, addr).await.is_err(), "fourth connection served");
+    assert!(
+        jwks_status(&pki, addr).await.is_err(),
+        "fourth connection served"
+    );
     drop(held.pop());
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {

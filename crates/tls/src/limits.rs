@@ -104,10 +104,7 @@ impl ConnectionLimits {
         if self.max_connections_per_ip > self.max_connections {
             return Err((
                 "max_connections_per_ip",
-                format!(
-                    "must not exceed max_connections ({})",
-                    self.max_connections
-                ),
+                format!("must not exceed max_connections ({})", self.max_connections),
             ));
         }
         Ok(())

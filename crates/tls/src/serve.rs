@@ -109,7 +109,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     limits.validate().map_err(|(key, message)| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{key}: {message}"))
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{key}: {message}"),
+        )
     })?;
     let (stop, stopped) = watch::channel(false);
     let shared = Arc::new(Listener {
@@ -142,16 +145,18 @@ pub async fn serve(
             Ok(permit) => permit,
             Err(why) => {
                 drop(tcp);
-                refusals.refused(
-                    why,
-                    limits.max_connections,
-                    limits.max_connections_per_ip,
-                );
+                refusals.refused(why, limits.max_connections, limits.max_connections_per_ip);
                 continue;
             }
         };
         let _ = tcp.set_nodelay(true);
-        tokio::spawn(connection(tcp, peer, Arc::clone(&shared), app.clone(), permit));
+        tokio::spawn(connection(
+            tcp,
+            peer,
+            Arc::clone(&shared),
+            app.clone(),
+            permit,
+        ));
     }
     drop(listener);
     let _ = stop.send(true);

@@ -103,7 +103,11 @@ impl ConnState {
         }
         if self.active.load(Ordering::Acquire) == 0 {
             if self.served.load(Ordering::Acquire) {
-                consider(self.idle_since.load(Ordering::Acquire), t.idle, Expiry::Idle);
+                consider(
+                    self.idle_since.load(Ordering::Acquire),
+                    t.idle,
+                    Expiry::Idle,
+                );
                 let first = self.first_byte.load(Ordering::Acquire);
                 if first != NONE && !self.h2.load(Ordering::Relaxed) {
                     consider(first, t.header, Expiry::Stalled("request head too slow"));

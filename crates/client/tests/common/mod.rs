@@ -121,8 +121,9 @@ impl TestAs {
                 certbound_tls::ConnectionLimits::default(),
                 app,
                 async move {
-                let _ = stopped.await;
-            }));
+                    let _ = stopped.await;
+                },
+            ));
             stops.push((stop, task));
         }
         Self {

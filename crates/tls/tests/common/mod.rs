@@ -10,8 +10,7 @@ use axum::routing::get;
 use certbound_testkit::{TestPki, or_panic, require_tool};
 use certbound_tls::{
     CertificateHeader, ChainStatus, ClientAuth, ClientCaBundle, ConnectionInfo, ConnectionLimits,
-    ListenerMode,
-    PeerCertificate, TrustedProxies,
+    ListenerMode, PeerCertificate, TrustedProxies,
 };
 use http::HeaderMap;
 use serde_json::{Value, json};
