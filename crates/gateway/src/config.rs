@@ -67,6 +67,9 @@ pub struct ListenerConfig {
     /// `nginx` or `envoy`. Every other certificate header is stripped.
     #[serde(default)]
     pub certificate_header: Option<String>,
+    /// `[listener.limits]`: timeouts and connection limits.
+    #[serde(default)]
+    pub limits: certbound_tls::ConnectionLimits,
 }
 
 /// Listener modes.
@@ -275,6 +278,10 @@ impl GatewayConfig {
         }
         certbound_tls::TrustedProxies::parse(&c.listener.trusted_proxies)
             .map_err(|e| key_err("listener.trusted_proxies".into(), e.to_string()))?;
+        c.listener
+            .limits
+            .validate()
+            .map_err(|(key, m)| key_err(format!("listener.limits.{key}"), m))?;
         if !c.authorization_server.issuer.starts_with("https://") {
             return Err(key_err(
                 "authorization_server.issuer".into(),
@@ -456,6 +463,49 @@ mod tests {
                     );
                 }
                 other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn listener_limits_default_load_and_name_the_key() {
+        let c = with_upstream("http://10.0.0.1:8080").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.listener.limits,
+            certbound_tls::ConnectionLimits::default()
+        );
+        let base = "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\n[listener.limits]\n";
+        let rest = "[authorization_server]\nissuer = \"https://as\"\n";
+        let text = format!("{base}send_timeout_secs = 9\n{rest}");
+        let c = GatewayConfig::from_toml(&text, Path::new("/etc/gw.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listener.limits.send_timeout_secs, 9);
+        assert_eq!(c.listener.limits.idle_timeout_secs, 60);
+        for (limits, key, message) in [
+            (
+                "handshake_timeout_secs = 0",
+                "listener.limits.handshake_timeout_secs",
+                "must be at least 1 (0 would disable the limit); raise it instead",
+            ),
+            (
+                "max_connections = 10\nmax_connections_per_ip = 11",
+                "listener.limits.max_connections_per_ip",
+                "must not exceed max_connections (10)",
+            ),
+            ("colour = 1", "listener.limits.colour", "TOML parse error"),
+        ] {
+            let text = format!("{base}{limits}\n{rest}");
+            match GatewayConfig::from_toml(&text, Path::new("/etc/gw.toml")) {
+                Err(GatewayConfigError::Key {
+                    key: k, message: m, ..
+                }) => {
+                    assert_eq!(k, key, "{limits}: {m}");
+                    assert!(m.starts_with(message), "{limits}: {m}");
+                    if k.ends_with("colour") {
+                        assert!(m.contains("unknown field `colour`"), "{m}");
+                    }
+                }
+                other => panic!("{limits}: expected a key error, got {other:?}"),
             }
         }
     }

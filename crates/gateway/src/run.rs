@@ -158,9 +158,16 @@ pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
     })?;
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
-    let task = tokio::spawn(certbound_tls::serve(listener, mode, app, async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    }));
+    let limits = config.listener.limits.clone();
+    let task = tokio::spawn(certbound_tls::serve(
+        listener,
+        mode,
+        limits,
+        app,
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        },
+    ));
     tracing::info!(%addr, "gateway started");
     Ok(RunningGateway { addr, stop, task })
 }

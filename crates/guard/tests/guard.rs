@@ -57,6 +57,7 @@ async fn start_resource(pki: &TestPki, guard: Guard) -> String {
             config,
             client_cas: cas,
         },
+        certbound_tls::ConnectionLimits::default(),
         app,
         std::future::pending(),
     ));

@@ -99,6 +99,10 @@ pub struct ListenersConfig {
     pub public: Option<ListenerConfig>,
     /// Plain HTTP behind a TLS-terminating proxy.
     pub proxy: Option<ProxyListenerConfig>,
+    /// `[listeners.limits]`: timeouts and connection limits, applied to each
+    /// listener separately.
+    #[serde(default)]
+    pub limits: certbound_tls::ConnectionLimits,
 }
 
 /// `[listeners.mtls]` / `[listeners.public]`
@@ -269,6 +273,9 @@ impl Config {
                 "HTTPS listeners need tls.cert and tls.key (PEM files); `certbound pki init` makes them".into(),
             ));
         }
+        l.limits
+            .validate()
+            .map_err(|(key, m)| key_err(&format!("listeners.limits.{key}"), m))?;
         if let Some(issuer) = &self.issuer {
             check_https_url(issuer).map_err(|m| key_err("issuer", m))?;
         }
@@ -513,5 +520,59 @@ mod tests {
             load("[storage", &[]),
             Err(ConfigError::Syntax { .. })
         ));
+    }
+
+    #[test]
+    fn listener_limits_default_load_override_and_name_the_key() {
+        let dev = dev_config_text("127.0.0.1:8443");
+        let c = load(&dev, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.listeners.limits,
+            certbound_tls::ConnectionLimits::default()
+        );
+        let text = format!("{dev}\n[listeners.limits]\nidle_timeout_secs = 5\n");
+        let env = [("CERTBOUND_LISTENERS__LIMITS__MAX_CONNECTIONS_PER_IP", "7")];
+        let c = load(&text, &env).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listeners.limits.idle_timeout_secs, 5);
+        assert_eq!(c.listeners.limits.max_connections_per_ip, 7);
+        assert_eq!(c.listeners.limits.header_read_timeout_secs, 20);
+        for (limits, key, message) in [
+            (
+                "idle_timeout_secs = 0",
+                "listeners.limits.idle_timeout_secs",
+                "must be at least 1 (0 would disable the limit); raise it instead",
+            ),
+            (
+                "body_read_timeout_secs = 86401",
+                "listeners.limits.body_read_timeout_secs",
+                "must be at most 86400 (one day)",
+            ),
+            (
+                "max_connections = 10\nmax_connections_per_ip = 11",
+                "listeners.limits.max_connections_per_ip",
+                "must not exceed max_connections (10)",
+            ),
+            (
+                "idle_timeout = 5",
+                "listeners.limits.idle_timeout",
+                "unknown field",
+            ),
+            (
+                "max_connections = -1",
+                "listeners.limits.max_connections",
+                "invalid value",
+            ),
+        ] {
+            let text = format!("{dev}\n[listeners.limits]\n{limits}\n");
+            match load(&text, &[]) {
+                Err(ConfigError::Key {
+                    key: k, message: m, ..
+                }) => {
+                    assert_eq!(k, key, "{limits}: {m}");
+                    assert!(m.starts_with(message), "{limits}: {m}");
+                }
+                other => panic!("{limits}: expected a key error, got {other:?}"),
+            }
+        }
     }
 }

@@ -281,7 +281,13 @@ pub async fn start_with_store(
         let shutdown = async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        tasks.spawn(certbound_tls::serve(listener, mode, app.clone(), shutdown));
+        tasks.spawn(certbound_tls::serve(
+            listener,
+            mode,
+            config.listeners.limits.clone(),
+            app.clone(),
+            shutdown,
+        ));
     }
     tasks.spawn(purge_expired(Arc::clone(&server.store), stopped.clone()));
     if config.clients.cache_seconds > 0 {

@@ -11,20 +11,24 @@
 //! Each request a handler sees carries a [`ConnectionInfo`] and, when there is
 //! one, the [`PeerCertificate`], computed once per connection.
 
+mod admission;
 mod chain;
 mod config;
 mod error;
 mod extract;
+mod limits;
 mod peer;
 pub mod pem;
 pub mod proxy;
 mod serve;
 mod verifier;
+mod watchdog;
 
 pub use chain::{ChainStatus, ClientCaBundle};
 pub use config::{ClientAuth, server_config};
 pub use error::{ProxyHeaderError, TlsError};
 pub use extract::ConnectionInfo;
+pub use limits::ConnectionLimits;
 pub use peer::{CertificateSource, PeerCertificate};
 pub use proxy::{CertificateHeader, TrustedProxies};
 pub use serve::{App, ListenerMode, serve};

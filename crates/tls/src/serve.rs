@@ -1,6 +1,8 @@
 //! The accept loop: TLS handshake (or trusted-proxy check) once per
 //! connection, then HTTP/1.1 or HTTP/2 with the connection's certificate in
-//! every request's extensions.
+//! every request's extensions. Every phase of a connection has a timeout and
+//! each listener limits its connections, in total and per client address
+//! ([`ConnectionLimits`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -9,31 +11,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderValue, Request, Response, StatusCode, Version, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use rustls::HandshakeKind;
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tower::{Service, ServiceExt};
 use tracing::{debug, warn};
 
+use crate::admission::{Admission, Permit, RefusalLog};
+use crate::limits::{ConnectionLimits, TimeoutsMs};
 use crate::proxy::{CertificateHeader, certificate_from_headers, strip_certificate_headers};
+use crate::watchdog::{ConnState, Expiry, RequestBody, ResponseBody, WatchedIo};
 use crate::{
     CertificateSource, ClientCaBundle, ConnectionInfo, PeerCertificate, ProxyHeaderError,
     TrustedProxies,
 };
 
-/// A slow or silent client may hold a handshake this long.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Request headers must arrive within this (slowloris guard).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Open connections get this long to finish after shutdown is requested.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-
+/// After an idle close is started (HTTP/2 GOAWAY), the longest wait before
+/// the socket is dropped; shorter when the idle timeout is.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// How a listener obtains the client certificate.
 #[derive(Debug, Clone)]
 pub enum ListenerMode {
@@ -85,16 +88,43 @@ impl<S> App for S where
 {
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains open
-/// connections for up to ten seconds.
+/// What every connection of one listener shares.
+struct Listener {
+    mode: ListenerMode,
+    builder: auto::Builder<TokioExecutor>,
+    timeouts: TimeoutsMs,
+    handshake_timeout: Duration,
+    idle_close_grace: Duration,
+    /// Flips to true when the server shuts down: connections close gracefully.
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Serves `app` on `listener` with `limits` until `shutdown` resolves, then
+/// drains open connections for up to ten seconds.
 pub async fn serve(
     listener: TcpListener,
     mode: ListenerMode,
+    limits: ConnectionLimits,
     app: impl App,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    let mode = Arc::new(mode);
-    let graceful = GracefulShutdown::new();
+    limits.validate().map_err(|(key, message)| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{key}: {message}"),
+        )
+    })?;
+    let (stop, stopped) = watch::channel(false);
+    let shared = Arc::new(Listener {
+        builder: http_builder(&limits),
+        timeouts: TimeoutsMs::from(&limits),
+        handshake_timeout: limits.handshake_timeout(),
+        idle_close_grace: IDLE_CLOSE_GRACE.min(Duration::from_secs(limits.idle_timeout_secs)),
+        shutdown: stopped,
+        mode,
+    });
+    let admission = Admission::new(limits.max_connections, limits.max_connections_per_ip);
+    let mut refusals = RefusalLog::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -109,17 +139,28 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // Behind a trusted proxy every client shares the proxy's address.
+        let exempt = matches!(&shared.mode, ListenerMode::TrustedProxy { proxies, .. } if proxies.contains(peer.ip()));
+        let permit = match admission.admit(peer.ip(), exempt) {
+            Ok(permit) => permit,
+            Err(why) => {
+                drop(tcp);
+                refusals.refused(why, limits.max_connections, limits.max_connections_per_ip);
+                continue;
+            }
+        };
         let _ = tcp.set_nodelay(true);
         tokio::spawn(connection(
             tcp,
             peer,
-            Arc::clone(&mode),
+            Arc::clone(&shared),
             app.clone(),
-            graceful.watcher(),
+            permit,
         ));
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    let _ = stop.send(true);
+    if tokio::time::timeout(DRAIN_TIMEOUT, admission.drained())
         .await
         .is_err()
     {
@@ -128,26 +169,49 @@ pub async fn serve(
     Ok(())
 }
 
+/// The HTTP/1.1 + HTTP/2 settings every connection of a listener uses.
+fn http_builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's own header timer would also cap keep-alive idleness at the
+    // header timeout; the watchdog times both phases separately.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(None);
+    let interval = (limits.http2_keep_alive_interval_secs > 0)
+        .then(|| Duration::from_secs(limits.http2_keep_alive_interval_secs));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.http2_max_concurrent_streams)
+        .keep_alive_interval(interval)
+        .keep_alive_timeout(Duration::from_secs(limits.http2_keep_alive_timeout_secs));
+    builder
+}
+
 /// Per-connection state shared by every request on it.
 struct ConnectionContext {
     info: ConnectionInfo,
     certificate: Option<PeerCertificate>,
     /// Set on trusted-proxy listeners when the peer is trusted.
     proxy: Option<(CertificateHeader, ClientCaBundle)>,
+    state: Arc<ConnState>,
 }
 
 async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
-    mode: Arc<ListenerMode>,
+    listener: Arc<Listener>,
     app: impl App,
-    watcher: Watcher,
+    permit: Permit,
 ) {
-    match &*mode {
+    match &listener.mode {
         ListenerMode::MutualTls { config, client_cas } => {
-            tls_connection(tcp, peer, config, Some(client_cas), app, watcher).await;
+            tls_connection(tcp, peer, config, Some(client_cas), app, &listener).await;
         }
-        ListenerMode::Tls { config } => tls_connection(tcp, peer, config, None, app, watcher).await,
+        ListenerMode::Tls { config } => {
+            tls_connection(tcp, peer, config, None, app, &listener).await;
+        }
         ListenerMode::TrustedProxy {
             proxies,
             header: format,
@@ -161,10 +225,12 @@ async fn connection(
                 },
                 certificate: None,
                 proxy: trusted.then(|| (*format, client_cas.clone())),
+                state: ConnState::new(),
             };
-            serve_http(TokioIo::new(tcp), ctx, app, watcher).await;
+            serve_http(tcp, ctx, app, &listener).await;
         }
     }
+    drop(permit);
 }
 
 async fn tls_connection(
@@ -173,10 +239,11 @@ async fn tls_connection(
     config: &Arc<ServerConfig>,
     client_cas: Option<&ClientCaBundle>,
     app: impl App,
-    watcher: Watcher,
+    listener: &Listener,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(config));
-    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+    let stream = match tokio::time::timeout(listener.handshake_timeout, acceptor.accept(tcp)).await
+    {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
             debug!(%peer, error = %e, "TLS handshake failed");
@@ -210,42 +277,87 @@ async fn tls_connection(
         },
         certificate,
         proxy: None,
+        state: ConnState::new(),
     };
-    serve_http(TokioIo::new(stream), ctx, app, watcher).await;
+    serve_http(stream, ctx, app, listener).await;
 }
 
-async fn serve_http<I>(io: TokioIo<I>, ctx: ConnectionContext, app: impl App, watcher: Watcher)
+async fn serve_http<I>(io: I, ctx: ConnectionContext, app: impl App, listener: &Listener)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let state = Arc::clone(&ctx.state);
+    let io = TokioIo::new(WatchedIo::new(io, Arc::clone(&state)));
     let ctx = Arc::new(ctx);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let ctx = Arc::clone(&ctx);
         let app = app.clone();
         async move {
-            match prepare(req, &ctx) {
-                Ok(req) => app.oneshot(req).await,
-                Err(e) => Ok::<_, Infallible>(bad_request(&e)),
-            }
+            let guard = ctx.state.request_started(req.version() == Version::HTTP_2);
+            let res = match prepare(req, &ctx) {
+                Ok(req) => match app.oneshot(req).await {
+                    Ok(res) => res,
+                    Err(never) => match never {},
+                },
+                Err(e) => bad_request(&e),
+            };
+            Ok::<_, Infallible>(res.map(|body| ResponseBody::new(body, guard)))
         }
     });
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    let conn = builder.serve_connection(io, service).into_owned();
-    if let Err(e) = watcher.watch(conn).await {
-        debug!(error = %e, "connection ended with an error");
+    let conn = listener.builder.serve_connection(io, service);
+    let mut conn = std::pin::pin!(conn);
+    let mut shutdown = listener.shutdown.clone();
+    let mut shutting_down = *shutdown.borrow();
+    if shutting_down {
+        conn.as_mut().graceful_shutdown();
+    }
+    let first = state.check(&listener.timeouts).unwrap_or(0);
+    let sleep = tokio::time::sleep_until(state.instant(first));
+    let mut sleep = std::pin::pin!(sleep);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = sleep.as_mut() => {
+                if closing {
+                    debug!("idle connection did not close in time; dropped");
+                    return;
+                }
+                match state.check(&listener.timeouts) {
+                    Ok(next) => sleep.as_mut().reset(state.instant(next)),
+                    Err(Expiry::Idle) => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                        sleep
+                            .as_mut()
+                            .reset(tokio::time::Instant::now() + listener.idle_close_grace);
+                    }
+                    Err(Expiry::Stalled(why)) => {
+                        debug!(reason = why, "connection timed out; closed");
+                        return;
+                    }
+                }
+            }
+            _ = shutdown.changed(), if !shutting_down => {
+                shutting_down = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
     }
 }
 
 /// Attaches the connection's facts and certificate; strips certificate
 /// headers that did not come from a trusted proxy.
 fn prepare(
-    mut req: Request<Incoming>,
+    req: Request<Incoming>,
     ctx: &ConnectionContext,
 ) -> Result<Request<Body>, ProxyHeaderError> {
+    let mut req = req.map(|body| RequestBody::new(body, Arc::clone(&ctx.state)));
     let certificate = match &ctx.proxy {
         Some((format, cas)) => {
             let cert = certificate_from_headers(req.headers(), *format, cas).map_err(|e| {

@@ -47,6 +47,8 @@ async fn main() -> anyhow::Result<()> {
             config,
             client_cas: cas,
         },
+        // Default timeouts and connection limits (docs/listeners.md).
+        certbound_tls::ConnectionLimits::default(),
         certbound_example_resource_server::app(guard),
         async {
             let _ = tokio::signal::ctrl_c().await;

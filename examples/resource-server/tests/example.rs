@@ -41,6 +41,7 @@ async fn example_resource_server_enforces_bound_tokens() {
             config,
             client_cas: cas,
         },
+        certbound_tls::ConnectionLimits::default(),
         certbound_example_resource_server::app(guard),
         std::future::pending(),
     ));

@@ -115,9 +115,15 @@ impl TestAs {
                 }),
             );
             let (stop, stopped) = oneshot::channel::<()>();
-            let task = tokio::spawn(certbound_tls::serve(listener, mode, app, async move {
-                let _ = stopped.await;
-            }));
+            let task = tokio::spawn(certbound_tls::serve(
+                listener,
+                mode,
+                certbound_tls::ConnectionLimits::default(),
+                app,
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
             stops.push((stop, task));
         }
         Self {

@@ -186,6 +186,7 @@ impl Resource {
                 config,
                 client_cas: cas,
             },
+            certbound_tls::ConnectionLimits::default(),
             app,
             async move {
                 let _ = stopped.await;

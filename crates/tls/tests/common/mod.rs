@@ -9,8 +9,8 @@ use axum::Router;
 use axum::routing::get;
 use certbound_testkit::{TestPki, or_panic, require_tool};
 use certbound_tls::{
-    CertificateHeader, ChainStatus, ClientAuth, ClientCaBundle, ConnectionInfo, ListenerMode,
-    PeerCertificate, TrustedProxies,
+    CertificateHeader, ChainStatus, ClientAuth, ClientCaBundle, ConnectionInfo, ConnectionLimits,
+    ListenerMode, PeerCertificate, TrustedProxies,
 };
 use http::HeaderMap;
 use serde_json::{Value, json};
@@ -50,8 +50,24 @@ async fn whoami(
     }))
 }
 
+/// Reads the whole request body, as `/token` does; answers its length.
+async fn echo(body: String) -> String {
+    body.len().to_string()
+}
+
+/// A response larger than socket buffers hold, for clients that never read.
+async fn big() -> Vec<u8> {
+    vec![b'x'; BIG_RESPONSE]
+}
+
+/// Size of the `/big` response.
+pub const BIG_RESPONSE: usize = 16 * 1024 * 1024;
+
 pub fn app() -> Router {
-    Router::new().route("/whoami", get(whoami))
+    Router::new()
+        .route("/whoami", get(whoami))
+        .route("/echo", axum::routing::post(echo))
+        .route("/big", get(big))
 }
 
 /// A running server; stops when dropped.
@@ -61,12 +77,22 @@ pub struct Running {
 }
 
 pub async fn start(mode: ListenerMode) -> Running {
+    start_limited(mode, ConnectionLimits::default()).await
+}
+
+pub async fn start_limited(mode: ListenerMode, limits: ConnectionLimits) -> Running {
     let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind");
     let addr = or_panic(listener.local_addr(), "local addr");
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(certbound_tls::serve(listener, mode, app(), async move {
-        let _ = stopped.await;
-    }));
+    tokio::spawn(certbound_tls::serve(
+        listener,
+        mode,
+        limits,
+        app(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Running { addr, _stop: stop }
 }
 
@@ -78,6 +104,10 @@ pub fn client_cas(pki: &TestPki) -> ClientCaBundle {
 }
 
 pub async fn start_mtls(pki: &TestPki) -> Running {
+    start(mtls_mode(pki)).await
+}
+
+pub fn mtls_mode(pki: &TestPki) -> ListenerMode {
     let cas = client_cas(pki);
     let config = or_panic(
         certbound_tls::server_config(
@@ -87,21 +117,23 @@ pub async fn start_mtls(pki: &TestPki) -> Running {
         ),
         "server config",
     );
-    start(ListenerMode::MutualTls {
+    ListenerMode::MutualTls {
         config,
         client_cas: cas,
-    })
-    .await
+    }
 }
 
 pub async fn start_proxy(pki: &TestPki, trusted: &[&str], header: CertificateHeader) -> Running {
+    start(proxy_mode(pki, trusted, header)).await
+}
+
+pub fn proxy_mode(pki: &TestPki, trusted: &[&str], header: CertificateHeader) -> ListenerMode {
     let proxies = or_panic(TrustedProxies::parse(trusted), "trusted proxies");
-    start(ListenerMode::TrustedProxy {
+    ListenerMode::TrustedProxy {
         proxies,
         header,
         client_cas: client_cas(pki),
-    })
-    .await
+    }
 }
 
 /// Runs curl (never through a proxy from the environment); returns (exit code, body).

@@ -1,0 +1,131 @@
+//! `[listener.limits]` reaches the gateway's listener: a silent connection
+//! and a request body that stalls on its way to the upstream are closed in
+//! time while a normal call is served, and a client address over its
+//! connection limit is refused.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use certbound_server::clients::TokenFormat;
+use certbound_testkit::{TestIdentity, TestPki, client_config, or_panic};
+use common::{curl, register, start_as, start_gateway, start_upstream, token};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_rustls::client::TlsStream;
+
+async fn tls(
+    pki: &TestPki,
+    who: &TestIdentity,
+    addr: SocketAddr,
+) -> std::io::Result<TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(addr).await?;
+    let name =
+        rustls::pki_types::ServerName::try_from("localhost").map_err(std::io::Error::other)?;
+    tokio_rustls::TlsConnector::from(Arc::new(client_config(pki.ca_der(), Some(who))))
+        .connect(name, tcp)
+        .await
+}
+
+/// Reads until the gateway closes; returns when it did and what it sent.
+async fn wait_closed(mut s: TlsStream<TcpStream>, since: Instant) -> (Duration, Vec<u8>) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = tokio::time::timeout_at(since + Duration::from_secs(3), async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "connection still open 3 s after it went quiet"
+    );
+    (since.elapsed(), got)
+}
+
+/// A normal call with curl: POST /api/orders; the status (0 if refused).
+async fn call(pki: &TestPki, who: &TestIdentity, addr: SocketAddr, token: &str) -> u16 {
+    let auth = format!("Authorization: Bearer {token}");
+    let url = format!("https://localhost:{}/api/orders", addr.port());
+    let (status, seen) = curl(pki, Some(who), &["-H", &auth, "-d", "ok", &url]).await;
+    if status == 200 {
+        assert_eq!(seen["body"], "ok");
+    }
+    status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listener_limits_take_effect() {
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    let a = pki.simple_client("a");
+    let upstream = start_upstream().await;
+    let gw = start_gateway(
+        &pki,
+        dir.path(),
+        &server.issuer,
+        &upstream,
+        "[listener.limits]\nheader_read_timeout_secs = 1\nbody_read_timeout_secs = 1\nmax_connections_per_ip = 3\n",
+    )
+    .await;
+    let ta = token(&pki, &server, &a, "a").await;
+    assert_eq!(call(&pki, &a, gw.addr, &ta).await, 200);
+
+    let silent = or_panic(tls(&pki, &a, gw.addr).await, "connect");
+    let silent = tokio::spawn(wait_closed(silent, Instant::now()));
+    // Authorised, so the body streams to the upstream, which waits for the
+    // rest (the upstream timeout is 5 s): the gateway closes first.
+    let mut slow = or_panic(tls(&pki, &a, gw.addr).await, "connect");
+    or_panic(
+        slow.write_all(
+            format!(
+                "POST /api/orders HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {ta}\r\nContent-Length: 100\r\n\r\nx"
+            )
+            .as_bytes(),
+        )
+        .await,
+        "write",
+    );
+    let slow = tokio::spawn(wait_closed(slow, Instant::now()));
+    assert_eq!(call(&pki, &a, gw.addr, &ta).await, 200);
+    for (name, task) in [("silent", silent), ("slow body", slow)] {
+        let (lived, got) = or_panic(task.await, "join");
+        assert!(
+            lived >= Duration::from_millis(700),
+            "{name}: closed after {lived:?}"
+        );
+        assert!(
+            got.is_empty(),
+            "{name}: answered {:?}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(or_panic(tls(&pki, &a, gw.addr).await, "connect"));
+    }
+    assert_eq!(
+        call(&pki, &a, gw.addr, &ta).await,
+        0,
+        "fourth connection served"
+    );
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if call(&pki, &a, gw.addr, &ta).await == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a freed slot was not reused");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,136 @@
+//! `[listeners.limits]` and its `CERTBOUND_LISTENERS__LIMITS__*` overrides
+//! reach the AS's listeners: a silent connection and a stalled `/token` body
+//! are closed in time, a normal client is served meanwhile, and a client
+//! address over its connection limit is refused.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use certbound_server::Config;
+use certbound_testkit::{TestPki, client_config, or_panic};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_rustls::client::TlsStream;
+
+async fn tls(pki: &TestPki, addr: SocketAddr) -> std::io::Result<TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(addr).await?;
+    let name =
+        rustls::pki_types::ServerName::try_from("localhost").map_err(std::io::Error::other)?;
+    tokio_rustls::TlsConnector::from(Arc::new(client_config(pki.ca_der(), None)))
+        .connect(name, tcp)
+        .await
+}
+
+/// Reads until the server closes; returns when it did and what it sent.
+async fn wait_closed(mut s: TlsStream<TcpStream>, since: Instant) -> (Duration, Vec<u8>) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = tokio::time::timeout_at(since + Duration::from_secs(3), async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "connection still open 3 s after it went quiet"
+    );
+    (since.elapsed(), got)
+}
+
+/// GET /jwks with `Connection: close`; the status line.
+async fn jwks_status(pki: &TestPki, addr: SocketAddr) -> std::io::Result<String> {
+    let mut s = tls(pki, addr).await?;
+    s.write_all(b"GET /jwks HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw).await;
+    let text = String::from_utf8_lossy(&raw);
+    Ok(text.lines().next().unwrap_or_default().to_owned())
+}
+
+#[tokio::test]
+async fn listener_limits_from_file_and_environment_take_effect() {
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let toml = format!(
+        "[storage]\nurl = \"{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[listeners.limits]\nheader_read_timeout_secs = 1\nmax_connections_per_ip = 3\n",
+        certbound_testkit::sqlite_url(dir.path()),
+        pki.dir().join("server.pem").display(),
+        pki.dir().join("server.key").display(),
+        pki.ca_path().display(),
+    );
+    let env = vec![(
+        "CERTBOUND_LISTENERS__LIMITS__BODY_READ_TIMEOUT_SECS".to_owned(),
+        "1".to_owned(),
+    )];
+    let config = or_panic(
+        Config::from_toml(&toml, &dir.path().join("certbound.toml"), env),
+        "config",
+    );
+    assert_eq!(config.listeners.limits.body_read_timeout_secs, 1);
+    let server = or_panic(certbound_server::start(config).await, "start");
+    let addr = server
+        .mtls_addr
+        .unwrap_or_else(|| panic!("no mTLS listener"));
+
+    // After the handshake, nothing: closed by the header timeout (file).
+    let silent = or_panic(tls(&pki, addr).await, "connect");
+    let silent = tokio::spawn(wait_closed(silent, Instant::now()));
+
+    // A /token body that stops after one byte: closed by the body timeout
+    // (environment) without an answer.
+    let mut slow = or_panic(tls(&pki, addr).await, "connect");
+    or_panic(
+        slow.write_all(
+            b"POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ng",
+        )
+        .await,
+        "write",
+    );
+    let slow = tokio::spawn(wait_closed(slow, Instant::now()));
+
+    // Meanwhile a normal client is served.
+    assert_eq!(
+        or_panic(jwks_status(&pki, addr).await, "jwks"),
+        "HTTP/1.1 200 OK"
+    );
+    for (name, task) in [("silent", silent), ("slow body", slow)] {
+        let (lived, got) = or_panic(task.await, "join");
+        assert!(
+            lived >= Duration::from_millis(700),
+            "{name}: closed after {lived:?}"
+        );
+        assert!(
+            got.is_empty(),
+            "{name}: answered {:?}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+
+    // Three connections from 127.0.0.1 are the limit; a fourth is closed
+    // during its handshake; freeing one lets a new one in.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(or_panic(tls(&pki, addr).await, "connect"));
+    }
+    assert!(
+        jwks_status(&pki, addr).await.is_err(),
+        "fourth connection served"
+    );
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Ok(status) = jwks_status(&pki, addr).await {
+            assert_eq!(status, "HTTP/1.1 200 OK");
+            break;
+        }
+        assert!(Instant::now() < deadline, "a freed slot was not reused");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
