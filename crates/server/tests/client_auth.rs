@@ -415,3 +415,61 @@ on_both_backends!(
     unknown_and_misused_clients_get_identical_answers,
     super::identical_failures
 );
+
+async fn key_usage(backend: Backend) {
+    use certbound_pki::{ExtendedKeyUsagePurpose as Eku, KeyUsagePurpose as Ku};
+    let server = TestServer::start(backend).await;
+    let leaf = |name: &str, ku: Option<Vec<Ku>>, eku: Option<Vec<Eku>>| {
+        server.pki.client(
+            name,
+            req("Client A", |r| {
+                r.key_usages = ku;
+                r.extended_key_usages = eku;
+            }),
+        )
+    };
+    let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
+    m.tls_client_auth_subject_dn = Some("CN=Client A,O=Bank".into());
+    server.register("ku", m, None).await;
+
+    // A CA-issued leaf whose key may only sign certificates (or only encipher)
+    // is refused over a real mTLS handshake (RFC 5280 §4.2.1.3).
+    for (name, usages) in [
+        ("cert-sign-only", vec![Ku::KeyCertSign]),
+        ("encipher-only", vec![Ku::KeyAgreement, Ku::KeyEncipherment]),
+    ] {
+        let cert = leaf(name, Some(usages), None);
+        expect_invalid_client(
+            &server,
+            "ku",
+            Some(&cert),
+            name,
+            "keyUsage does not include digitalSignature",
+        )
+        .await;
+    }
+    // extendedKeyUsage without clientAuth is refused too.
+    let server_only = leaf("server-only", None, Some(vec![Eku::ServerAuth]));
+    expect_invalid_client(
+        &server,
+        "ku",
+        Some(&server_only),
+        "serverAuth only",
+        "certificate chain not trusted: ",
+    )
+    .await;
+    // No keyUsage and no extendedKeyUsage at all is allowed (RFC 5280), as
+    // is digitalSignature with other bits.
+    let bare = leaf("bare", Some(Vec::new()), Some(Vec::new()));
+    expect_bound_token(&server, "ku", &bare).await;
+    let signs = leaf(
+        "signs",
+        Some(vec![Ku::DigitalSignature, Ku::KeyCertSign]),
+        Some(vec![Eku::ClientAuth, Eku::ServerAuth]),
+    );
+    expect_bound_token(&server, "ku", &signs).await;
+}
+on_both_backends!(
+    a_leaf_that_may_not_sign_does_not_authenticate,
+    super::key_usage
+);
