@@ -7,10 +7,12 @@
 //! text the store does not interpret; times are Unix seconds.
 
 mod error;
+mod file;
 mod records;
 mod sql;
 
 pub use error::StoreError;
+pub use file::sqlite_file;
 pub use records::{StoredClient, StoredSigningKey, StoredToken};
 pub use sql::SqlStore;
 

@@ -85,6 +85,15 @@ impl SqlStore {
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
         let (backend, url) = parse_url(url)?;
         INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
+        // The file holds the private signing keys: create it owner-only
+        // before SQLite does (with the umask). Only where SQLite may create it.
+        let may_create = !url.split_once('?').is_some_and(|(_, q)| {
+            q.split('&')
+                .any(|p| p.strip_prefix("mode=").is_some_and(|m| m != "rwc"))
+        });
+        if let Some(path) = crate::file::sqlite_file(&url).filter(|_| may_create) {
+            crate::file::create_private(&path)?;
+        }
 
         let options = match backend {
             Backend::Sqlite => AnyPoolOptions::new().max_connections(SQLITE_MAX_CONNECTIONS),

@@ -485,3 +485,40 @@ async fn sqlite_missing_directory_is_a_database_error() {
     }
     assert!(started.elapsed() < Duration::from_secs(15));
 }
+
+#[tokio::test]
+async fn a_new_sqlite_database_and_its_wal_and_shm_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = or_panic(tempfile::tempdir(), "temp dir");
+    let url = sqlite_url(dir.path());
+    let store = connect(&url).await;
+    // A write goes through the WAL, so -wal and -shm exist while it is open.
+    ok(store.create_client(&client("a")).await, "create client");
+    let mode = |name: &str| {
+        let meta = or_panic(std::fs::metadata(dir.path().join(name)), name);
+        meta.permissions().mode() & 0o777
+    };
+    for name in ["certbound.db", "certbound.db-wal", "certbound.db-shm"] {
+        assert_eq!(mode(name), 0o600, "{name}: {:o}", mode(name));
+    }
+    store.close().await;
+
+    // An existing database keeps its mode (serve warns about it instead),
+    // and a second connection still works.
+    or_panic(
+        std::fs::set_permissions(
+            dir.path().join("certbound.db"),
+            std::fs::Permissions::from_mode(0o640),
+        ),
+        "chmod",
+    );
+    let store = connect(&url).await;
+    assert_eq!(
+        kids(&ok(store.signing_keys().await, "keys")).len(),
+        0,
+        "the same database opened again"
+    );
+    assert!(ok(store.client("a").await, "client").is_some());
+    assert_eq!(mode("certbound.db"), 0o640);
+    store.close().await;
+}
