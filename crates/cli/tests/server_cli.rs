@@ -580,3 +580,55 @@ fn audit_events_are_structured_and_never_carry_secrets_or_tokens() {
         }
     }
 }
+
+#[test]
+fn keys_rotate_keeps_the_old_key_published_for_the_servers_token_lifetime() {
+    let pki = TestPki::new();
+    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let storage = certbound_testkit::sqlite_url(tmp.path());
+    // The file says 300 s tokens (the default); the running server is told
+    // 3600 s by its environment, which `keys rotate` never sees.
+    let config = write_config(
+        tmp.path(),
+        &pki,
+        &storage,
+        "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
+    );
+    let cfg = config.to_string_lossy().into_owned();
+    let serve = Serve::start(
+        tmp.path(),
+        &["--config", &cfg],
+        &[("CERTBOUND_TOKENS__ACCESS_TOKEN_TTL", "3600")],
+    );
+    let (code, before, err) = certbound(tmp.path(), &["keys", "list", "--config", &cfg]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        before.contains("active  tokens up to 3600s (+0s key cache)"),
+        "{before}"
+    );
+    let (code, out, err) = certbound(tmp.path(), &["keys", "rotate", "--config", &cfg]);
+    assert_eq!(code, 0, "{err}");
+    // 3600 s tokens + 0 s key cache (keys.cache_seconds = 0) + 60 s margin,
+    // not the 300 + 0 + 60 the rotating process's own config implies.
+    assert!(
+        out.contains("the previous key stays published for 3660s"),
+        "{out}"
+    );
+    let (code, list, err) = certbound(tmp.path(), &["keys", "list", "--config", &cfg]);
+    assert_eq!(code, 0, "{err}");
+    let retired = list
+        .lines()
+        .find(|l| l.contains("retired"))
+        .unwrap_or_default();
+    let left: i64 = retired
+        .split("published for ")
+        .nth(1)
+        .and_then(|r| r.split('s').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        (3600..=3660).contains(&left) && retired.contains("tokens up to 3600s"),
+        "{list}"
+    );
+    drop(serve);
+}
