@@ -92,7 +92,10 @@ fn serve_warnings(dir: &std::path::Path, cfg: &str) -> Vec<String> {
 /// Permission bits of a file or directory.
 fn mode(path: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    or_panic(std::fs::metadata(path), "metadata").permissions().mode() & 0o7777
+    or_panic(std::fs::metadata(path), "metadata")
+        .permissions()
+        .mode()
+        & 0o7777
 }
 
 #[test]
@@ -136,7 +139,9 @@ fn serve_warns_about_a_database_config_or_key_that_others_can_read() {
     let warnings = serve_warnings(tmp.path(), &cfg);
     for path in [&wal, &shm] {
         assert!(
-            warnings.iter().any(|l| l.contains(&format!("chmod 600 {}", path.display()))),
+            warnings
+                .iter()
+                .any(|l| l.contains(&format!("chmod 600 {}", path.display()))),
             "{warnings:#?}"
         );
     }

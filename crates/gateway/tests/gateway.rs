@@ -319,7 +319,10 @@ async fn a_forwarded_certificate_says_whether_its_chain_validated() {
     let url = format!("https://localhost:{}/api/x", gw.addr.port());
 
     for (who, id, want) in [(&a, "a", "valid"), (&selfie, "selfie", "invalid")] {
-        let auth = format!("Authorization: Bearer {}", token(&pki, &server, who, id).await);
+        let auth = format!(
+            "Authorization: Bearer {}",
+            token(&pki, &server, who, id).await
+        );
         // The caller claims a valid chain, in two spellings; only the
         // gateway's own verdict reaches the upstream.
         let (status, seen) = curl(

@@ -300,7 +300,9 @@ impl KeyCache {
         {
             Ok(()) => *recorded = Some(kid.to_owned()),
             // Tried again at the next load.
-            Err(e) => warn!(kid, error = %e, "could not record this instance's use of the signing key"),
+            Err(e) => {
+                warn!(kid, error = %e, "could not record this instance's use of the signing key")
+            }
         }
     }
 

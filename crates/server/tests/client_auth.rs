@@ -131,15 +131,23 @@ async fn tls_client_auth_matchers(backend: Backend) {
         let bad = server
             .pki
             .client(&format!("{}-bad", case.id), req("Client A", case.bad));
-        expect_invalid_client(&server, case.id, Some(&bad),
+        expect_invalid_client(
+            &server,
+            case.id,
+            Some(&bad),
             "non-matching certificate",
             "certificate does not match registered tls_client_auth_",
-        ).await;
+        )
+        .await;
         let untrusted = foreign.client(&format!("{}-foreign", case.id), req("Client A", case.good));
-        expect_invalid_client(&server, case.id, Some(&untrusted),
+        expect_invalid_client(
+            &server,
+            case.id,
+            Some(&untrusted),
             "untrusted CA",
             "certificate chain not trusted: ",
-        ).await;
+        )
+        .await;
         let old = server.pki.client(
             &format!("{}-old", case.id),
             req("Client A", |r| {
@@ -147,15 +155,22 @@ async fn tls_client_auth_matchers(backend: Backend) {
                 expired(r);
             }),
         );
-        expect_invalid_client(&server, case.id, Some(&old),
+        expect_invalid_client(
+            &server,
+            case.id,
+            Some(&old),
             "expired certificate",
             "certificate expired or not yet valid",
-        ).await;
-        expect_invalid_client(&server, case.id,
+        )
+        .await;
+        expect_invalid_client(
+            &server,
+            case.id,
             None,
             "no certificate",
             "no client certificate presented",
-        ).await;
+        )
+        .await;
     }
 }
 on_both_backends!(
@@ -173,21 +188,32 @@ async fn self_signed(backend: Backend) {
     ));
     server.register("selfie", m, None).await;
     expect_bound_token(&server, "selfie", &mine).await;
-    expect_invalid_client(&server, "selfie", Some(&other),
+    expect_invalid_client(
+        &server,
+        "selfie",
+        Some(&other),
         "another self-signed key",
         "certificate is not one registered in the client's jwks",
-    ).await;
-    expect_invalid_client(&server, "selfie",
+    )
+    .await;
+    expect_invalid_client(
+        &server,
+        "selfie",
         None,
         "no certificate",
         "no client certificate presented",
-    ).await;
+    )
+    .await;
     // A CA-signed certificate is not the registered one either.
     let ca_signed = server.pki.simple_client("ca-signed");
-    expect_invalid_client(&server, "selfie", Some(&ca_signed),
+    expect_invalid_client(
+        &server,
+        "selfie",
+        Some(&ca_signed),
         "CA-signed certificate",
         "certificate is not one registered in the client's jwks",
-    ).await;
+    )
+    .await;
 }
 on_both_backends!(self_signed_tls_client_auth, super::self_signed);
 
@@ -286,11 +312,18 @@ async fn secrets_and_binding(backend: Backend) {
         )
         .await;
     assert_eq!(
-        (status, body["error"].as_str(), body["error_description"].as_str()),
+        (
+            status,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
         (401, Some("invalid_client"), Some(FAILED)),
         "{body}"
     );
-    assert!(audited("basic", &["client_authentication_failed", "wrong secret"]));
+    assert!(audited(
+        "basic",
+        &["client_authentication_failed", "wrong secret"]
+    ));
     // Method mismatch: a basic client using post.
     let (status, body) = server
         .post(
@@ -301,7 +334,11 @@ async fn secrets_and_binding(backend: Backend) {
         )
         .await;
     assert_eq!(
-        (status, body["error"].as_str(), body["error_description"].as_str()),
+        (
+            status,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
         (401, Some("invalid_client"), Some(FAILED)),
         "{body}"
     );
@@ -382,9 +419,8 @@ async fn identical_failures(backend: Backend) {
     ];
     let mut basic_answers = Vec::new();
     for header in basic {
-        basic_answers.push(
-            raw_token_response(&server, "grant_type=client_credentials", &[header]).await,
-        );
+        basic_answers
+            .push(raw_token_response(&server, "grant_type=client_credentials", &[header]).await);
     }
     for (i, answer) in answers.iter().enumerate() {
         assert_eq!(answer, &answers[0], "case {i}: {}", cases[i]);

@@ -87,10 +87,11 @@ async fn introspection_and_revocation(backend: Backend) {
         assert_eq!(introspect(&server, who, id, &token).await["active"], true);
         let owner = format!("owner={id:?}");
         assert!(
-            common::audit_log().lines().any(|l| l
-                .contains("token_revocation_refused")
-                && l.contains("caller=\"rs\"")
-                && l.contains(&owner)),
+            common::audit_log()
+                .lines()
+                .any(|l| l.contains("token_revocation_refused")
+                    && l.contains("caller=\"rs\"")
+                    && l.contains(&owner)),
             "no audit line for the refused revocation of {id}'s token"
         );
 

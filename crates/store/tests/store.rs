@@ -97,7 +97,10 @@ async fn key_use(store: &SqlStore) {
     for (ttl, lag) in [(300, 10), (3600, 0), (60, 30), (3600, 10)] {
         ok(store.record_key_use("k5", ttl, lag).await, "record use");
     }
-    ok(store.record_key_use("no-such-kid", 9, 9).await, "unknown kid");
+    ok(
+        store.record_key_use("no-such-kid", 9, 9).await,
+        "unknown kid",
+    );
     let keys = ok(store.signing_keys().await, "keys after recording");
     assert_eq!(recorded(&keys, "k5"), Some((3600, 30)));
     assert_eq!(kids(&keys), ["k5"], "no row added");
@@ -106,7 +109,12 @@ async fn key_use(store: &SqlStore) {
     // expired (+ signing lag + margin), though the caller asked for less...
     ok(
         store
-            .rotate_signing_key(&key("k6", NOW + 2 * HOUR), NOW + 2 * HOUR, NOW + 2 * HOUR + 300, 60)
+            .rotate_signing_key(
+                &key("k6", NOW + 2 * HOUR),
+                NOW + 2 * HOUR,
+                NOW + 2 * HOUR + 300,
+                60,
+            )
             .await,
         "rotate k6",
     );
@@ -117,7 +125,12 @@ async fn key_use(store: &SqlStore) {
     ok(store.record_key_use("k6", 100, 1).await, "record k6");
     ok(
         store
-            .rotate_signing_key(&key("k7", NOW + 3 * HOUR), NOW + 3 * HOUR, NOW + 5 * HOUR, 60)
+            .rotate_signing_key(
+                &key("k7", NOW + 3 * HOUR),
+                NOW + 3 * HOUR,
+                NOW + 5 * HOUR,
+                60,
+            )
             .await,
         "rotate k7",
     );
@@ -218,7 +231,12 @@ async fn signing_keys(store: &SqlStore) {
 
     // A rotation whose new kid is taken fails as a whole: k3 stays active.
     match store
-        .rotate_signing_key(&key("k1", NOW + 3 * HOUR), NOW + 3 * HOUR, NOW + 4 * HOUR, 60)
+        .rotate_signing_key(
+            &key("k1", NOW + 3 * HOUR),
+            NOW + 3 * HOUR,
+            NOW + 4 * HOUR,
+            60,
+        )
         .await
     {
         Err(StoreError::Conflict(_)) => {}

@@ -60,10 +60,9 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
             // At least a token lifetime plus a key-cache period by this
             // config; the store extends it to what the running servers
             // recorded for the key (their lifetime may differ from ours).
-            let publish_for =
-                i64::try_from(cfg.tokens.access_token_ttl + cfg.keys.cache_seconds)
-                    .unwrap_or(i64::MAX)
-                    .saturating_add(certbound_server::keys::ROTATION_MARGIN_SECONDS);
+            let publish_for = i64::try_from(cfg.tokens.access_token_ttl + cfg.keys.cache_seconds)
+                .unwrap_or(i64::MAX)
+                .saturating_add(certbound_server::keys::ROTATION_MARGIN_SECONDS);
             let Some(old) = store
                 .signing_keys()
                 .await?
