@@ -29,6 +29,25 @@ fn first_start_initialises_certbound_data_and_its_curl_line_works() {
             "{f} missing"
         );
     }
+    // Owner-only: the directory, the database (it holds the signing key)
+    // with its -wal and -shm while the server runs, the config, the keys.
+    let data = tmp.path().join("certbound-data");
+    for (f, want) in [
+        ("", 0o700),
+        ("certbound.db", 0o600),
+        ("certbound.db-wal", 0o600),
+        ("certbound.db-shm", 0o600),
+        ("certbound.toml", 0o600),
+        ("pki/server.key", 0o600),
+        ("pki/ca.key", 0o600),
+    ] {
+        assert_eq!(mode(&data.join(f)), want, "{f}: {:o}", mode(&data.join(f)));
+    }
+    assert!(
+        !serve.startup.iter().any(|l| l.contains("chmod")),
+        "no permission warning on a fresh start: {:#?}",
+        serve.startup
+    );
     let line = serve.stdout_first_line.clone().unwrap_or_default();
     assert!(line.starts_with("curl "), "{line}");
     let (code, out, err) = run(Command::new("bash")
@@ -57,6 +76,83 @@ fn first_start_initialises_certbound_data_and_its_curl_line_works() {
         "{keys}"
     );
     drop(again);
+}
+
+/// The permission warnings of a `serve` start (the process is stopped again).
+fn serve_warnings(dir: &std::path::Path, cfg: &str) -> Vec<String> {
+    let serve = Serve::start(dir, &["--config", cfg], &[]);
+    serve
+        .startup
+        .iter()
+        .filter(|l| l.contains("chmod 600"))
+        .cloned()
+        .collect()
+}
+
+/// Permission bits of a file or directory.
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    or_panic(std::fs::metadata(path), "metadata")
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+#[test]
+fn serve_warns_about_a_database_config_or_key_that_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let pki = TestPki::new();
+    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let storage = certbound_testkit::sqlite_url(tmp.path());
+    let config = write_config(
+        tmp.path(),
+        &pki,
+        &storage,
+        "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
+    );
+    let db = tmp.path().join("certbound.db");
+    let key = pki.dir().join("server.key");
+    or_panic(std::fs::write(&db, b""), "existing empty database");
+    for path in [&db, &config, &key] {
+        or_panic(
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)),
+            "chmod 644",
+        );
+    }
+    let cfg = config.to_string_lossy().into_owned();
+    let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
+    for path in [&db, &config, &key] {
+        let shown = path.display().to_string();
+        let warned = serve.startup.iter().any(|l| {
+            l.contains("WARN")
+                && l.contains(&format!("{shown} has mode 0644"))
+                && l.contains(&format!("chmod 600 {shown}"))
+        });
+        assert!(warned, "no warning for {shown}: {:#?}", serve.startup);
+    }
+    drop(serve);
+
+    // SQLite gave the -wal and -shm files the database's mode; they are
+    // named too. Once every file is owner-only as told: no warning.
+    let wal = tmp.path().join("certbound.db-wal");
+    let shm = tmp.path().join("certbound.db-shm");
+    let warnings = serve_warnings(tmp.path(), &cfg);
+    for path in [&wal, &shm] {
+        assert!(
+            warnings
+                .iter()
+                .any(|l| l.contains(&format!("chmod 600 {}", path.display()))),
+            "{warnings:#?}"
+        );
+    }
+    for path in [&db, &config, &key, &wal, &shm] {
+        or_panic(
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)),
+            "chmod 600",
+        );
+    }
+    let warnings = serve_warnings(tmp.path(), &cfg);
+    assert!(warnings.is_empty(), "{warnings:#?}");
 }
 
 #[test]
@@ -515,4 +611,56 @@ fn audit_events_are_structured_and_never_carry_secrets_or_tokens() {
             );
         }
     }
+}
+
+#[test]
+fn keys_rotate_keeps_the_old_key_published_for_the_servers_token_lifetime() {
+    let pki = TestPki::new();
+    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let storage = certbound_testkit::sqlite_url(tmp.path());
+    // The file says 300 s tokens (the default); the running server is told
+    // 3600 s by its environment, which `keys rotate` never sees.
+    let config = write_config(
+        tmp.path(),
+        &pki,
+        &storage,
+        "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
+    );
+    let cfg = config.to_string_lossy().into_owned();
+    let serve = Serve::start(
+        tmp.path(),
+        &["--config", &cfg],
+        &[("CERTBOUND_TOKENS__ACCESS_TOKEN_TTL", "3600")],
+    );
+    let (code, before, err) = certbound(tmp.path(), &["keys", "list", "--config", &cfg]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        before.contains("active  tokens up to 3600s (+0s key cache)"),
+        "{before}"
+    );
+    let (code, out, err) = certbound(tmp.path(), &["keys", "rotate", "--config", &cfg]);
+    assert_eq!(code, 0, "{err}");
+    // 3600 s tokens + 0 s key cache (keys.cache_seconds = 0) + 60 s margin,
+    // not the 300 + 0 + 60 the rotating process's own config implies.
+    assert!(
+        out.contains("the previous key stays published for 3660s"),
+        "{out}"
+    );
+    let (code, list, err) = certbound(tmp.path(), &["keys", "list", "--config", &cfg]);
+    assert_eq!(code, 0, "{err}");
+    let retired = list
+        .lines()
+        .find(|l| l.contains("retired"))
+        .unwrap_or_default();
+    let left: i64 = retired
+        .split("published for ")
+        .nth(1)
+        .and_then(|r| r.split('s').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        (3600..=3660).contains(&left) && retired.contains("tokens up to 3600s"),
+        "{list}"
+    );
+    drop(serve);
 }

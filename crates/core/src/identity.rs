@@ -81,6 +81,21 @@ impl CertificateIdentity {
     }
 }
 
+/// Whether a DER certificate's key may sign, as TLS client authentication
+/// needs (RFC 5280 §4.2.1.3): true without a keyUsage extension, false when
+/// one is present without digitalSignature or cannot be read, or when the
+/// certificate does not parse.
+pub fn permits_digital_signature(der: &[u8]) -> bool {
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        return false;
+    };
+    match cert.key_usage() {
+        Ok(None) => true,
+        Ok(Some(ext)) => ext.value.digital_signature(),
+        Err(_) => false,
+    }
+}
+
 fn subject_alt_names(cert: &X509Certificate<'_>) -> Result<SubjectAltNames, IdentityError> {
     let mut san = SubjectAltNames::default();
     let ext = cert

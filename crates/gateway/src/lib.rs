@@ -26,6 +26,11 @@ pub mod headers {
     pub const SCOPE: &str = "x-certbound-scope";
     /// `x5t#S256` of the bound client certificate.
     pub const CERT_THUMBPRINT: &str = "x-certbound-cert-thumbprint";
+    /// With `forward_client_cert`: whether the forwarded `Client-Cert`'s chain
+    /// validated against the gateway's client-CA bundle: `valid`, `invalid`
+    /// (self-signed, unknown CA, expired, wrong key usage) or `unchecked`
+    /// (no bundle configured).
+    pub const CERT_CHAIN: &str = "x-certbound-cert-chain";
     /// Prefix of every header the gateway owns.
     pub const PREFIX: &str = "x-certbound-";
 }

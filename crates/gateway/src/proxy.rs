@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use certbound_guard::{GuardError, VerifiedToken};
-use certbound_tls::{ConnectionInfo, PeerCertificate};
+use certbound_tls::{ChainStatus, ConnectionInfo, PeerCertificate};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, StatusCode, Uri};
 use serde_json::json;
@@ -99,6 +99,7 @@ const SUBJECT: HeaderName = HeaderName::from_static(headers::SUBJECT);
 const SCOPE: HeaderName = HeaderName::from_static(headers::SCOPE);
 const CERT_THUMBPRINT: HeaderName = HeaderName::from_static(headers::CERT_THUMBPRINT);
 const CLIENT_CERT: HeaderName = HeaderName::from_static("client-cert");
+const CERT_CHAIN: HeaderName = HeaderName::from_static(headers::CERT_CHAIN);
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Removes hop-by-hop headers, those named in `Connection`, and every
@@ -211,6 +212,13 @@ pub(crate) async fn proxy(
         if let Ok(v) = HeaderValue::from_str(&value) {
             headers.insert(CLIENT_CERT, v);
         }
+        // Say whether any CA vouched for it: a self-signed DN proves nothing.
+        let chain = match cert.chain_status() {
+            ChainStatus::Valid => "valid",
+            ChainStatus::Invalid(_) => "invalid",
+            ChainStatus::NoTrustAnchors => "unchecked",
+        };
+        headers.insert(CERT_CHAIN, HeaderValue::from_static(chain));
     }
     *req.version_mut() = http::Version::HTTP_11;
     let upstream = &route.upstream;

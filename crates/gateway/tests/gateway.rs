@@ -293,3 +293,69 @@ async fn rotation_outage_upstream_down_and_opaque_tokens() {
     gw2.stop().await;
     server2.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_certificate_says_whether_its_chain_validated() {
+    use certbound_core::AuthMethod;
+    use certbound_server::clients::ClientMetadata;
+
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    let selfie = pki.self_signed("selfie", certbound_testkit::request_cn("selfie"));
+    let mut m = ClientMetadata::new(AuthMethod::SelfSignedTlsClientAuth);
+    m.jwks = Some(ClientMetadata::jwks_from_certificates(
+        std::slice::from_ref(&selfie.issued.cert_der),
+    ));
+    m.scope = "read".into();
+    or_panic(
+        certbound_server::register_client(server.server.store.as_ref(), "selfie", m, None).await,
+        "register selfie",
+    );
+    let a = pki.simple_client("a");
+    let upstream = start_upstream().await;
+    let gw = start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;
+    let url = format!("https://localhost:{}/api/x", gw.addr.port());
+
+    for (who, id, want) in [(&a, "a", "valid"), (&selfie, "selfie", "invalid")] {
+        let auth = format!(
+            "Authorization: Bearer {}",
+            token(&pki, &server, who, id).await
+        );
+        // The caller claims a valid chain, in two spellings; only the
+        // gateway's own verdict reaches the upstream.
+        let (status, seen) = curl(
+            &pki,
+            Some(who),
+            &[
+                "-H",
+                &auth,
+                "-H",
+                "X-Certbound-Cert-Chain: valid",
+                "-H",
+                "x-certbound-cert-chain: valid",
+                &url,
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{id}: {seen}");
+        assert_eq!(
+            seen["headers"]["x-certbound-cert-chain"],
+            json!([want]),
+            "{id}: {seen}"
+        );
+        assert_eq!(
+            seen["headers"]["client-cert"][0]
+                .as_str()
+                .map(|v| v.trim_matches(':').to_owned()),
+            Some(base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                &who.issued.cert_der
+            )),
+            "{id}: the verdict travels with the certificate it is about"
+        );
+    }
+    gw.stop().await;
+    server.stop().await;
+}

@@ -15,4 +15,5 @@ pub use dir::{CA_CERT, CA_KEY, SERVER_CERT, SERVER_KEY, init_dir, issue_into_dir
 pub use error::PkiError;
 pub use files::{WriteMode, write_file};
 pub use key::KeyAlgorithm;
+pub use rcgen::{ExtendedKeyUsagePurpose, KeyUsagePurpose};
 pub use request::{CertificateRequest, Usage};

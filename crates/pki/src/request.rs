@@ -45,6 +45,12 @@ pub struct CertificateRequest {
     pub algorithm: KeyAlgorithm,
     /// Client or server.
     pub usage: Usage,
+    /// keyUsage bits instead of the default for `usage` (an empty list
+    /// leaves the extension out); tests make unusual certificates with it.
+    pub key_usages: Option<Vec<KeyUsagePurpose>>,
+    /// extendedKeyUsage purposes instead of the default for `usage` (an
+    /// empty list leaves the extension out); for tests, like `key_usages`.
+    pub extended_key_usages: Option<Vec<ExtendedKeyUsagePurpose>>,
 }
 
 /// Leeway for clocks that run slightly behind ours.
@@ -109,6 +115,12 @@ impl CertificateRequest {
             Usage::Client => ExtendedKeyUsagePurpose::ClientAuth,
             Usage::Server => ExtendedKeyUsagePurpose::ServerAuth,
         }];
+        if let Some(usages) = &self.key_usages {
+            params.key_usages.clone_from(usages);
+        }
+        if let Some(purposes) = &self.extended_key_usages {
+            params.extended_key_usages.clone_from(purposes);
+        }
         Ok(params)
     }
 

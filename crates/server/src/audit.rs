@@ -50,3 +50,8 @@ pub fn revocation_list_read(caller: &str, entries: usize, allowed: bool) {
 pub fn revoked(caller: &str, jti: Option<&str>, revoked: bool) {
     info!(target: "certbound::audit", event = "token_revoked", caller = ?caller, jti, revoked);
 }
+
+/// A client asked to revoke a token issued to another client; nothing changed.
+pub fn revocation_refused(caller: &str, jti: &str, owner: &str) {
+    warn!(target: "certbound::audit", event = "token_revocation_refused", caller = ?caller, jti, owner = ?owner, reason = "the token was issued to another client");
+}

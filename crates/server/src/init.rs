@@ -3,6 +3,7 @@
 //! database, a signing key and one demo client, then prints the curl line
 //! that gets a token.
 
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use certbound_core::{AuthMethod, DistinguishedName};
@@ -21,6 +22,18 @@ pub const CONFIG_FILE: &str = "certbound.toml";
 
 /// Creates the data directory's files; returns the config path.
 pub fn create_data_dir(dir: &Path, mtls_addr: &str) -> Result<PathBuf, ServerError> {
+    // Owner-only from the start: it will hold the CA key and the database
+    // with the signing keys.
+    let io = |source| ServerError::Io {
+        what: format!("create {} owner-only", dir.display()),
+        source,
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
     let pki = dir.join("pki");
     certbound_pki::init_dir(&pki, KeyAlgorithm::EcdsaP256, WriteMode::CreateNew)?;
     let request = CertificateRequest {
@@ -33,7 +46,7 @@ pub fn create_data_dir(dir: &Path, mtls_addr: &str) -> Result<PathBuf, ServerErr
     certbound_pki::write_file(
         &path,
         config::dev_config_text(mtls_addr).as_bytes(),
-        false,
+        true,
         WriteMode::CreateNew,
     )?;
     Ok(path)

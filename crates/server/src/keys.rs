@@ -122,6 +122,8 @@ pub fn generate_key(alg: SigningAlg, now: i64) -> Result<StoredSigningKey, Serve
         created_at: now,
         retired_at: None,
         publish_until: None,
+        max_token_ttl: 0,
+        max_signing_lag: 0,
     })
 }
 
@@ -219,12 +221,32 @@ fn decoding_key(alg: SigningAlg, jwk: &Value) -> Result<DecodingKey, ServerError
     .map_err(|e| ServerError::Key(format!("stored JWK is unusable: {e}")))
 }
 
+/// Slack added to a retired key's publication window, for clock skew
+/// between instances and verifiers.
+pub const ROTATION_MARGIN_SECONDS: i64 = 60;
+
+/// How this instance uses a signing key, recorded in the store per key so a
+/// rotation (by any process, with any config) keeps the key published until
+/// the last token this instance signed with it has expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyUse {
+    /// Lifetime of the access tokens it signs, seconds.
+    pub token_ttl: i64,
+    /// How long it may keep signing with a key after a rotation before it
+    /// re-reads the key set (`keys.cache_seconds`).
+    pub signing_lag: i64,
+}
+
 /// Per-instance cache of the [`KeySet`], refreshed from the store.
 pub struct KeyCache {
     store: Arc<dyn Store>,
     max_age: Duration,
     current: RwLock<(Instant, Arc<KeySet>)>,
     refreshing: Mutex<()>,
+    usage: KeyUse,
+    /// The active `kid` whose use this instance has recorded: the store is
+    /// written once per key, when a load first shows it, never per token.
+    recorded: Mutex<Option<String>>,
 }
 
 impl KeyCache {
@@ -233,6 +255,7 @@ impl KeyCache {
         store: Arc<dyn Store>,
         alg: SigningAlg,
         max_age: Duration,
+        usage: KeyUse,
     ) -> Result<Self, ServerError> {
         let now = crate::now();
         if !store
@@ -248,12 +271,39 @@ impl KeyCache {
             }
         }
         let set = KeySet::from_stored(&store.signing_keys().await?, now)?;
+        // Recorded before the first token is signed: a start that cannot
+        // record fails rather than sign tokens a rotation may outrun.
+        store
+            .record_key_use(&set.active.kid, usage.token_ttl, usage.signing_lag)
+            .await?;
+        let recorded = Mutex::new(Some(set.active.kid.clone()));
         Ok(Self {
             store,
             max_age,
             current: RwLock::new((Instant::now(), Arc::new(set))),
             refreshing: Mutex::new(()),
+            usage,
+            recorded,
         })
+    }
+
+    /// Records this instance's use of `kid` unless already done for it.
+    async fn record_use(&self, kid: &str) {
+        let mut recorded = self.recorded.lock().await;
+        if recorded.as_deref() == Some(kid) {
+            return;
+        }
+        match self
+            .store
+            .record_key_use(kid, self.usage.token_ttl, self.usage.signing_lag)
+            .await
+        {
+            Ok(()) => *recorded = Some(kid.to_owned()),
+            // Tried again at the next load.
+            Err(e) => {
+                warn!(kid, error = %e, "could not record this instance's use of the signing key")
+            }
+        }
     }
 
     /// The current key set, re-read from the store when older than `max_age`.
@@ -292,6 +342,9 @@ impl KeyCache {
             Ok(keys) => KeySet::from_stored(&keys, crate::now()),
             Err(e) => Err(e.into()),
         };
+        if let Ok(set) = &loaded {
+            self.record_use(&set.active.kid).await;
+        }
         let mut guard = self.current.write().await;
         match loaded {
             Ok(set) => *guard = (Instant::now(), Arc::new(set)),
@@ -336,7 +389,9 @@ fn is_published(key: &StoredSigningKey, now: i64) -> bool {
 }
 
 /// Retires the active key and makes a new one active; the old key stays
-/// published for `publish_for` seconds (the longest token lifetime).
+/// published for at least `publish_for` seconds, and longer if the servers
+/// recorded a longer token lifetime (plus key-cache period) for it: until
+/// the last token it signed has expired, plus [`ROTATION_MARGIN_SECONDS`].
 pub async fn rotate(
     store: &dyn Store,
     alg: SigningAlg,
@@ -345,7 +400,7 @@ pub async fn rotate(
     let now = crate::now();
     let key = generate_key(alg, now)?;
     store
-        .rotate_signing_key(&key, now, now + publish_for)
+        .rotate_signing_key(&key, now, now + publish_for, ROTATION_MARGIN_SECONDS)
         .await?;
     info!(target: "certbound::audit", event = "signing_key_rotated", kid = %key.kid, alg = %key.alg);
     Ok(key)

@@ -7,6 +7,7 @@ pub mod clients;
 pub mod config;
 pub mod endpoints;
 mod error;
+pub mod file_modes;
 pub mod form;
 pub mod init;
 pub mod keys;

@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use tracing::info;
 
 use crate::clients::ClientCache;
-use crate::keys::KeyCache;
+use crate::keys::{KeyCache, KeyUse};
 use crate::{AuthorizationServer, Config, ServerError, Settings, endpoints};
 
 /// A server started by [`start`]; dropping it does not stop it, [`RunningServer::stop`] does.
@@ -247,13 +247,17 @@ pub async fn start_with_store(
     };
     let metadata_json =
         serde_json::to_string(&metadata).map_err(|e| ServerError::Setup(e.to_string()))?;
+    let ttl = i64::try_from(config.tokens.access_token_ttl).unwrap_or(300);
     let keys = KeyCache::open(
         Arc::clone(&store),
         config.tokens.signing_alg,
         Duration::from_secs(config.keys.cache_seconds),
+        KeyUse {
+            token_ttl: ttl,
+            signing_lag: i64::try_from(config.keys.cache_seconds).unwrap_or(i64::MAX),
+        },
     )
     .await?;
-    let ttl = i64::try_from(config.tokens.access_token_ttl).unwrap_or(300);
     let clients = ClientCache::new(config.clients.cache_seconds > 0);
     clients.observe_generation(store.client_generation().await.ok());
     let server = Arc::new(AuthorizationServer {

@@ -64,6 +64,34 @@ async fn tokens_through_a_trusted_proxy_are_bound_to_the_forwarded_certificate()
         "{json}"
     );
 
+    // A CA-issued certificate whose keyUsage lacks digitalSignature does
+    // not authenticate from the trusted proxy either.
+    let mut request = certbound_testkit::request_cn("alice");
+    request.key_usages = Some(vec![certbound_pki::KeyUsagePurpose::KeyCertSign]);
+    let no_sign = server.pki.client("alice-no-sign", request);
+    let no_sign_header = format!(
+        "Client-Cert: :{}:",
+        base64::engine::general_purpose::STANDARD.encode(&no_sign.issued.cert_der)
+    );
+    let (status, json) = server
+        .post_to(
+            &url,
+            None,
+            body,
+            &[&no_sign_header],
+            &["--interface", "127.0.0.2"],
+        )
+        .await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{json}"
+    );
+    assert!(common::audited(
+        "alice",
+        &["keyUsage does not include digitalSignature"]
+    ));
+
     // The same header from anyone else is stripped: no certificate, invalid_client.
     let (status, json) = server.post_to(&url, None, body, &[&header], &[]).await;
     assert_eq!(

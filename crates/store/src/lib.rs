@@ -7,10 +7,12 @@
 //! text the store does not interpret; times are Unix seconds.
 
 mod error;
+mod file;
 mod records;
 mod sql;
 
 pub use error::StoreError;
+pub use file::sqlite_file;
 pub use records::{RevokedJti, StoredClient, StoredSigningKey, StoredToken};
 pub use sql::SqlStore;
 
@@ -38,13 +40,26 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts `key` as the active key only if no active key exists, safely
     /// under concurrent first starts; returns whether it was inserted.
     async fn insert_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError>;
-    /// In one transaction: retire the active key (setting `retired_at` and
-    /// `publish_until`) and insert `key` as the new active key.
+    /// In one transaction: retire the active key and insert `key` as the new
+    /// active key. The retired key's `publish_until` is `publish_until` or,
+    /// if later, `retired_at + max_token_ttl + max_signing_lag + margin` from
+    /// what the instances recorded for it, so every token it signed can be
+    /// verified until it expires.
     async fn rotate_signing_key(
         &self,
         key: &StoredSigningKey,
         retired_at: i64,
         publish_until: i64,
+        margin: i64,
+    ) -> Result<(), StoreError>;
+    /// Raises the key's recorded `max_token_ttl` and `max_signing_lag` to at
+    /// least these values (never lowers them; writes nothing if they are
+    /// already that high). Called once per key an instance loads, never per token.
+    async fn record_key_use(
+        &self,
+        kid: &str,
+        token_ttl: i64,
+        signing_lag: i64,
     ) -> Result<(), StoreError>;
 
     /// Records an opaque access token (by hash; the token itself is never stored).

@@ -30,6 +30,12 @@ pub struct StoredSigningKey {
     pub retired_at: Option<i64>,
     /// Until when a retired key stays in the JWKS.
     pub publish_until: Option<i64>,
+    /// Longest access-token lifetime (seconds) any instance signs with this
+    /// key, as recorded by [`crate::Store::record_key_use`]; 0 if none yet.
+    pub max_token_ttl: i64,
+    /// Longest time (seconds) an instance may go on signing with this key
+    /// after it is retired (its key-cache period); 0 if none recorded.
+    pub max_signing_lag: i64,
 }
 
 /// An issued opaque access token.

@@ -46,8 +46,8 @@ const ACCEPTED_URLS: &str = "accepted forms are sqlite://PATH (created if missin
      (or postgresql://...)";
 
 const CLIENT_COLUMNS: &str = "client_id, metadata, secret_hash, created_at";
-const KEY_COLUMNS: &str =
-    "kid, alg, private_key_pem, public_jwk, created_at, retired_at, publish_until";
+const KEY_COLUMNS: &str = "kid, alg, private_key_pem, public_jwk, created_at, retired_at, \
+     publish_until, max_token_ttl, max_signing_lag";
 const TOKEN_COLUMNS: &str = "token_hash, jti, client_id, subject, scope, audience, \
      cnf_x5t_s256, issued_at, expires_at, revoked_at";
 
@@ -85,6 +85,15 @@ impl SqlStore {
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
         let (backend, url) = parse_url(url)?;
         INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
+        // The file holds the private signing keys: create it owner-only
+        // before SQLite does (with the umask). Only where SQLite may create it.
+        let may_create = !url.split_once('?').is_some_and(|(_, q)| {
+            q.split('&')
+                .any(|p| p.strip_prefix("mode=").is_some_and(|m| m != "rwc"))
+        });
+        if let Some(path) = crate::file::sqlite_file(&url).filter(|_| may_create) {
+            crate::file::create_private(&path)?;
+        }
 
         let options = match backend {
             Backend::Sqlite => AnyPoolOptions::new().max_connections(SQLITE_MAX_CONNECTIONS),
@@ -279,16 +288,22 @@ impl Store for SqlStore {
         key: &StoredSigningKey,
         retired_at: i64,
         publish_until: i64,
+        margin: i64,
     ) -> Result<(), StoreError> {
         // The first statement writes, so SQLite takes the write lock at once
         // (a read first could fail with SQLITE_BUSY on upgrade in WAL mode).
+        // The recorded use is read in the same statement, so a value recorded
+        // before the rotation commits is never missed.
         let mut tx = self.pool.begin().await.map_err(classify)?;
         sqlx::query(
-            "UPDATE signing_keys SET retired_at = $1, publish_until = $2 \
+            "UPDATE signing_keys SET retired_at = $1, publish_until = \
+             CASE WHEN $1 + max_token_ttl + max_signing_lag + $3 > $2 \
+             THEN $1 + max_token_ttl + max_signing_lag + $3 ELSE $2 END \
              WHERE retired_at IS NULL",
         )
         .bind(retired_at)
         .bind(publish_until)
+        .bind(margin)
         .execute(&mut *tx)
         .await
         .map_err(classify)?;
@@ -298,6 +313,29 @@ impl Store for SqlStore {
             .map_err(classify)?;
         // On any error above, dropping `tx` rolls back.
         tx.commit().await.map_err(classify)
+    }
+
+    async fn record_key_use(
+        &self,
+        kid: &str,
+        token_ttl: i64,
+        signing_lag: i64,
+    ) -> Result<(), StoreError> {
+        // CASE rather than MAX()/GREATEST(): the same SQL on both engines,
+        // and atomic per row, so concurrent instances only ever raise it.
+        sqlx::query(
+            "UPDATE signing_keys SET \
+             max_token_ttl = CASE WHEN max_token_ttl < $2 THEN $2 ELSE max_token_ttl END, \
+             max_signing_lag = CASE WHEN max_signing_lag < $3 THEN $3 ELSE max_signing_lag END \
+             WHERE kid = $1 AND (max_token_ttl < $2 OR max_signing_lag < $3)",
+        )
+        .bind(kid)
+        .bind(token_ttl)
+        .bind(signing_lag)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(())
     }
 
     async fn insert_opaque_token(&self, token: &StoredToken) -> Result<(), StoreError> {
@@ -589,6 +627,8 @@ fn key_from_row(row: &AnyRow) -> Result<StoredSigningKey, StoreError> {
             created_at: row.try_get("created_at")?,
             retired_at: row.try_get("retired_at")?,
             publish_until: row.try_get("publish_until")?,
+            max_token_ttl: row.try_get("max_token_ttl")?,
+            max_signing_lag: row.try_get("max_signing_lag")?,
         })
     };
     read().map_err(classify)

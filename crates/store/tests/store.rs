@@ -48,6 +48,8 @@ fn key(kid: &str, created_at: i64) -> StoredSigningKey {
         created_at,
         retired_at: None,
         publish_until: None,
+        max_token_ttl: 0,
+        max_signing_lag: 0,
     }
 }
 
@@ -80,6 +82,61 @@ async fn suite(store: &SqlStore) {
     opaque_tokens(store).await;
     jti_revocation(store).await;
     purge(store).await;
+    key_use(store).await;
+}
+
+/// After `purge`: k5 is the only key, active.
+async fn key_use(store: &SqlStore) {
+    // What instances record for a key only ever grows, per column, and
+    // writes only the key named.
+    let recorded = |keys: &[StoredSigningKey], kid: &str| {
+        keys.iter()
+            .find(|k| k.kid == kid)
+            .map(|k| (k.max_token_ttl, k.max_signing_lag))
+    };
+    for (ttl, lag) in [(300, 10), (3600, 0), (60, 30), (3600, 10)] {
+        ok(store.record_key_use("k5", ttl, lag).await, "record use");
+    }
+    ok(
+        store.record_key_use("no-such-kid", 9, 9).await,
+        "unknown kid",
+    );
+    let keys = ok(store.signing_keys().await, "keys after recording");
+    assert_eq!(recorded(&keys, "k5"), Some((3600, 30)));
+    assert_eq!(kids(&keys), ["k5"], "no row added");
+
+    // Retiring k5 publishes it until its longest recorded token has
+    // expired (+ signing lag + margin), though the caller asked for less...
+    ok(
+        store
+            .rotate_signing_key(
+                &key("k6", NOW + 2 * HOUR),
+                NOW + 2 * HOUR,
+                NOW + 2 * HOUR + 300,
+                60,
+            )
+            .await,
+        "rotate k6",
+    );
+    let keys = ok(store.signing_keys().await, "keys after k6");
+    let k5 = some(keys.iter().find(|k| k.kid == "k5"), "k5");
+    assert_eq!(k5.publish_until, Some(NOW + 2 * HOUR + 3600 + 30 + 60));
+    // ...and until what the caller asked for when that is later.
+    ok(store.record_key_use("k6", 100, 1).await, "record k6");
+    ok(
+        store
+            .rotate_signing_key(
+                &key("k7", NOW + 3 * HOUR),
+                NOW + 3 * HOUR,
+                NOW + 5 * HOUR,
+                60,
+            )
+            .await,
+        "rotate k7",
+    );
+    let keys = ok(store.signing_keys().await, "keys after k7");
+    let k6 = some(keys.iter().find(|k| k.kid == "k6"), "k6");
+    assert_eq!(k6.publish_until, Some(NOW + 5 * HOUR));
 }
 
 async fn clients(store: &SqlStore) {
@@ -154,7 +211,7 @@ async fn signing_keys(store: &SqlStore) {
     let k3 = key("k3", NOW + HOUR);
     ok(
         store
-            .rotate_signing_key(&k3, NOW + HOUR, NOW + 2 * HOUR)
+            .rotate_signing_key(&k3, NOW + HOUR, NOW + 2 * HOUR, 60)
             .await,
         "rotate",
     );
@@ -174,7 +231,12 @@ async fn signing_keys(store: &SqlStore) {
 
     // A rotation whose new kid is taken fails as a whole: k3 stays active.
     match store
-        .rotate_signing_key(&key("k1", NOW + 3 * HOUR), NOW + 3 * HOUR, NOW + 4 * HOUR)
+        .rotate_signing_key(
+            &key("k1", NOW + 3 * HOUR),
+            NOW + 3 * HOUR,
+            NOW + 4 * HOUR,
+            60,
+        )
         .await
     {
         Err(StoreError::Conflict(_)) => {}
@@ -188,7 +250,7 @@ async fn signing_keys(store: &SqlStore) {
     let k5 = key("k5", NOW + HOUR);
     ok(
         store
-            .rotate_signing_key(&k5, NOW + HOUR, NOW + 2 * HOUR)
+            .rotate_signing_key(&k5, NOW + HOUR, NOW + 2 * HOUR, 60)
             .await,
         "rotate k5",
     );
@@ -583,4 +645,41 @@ async fn sqlite_missing_directory_is_a_database_error() {
         other => panic!("expected an error, got {other:?}"),
     }
     assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[tokio::test]
+async fn a_new_sqlite_database_and_its_wal_and_shm_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = or_panic(tempfile::tempdir(), "temp dir");
+    let url = sqlite_url(dir.path());
+    let store = connect(&url).await;
+    // A write goes through the WAL, so -wal and -shm exist while it is open.
+    ok(store.create_client(&client("a")).await, "create client");
+    let mode = |name: &str| {
+        let meta = or_panic(std::fs::metadata(dir.path().join(name)), name);
+        meta.permissions().mode() & 0o777
+    };
+    for name in ["certbound.db", "certbound.db-wal", "certbound.db-shm"] {
+        assert_eq!(mode(name), 0o600, "{name}: {:o}", mode(name));
+    }
+    store.close().await;
+
+    // An existing database keeps its mode (serve warns about it instead),
+    // and a second connection still works.
+    or_panic(
+        std::fs::set_permissions(
+            dir.path().join("certbound.db"),
+            std::fs::Permissions::from_mode(0o640),
+        ),
+        "chmod",
+    );
+    let store = connect(&url).await;
+    assert_eq!(
+        kids(&ok(store.signing_keys().await, "keys")).len(),
+        0,
+        "the same database opened again"
+    );
+    assert!(ok(store.client("a").await, "client").is_some());
+    assert_eq!(mode("certbound.db"), 0o640);
+    store.close().await;
 }

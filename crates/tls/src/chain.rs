@@ -18,13 +18,18 @@ use crate::TlsError;
 /// Outcome of chain validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChainStatus {
-    /// The chain leads to a trusted CA, is within validity and allowed for clientAuth.
+    /// The chain leads to a trusted CA, is within validity, is allowed for
+    /// clientAuth (extendedKeyUsage, if present) and the leaf's key may sign
+    /// (keyUsage, if present, includes digitalSignature).
     Valid,
     /// It does not; the reason says why (unknown issuer, expired, …).
     Invalid(String),
     /// No client-CA bundle is configured, so nothing can validate.
     NoTrustAnchors,
 }
+
+/// Why a chain whose leaf's keyUsage lacks digitalSignature is not valid.
+const NO_DIGITAL_SIGNATURE: &str = "the certificate's keyUsage does not include digitalSignature, which TLS client authentication needs (RFC 5280 section 4.2.1.3)";
 
 /// Distinct chains remembered as valid; beyond this the memory starts over.
 const MAX_VALIDATED_CHAINS: usize = 4096;
@@ -140,6 +145,12 @@ impl ClientCaBundle {
             return ChainStatus::Valid;
         }
         match verifier.verify_client_cert(end_entity, intermediates, now) {
+            // webpki checks extendedKeyUsage (clientAuth if present) but not
+            // the leaf's keyUsage; a key the CA did not allow to sign must not
+            // authenticate a client, whatever carried the certificate here.
+            Ok(_) if !certbound_core::identity::permits_digital_signature(end_entity) => {
+                ChainStatus::Invalid(NO_DIGITAL_SIGNATURE.into())
+            }
             Ok(_) => {
                 if let Some(window) = validity_window(chain) {
                     self.validated.remember(key, window);
@@ -258,5 +269,24 @@ mod tests {
                 .map(|(_, until)| until < now.unix_timestamp()),
             Some(true)
         );
+    }
+
+    #[test]
+    fn a_leaf_whose_key_usage_lacks_digital_signature_is_invalid() {
+        let pki = TestPki::new();
+        let cas = bundle(&pki);
+        let with = |ku: Vec<certbound_pki::KeyUsagePurpose>| {
+            let mut request = request_cn("ku");
+            request.key_usages = Some(ku);
+            load_certs(&pki.client("ku", request).cert_path)
+        };
+        let no_sign = with(vec![certbound_pki::KeyUsagePurpose::KeyCertSign]);
+        assert_eq!(
+            cas.validate(&no_sign),
+            ChainStatus::Invalid(NO_DIGITAL_SIGNATURE.into())
+        );
+        assert_eq!(cas.remembered(), 0);
+        // Without the extension, the key may be used for anything.
+        assert_eq!(cas.validate(&with(Vec::new())), ChainStatus::Valid);
     }
 }

@@ -40,32 +40,52 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
                     }
                     (Some(_), _) => "retired, unpublished".to_owned(),
                 };
-                println!("{}  {:<5}  created {}  {state}", k.kid, k.alg, k.created_at);
+                let used = if k.max_token_ttl > 0 {
+                    format!(
+                        "  tokens up to {}s (+{}s key cache)",
+                        k.max_token_ttl, k.max_signing_lag
+                    )
+                } else {
+                    "  no server use recorded".to_owned()
+                };
+                println!(
+                    "{}  {:<5}  created {}  {state}{used}",
+                    k.kid, k.alg, k.created_at
+                );
             }
             Ok(())
         }
         KeysCommand::Rotate { config } => {
             let (cfg, store) = super::open_store(config.as_deref()).await?;
-            // Keep the old key published for a full token lifetime plus a
-            // key-cache period, so every token it signed can still be verified.
-            let publish_for =
-                i64::try_from(cfg.tokens.access_token_ttl + cfg.keys.cache_seconds + 60)
-                    .unwrap_or(i64::MAX);
-            if !store
+            // At least a token lifetime plus a key-cache period by this
+            // config; the store extends it to what the running servers
+            // recorded for the key (their lifetime may differ from ours).
+            let publish_for = i64::try_from(cfg.tokens.access_token_ttl + cfg.keys.cache_seconds)
+                .unwrap_or(i64::MAX)
+                .saturating_add(certbound_server::keys::ROTATION_MARGIN_SECONDS);
+            let Some(old) = store
                 .signing_keys()
                 .await?
-                .iter()
-                .any(|k| k.retired_at.is_none())
-            {
+                .into_iter()
+                .find(|k| k.retired_at.is_none())
+            else {
                 anyhow::bail!(
                     "no active signing key to rotate: start `certbound serve` once first"
                 );
-            }
+            };
             let key =
                 certbound_server::keys::rotate(&store, cfg.tokens.signing_alg, publish_for).await?;
+            let until = store
+                .signing_keys()
+                .await?
+                .iter()
+                .find(|k| k.kid == old.kid)
+                .and_then(|k| k.publish_until.zip(k.retired_at))
+                .map_or(publish_for, |(until, at)| until - at);
             println!(
-                "new active key {} ({}); the previous key stays published for {publish_for}s",
-                key.kid, key.alg
+                "new active key {} ({}); the previous key stays published for {until}s \
+                 (longest token lifetime the servers recorded for it: {}s)",
+                key.kid, key.alg, old.max_token_ttl
             );
             Ok(())
         }

@@ -127,6 +127,7 @@ fn issue(args: IssueArgs) -> anyhow::Result<()> {
         } else {
             certbound_pki::Usage::Client
         },
+        ..CertificateRequest::default()
     };
     let (issued, cert_path, key_path) = certbound_pki::issue_into_dir(
         &args.dir,

@@ -31,6 +31,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     let config = certbound_server::Config::load(&path)?;
+    certbound_server::file_modes::warn_if_too_open(&config, &path);
     let mut running = certbound_server::start(config)
         .await
         .context("starting the server")?;

@@ -35,6 +35,8 @@ pub struct Serve {
     pub issuer: String,
     pub mtls: String,
     pub stdout_first_line: Option<String>,
+    /// Every line printed until ready.
+    pub startup: Vec<String>,
 }
 
 impl Serve {
@@ -105,6 +107,7 @@ impl Serve {
             issuer,
             mtls,
             stdout_first_line,
+            startup: seen,
         }
     }
 

@@ -18,6 +18,12 @@ use super::{RegisteredClient, secret_matches};
 use crate::form::Form;
 use crate::{AuthorizationServer, OAuthError, audit};
 
+/// The one `error_description` of every client authentication failure that
+/// depends on the client record or the certificate (RFC 6749 §5.2
+/// `invalid_client`): unknown client, wrong method, wrong secret, missing,
+/// expired, untrusted or non-matching certificate. The audit log says which.
+pub const CLIENT_AUTH_FAILED: &str = "client authentication failed: check the client_id, the authentication method it is registered for, and its secret or certificate (certificate methods must use the mTLS endpoint, mtls_endpoint_aliases in the server metadata)";
+
 /// A client that proved who it is on this request.
 #[derive(Debug, Clone)]
 pub struct AuthenticatedClient {
@@ -67,52 +73,46 @@ pub async fn authenticate(
 ) -> Result<AuthenticatedClient, OAuthError> {
     let presented = presented_credentials(authorization, form)?;
     let thumbprint = certificate.as_ref().map(PeerCertificate::thumbprint);
-    let fail = |reason: &str, public: String| {
+    // Every failure that depends on the client record or the certificate
+    // gets the same answer, so client ids and their methods cannot be
+    // enumerated; the reason goes to the audit log only.
+    let fail = |reason: &str| {
         audit::client_rejected(&presented.client_id, reason, thumbprint);
-        OAuthError::invalid_client(public)
+        OAuthError::invalid_client(CLIENT_AUTH_FAILED)
     };
 
     let Some(client) = state.client(&presented.client_id).await? else {
-        return Err(fail(
-            "unknown client",
-            "client authentication failed".into(),
-        ));
+        return Err(fail("unknown client"));
     };
     let used = match &presented.secret {
         Some((_, method)) => *method,
         None => client.method,
     };
     if used != client.method {
-        return Err(fail(
-            "wrong authentication method",
-            format!("this client is registered for {}", client.method),
-        ));
+        return Err(fail(&format!(
+            "wrong authentication method: registered for {}, presented {used}",
+            client.method
+        )));
     }
     match client.method {
         AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
             if !state.settings.allow_client_secret {
-                return Err(fail(
-                    "client secrets disabled",
-                    "client secrets are disabled on this server".into(),
-                ));
+                return Err(fail("client secrets are disabled on this server"));
             }
             let ok = match (&presented.secret, &client.secret_hash) {
                 (Some((secret, _)), Some(hash)) => secret_matches(secret, hash),
                 _ => false,
             };
             if !ok {
-                return Err(fail("wrong secret", "client authentication failed".into()));
+                return Err(fail("wrong secret"));
             }
         }
         AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth => {
             let Some(cert) = &certificate else {
-                return Err(fail(
-                    "no certificate",
-                    "no client certificate was presented; call the mTLS endpoint (mtls_endpoint_aliases in the server metadata) with the client's certificate".into(),
-                ));
+                return Err(fail("no client certificate presented"));
             };
-            if let Err((reason, public)) = check_certificate(&client, cert) {
-                return Err(fail(reason, public));
+            if let Err(reason) = check_certificate(&client, cert) {
+                return Err(fail(&reason));
             }
         }
     }
@@ -123,29 +123,21 @@ pub async fn authenticate(
     })
 }
 
-fn check_certificate(
-    client: &RegisteredClient,
-    cert: &PeerCertificate,
-) -> Result<(), (&'static str, String)> {
+/// Why a certificate does not authenticate the client, for the audit log.
+fn check_certificate(client: &RegisteredClient, cert: &PeerCertificate) -> Result<(), String> {
     let now = time::OffsetDateTime::now_utc();
     if !cert.identity().validity.contains(now) {
-        return Err((
-            "certificate outside its validity period",
-            "the client certificate is expired or not yet valid".into(),
-        ));
+        return Err("certificate expired or not yet valid".into());
     }
     match client.method {
         AuthMethod::TlsClientAuth => {
             match cert.chain_status() {
                 ChainStatus::Valid => {}
                 ChainStatus::Invalid(why) => {
-                    return Err((
-                        "chain not trusted",
-                        format!("the client certificate does not chain to a trusted CA: {why}"),
-                    ));
+                    return Err(format!("certificate chain not trusted: {why}"));
                 }
                 ChainStatus::NoTrustAnchors => {
-                    return Err(("no client CA configured", "this server has no client CA bundle (tls.client_ca), so tls_client_auth cannot succeed".into()));
+                    return Err("no client CA bundle configured (tls.client_ca), so tls_client_auth cannot succeed".into());
                 }
             }
             let matches = client
@@ -157,21 +149,13 @@ fn check_certificate(
                     .matcher
                     .as_ref()
                     .map_or("tls_client_auth_*", |m| m.parameter());
-                return Err((
-                    "certificate does not match",
-                    format!(
-                        "the client certificate does not match the client's registered {param}"
-                    ),
-                ));
+                return Err(format!("certificate does not match registered {param}"));
             }
         }
         AuthMethod::SelfSignedTlsClientAuth
             if !client.self_signed_thumbprints.contains(&cert.thumbprint()) =>
         {
-            return Err((
-                "certificate not registered",
-                "the client certificate is not one registered in the client's jwks".into(),
-            ));
+            return Err("certificate is not one registered in the client's jwks".into());
         }
         _ => {}
     }

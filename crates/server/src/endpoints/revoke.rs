@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use certbound_core::ErrorCode;
 use certbound_tls::PeerCertificate;
 use http::StatusCode;
 
@@ -12,7 +11,8 @@ use crate::form::Form;
 use crate::tokens::{self, Lookup};
 use crate::{AuthorizationServer, OAuthError, audit};
 
-/// Handles a revocation request: 200 for unknown tokens too (RFC 7009 §2.2).
+/// Handles a revocation request: 200 for unknown tokens and for other
+/// clients' tokens too, which stay valid (RFC 7009 §2.2).
 pub async fn revoke(
     State(server): State<Arc<AuthorizationServer>>,
     certificate: Option<PeerCertificate>,
@@ -31,11 +31,10 @@ pub async fn revoke(
         }
     };
     if claims.client_id != caller.client.client_id {
-        audit::revoked(&caller.client.client_id, Some(&claims.jti), false);
-        return Err(OAuthError::bad_request(
-            ErrorCode::UnauthorizedClient,
-            "the token was not issued to this client",
-        ));
+        // Another client's token: the same 200 as for an unknown one, so the
+        // answer does not confirm that the token exists (RFC 7009 §2.2).
+        audit::revocation_refused(&caller.client.client_id, &claims.jti, &claims.client_id);
+        return Ok(StatusCode::OK);
     }
     let changed = tokens::revoke(&server, token, &claims, format).await?;
     audit::revoked(&caller.client.client_id, Some(&claims.jti), changed);
