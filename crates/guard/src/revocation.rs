@@ -164,3 +164,76 @@ pub(crate) async fn keep_polling(revocations: Weak<Revocations>, interval: Durat
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn revocations(max_staleness: Option<Duration>) -> Revocations {
+        let fetcher = match certbound_client::TlsSettings::from_pem_files(None, None)
+            .map_err(|e| GuardError::Setup(e.to_string()))
+            .and_then(|tls| Fetcher::new(&tls, Duration::from_secs(1)))
+        {
+            Ok(f) => f,
+            Err(e) => panic!("fetcher: {e}"),
+        };
+        let options = RevocationOptions {
+            client_id: "gw".into(),
+            poll_interval: Duration::from_secs(1),
+            max_staleness,
+        };
+        Revocations::new(fetcher, "https://as.invalid/revocations".into(), options)
+    }
+
+    fn entry(jti: &str, exp: i64) -> Entry {
+        Entry {
+            jti: jti.into(),
+            exp,
+        }
+    }
+
+    #[test]
+    fn revoked_until_expiry_and_nothing_else() {
+        let r = revocations(None);
+        assert_eq!(r.check("a"), Ok(()), "empty set");
+        let now = crate::introspection::now();
+        r.apply(
+            vec![
+                entry("a", now + 60),
+                entry("gone", now - 10),
+                entry("edge", now - 5),
+            ],
+            5,
+        );
+        let revoked = Err(GuardError::InvalidToken(
+            "the token has been revoked".into(),
+        ));
+        assert_eq!(r.check("a"), revoked);
+        assert_eq!(r.check("edge"), revoked, "still within leeway of exp");
+        assert_eq!(r.check("gone"), Ok(()), "expired beyond leeway: dropped");
+        assert_eq!(r.check("b"), Ok(()));
+        assert_eq!(r.count.load(Ordering::Acquire), 2);
+        // A later page adds; entries whose token expired meanwhile go.
+        r.apply(vec![entry("b", now + 60)], 5);
+        assert_eq!(r.check("b"), revoked);
+        assert_eq!(r.count.load(Ordering::Acquire), 3);
+    }
+
+    #[test]
+    fn a_stale_list_refuses_every_token_only_when_bounded() {
+        let now = crate::introspection::now();
+        let bounded = revocations(Some(Duration::from_secs(10)));
+        bounded.fresh_at.store(now - 5, Ordering::Release);
+        assert_eq!(bounded.check("a"), Ok(()));
+        bounded.fresh_at.store(now - 11, Ordering::Release);
+        assert_eq!(
+            bounded.check("a"),
+            Err(GuardError::Unavailable(
+                "the revocation list could not be refreshed; retry shortly".into()
+            ))
+        );
+        let unbounded = revocations(None);
+        unbounded.fresh_at.store(0, Ordering::Release);
+        assert_eq!(unbounded.check("a"), Ok(()), "fail-open when configured so");
+    }
+}
