@@ -15,18 +15,22 @@ pub(crate) struct Route {
     /// Index of the upstream's origin in the gateway's connection pools.
     pub(crate) origin: usize,
     pub(crate) scopes: Vec<String>,
-    pub(crate) audience: Option<String>,
+    /// The `aud` a token must carry: the route's, else the gateway's default.
+    pub(crate) audience: String,
 }
 
 impl Route {
-    pub(crate) fn from_config(c: &RouteConfig, default_audience: Option<&String>) -> Option<Self> {
+    pub(crate) fn from_config(c: &RouteConfig, default_audience: &str) -> Option<Self> {
         Some(Self {
             host: c.host.as_ref().map(|h| h.to_ascii_lowercase()),
             prefix: c.path_prefix.trim_end_matches('/').to_owned(),
             upstream: c.upstream.parse().ok()?,
             origin: 0,
             scopes: c.scopes.clone(),
-            audience: c.audience.clone().or_else(|| default_audience.cloned()),
+            audience: c
+                .audience
+                .clone()
+                .unwrap_or_else(|| default_audience.to_owned()),
         })
     }
 
@@ -124,7 +128,7 @@ mod tests {
             upstream: Uri::from_static("http://127.0.0.1:1"),
             origin: 0,
             scopes: vec![],
-            audience: None,
+            audience: "https://gw".into(),
         }
     }
 
