@@ -153,3 +153,115 @@ fn claims_of(jwt: &str) -> Value {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(Value::Null)
 }
+
+/// curl's whole answer, status line, headers and body, as text.
+async fn curl_raw(
+    pki: &TestPki,
+    who: Option<&certbound_testkit::TestIdentity>,
+    args: &[&str],
+) -> String {
+    let mut cmd = tokio::process::Command::new(certbound_testkit::require_tool("curl"));
+    cmd.args(["-sS", "-i", "--noproxy", "*", "--cacert"])
+        .arg(pki.ca_path());
+    if let Some(id) = who {
+        cmd.arg("--cert")
+            .arg(&id.cert_path)
+            .arg("--key")
+            .arg(&id.key_path);
+    }
+    let out = or_panic(cmd.args(args).output().await, "curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A 503 that tells the caller to come back and nothing about the network.
+fn assert_generic_unavailable(answer: &str, issuer: &str) {
+    let lower = answer.to_ascii_lowercase();
+    assert_eq!(lower.split(' ').nth(1), Some("503"), "{answer}");
+    assert!(lower.contains("\r\nretry-after: 5\r\n"), "{answer}");
+    assert!(
+        answer.ends_with(r#"{"error":"temporarily_unavailable","error_description":"the authorization server is temporarily unavailable; retry shortly"}"#),
+        "{answer}"
+    );
+    let port = issuer.rsplit(':').next().unwrap_or_default();
+    for secret in [
+        "jwks",
+        port,
+        "localhost",
+        "refused",
+        "connect",
+        "error sending",
+    ] {
+        assert!(
+            !lower.contains(secret),
+            "the answer mentions {secret:?}: {answer}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token() {
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let upstream = start_upstream().await;
+    let a = pki.simple_client("a");
+
+    // Keys never fetched, AS gone: 503, twice (the second within the
+    // refetch interval, after a failed fetch).
+    let server = start_as(&pki, dir.path(), "").await;
+    common::register(
+        &server,
+        "a",
+        "read",
+        certbound_server::clients::TokenFormat::Jwt,
+    )
+    .await;
+    let issuer = server.issuer.clone();
+    let gw = common::start_gateway(&pki, dir.path(), &issuer, &upstream, "").await;
+    let api = format!("https://localhost:{}/api/x", gw.addr.port());
+    let t = token(&pki, &server, &a, "a").await;
+    server.stop().await;
+    for _ in 0..2 {
+        let answer = curl_raw(&pki, Some(&a), &["-H", &bearer(&t), &api]).await;
+        assert_generic_unavailable(&answer, &issuer);
+    }
+    gw.stop().await;
+
+    // Keys cached, the AS rotates, then goes away: the new kid is 503, not
+    // 401, both when the refetch fails and right after (rate-limited).
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    common::register(
+        &server,
+        "a",
+        "read",
+        certbound_server::clients::TokenFormat::Jwt,
+    )
+    .await;
+    let issuer = server.issuer.clone();
+    let gw = common::start_gateway(&pki, dir.path(), &issuer, &upstream, "").await;
+    let api = format!("https://localhost:{}/api/x", gw.addr.port());
+    let before = token(&pki, &server, &a, "a").await;
+    let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(&before), &api]).await;
+    assert_eq!(status, 200, "{body}");
+    or_panic(
+        certbound_server::keys::rotate(
+            server.server.store.as_ref(),
+            certbound_server::keys::SigningAlg::Es256,
+            600,
+        )
+        .await,
+        "rotate",
+    );
+    let after = token(&pki, &server, &a, "a").await;
+    server.stop().await;
+    // Past jwks_refetch_seconds (1 s in this config), so the gateway tries.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for _ in 0..2 {
+        let answer = curl_raw(&pki, Some(&a), &["-H", &bearer(&after), &api]).await;
+        assert_generic_unavailable(&answer, &issuer);
+    }
+    // The kid it has keeps working meanwhile.
+    let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(&before), &api]).await;
+    assert_eq!(status, 200, "{body}");
+    gw.stop().await;
+}

@@ -370,3 +370,90 @@ async fn audience_is_required_and_unbound_tokens_refused_by_default() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_the_reachable_as_does_not_publish_is_401() {
+    use certbound_core::{AccessTokenClaims, Confirmation};
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    let a = pki.simple_client("a");
+    let tls = or_panic(
+        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
+        "tls",
+    );
+    let guard = or_panic(
+        Guard::discover(options(&server.issuer), &tls).await,
+        "discover",
+    );
+    let rs = start_resource(&pki, guard).await;
+    let read = format!("{rs}/read");
+    let bearer = |t: &str| format!("Authorization: Bearer {t}");
+
+    // The same claims as a real token, signed with a fresh key of our own.
+    let real = token(&pki, &server, &a, "a").await;
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+    .unwrap_or_default();
+    let key = or_panic(
+        certbound_server::keys::generate_key(certbound_server::keys::SigningAlg::Es256, now),
+        "key",
+    );
+    let signer = or_panic(
+        certbound_jose::JwsSigner::from_pkcs8_pem(
+            jsonwebtoken::Algorithm::ES256,
+            key.private_key_pem.as_bytes(),
+            key.kid.clone(),
+        )
+        .and_then(|s| s.with_typ("at+jwt")),
+        "signer",
+    );
+    let forged = or_panic(
+        signer.sign_claims(&AccessTokenClaims {
+            iss: server.issuer.clone(),
+            sub: "a".into(),
+            aud: server.issuer.clone(),
+            exp: now + 300,
+            iat: now,
+            jti: "forged".into(),
+            client_id: "a".into(),
+            scope: Some("read".into()),
+            cnf: Some(Confirmation::for_thumbprint(a.thumbprint())),
+        }),
+        "sign",
+    );
+    let unpublished = json!({
+        "error": "invalid_token",
+        "error_description": "signed by a key the authorization server does not publish"
+    });
+    // Right after a successful fetch (the set is fresh: no refetch), and
+    // after a new fetch that the AS answered: 401 both times.
+    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&real), &read]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&forged), &read]).await;
+    assert_eq!((status, &body), (401, &unpublished));
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&forged), &read]).await;
+    assert_eq!((status, &body), (401, &unpublished));
+
+    // The AS goes away: the same unknown kid is now 503 (the keys could
+    // not be refreshed), and the body names no URL.
+    server.stop().await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    for _ in 0..2 {
+        let (status, challenge, body) =
+            curl(&pki, Some(&a), &["-H", &bearer(&forged), &read]).await;
+        assert_eq!(
+            (status, challenge.as_str(), &body),
+            (
+                503,
+                "bearer realm=\"certbound\"",
+                &json!({"error": "temporarily_unavailable", "error_description": "the authorization server is temporarily unavailable; retry shortly"})
+            )
+        );
+    }
+}
