@@ -265,3 +265,128 @@ async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token
     assert_eq!(status, 200, "{body}");
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_and_certificate_headers_under_other_spellings_never_reach_the_upstream() {
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    common::register(
+        &server,
+        "a",
+        "read",
+        certbound_server::clients::TokenFormat::Jwt,
+    )
+    .await;
+    let a = pki.simple_client("a");
+    let upstream = start_upstream().await;
+    // forward_client_cert = true: the gateway sets Client-Cert itself.
+    let gw = common::start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;
+    let base = format!("https://localhost:{}", gw.addr.port());
+    let t = token(&pki, &server, &a, "a").await;
+    let spoofed = [
+        "X-Certbound-Client-Id",
+        "X_Certbound_Client_Id",
+        "x.certbound.subject",
+        "X-CERTBOUND_SCOPE",
+        "x_certbound_cert_thumbprint",
+        "X.Certbound-Cert_Chain",
+        "X~Certbound~Anything",
+        "Client-Cert",
+        "Client_Cert",
+        "client.cert.chain",
+        "X-Client-Cert",
+        "X_Client_Cert",
+        "ssl-client-cert",
+        "SSL_Client_Verify",
+        "X-SSL-Client-Cert",
+        "x_ssl_client_s_dn",
+        "X-Forwarded-Client-Cert",
+        "X-Forwarded_Client-Cert",
+        "X_Forwarded_For",
+    ];
+    let mut args: Vec<String> = vec!["-H".into(), bearer(&t)];
+    for name in spoofed {
+        args.extend(["-H".into(), format!("{name}: admin")]);
+    }
+    args.push(format!("{base}/api/x"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (status, seen) = curl(&pki, Some(&a), &args).await;
+    assert_eq!(status, 200, "{seen}");
+    let mut names: Vec<&str> = seen["headers"]
+        .as_object()
+        .map(|h| h.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "accept",
+            "authorization",
+            "client-cert",
+            "host",
+            "user-agent",
+            "x-certbound-cert-thumbprint",
+            "x-certbound-client-id",
+            "x-certbound-scope",
+            "x-certbound-subject",
+            "x-forwarded-for",
+        ],
+        "{seen}"
+    );
+    // Each of those once, with the gateway's values.
+    for (name, value) in [
+        ("x-certbound-client-id", "a".to_owned()),
+        ("x-certbound-subject", "a".to_owned()),
+        ("x-certbound-scope", "read".to_owned()),
+        ("x-certbound-cert-thumbprint", a.thumbprint().to_string()),
+        ("x-forwarded-for", "127.0.0.1".to_owned()),
+        (
+            "client-cert",
+            format!(
+                ":{}:",
+                base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    &a.issued.cert_der
+                )
+            ),
+        ),
+    ] {
+        assert_eq!(seen["headers"][name], json!([value]), "{name}");
+    }
+
+    // TRACE (and TRACK, CONNECT) is refused at the proxy and at the check
+    // endpoint, token or not.
+    for (method, path) in [
+        ("TRACE", "/api/x"),
+        ("TRACE", "/certbound/check/api/x"),
+        ("TRACE", "/certbound/check"),
+        ("TRACK", "/api/x"),
+    ] {
+        let answer = curl_raw(
+            &pki,
+            Some(&a),
+            &["-X", method, "-H", &bearer(&t), &format!("{base}{path}")],
+        )
+        .await;
+        let lower = answer.to_ascii_lowercase();
+        assert_eq!(
+            lower.split(' ').nth(1),
+            Some("405"),
+            "{method} {path}: {answer}"
+        );
+        assert!(
+            lower.contains("\r\nallow: get, head, post, put, patch, delete, options\r\n"),
+            "{answer}"
+        );
+        assert!(
+            answer.ends_with(&format!(
+                r#"{{"error":"invalid_request","error_description":"the {method} method is not allowed"}}"#
+            )),
+            "{answer}"
+        );
+        assert!(!answer.contains(&t), "the token is not echoed");
+    }
+    gw.stop().await;
+    server.stop().await;
+}
