@@ -188,12 +188,16 @@ pub(crate) async fn proxy(
     certificate: Option<PeerCertificate>,
     mut req: Request<Body>,
 ) -> Response {
-    let Some(path) = routes::normalize_path(req.uri().path()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "ambiguous path (dot segments, empty segments or encoded slashes) refused",
-        );
+    let path = match routes::normalize_path(req.uri().path()) {
+        Ok(path) => path,
+        Err(refusal) => {
+            info!(target: "certbound::audit", event = "request_refused", reason = ?refusal);
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                refusal.description(),
+            );
+        }
     };
     let Some(route) = routes::find(&state.routes, host_of(&req), &path) else {
         return error(
@@ -314,7 +318,7 @@ mod tests {
         let base = Uri::from_static("http://10.0.0.1:8080/base/");
         let request = Uri::from_static("/api/x?y=1");
         let target = |base: &Uri, request: &Uri| {
-            let path = crate::routes::normalize_path(request.path());
+            let path = crate::routes::normalize_path(request.path()).ok();
             path.and_then(|p| upstream_target(base, request, &p))
                 .map(|u| u.to_string())
         };

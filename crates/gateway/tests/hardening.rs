@@ -390,3 +390,149 @@ async fn identity_and_certificate_headers_under_other_spellings_never_reach_the_
     gw.stop().await;
     server.stop().await;
 }
+
+/// An upstream that records the path of every request it gets.
+async fn start_recording_upstream() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::routing::any;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    let app = axum::Router::new().fallback(any(move |uri: http::Uri| {
+        let log = std::sync::Arc::clone(&log);
+        async move {
+            if let Ok(mut l) = log.lock() {
+                l.push(uri.to_string());
+            }
+            "seen"
+        }
+    }));
+    let listener = or_panic(tokio::net::TcpListener::bind("127.0.0.1:0").await, "bind");
+    let addr = or_panic(listener.local_addr(), "addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_an_upstream_reads_differently_are_refused_before_it_sees_them() {
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    common::register(
+        &server,
+        "a",
+        "read",
+        certbound_server::clients::TokenFormat::Jwt,
+    )
+    .await;
+    let a = pki.simple_client("a");
+    let (upstream, seen) = start_recording_upstream().await;
+    // Routes: /admin needs scope admin, /api scope read; a holds read only.
+    let gw = common::start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;
+    let base = format!("https://localhost:{}", gw.addr.port());
+    let t = token(&pki, &server, &a, "a").await;
+    let seen_paths = || seen.lock().map(|l| l.clone()).unwrap_or_default();
+
+    // The Spring/Tomcat example: /api/..;/admin is /admin to the upstream.
+    for (path, why) in [
+        (
+            "/api/..;/admin/users",
+            "dot segments with path parameters (..;) in the path are refused",
+        ),
+        (
+            "/api/%2e%2e;/admin/users",
+            "dot segments with path parameters (..;) in the path are refused",
+        ),
+        (
+            "/api/%252e%252e/admin/users",
+            "a double-encoded escape (%25 followed by hex) in the path is refused",
+        ),
+        (
+            "/api/%c0%ae%c0%ae/admin/users",
+            "the path is not UTF-8 after percent-decoding",
+        ),
+        (
+            "/api/%ef%bc%8e%ef%bc%8e/admin/users",
+            "characters that read as a dot or slash (full-width dot, one dot leader…) in the path are refused",
+        ),
+        (
+            "/api/x%00.json",
+            "control characters (%00-%1F, %7F) in the path are refused",
+        ),
+    ] {
+        let (status, body) = curl(
+            &pki,
+            Some(&a),
+            &["--path-as-is", "-H", &bearer(&t), &format!("{base}{path}")],
+        )
+        .await;
+        assert_eq!(
+            (status, &body),
+            (
+                400,
+                &json!({"error": "invalid_request", "error_description": why})
+            ),
+            "{path}"
+        );
+        // The check endpoint (Envoy style: the path after /certbound/check)
+        // refuses the same path, with 403 as nginx expects.
+        let (status, body) = curl(
+            &pki,
+            Some(&a),
+            &[
+                "--path-as-is",
+                "-H",
+                &bearer(&t),
+                &format!("{base}/certbound/check{path}"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, &body),
+            (
+                403,
+                &json!({"error": "access_denied", "error_description": why})
+            ),
+            "check {path}"
+        );
+    }
+    assert_eq!(
+        seen_paths(),
+        Vec::<String>::new(),
+        "the upstream saw nothing"
+    );
+
+    // Path parameters on a segment do not move a request out of its route:
+    // /admin;x is judged as /admin (scope admin), as Tomcat reads it.
+    let (status, body) = curl(
+        &pki,
+        Some(&a),
+        &[
+            "--path-as-is",
+            "-H",
+            &bearer(&t),
+            &format!("{base}/admin;x=1/users"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_scope")),
+        "{body}"
+    );
+    assert_eq!(seen_paths(), Vec::<String>::new());
+
+    // An ordinary request still reaches it, parameters and all.
+    let (status, body) = curl(
+        &pki,
+        Some(&a),
+        &[
+            "-H",
+            &bearer(&t),
+            &format!("{base}/api/orders;jsessionid=1"),
+        ],
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, Some("seen")));
+    assert_eq!(seen_paths(), ["/api/orders;jsessionid=1"]);
+    gw.stop().await;
+    server.stop().await;
+}
