@@ -160,18 +160,19 @@ pub(crate) fn normalize_path(raw: &str) -> Result<Cow<'_, str>, PathRefusal> {
     } else {
         Cow::Owned(decode(raw)?)
     };
-    check_segments(&path)?;
+    check_segments(&path, !plain)?;
     Ok(path)
 }
 
 /// Refuses dot segments (with or without parameters) and empty segments;
 /// a trailing `/` is allowed.
-fn check_segments(path: &str) -> Result<(), PathRefusal> {
+fn check_segments(path: &str, escaped: bool) -> Result<(), PathRefusal> {
     let mut segments = path.split('/').skip(1).peekable();
     while let Some(seg) = segments.next() {
         let last = segments.peek().is_none();
         // Path parameters start at `;`; `%3B` too, for upstreams that decode first.
-        let params = match (seg.find(';'), seg.find("%3B")) {
+        let encoded = if escaped { seg.find("%3B") } else { None };
+        let params = match (seg.find(';'), encoded) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
