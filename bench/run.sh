@@ -268,6 +268,8 @@ ca = "$CA"
 validation = "jwt"
 [policy]
 require_bound_tokens = true
+# The AS's default audience (its issuer): the bench client has no --audience.
+audience = "https://127.0.0.1:$CB_SQLITE_PORT"
 [[routes]]
 path_prefix = "/"
 upstream = "http://127.0.0.1:$UP_PORT"

@@ -191,7 +191,7 @@ fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
         std::fs::write(
             &gw_toml,
             format!(
-                "[listener]\nmode = \"mtls\"\naddr = \"127.0.0.1:0\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\n[authorization_server]\nissuer = \"{issuer}\"\nca = \"{ca}\"\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"http://{upstream_addr}\"\nscopes = [\"read\"]\n",
+                "[listener]\nmode = \"mtls\"\naddr = \"127.0.0.1:0\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\n[authorization_server]\nissuer = \"{issuer}\"\nca = \"{ca}\"\n[policy]\naudience = \"{issuer}\"\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"http://{upstream_addr}\"\nscopes = [\"read\"]\n",
                 cert = pki.dir().join("server.pem").display(),
                 key = pki.dir().join("server.key").display(),
                 ca = pki.ca_path().display(),

@@ -52,8 +52,9 @@ pub(crate) async fn check(
             "the check needs X-Original-URI (nginx) or the original path after /certbound/check (Envoy)",
         );
     };
-    let Some(path) = routes::normalize_path(original.path()) else {
-        return refuse("ambiguous path (dot segments, empty segments or encoded slashes) refused");
+    let path = match routes::normalize_path(original.path()) {
+        Ok(path) => path,
+        Err(refusal) => return refuse(refusal.description()),
     };
     let host = trusted("x-forwarded-host").or_else(|| {
         headers

@@ -60,6 +60,12 @@ pub struct ListenerConfig {
     pub mode: ListenerKind,
     /// Address to bind.
     pub addr: SocketAddr,
+    /// The gateway's public `https://` URL, as callers reach it: the `aud`
+    /// checked when neither the route nor `policy.audience` names one.
+    /// Default in `mtls` mode: `https://localhost:PORT` (the bound port);
+    /// required in `proxy` mode unless every route has an audience.
+    #[serde(default)]
+    pub url: Option<String>,
     /// For `proxy`: peers whose certificate headers are honoured.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
@@ -162,9 +168,11 @@ fn default_positive_ttl() -> u64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicyConfig {
-    /// Refuse unbound tokens altogether.
+    /// Refuse unbound tokens (no `cnf`): on by default, since accepting
+    /// them makes the gateway a bearer-token gateway.
     pub require_bound_tokens: bool,
-    /// Default required `aud` for routes without their own.
+    /// Required `aud` for routes without their own; when absent the
+    /// gateway's own URL (`listener.url`) is required.
     pub audience: Option<String>,
     /// Clock leeway for `exp`/`nbf`.
     pub leeway_seconds: u64,
@@ -175,7 +183,7 @@ pub struct PolicyConfig {
 impl Default for PolicyConfig {
     fn default() -> Self {
         Self {
-            require_bound_tokens: false,
+            require_bound_tokens: true,
             audience: None,
             leeway_seconds: 5,
             jwks_refetch_seconds: 5,
@@ -276,6 +284,21 @@ impl GatewayConfig {
                 ));
             }
         }
+        if let Some(url) = &c.listener.url {
+            check_public_url(url).map_err(|m| key_err("listener.url".into(), m))?;
+        }
+        let some_route_lacks_audience =
+            c.routes.is_empty() || c.routes.iter().any(|r| r.audience.is_none());
+        if c.listener.mode == ListenerKind::Proxy
+            && c.listener.url.is_none()
+            && c.policy.audience.is_none()
+            && some_route_lacks_audience
+        {
+            return Err(key_err(
+                "listener.url".into(),
+                "proxy mode needs the proxy's public https:// URL (the token audience the gateway checks), or set policy.audience".into(),
+            ));
+        }
         certbound_tls::TrustedProxies::parse(&c.listener.trusted_proxies)
             .map_err(|e| key_err("listener.trusted_proxies".into(), e.to_string()))?;
         c.listener
@@ -372,13 +395,43 @@ impl GatewayConfig {
     }
 }
 
+/// An `https://host[:port][/path]` URL without query, fragment or trailing
+/// slash: it is compared byte for byte with the tokens' `aud`.
+fn check_public_url(url: &str) -> Result<(), String> {
+    let well_formed = url
+        .strip_prefix("https://")
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains(['?', '#', ' ']))
+        && !url.ends_with('/')
+        && url.parse::<http::Uri>().is_ok();
+    if well_formed {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{url}' must be https://host[:port][/path] without query, fragment or trailing slash"
+        ))
+    }
+}
+
+impl GatewayConfig {
+    /// The `aud` checked for routes without their own audience: `policy.audience`,
+    /// else `listener.url`, else (mtls mode) `https://localhost:PORT` with the
+    /// port actually bound.
+    pub fn default_audience(&self, bound_port: u16) -> String {
+        self.policy
+            .audience
+            .clone()
+            .or_else(|| self.listener.url.clone())
+            .unwrap_or_else(|| format!("https://localhost:{bound_port}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn with_upstream(upstream: &str) -> Result<GatewayConfig, GatewayConfigError> {
         let toml = format!(
-            "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\n[authorization_server]\nissuer = \"https://as\"\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"{upstream}\"\n"
+            "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\nurl = \"https://api.example\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\n[authorization_server]\nissuer = \"https://as\"\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"{upstream}\"\n"
         );
         GatewayConfig::from_toml(&toml, Path::new("/etc/gw.toml"))
     }
@@ -474,7 +527,7 @@ mod tests {
             c.listener.limits,
             certbound_tls::ConnectionLimits::default()
         );
-        let base = "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\n[listener.limits]\n";
+        let base = "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\nurl = \"https://gw.example\"\n[listener.limits]\n";
         let rest = "[authorization_server]\nissuer = \"https://as\"\n";
         let text = format!("{base}send_timeout_secs = 9\n{rest}");
         let c = GatewayConfig::from_toml(&text, Path::new("/etc/gw.toml"))
@@ -508,5 +561,49 @@ mod tests {
                 other => panic!("{limits}: expected a key error, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn proxy_mode_needs_a_public_url_or_an_audience() {
+        let toml = |listener: &str, policy: &str, route: &str| {
+            format!(
+                "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\n{listener}\n[authorization_server]\nissuer = \"https://as\"\n[policy]\n{policy}\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"http://10.0.0.1\"\n{route}\n"
+            )
+        };
+        let load = |t: String| GatewayConfig::from_toml(&t, Path::new("/etc/gw.toml"));
+        match load(toml("", "", "")) {
+            Err(GatewayConfigError::Key { key, message, .. }) => {
+                assert_eq!(key, "listener.url");
+                assert!(message.contains("or set policy.audience"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        for ok in [
+            toml("url = \"https://api.example\"", "", ""),
+            toml("", "audience = \"https://api.example\"", ""),
+            toml("", "", "audience = \"https://orders.example\""),
+        ] {
+            assert!(load(ok.clone()).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://api.example",
+            "https://api.example/",
+            "https://a?b",
+            "https://",
+        ] {
+            match load(toml(&format!("url = \"{bad}\""), "", "")) {
+                Err(GatewayConfigError::Key { key, .. }) => {
+                    assert_eq!(key, "listener.url", "{bad}")
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        let c = load(toml("url = \"https://api.example\"", "", "")).map_err(|e| e.to_string());
+        assert_eq!(
+            c.as_ref()
+                .map(|c| (c.policy.require_bound_tokens, c.default_audience(1))),
+            Ok((true, "https://api.example".to_owned())),
+            "bound tokens only by default; the public URL is the audience"
+        );
     }
 }

@@ -42,6 +42,28 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
+/// 405 for methods the gateway never forwards or answers: `TRACE` (and
+/// IIS's `TRACK`) echo the request, headers and all; `CONNECT` would make
+/// the gateway a tunnel.
+pub(crate) fn refused_method(method: &http::Method) -> Option<Response> {
+    let refused = *method == http::Method::TRACE
+        || *method == http::Method::CONNECT
+        || method.as_str() == "TRACK";
+    if !refused {
+        return None;
+    }
+    let mut res = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request",
+        &format!("the {method} method is not allowed"),
+    );
+    res.headers_mut().insert(
+        header::ALLOW,
+        HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+    );
+    Some(res)
+}
+
 pub(crate) fn error(status: StatusCode, code: &str, description: &str) -> Response {
     (
         status,
@@ -63,11 +85,9 @@ pub(crate) async fn authorise(
         .verify_shared(headers, query, certificate.map(PeerCertificate::thumbprint))
         .await?;
     if let Some(route) = route {
-        if route
-            .audience
-            .as_ref()
-            .is_some_and(|aud| token.audience != *aud)
-        {
+        // The guard accepted one of the gateway's audiences; this route
+        // wants its own.
+        if token.audience != route.audience {
             return Err(GuardError::InvalidToken(
                 "the token is not meant for this resource (aud)".into(),
             ));
@@ -102,14 +122,25 @@ const CLIENT_CERT: HeaderName = HeaderName::from_static("client-cert");
 const CERT_CHAIN: HeaderName = HeaderName::from_static(headers::CERT_CHAIN);
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
+/// Whether a header must not pass: hop-by-hop, or one the gateway sets
+/// (identity, certificate, `X-Forwarded-For`) under a spelling that CGI,
+/// WSGI or PHP would read as it (`X_Certbound_Client_Id`,
+/// `x.certbound.scope`, `Client_Cert`, `X_Forwarded_For`).
+fn doomed(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    HOP_BY_HOP.contains(&name)
+        || certbound_tls::proxy::folded_starts_with(name, headers::PREFIX)
+        || certbound_tls::proxy::is_certificate_header(name)
+        // The exact name is the gateway's own (see `append_forwarded_for`).
+        || (name != "x-forwarded-for" && certbound_tls::proxy::folded_eq(name, "x-forwarded-for"))
+}
+
 /// Removes hop-by-hop headers, those named in `Connection`, and every
-/// `x-certbound-*` header a caller may have sent.
+/// header a caller could pass off as one the gateway sets ([`doomed`]).
+/// Runs before the gateway sets its own.
 pub(crate) fn strip(map: &mut HeaderMap) {
     // One look at the names first: on nearly every request there is nothing
     // to remove, and each removal costs a hashed lookup.
-    let doomed = |name: &HeaderName| {
-        HOP_BY_HOP.contains(&name.as_str()) || name.as_str().starts_with(headers::PREFIX)
-    };
     if !map.keys().any(doomed) {
         return;
     }
@@ -158,12 +189,16 @@ pub(crate) async fn proxy(
     certificate: Option<PeerCertificate>,
     mut req: Request<Body>,
 ) -> Response {
-    let Some(path) = routes::normalize_path(req.uri().path()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "ambiguous path (dot segments, empty segments or encoded slashes) refused",
-        );
+    let path = match routes::normalize_path(req.uri().path()) {
+        Ok(path) => path,
+        Err(refusal) => {
+            info!(target: "certbound::audit", event = "request_refused", reason = ?refusal);
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                refusal.description(),
+            );
+        }
     };
     let Some(route) = routes::find(&state.routes, host_of(&req), &path) else {
         return error(
@@ -291,7 +326,7 @@ mod tests {
         let base = Uri::from_static("http://10.0.0.1:8080/base/");
         let request = Uri::from_static("/api/x?y=1");
         let target = |base: &Uri, request: &Uri| {
-            let path = crate::routes::normalize_path(request.path());
+            let path = crate::routes::normalize_path(request.path()).ok();
             path.and_then(|p| upstream_target(base, request, &p))
                 .map(|u| u.to_string())
         };
@@ -321,8 +356,38 @@ mod tests {
         h.insert("X-Certbound-Client-Id", HeaderValue::from_static("admin"));
         h.insert("x-certbound-anything", HeaderValue::from_static("1"));
         h.insert("accept", HeaderValue::from_static("*/*"));
+        for spelling in [
+            "X_Certbound_Client_Id",
+            "x.certbound.subject",
+            "X-CERTBOUND_SCOPE",
+            "Client_Cert",
+            "X-Forwarded_Client-Cert",
+            "x_forwarded_for",
+        ] {
+            h.insert(spelling, HeaderValue::from_static("admin"));
+        }
+        h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
         strip(&mut h);
-        assert_eq!(h.len(), 1);
-        assert!(h.contains_key("accept"));
+        let mut left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["accept", "x-forwarded-for"]);
+        // Nothing to strip: the map is left as it was.
+        strip(&mut h);
+        assert_eq!(h.len(), 2);
+    }
+
+    #[test]
+    fn trace_track_and_connect_are_refused() {
+        for m in ["TRACE", "TRACK", "CONNECT"] {
+            let method = http::Method::from_bytes(m.as_bytes()).unwrap_or_default();
+            let res = refused_method(&method).map(|r| r.status());
+            assert_eq!(res, Some(StatusCode::METHOD_NOT_ALLOWED), "{m}");
+        }
+        for m in [
+            "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND",
+        ] {
+            let method = http::Method::from_bytes(m.as_bytes()).unwrap_or_default();
+            assert!(refused_method(&method).is_none(), "{m}");
+        }
     }
 }

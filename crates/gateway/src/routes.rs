@@ -15,18 +15,22 @@ pub(crate) struct Route {
     /// Index of the upstream's origin in the gateway's connection pools.
     pub(crate) origin: usize,
     pub(crate) scopes: Vec<String>,
-    pub(crate) audience: Option<String>,
+    /// The `aud` a token must carry: the route's, else the gateway's default.
+    pub(crate) audience: String,
 }
 
 impl Route {
-    pub(crate) fn from_config(c: &RouteConfig, default_audience: Option<&String>) -> Option<Self> {
+    pub(crate) fn from_config(c: &RouteConfig, default_audience: &str) -> Option<Self> {
         Some(Self {
             host: c.host.as_ref().map(|h| h.to_ascii_lowercase()),
             prefix: c.path_prefix.trim_end_matches('/').to_owned(),
             upstream: c.upstream.parse().ok()?,
             origin: 0,
             scopes: c.scopes.clone(),
-            audience: c.audience.clone().or_else(|| default_audience.cloned()),
+            audience: c
+                .audience
+                .clone()
+                .unwrap_or_else(|| default_audience.to_owned()),
         })
     }
 
@@ -43,69 +47,232 @@ impl Route {
             }
             (Some(_), None) => false,
         };
-        // Segment-wise prefix: "/api" matches "/api" and "/api/x", not "/apix".
-        let path_ok = self.prefix.is_empty()
-            || path == self.prefix
-            || path
-                .strip_prefix(&self.prefix)
-                .is_some_and(|rest| rest.starts_with('/'));
-        host_ok && path_ok
+        host_ok && prefix_matches(&self.prefix, path)
     }
 }
 
-/// The canonical form of a request path, or `None` when it is ambiguous.
+/// Why a request path is refused: one row each in the refusal table of
+/// `docs/gateway.md`, each meaning an upstream could act on another path
+/// than the one the gateway judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PathRefusal {
+    /// Not an absolute path (`x`, `*`, an authority).
+    NotAbsolute,
+    /// `\` raw or as `%5C`: some servers read it as `/`.
+    Backslash,
+    /// `%2F`: some upstreams decode it into a separator.
+    EncodedSlash,
+    /// `%` not followed by two hex digits.
+    MalformedEscape,
+    /// A `.` or `..` segment (also as `%2e`).
+    DotSegment,
+    /// A segment that is `.` or `..` before its first `;` (or `%3B`):
+    /// Tomcat and Spring drop the parameters and read `..`.
+    DotSegmentWithParameters,
+    /// An empty segment (`//`), or one that is empty before its parameters.
+    EmptySegment,
+    /// An encoded `%` followed by two hex digits (`%252e`): decoded twice it
+    /// is another character.
+    DoubleEncoded,
+    /// The bytes after percent-decoding are not UTF-8 (overlong `%c0%ae`).
+    InvalidUtf8,
+    /// NUL, another control character, or DEL after decoding.
+    ControlCharacter,
+    /// A character that Unicode normalisation or a lenient decoder turns
+    /// into `.`, `/` or `\` (full-width dot, one dot leader…).
+    LookAlike,
+}
+
+impl PathRefusal {
+    /// The `error_description` a caller gets.
+    pub(crate) fn description(self) -> &'static str {
+        match self {
+            Self::NotAbsolute => "the path must start with /",
+            Self::Backslash => "a backslash (raw or %5C) in the path is refused",
+            Self::EncodedSlash => "an encoded slash (%2F) in the path is refused",
+            Self::MalformedEscape => "a % in the path must be followed by two hex digits",
+            Self::DotSegment => "dot segments (. and ..) in the path are refused",
+            Self::DotSegmentWithParameters => {
+                "dot segments with path parameters (..;) in the path are refused"
+            }
+            Self::EmptySegment => "empty path segments (//) are refused",
+            Self::DoubleEncoded => {
+                "a double-encoded escape (%25 followed by hex) in the path is refused"
+            }
+            Self::InvalidUtf8 => "the path is not UTF-8 after percent-decoding",
+            Self::ControlCharacter => "control characters (%00-%1F, %7F) in the path are refused",
+            Self::LookAlike => {
+                "characters that read as a dot or slash (full-width dot, one dot leader…) in the path are refused"
+            }
+        }
+    }
+}
+
+/// Characters refused as look-alikes of `.`, `/` and `\`: every character
+/// whose NFKC form contains one of them (Python's `unicodedata`, Unicode
+/// 15), plus the IDNA full stops U+3002, U+FF61 and the slash-like
+/// operators U+2044, U+2215, U+2216, U+29F5, U+29F8, U+29F9.
+const LOOK_ALIKES: [(char, char); 20] = [
+    ('\u{2024}', '\u{2026}'),
+    ('\u{2044}', '\u{2044}'),
+    ('\u{2100}', '\u{2101}'),
+    ('\u{2105}', '\u{2106}'),
+    ('\u{2215}', '\u{2216}'),
+    ('\u{2488}', '\u{249B}'),
+    ('\u{29F5}', '\u{29F5}'),
+    ('\u{29F8}', '\u{29F9}'),
+    ('\u{3002}', '\u{3002}'),
+    ('\u{33C2}', '\u{33C2}'),
+    ('\u{33C7}', '\u{33C7}'),
+    ('\u{33D8}', '\u{33D8}'),
+    ('\u{FE19}', '\u{FE19}'),
+    ('\u{FE30}', '\u{FE30}'),
+    ('\u{FE52}', '\u{FE52}'),
+    ('\u{FE68}', '\u{FE68}'),
+    ('\u{FF0E}', '\u{FF0F}'),
+    ('\u{FF3C}', '\u{FF3C}'),
+    ('\u{FF61}', '\u{FF61}'),
+    ('\u{1F100}', '\u{1F100}'),
+];
+
+fn is_look_alike(c: char) -> bool {
+    LOOK_ALIKES.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c))
+}
+
+/// The canonical form of a request path, or why it is refused.
 ///
 /// Routing must decide on the path the upstream will act on: `%61dmin`,
-/// `/api/../admin` or `//admin` must not slip past the `/admin` policy. So
-/// percent-encoded unreserved characters are decoded, hex digits upper-cased,
-/// and anything an upstream could interpret differently (dot segments, empty
-/// segments, encoded `/` or `\`, a raw `\`) is refused outright.
-pub(crate) fn normalize_path(raw: &str) -> Option<Cow<'_, str>> {
-    if !raw.starts_with('/') || raw.contains('\\') {
-        return None;
+/// `/api/../admin`, `/api/..;/admin` (Tomcat, Spring) or `//admin` must not
+/// slip past the `/admin` policy. So percent-encoded unreserved characters
+/// are decoded, hex digits upper-cased, and anything an upstream could
+/// interpret differently ([`PathRefusal`]) is refused outright. A plain
+/// ASCII path without `%` is checked in place, without allocating.
+pub(crate) fn normalize_path(raw: &str) -> Result<Cow<'_, str>, PathRefusal> {
+    if !raw.starts_with('/') {
+        return Err(PathRefusal::NotAbsolute);
     }
-    // Without escapes the path is already in canonical form.
-    let path = if raw.contains('%') {
-        Cow::Owned(decode_unreserved(raw)?)
-    } else {
+    // One pass decides whether the path needs decoding or refusing.
+    let plain = raw
+        .bytes()
+        .all(|b| b != b'%' && b != b'\\' && (0x20..0x7f).contains(&b));
+    let path = if plain {
         Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(decode(raw)?)
     };
+    check_segments(&path, !plain)?;
+    Ok(path)
+}
+
+/// Refuses dot segments (with or without parameters) and empty segments;
+/// a trailing `/` is allowed.
+fn check_segments(path: &str, escaped: bool) -> Result<(), PathRefusal> {
     let mut segments = path.split('/').skip(1).peekable();
     while let Some(seg) = segments.next() {
         let last = segments.peek().is_none();
-        if seg == "." || seg == ".." || (seg.is_empty() && !last) {
-            return None;
+        // Path parameters start at `;`; `%3B` too, for upstreams that decode first.
+        let encoded = if escaped { seg.find("%3B") } else { None };
+        let params = match (seg.find(';'), encoded) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let head = params.map_or(seg, |i| &seg[..i]);
+        match head {
+            "." | ".." if params.is_some() => return Err(PathRefusal::DotSegmentWithParameters),
+            "." | ".." => return Err(PathRefusal::DotSegment),
+            "" if params.is_some() || !last => return Err(PathRefusal::EmptySegment),
+            _ => {}
         }
     }
-    Some(path)
+    Ok(())
 }
 
 /// Decodes percent-encoded unreserved characters and upper-cases the hex of
-/// the rest; `None` for a malformed escape or an encoded `/` or `\`.
-fn decode_unreserved(raw: &str) -> Option<String> {
+/// the rest, after checking what the fully decoded path would say.
+fn decode(raw: &str) -> Result<String, PathRefusal> {
     let bytes = raw.as_bytes();
-    let mut out = String::with_capacity(raw.len());
+    // `out` keeps the escapes of reserved characters; `decoded` is every
+    // byte decoded, as the most lenient upstream would see it.
+    let mut out: Vec<u8> = Vec::with_capacity(raw.len());
+    let mut decoded: Vec<u8> = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if b == b'%' {
-            let hex = raw.get(i + 1..i + 3)?;
-            let value = u8::from_str_radix(hex, 16).ok()?;
-            if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~') {
-                out.push(char::from(value));
-            } else if matches!(value, b'/' | b'\\') {
-                return None;
-            } else {
-                out.push('%');
-                out.push_str(&hex.to_ascii_uppercase());
-            }
-            i += 3;
-        } else {
-            out.push(char::from(b));
+        if b == b'\\' {
+            return Err(PathRefusal::Backslash);
+        }
+        if b != b'%' {
+            out.push(b);
+            decoded.push(b);
             i += 1;
+            continue;
+        }
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .ok_or(PathRefusal::MalformedEscape)?;
+        let value = hex_value(hex[0]) << 4 | hex_value(hex[1]);
+        match value {
+            b'/' => return Err(PathRefusal::EncodedSlash),
+            b'\\' => return Err(PathRefusal::Backslash),
+            v if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') => out.push(v),
+            _ => {
+                out.push(b'%');
+                out.extend(hex.iter().map(u8::to_ascii_uppercase));
+            }
+        }
+        decoded.push(value);
+        i += 3;
+    }
+    let text = std::str::from_utf8(&decoded).map_err(|_| PathRefusal::InvalidUtf8)?;
+    for c in text.chars() {
+        if c.is_control() {
+            return Err(PathRefusal::ControlCharacter);
+        }
+        if is_look_alike(c) {
+            return Err(PathRefusal::LookAlike);
         }
     }
-    Some(out)
+    // `%25` then hex: a second decoding makes it another character.
+    if out
+        .windows(5)
+        .any(|w| w.starts_with(b"%25") && w[3].is_ascii_hexdigit() && w[4].is_ascii_hexdigit())
+    {
+        return Err(PathRefusal::DoubleEncoded);
+    }
+    // Only ASCII was added to what was UTF-8 (`raw`), so this holds.
+    String::from_utf8(out).map_err(|_| PathRefusal::InvalidUtf8)
+}
+
+fn hex_value(h: u8) -> u8 {
+    match h {
+        b'0'..=b'9' => h - b'0',
+        b'a'..=b'f' => h - b'a' + 10,
+        b'A'..=b'F' => h - b'A' + 10,
+        // Callers pass hex digits only.
+        _ => 0,
+    }
+}
+
+/// Segment-wise prefix: `/api` matches `/api` and `/api/x`, not `/apix`.
+/// A segment is judged by what precedes its `;` parameters, as Tomcat and
+/// Spring read it: `/api;x/y` is under `/api`.
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    if prefix.is_empty() {
+        return true;
+    }
+    if !path.contains(';') {
+        return path == prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'));
+    }
+    let mut segments = path.split('/');
+    prefix.split('/').all(|want| {
+        segments
+            .next()
+            .is_some_and(|seg| seg.split(';').next() == Some(want))
+    })
 }
 
 /// First route matching `host` and `path`.
@@ -124,32 +291,162 @@ mod tests {
             upstream: Uri::from_static("http://127.0.0.1:1"),
             origin: 0,
             scopes: vec![],
-            audience: None,
+            audience: "https://gw".into(),
         }
     }
 
     #[test]
-    fn normalizes_or_refuses_ambiguous_paths() {
-        assert_eq!(normalize_path("/%61dmin/x").as_deref(), Some("/admin/x"));
-        assert_eq!(normalize_path("/a%2dz/%7e").as_deref(), Some("/a-z/~"));
-        assert_eq!(normalize_path("/a%3fb").as_deref(), Some("/a%3Fb"));
-        assert_eq!(normalize_path("/api/").as_deref(), Some("/api/"));
-        assert_eq!(normalize_path("/").as_deref(), Some("/"));
-        for bad in [
-            "/api/../admin",
-            "/api/%2e%2e/admin",
-            "//admin",
-            "/api//x",
-            "/./x",
-            "/a%2fb",
-            "/a%5Cb",
-            "/a\\b",
-            "/%zz",
-            "/%4",
-            "x",
+    fn normalizes_what_is_unambiguous() {
+        for (raw, want) in [
+            ("/%61dmin/x", "/admin/x"),
+            ("/a%2dz/%7e", "/a-z/~"),
+            ("/a%3fb", "/a%3Fb"),
+            ("/caf%c3%a9", "/caf%C3%A9"),
+            ("/100%25", "/100%25"),
+            ("/100%25x", "/100%25x"),
+            ("/api/", "/api/"),
+            ("/", "/"),
+            ("/api/x;jsessionid=1", "/api/x;jsessionid=1"),
+            ("/.well-known/a..b/...x", "/.well-known/a..b/...x"),
         ] {
-            assert_eq!(normalize_path(bad), None, "{bad}");
+            assert_eq!(normalize_path(raw).as_deref(), Ok(want), "{raw}");
         }
+        // The common path is checked in place.
+        assert!(matches!(
+            normalize_path("/api/orders/42?x"),
+            Ok(Cow::Borrowed("/api/orders/42?x"))
+        ));
+    }
+
+    /// Every example of one row of the refusal table gets that row's refusal.
+    fn refused(refusal: PathRefusal, examples: &[&str]) {
+        for raw in examples {
+            assert_eq!(normalize_path(raw), Err(refusal), "{raw}");
+        }
+    }
+
+    #[test]
+    fn refuses_relative_paths() {
+        refused(PathRefusal::NotAbsolute, &["x", "*", "api/x", ""]);
+    }
+
+    #[test]
+    fn refuses_backslashes() {
+        refused(
+            PathRefusal::Backslash,
+            &["/a\\b", "/a%5Cb", "/a%5cb", "/%61\\b"],
+        );
+    }
+
+    #[test]
+    fn refuses_encoded_slashes() {
+        refused(PathRefusal::EncodedSlash, &["/a%2fb", "/api%2F..%2Fadmin"]);
+    }
+
+    #[test]
+    fn refuses_malformed_escapes() {
+        refused(
+            PathRefusal::MalformedEscape,
+            &["/%zz", "/%4", "/%", "/%+1", "/%-1"],
+        );
+    }
+
+    #[test]
+    fn refuses_dot_segments() {
+        refused(
+            PathRefusal::DotSegment,
+            &[
+                "/api/../admin",
+                "/api/%2e%2e/admin",
+                "/./x",
+                "/api/.",
+                "/api/%2E",
+            ],
+        );
+    }
+
+    #[test]
+    fn refuses_dot_segments_with_parameters() {
+        refused(
+            PathRefusal::DotSegmentWithParameters,
+            &[
+                "/api/..;/admin",
+                "/api/%2e%2e;/admin",
+                "/api/.%2e;x=1/admin",
+                "/api/..;jsessionid=x/admin",
+                "/api/.;x/admin",
+                "/api/..%3b/admin",
+                "/api/..%3Bx/admin",
+            ],
+        );
+    }
+
+    #[test]
+    fn refuses_empty_segments() {
+        refused(
+            PathRefusal::EmptySegment,
+            &["//admin", "/api//x", "/;x/admin", "/api/;x"],
+        );
+    }
+
+    #[test]
+    fn refuses_double_encoding() {
+        refused(
+            PathRefusal::DoubleEncoded,
+            &[
+                "/api/%252e%252e/admin",
+                "/%25%32%65",
+                "/a%252F",
+                "/a%255c",
+                "/%25c0%25ae",
+            ],
+        );
+    }
+
+    #[test]
+    fn refuses_invalid_utf8() {
+        refused(
+            PathRefusal::InvalidUtf8,
+            &["/api/%c0%ae%c0%ae/admin", "/%ff", "/%e2%80", "/%ed%a0%80"],
+        );
+    }
+
+    #[test]
+    fn refuses_control_characters() {
+        refused(
+            PathRefusal::ControlCharacter,
+            &[
+                "/admin%00.json",
+                "/a%0a",
+                "/a%0D",
+                "/a%7f",
+                "/a%c2%85",
+                "/a\u{7}",
+            ],
+        );
+    }
+
+    #[test]
+    fn refuses_dot_and_slash_look_alikes() {
+        refused(
+            PathRefusal::LookAlike,
+            &[
+                "/api/%ef%bc%8e%ef%bc%8e/admin", // U+FF0E FULLWIDTH FULL STOP
+                "/api/%e2%80%a4%e2%80%a4/admin", // U+2024 ONE DOT LEADER
+                "/api/%e2%80%a5/admin",          // U+2025 TWO DOT LEADER
+                "/api/%ef%b9%92/admin",          // U+FE52 SMALL FULL STOP
+                "/api/%e3%80%82/admin",          // U+3002 IDEOGRAPHIC FULL STOP
+                "/api/%ef%bd%a1/admin",          // U+FF61 HALFWIDTH IDEOGRAPHIC FULL STOP
+                "/api%ef%bc%8fadmin",            // U+FF0F FULLWIDTH SOLIDUS
+                "/api%e2%88%95admin",            // U+2215 DIVISION SLASH
+                "/api%ef%bc%bcadmin",            // U+FF3C FULLWIDTH REVERSE SOLIDUS
+                "/api/\u{FF0E}\u{FF0E}/admin",   // the same, unencoded
+            ],
+        );
+        for (lo, hi) in LOOK_ALIKES {
+            assert!(lo <= hi && is_look_alike(lo) && is_look_alike(hi));
+        }
+        assert!(!is_look_alike('.') && !is_look_alike('\u{e9}'));
     }
 
     #[test]
@@ -176,5 +473,23 @@ mod tests {
             Some("")
         );
         assert!(find(&routes[..2], None, "/apix").is_none());
+        // A segment is judged without its parameters, as Tomcat reads it.
+        for (path, want) in [
+            ("/api;x/y", "/api"),
+            ("/api;x", "/api"),
+            ("/apix;x/y", ""),
+            ("/x;api", ""),
+        ] {
+            assert_eq!(
+                find(&routes, None, path).map(|r| r.prefix.as_str()),
+                Some(want),
+                "{path}"
+            );
+        }
+        let nested = [route(None, "/api/v1"), route(None, "/")];
+        assert_eq!(
+            find(&nested, None, "/api;a=1/v1;b=2/x").map(|r| r.prefix.as_str()),
+            Some("/api/v1")
+        );
     }
 }

@@ -47,6 +47,15 @@ fn setup(what: &str, e: impl std::fmt::Display) -> std::io::Error {
 
 /// Discovers the authorization server, binds the listener and serves.
 pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
+    // Bound first: the default audience is the URL with the port in use.
+    let listener = TcpListener::bind(config.listener.addr).await.map_err(|e| {
+        setup(
+            &format!("binding {} (change listener.addr)", config.listener.addr),
+            e,
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    let default_audience = config.default_audience(addr.port());
     let a = &config.authorization_server;
     let identity = match (&a.cert, &a.key) {
         (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
@@ -54,7 +63,19 @@ pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
     };
     let as_tls = TlsSettings::from_pem_files(a.ca.as_deref(), identity)
         .map_err(|e| setup("authorization_server TLS", e))?;
-    let mut options = GuardOptions::new(a.issuer.clone());
+    let mut options = GuardOptions::new(a.issuer.clone(), default_audience.clone());
+    // Every route's audience, so the guard refuses tokens meant for none of them.
+    let mut audiences: Vec<String> = Vec::new();
+    for c in &config.routes {
+        let aud = c.audience.as_ref().unwrap_or(&default_audience);
+        if !audiences.contains(aud) {
+            audiences.push(aud.clone());
+        }
+    }
+    if !audiences.is_empty() {
+        options.audiences = audiences;
+    }
+    tracing::info!(audiences = ?options.audiences, "token audiences checked");
     options.require_bound_tokens = config.policy.require_bound_tokens;
     options.leeway = Duration::from_secs(config.policy.leeway_seconds);
     options.jwks_min_refetch = Duration::from_secs(config.policy.jwks_refetch_seconds);
@@ -87,7 +108,7 @@ pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
     let mut origins: Vec<(String, Arc<Origin>)> = Vec::new();
     let mut routes = Vec::with_capacity(config.routes.len());
     for (i, c) in config.routes.iter().enumerate() {
-        let mut route = Route::from_config(c, config.policy.audience.as_ref())
+        let mut route = Route::from_config(c, &default_audience)
             .ok_or_else(|| setup(&format!("routes[{i}].upstream"), "not a URL"))?;
         let key = format!(
             "{}://{}",
@@ -150,13 +171,6 @@ pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
             client_cas,
         },
     };
-    let listener = TcpListener::bind(config.listener.addr).await.map_err(|e| {
-        setup(
-            &format!("binding {} (change listener.addr)", config.listener.addr),
-            e,
-        )
-    })?;
-    let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
     let limits = config.listener.limits.clone();
     let task = tokio::spawn(certbound_tls::serve(

@@ -16,7 +16,7 @@ use certbound_tls::{ConnectionInfo, PeerCertificate};
 use http::{Request, StatusCode};
 use tower::{Service, ServiceExt};
 
-use crate::proxy::{GatewayState, error, forward, proxy};
+use crate::proxy::{GatewayState, error, forward, proxy, refused_method};
 use crate::{CHECK_PATH, check};
 
 /// Routes a request to the check endpoint or the proxy.
@@ -48,6 +48,10 @@ impl Service<Request<Body>> for GatewayService {
     }
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        // Before the check endpoint and the proxy alike.
+        if let Some(refused) = refused_method(req.method()) {
+            return Answer(Box::pin(std::future::ready(refused)));
+        }
         if req.uri().path().starts_with(CHECK_PATH) {
             let check = self.check.clone().oneshot(req);
             return Answer(Box::pin(async move {

@@ -42,9 +42,10 @@ async fn nginx_auth_request_allows_bound_tokens_and_refuses_replays() {
 
     // The gateway behind nginx: plain HTTP, trusting nginx's address.
     let gw_toml = format!(
-        "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\n[authorization_server]\nissuer = \"{}\"\nca = \"{}\"\n[policy]\nleeway_seconds = 0\n[[routes]]\npath_prefix = \"/admin\"\nupstream = \"{upstream}\"\nscopes = [\"admin\"]\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"{upstream}\"\nscopes = [\"read\"]\n",
+        "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\n[authorization_server]\nissuer = \"{}\"\nca = \"{}\"\n[policy]\naudience = \"{}\"\nleeway_seconds = 0\n[[routes]]\npath_prefix = \"/admin\"\nupstream = \"{upstream}\"\nscopes = [\"admin\"]\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"{upstream}\"\nscopes = [\"read\"]\n",
         server.issuer,
         pki.ca_path().display(),
+        server.issuer,
     );
     let gw = or_panic(
         certbound_gateway::start(or_panic(
@@ -165,9 +166,10 @@ async fn envoy_ext_authz_http_mode_reads_xfcc_from_the_trusted_peer() {
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
     let gw_toml = format!(
-        "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.2\"]\ncertificate_header = \"envoy\"\n[authorization_server]\nissuer = \"{}\"\nca = \"{}\"\n[[routes]]\npath_prefix = \"/admin\"\nupstream = \"http://127.0.0.1:9\"\nscopes = [\"admin\"]\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"http://127.0.0.1:9\"\nscopes = [\"read\"]\n",
+        "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.2\"]\ncertificate_header = \"envoy\"\n[authorization_server]\nissuer = \"{}\"\nca = \"{}\"\n[policy]\naudience = \"{}\"\n[[routes]]\npath_prefix = \"/admin\"\nupstream = \"http://127.0.0.1:9\"\nscopes = [\"admin\"]\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"http://127.0.0.1:9\"\nscopes = [\"read\"]\n",
         server.issuer,
         pki.ca_path().display(),
+        server.issuer,
     );
     let gw = or_panic(
         certbound_gateway::start(or_panic(

@@ -33,6 +33,9 @@ pub enum GuardError {
 /// The `realm` in our challenges.
 const REALM: &str = "certbound";
 
+/// What a caller learns when the authorization server cannot be reached.
+const UNAVAILABLE: &str = "the authorization server is temporarily unavailable; retry shortly";
+
 impl GuardError {
     /// HTTP status of the response.
     pub fn status(&self) -> StatusCode {
@@ -55,13 +58,13 @@ impl GuardError {
         }
     }
 
+    /// The `error_description` the caller sees. An unavailable AS gets one
+    /// generic sentence: the detail (URLs, connect errors) is for the log.
     fn description(&self) -> String {
         match self {
             Self::MissingToken => String::new(),
-            Self::InvalidRequest(d)
-            | Self::InvalidToken(d)
-            | Self::Unavailable(d)
-            | Self::Setup(d) => d.clone(),
+            Self::InvalidRequest(d) | Self::InvalidToken(d) => d.clone(),
+            Self::Unavailable(_) | Self::Setup(_) => UNAVAILABLE.to_owned(),
             Self::InsufficientScope { required } => {
                 format!("this resource requires scope '{required}'")
             }
@@ -145,5 +148,22 @@ mod tests {
         };
         assert_eq!(scope.status(), StatusCode::FORBIDDEN);
         assert!(scope.challenge().ends_with("scope=\"read write\""));
+    }
+
+    #[test]
+    fn an_unavailable_server_is_described_generically() {
+        for e in [
+            GuardError::Unavailable("https://as.internal:8443/jwks: connection refused".into()),
+            GuardError::Setup("discovering https://as.internal".into()),
+        ] {
+            assert_eq!(e.description(), UNAVAILABLE);
+            assert_eq!(e.challenge(), "Bearer realm=\"certbound\"");
+            let res = e.into_response();
+            assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(
+                res.headers().get(header::RETRY_AFTER),
+                Some(&HeaderValue::from_static("5"))
+            );
+        }
     }
 }

@@ -29,6 +29,9 @@ struct State {
     raw: Vec<Value>,
     fetched_at: Option<Instant>,
     last_attempt: Option<Instant>,
+    /// Whether the last attempt failed: until the next one, the keys in
+    /// hand are not known to be current.
+    last_attempt_failed: bool,
 }
 
 pub(crate) struct JwksCache {
@@ -92,12 +95,22 @@ impl JwksCache {
                 return Ok(Some(Arc::clone(k)));
             }
         }
-        self.refresh().await?;
-        Ok(self.state.read().await.keys.get(kid).cloned())
+        // `None` only when a fetch that succeeded says the kid is not
+        // published; when the keys could not be refreshed the kid may be a
+        // new key, and the caller must retry rather than drop its token.
+        let refreshed = self.refresh().await;
+        let key = self.state.read().await.keys.get(kid).cloned();
+        match (refreshed, key) {
+            (_, Some(key)) => Ok(Some(key)),
+            (Ok(()), None) => Ok(None),
+            (Err(e), None) => Err(e),
+        }
     }
 
-    /// Refetches unless another refetch happened within `min_refetch`.
-    /// Fails only when no key set was ever obtained.
+    /// Refetches unless another attempt happened within `min_refetch`.
+    /// `Ok` when the keys in hand are the answer of the latest attempt;
+    /// `Err` when that attempt failed (the last good keys still serve the
+    /// kids they hold).
     async fn refresh(&self) -> Result<(), GuardError> {
         let _one = self.refreshing.lock().await;
         {
@@ -106,19 +119,20 @@ impl JwksCache {
                 .last_attempt
                 .is_some_and(|t| t.elapsed() < self.min_refetch)
             {
-                return if state.fetched_at.is_some() {
-                    Ok(())
-                } else {
+                return if state.last_attempt_failed {
                     Err(GuardError::Unavailable(format!(
-                        "no signing keys yet from {}; retrying shortly",
-                        self.url
+                        "the last fetch of {} failed; the next is allowed {:?} after it",
+                        self.url, self.min_refetch
                     )))
+                } else {
+                    Ok(())
                 };
             }
         }
         let fetched = self.fetcher.get_json::<RawSet>(&self.url).await;
         let mut state = self.state.write().await;
         state.last_attempt = Some(Instant::now());
+        state.last_attempt_failed = fetched.is_err();
         match fetched {
             Ok(set) => {
                 if set.keys != state.raw {
@@ -131,12 +145,13 @@ impl JwksCache {
                 state.fetched_at = Some(Instant::now());
                 Ok(())
             }
-            Err(e) if state.fetched_at.is_some() => {
-                // Last good keys keep serving while the AS is down.
-                warn!(url = %self.url, error = %e, "JWKS refresh failed; keeping the last good keys");
-                Ok(())
+            Err(e) => {
+                if state.fetched_at.is_some() {
+                    // Last good keys keep serving while the AS is down.
+                    warn!(url = %self.url, error = %e, "JWKS refresh failed; keeping the last good keys");
+                }
+                Err(e)
             }
-            Err(e) => Err(e),
         }
     }
 }

@@ -9,7 +9,12 @@
 //!   server's incremental revocation list (certbound extension);
 //! - RFC 8705 §3 binding: `cnf.x5t#S256` must equal the thumbprint of the
 //!   certificate on this request's connection;
-//! - RFC 6750 errors: 401 `invalid_token`, 403 `insufficient_scope`.
+//! - `aud` always checked ([`GuardOptions::new`] takes the audience) and,
+//!   by default, only certificate-bound tokens accepted, as at the gateway;
+//! - RFC 6750 errors: 401 `invalid_token`, 403 `insufficient_scope`; 503
+//!   with `Retry-After` and a generic description when the authorization
+//!   server cannot be reached (also for a `kid` the keys could not be
+//!   refreshed for).
 //!
 //! Use [`Guard::verify`] directly, or [`GuardLayer`] plus the [`BoundClient`]
 //! extractor in an axum app.

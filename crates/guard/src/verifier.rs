@@ -25,9 +25,12 @@ use crate::verified::VerifiedCache;
 pub struct GuardOptions {
     /// Expected `iss`; also where metadata is discovered.
     pub issuer: String,
-    /// Required `aud` value, if any.
-    pub audience: Option<String>,
+    /// Accepted `aud` values: a token must name one of them. Never empty
+    /// ([`Guard::discover`] refuses that), so the check cannot be skipped.
+    pub audiences: Vec<String>,
     /// Refuse tokens without `cnf` (every token must be certificate-bound).
+    /// On by default, as in the gateway: the guard is the same enforcement
+    /// in-process, and an unbound token is a bearer token.
     pub require_bound_tokens: bool,
     /// Clock leeway for `exp` / `nbf`.
     pub leeway: Duration,
@@ -60,13 +63,15 @@ pub struct IntrospectionOptions {
 }
 
 impl GuardOptions {
-    /// Defaults for `issuer`: 5 s leeway, refetch at most every 5 s, keys
+    /// Defaults for tokens from `issuer` meant for `audience` (this
+    /// resource's identifier, the `aud` the AS puts in its tokens): only
+    /// certificate-bound tokens, 5 s leeway, refetch at most every 5 s, keys
     /// refreshed every 5 min, 10 s timeouts, no introspection.
-    pub fn new(issuer: impl Into<String>) -> Self {
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
         Self {
             issuer: issuer.into(),
-            audience: None,
-            require_bound_tokens: false,
+            audiences: vec![audience.into()],
+            require_bound_tokens: true,
             leeway: Duration::from_secs(5),
             jwks_min_refetch: Duration::from_secs(5),
             jwks_max_age: Duration::from_secs(300),
@@ -163,6 +168,11 @@ impl Guard {
     pub async fn discover(options: GuardOptions, tls: &TlsSettings) -> Result<Self, GuardError> {
         // Tokens are verified with ring through jsonwebtoken.
         certbound_jose::install();
+        if options.audiences.is_empty() || options.audiences.iter().any(String::is_empty) {
+            return Err(GuardError::Setup(
+                "no audience: set GuardOptions::audiences to the aud the authorization server puts in tokens for this resource".into(),
+            ));
+        }
         let fetcher = Fetcher::new(tls, options.http_timeout)?;
         let url = metadata_url(&options.issuer);
         let metadata: ServerMetadata = fetcher
@@ -298,7 +308,7 @@ impl Guard {
             }
             (None, _) if self.0.options.require_bound_tokens => {
                 return Err(GuardError::InvalidToken(
-                    "this resource accepts only certificate-bound tokens".into(),
+                    "the token is not certificate-bound; this resource accepts only certificate-bound tokens".into(),
                 ));
             }
             (None, _) => {}
@@ -378,10 +388,7 @@ impl Guard {
         validation.validate_nbf = true;
         validation.set_issuer(&[&o.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        match &o.audience {
-            Some(aud) => validation.set_audience(&[aud]),
-            None => validation.validate_aud = false,
-        }
+        validation.set_audience(&o.audiences);
         let data = jsonwebtoken::decode::<AccessTokenClaims>(token, &key.key, &validation)
             .map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind;
@@ -426,7 +433,7 @@ impl IntrospectionResponse {
                 "the token was issued by another authorization server".into(),
             ));
         }
-        if options.audience.as_ref().is_some_and(|a| *a != claims.aud) {
+        if !options.audiences.contains(&claims.aud) {
             return Err(GuardError::InvalidToken(
                 "the token is not meant for this resource (aud)".into(),
             ));

@@ -65,7 +65,8 @@ async fn start_resource(pki: &TestPki, guard: Guard) -> String {
 }
 
 fn options(issuer: &str) -> GuardOptions {
-    let mut o = GuardOptions::new(issuer);
+    // The AS's default audience is its issuer.
+    let mut o = GuardOptions::new(issuer, issuer);
     o.leeway = Duration::ZERO;
     o.jwks_min_refetch = Duration::from_millis(200);
     o
@@ -456,4 +457,161 @@ async fn revoked_jwts_are_refused_from_the_revocation_list() {
         ),
         "{body}"
     );
+}
+
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audience_is_required_and_unbound_tokens_refused_by_default() {
+    use certbound_core::AuthMethod;
+    use certbound_server::clients::ClientMetadata;
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
+    m.tls_client_auth_subject_dn = Some("CN=nobind".into());
+    m.scope = "read".into();
+    m.tls_client_certificate_bound_access_tokens = false;
+    or_panic(
+        certbound_server::register_client(server.server.store.as_ref(), "nobind", m, None).await,
+        "register",
+    );
+    let (a, nobind) = (pki.simple_client("a"), pki.simple_client("nobind"));
+    let tls = or_panic(
+        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
+        "tls",
+    );
+    // No way to build a guard that skips the audience check.
+    for audiences in [vec![], vec![String::new()]] {
+        let mut o = options(&server.issuer);
+        o.audiences = audiences;
+        match Guard::discover(o, &tls).await {
+            Err(certbound_guard::GuardError::Setup(m)) => {
+                assert!(m.starts_with("no audience"), "{m}")
+            }
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("a guard without an audience was built"),
+        }
+    }
+    // Defaults: the AS's default audience (its issuer) passes, unbound tokens do not.
+    let defaults = GuardOptions::new(server.issuer.clone(), server.issuer.clone());
+    assert!(defaults.require_bound_tokens);
+    let guard = or_panic(Guard::discover(defaults, &tls).await, "discover");
+    let rs = start_resource(&pki, guard).await;
+    let read = format!("{rs}/read");
+    let bearer = |t: &str| format!("Authorization: Bearer {t}");
+    let ta = token(&pki, &server, &a, "a").await;
+    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&ta), &read]).await;
+    assert_eq!(status, 200, "{body}");
+    let tn = token(&pki, &server, &nobind, "nobind").await;
+    for who in [Some(&nobind), None] {
+        let (status, _, body) = curl(&pki, who, &["-H", &bearer(&tn), &read]).await;
+        assert_eq!(
+            (status, &body),
+            (
+                401,
+                &json!({"error": "invalid_token", "error_description": "the token is not certificate-bound; this resource accepts only certificate-bound tokens"})
+            )
+        );
+    }
+    // Another audience: a's bound token is refused by a guard for another resource.
+    let mut o = options(&server.issuer);
+    o.audiences = vec!["https://orders.example".into()];
+    let guard = or_panic(Guard::discover(o, &tls).await, "discover");
+    let rs = start_resource(&pki, guard).await;
+    let (status, _, body) =
+        curl(&pki, Some(&a), &["-H", &bearer(&ta), &format!("{rs}/read")]).await;
+    assert_eq!(
+        (status, body["error_description"].as_str()),
+        (401, Some("the token is not meant for this resource (aud)")),
+        "{body}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_the_reachable_as_does_not_publish_is_401() {
+    use certbound_core::{AccessTokenClaims, Confirmation};
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    let a = pki.simple_client("a");
+    let tls = or_panic(
+        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
+        "tls",
+    );
+    let guard = or_panic(
+        Guard::discover(options(&server.issuer), &tls).await,
+        "discover",
+    );
+    let rs = start_resource(&pki, guard).await;
+    let read = format!("{rs}/read");
+    let bearer = |t: &str| format!("Authorization: Bearer {t}");
+
+    // The same claims as a real token, signed with a fresh key of our own.
+    let real = token(&pki, &server, &a, "a").await;
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+    .unwrap_or_default();
+    let key = or_panic(
+        certbound_server::keys::generate_key(certbound_server::keys::SigningAlg::Es256, now),
+        "key",
+    );
+    let signer = or_panic(
+        certbound_jose::JwsSigner::from_pkcs8_pem(
+            jsonwebtoken::Algorithm::ES256,
+            key.private_key_pem.as_bytes(),
+            key.kid.clone(),
+        )
+        .and_then(|s| s.with_typ("at+jwt")),
+        "signer",
+    );
+    let forged = or_panic(
+        signer.sign_claims(&AccessTokenClaims {
+            iss: server.issuer.clone(),
+            sub: "a".into(),
+            aud: server.issuer.clone(),
+            exp: now + 300,
+            iat: now,
+            jti: "forged".into(),
+            client_id: "a".into(),
+            scope: Some("read".into()),
+            cnf: Some(Confirmation::for_thumbprint(a.thumbprint())),
+        }),
+        "sign",
+    );
+    let unpublished = json!({
+        "error": "invalid_token",
+        "error_description": "signed by a key the authorization server does not publish"
+    });
+    // Right after a successful fetch (the set is fresh: no refetch), and
+    // after a new fetch that the AS answered: 401 both times.
+    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&real), &read]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&forged), &read]).await;
+    assert_eq!((status, &body), (401, &unpublished));
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&forged), &read]).await;
+    assert_eq!((status, &body), (401, &unpublished));
+
+    // The AS goes away: the same unknown kid is now 503 (the keys could
+    // not be refreshed), and the body names no URL.
+    server.stop().await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    for _ in 0..2 {
+        let (status, challenge, body) =
+            curl(&pki, Some(&a), &["-H", &bearer(&forged), &read]).await;
+        assert_eq!(
+            (status, challenge.as_str(), &body),
+            (
+                503,
+                "bearer realm=\"certbound\"",
+                &json!({"error": "temporarily_unavailable", "error_description": "the authorization server is temporarily unavailable; retry shortly"})
+            )
+        );
+    }
 }

@@ -5,6 +5,10 @@
 //! CERT=certbound-data/pki/server.pem KEY=certbound-data/pki/server.key \
 //! LISTEN=127.0.0.1:9443 cargo run -p certbound-example-resource-server
 //! ```
+//!
+//! `AUDIENCE` is the `aud` the authorization server puts in tokens for this
+//! resource (a client's `--audience`); without it, the AS's default
+//! audience, which is its issuer unless `tokens.default_audience` says otherwise.
 
 use std::path::PathBuf;
 
@@ -28,8 +32,9 @@ async fn main() -> anyhow::Result<()> {
     );
     let listen = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:9443".into());
     let tls = TlsSettings::from_pem_files(Some(&ca), None)?;
-    let mut options = GuardOptions::new(issuer);
-    options.require_bound_tokens = true;
+    let audience = std::env::var("AUDIENCE").unwrap_or_else(|_| issuer.clone());
+    // Only certificate-bound tokens are accepted (the guard's default).
+    let options = GuardOptions::new(issuer, audience);
     let guard = Guard::discover(options, &tls).await?;
     let cas = ClientCaBundle::from_pem_file(&ca)?;
     let config = certbound_tls::server_config(

@@ -21,8 +21,9 @@ async fn example_resource_server_enforces_bound_tokens() {
         TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
         "tls",
     );
-    let mut options = GuardOptions::new(server.issuer.clone());
-    options.require_bound_tokens = true;
+    // Tokens of clients registered without an audience carry the AS's
+    // default one, its issuer; only bound tokens are accepted by default.
+    let options = GuardOptions::new(server.issuer.clone(), server.issuer.clone());
     let guard = or_panic(Guard::discover(options, &tls).await, "guard");
     let cas = or_panic(ClientCaBundle::from_pem_file(&pki.ca_path()), "CA");
     let config = or_panic(

@@ -128,22 +128,21 @@ pub async fn run() -> anyhow::Result<()> {
     let server = certbound_server::start(as_config)
         .await
         .context("starting the authorization server")?;
-    for (id, scope) in [
-        ("client-a", "orders.read"),
-        ("client-b", "orders.read"),
-        ("demo-gateway", ""),
-    ] {
+    let register = |id: &'static str, scope: &'static str, audience: Option<String>| {
         let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
         m.tls_client_auth_subject_dn = Some(format!("CN={id},O=certbound demo"));
         m.scope = scope.into();
         // The gateway reads the revocation list, which needs the permission.
         m.may_introspect = id == "demo-gateway";
-        certbound_server::register_client(server.server.store.as_ref(), id, m, None).await?;
-    }
+        m.audience = audience;
+        let store = std::sync::Arc::clone(&server.server.store);
+        async move { certbound_server::register_client(store.as_ref(), id, m, None).await }
+    };
+    register("demo-gateway", "", None).await?;
     let issuer = server.issuer.clone();
     let mtls = server.mtls_url.clone().unwrap_or_else(|| issuer.clone());
     println!(
-        "authorization server   {issuer}  (clients: client-a, client-b, demo-gateway (may introspect); tls_client_auth by subject DN)"
+        "authorization server   {issuer}  (clients: client-a, client-b, demo-gateway (may introspect); tls_client_auth by subject DN; a and b get tokens for the gateway's URL)"
     );
 
     // A sample upstream, reachable only through the gateway in a real deployment.
@@ -173,9 +172,15 @@ pub async fn run() -> anyhow::Result<()> {
     let gateway = certbound_gateway::start(gw_config)
         .await
         .context("starting the gateway")?;
-    let orders_url = format!("https://localhost:{}/orders", gateway.addr.port());
+    // The gateway checks `aud` against its own URL (no audience configured),
+    // so the clients' tokens are issued for it.
+    let gateway_url = format!("https://localhost:{}", gateway.addr.port());
+    for id in ["client-a", "client-b"] {
+        register(id, "orders.read", Some(gateway_url.clone())).await?;
+    }
+    let orders_url = format!("{gateway_url}/orders");
     println!(
-        "gateway                {orders_url}  (route /orders needs scope orders.read; JWTs verified locally, revocation list polled every {REVOCATION_POLL_SECONDS} s)"
+        "gateway                {orders_url}  (route /orders needs scope orders.read, aud {gateway_url}, certificate-bound tokens only; JWTs verified locally, revocation list polled every {REVOCATION_POLL_SECONDS} s)"
     );
 
     let a_id = (file("client-a.pem"), file("client-a.key"));

@@ -62,6 +62,22 @@ pub async fn start_gateway_with(
     extra: &str,
     upstream_extra: &str,
 ) -> RunningGateway {
+    // What the AS puts in `aud` by default (tokens.default_audience = the issuer).
+    let policy = format!("audience = \"{issuer}\"");
+    start_gateway_policy(pki, dir, issuer, upstream, extra, upstream_extra, &policy).await
+}
+
+/// [`start_gateway_with`] with `policy` lines in `[policy]` instead of the
+/// issuer as audience.
+pub async fn start_gateway_policy(
+    pki: &TestPki,
+    dir: &Path,
+    issuer: &str,
+    upstream: &str,
+    extra: &str,
+    upstream_extra: &str,
+    policy: &str,
+) -> RunningGateway {
     let toml = format!(
         r#"[listener]
 mode = "mtls"
@@ -75,6 +91,7 @@ issuer = "{issuer}"
 ca = "{ca}"
 {extra}
 [policy]
+{policy}
 leeway_seconds = 0
 jwks_refetch_seconds = 1
 [upstream]

@@ -8,7 +8,7 @@ pub mod rfc9440;
 
 use std::net::IpAddr;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use ipnet::IpNet;
 use rustls::pki_types::CertificateDer;
 
@@ -31,6 +31,52 @@ pub const CERTIFICATE_HEADERS: [&str; 4] = [
     X_SSL_CLIENT_CERT,
     X_FORWARDED_CLIENT_CERT,
 ];
+
+/// Name prefixes (folded, see [`folded_starts_with`]) of headers that carry
+/// a client certificate or facts about it in some proxy's convention
+/// (`Client-Cert`, `Client-Cert-Chain`, `X-Client-Cert`, `SSL-Client-Cert`,
+/// `X-SSL-Client-Cert`, `X-SSL-Client-Verify`, `X-Forwarded-Client-Cert`…):
+/// an application behind us may believe any of them.
+pub const CERTIFICATE_HEADER_PREFIXES: [&str; 5] = [
+    "client-cert",
+    "x-client-cert",
+    "ssl-client-",
+    "x-ssl-client-",
+    "x-forwarded-client-cert",
+];
+
+/// A header-name byte as CGI, WSGI and PHP read it: any character other
+/// than a letter or digit (`_`, `.`, …) is `-`, letters are lower case.
+fn fold(b: u8) -> u8 {
+    if b.is_ascii_alphanumeric() {
+        b.to_ascii_lowercase()
+    } else {
+        b'-'
+    }
+}
+
+/// Whether `name` begins with `prefix` (lower case, `-` separated) once
+/// folded: `X_Certbound.Scope` begins with `x-certbound-`. No allocation.
+pub fn folded_starts_with(name: &str, prefix: &str) -> bool {
+    name.len() >= prefix.len() && name.bytes().zip(prefix.bytes()).all(|(n, p)| fold(n) == p)
+}
+
+/// Whether `name` equals `target` (lower case, `-` separated) once folded.
+pub fn folded_eq(name: &str, target: &str) -> bool {
+    name.len() == target.len() && folded_starts_with(name, target)
+}
+
+/// Whether `name`, under any spelling an application could read as one,
+/// is a client-certificate header.
+pub fn is_certificate_header(name: &str) -> bool {
+    // Most names cannot match: one byte decides.
+    matches!(
+        name.as_bytes().first(),
+        Some(b'c' | b'C' | b'x' | b'X' | b's' | b'S')
+    ) && CERTIFICATE_HEADER_PREFIXES
+        .iter()
+        .any(|p| folded_starts_with(name, p))
+}
 
 /// The proxies whose certificate headers we believe.
 #[derive(Debug, Clone, Default)]
@@ -65,19 +111,22 @@ impl TrustedProxies {
     }
 }
 
-/// Removes every certificate header; returns the names that were present.
-pub fn strip_certificate_headers(headers: &mut HeaderMap) -> Vec<&'static str> {
-    // Nearly every request has none; looking first spares a hashed removal per name.
-    if !headers
-        .keys()
-        .any(|k| CERTIFICATE_HEADERS.contains(&k.as_str()))
-    {
+/// Removes every certificate header under any spelling
+/// ([`is_certificate_header`]); returns the names that were present.
+pub fn strip_certificate_headers(headers: &mut HeaderMap) -> Vec<HeaderName> {
+    // Nearly every request has none; looking first spares the collection.
+    if !headers.keys().any(|k| is_certificate_header(k.as_str())) {
         return Vec::new();
     }
-    CERTIFICATE_HEADERS
-        .into_iter()
-        .filter(|name| headers.remove(*name).is_some())
-        .collect()
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| is_certificate_header(k.as_str()))
+        .cloned()
+        .collect();
+    for name in &doomed {
+        headers.remove(name);
+    }
+    doomed
 }
 
 /// The one header format a trusted-proxy listener believes. Exactly one:
@@ -230,5 +279,52 @@ mod tests {
             TrustedProxies::parse(&["example.com"]),
             Err(TlsError::BadProxyCidr(_))
         ));
+    }
+
+    #[test]
+    fn certificate_headers_are_stripped_under_every_spelling() {
+        let mut h = HeaderMap::new();
+        let spoofed = [
+            "client-cert",
+            "Client_Cert",
+            "client.cert.chain",
+            "X-Client-Cert",
+            "ssl_client_cert",
+            "SSL-Client-Verify",
+            "X-SSL-Client-Cert",
+            "x_ssl_client_s_dn",
+            "X-Forwarded_Client-Cert",
+            "x.forwarded.client.cert",
+        ];
+        for name in spoofed {
+            if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
+                h.append(n, http::HeaderValue::from_static("x"));
+            }
+        }
+        assert_eq!(h.len(), spoofed.len(), "hyper accepts every spelling");
+        for keep in [
+            "accept",
+            "x-client-id",
+            "clientcert",
+            "x-forwarded-for",
+            "ssl",
+        ] {
+            h.insert(keep, http::HeaderValue::from_static("1"));
+        }
+        let stripped = strip_certificate_headers(&mut h);
+        assert_eq!(stripped.len(), spoofed.len(), "{stripped:?}");
+        let mut left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(
+            left,
+            [
+                "accept",
+                "clientcert",
+                "ssl",
+                "x-client-id",
+                "x-forwarded-for"
+            ]
+        );
+        assert!(strip_certificate_headers(&mut h).is_empty());
     }
 }
