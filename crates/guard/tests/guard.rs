@@ -459,7 +459,6 @@ async fn revoked_jwts_are_refused_from_the_revocation_list() {
     );
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audience_is_required_and_unbound_tokens_refused_by_default() {
     use certbound_core::AuthMethod;
