@@ -64,12 +64,19 @@ pub(crate) fn refused_method(method: &http::Method) -> Option<Response> {
     Some(res)
 }
 
+/// The gateway's own error answer: JSON that a browser never sniffs into a
+/// page, however much of the request the description repeats.
 pub(crate) fn error(status: StatusCode, code: &str, description: &str) -> Response {
-    (
+    let mut res = (
         status,
         axum::Json(json!({ "error": code, "error_description": description })),
     )
-        .into_response()
+        .into_response();
+    res.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    res
 }
 
 /// Verifies the request against its route; the caller decides what to do next.

@@ -326,6 +326,7 @@ async fn identity_and_certificate_headers_under_other_spellings_never_reach_the_
             "client-cert",
             "host",
             "user-agent",
+            "x-certbound-cert-chain",
             "x-certbound-cert-thumbprint",
             "x-certbound-client-id",
             "x-certbound-scope",
@@ -341,6 +342,7 @@ async fn identity_and_certificate_headers_under_other_spellings_never_reach_the_
         ("x-certbound-scope", "read".to_owned()),
         ("x-certbound-cert-thumbprint", a.thumbprint().to_string()),
         ("x-forwarded-for", "127.0.0.1".to_owned()),
+        ("x-certbound-cert-chain", "valid".to_owned()),
         (
             "client-cert",
             format!(
@@ -535,4 +537,97 @@ async fn paths_an_upstream_reads_differently_are_refused_before_it_sees_them() {
     assert_eq!(seen_paths(), ["/api/orders;jsessionid=1"]);
     gw.stop().await;
     server.stop().await;
+}
+
+/// The gateway's own answers (no token, ambiguous path, no route, refused
+/// method) are JSON a browser never renders, and no origin may read them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_answers_are_inert_json() {
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    let upstream = start_upstream().await;
+    let gw = common::start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;
+    let base = format!("https://localhost:{}", gw.addr.port());
+    let a = pki.simple_client("a");
+    let evil = "Origin: https://evil.example";
+    let cases: [(Vec<String>, &str); 4] = [
+        (vec![format!("{base}/api/%3Cscript%3E")], "401"),
+        (vec![format!("{base}/api/%252e%252e/%3Cscript%3E")], "400"),
+        (vec![format!("{base}/%3Cscript%3E")], "404"),
+        (
+            vec!["-X".into(), "TRACE".into(), format!("{base}/api/x")],
+            "405",
+        ),
+    ];
+    for (args, status) in cases {
+        let mut all: Vec<&str> = vec!["-H", evil];
+        all.extend(args.iter().map(String::as_str));
+        let answer = curl_raw(&pki, Some(&a), &all).await;
+        let lower = answer.to_ascii_lowercase();
+        assert_eq!(lower.split(' ').nth(1), Some(status), "{answer}");
+        assert!(
+            lower.contains("\r\ncontent-type: application/json\r\n"),
+            "{answer}"
+        );
+        assert!(
+            lower.contains("\r\nx-content-type-options: nosniff\r\n"),
+            "{answer}"
+        );
+        assert!(!lower.contains("access-control-allow"), "{answer}");
+    }
+}
+
+/// Neither an absolute-form request target nor a Host header naming another
+/// host changes where the gateway connects: only configured upstreams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_never_chooses_where_the_gateway_connects() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // Stands for an internal service a caller would like to reach.
+    let internal = or_panic(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await,
+        "bind internal",
+    );
+    let internal_addr = or_panic(internal.local_addr(), "addr");
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&reached);
+    tokio::spawn(async move {
+        while internal.accept().await.is_ok() {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    let upstream = start_upstream().await;
+    let gw = common::start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;
+    let base = format!("https://localhost:{}", gw.addr.port());
+    register_with(&server, "a", None, |_| {}).await;
+    let a = pki.simple_client("a");
+    let t = token(&pki, &server, &a, "a").await;
+    let auth = bearer(&t);
+    let target = format!("http://{internal_addr}/api/x?via=target");
+    let host = format!("Host: {internal_addr}");
+    let api = format!("{base}/api/x?via=host");
+    for (args, via) in [
+        (
+            vec!["--http1.1", "-H", &auth, "--request-target", &target, &base],
+            "/api/x?via=target",
+        ),
+        (vec!["-H", &auth, "-H", &host, &api], "/api/x?via=host"),
+    ] {
+        let (status, body) = curl(&pki, Some(&a), &args).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["uri"], via, "the configured upstream answered: {body}");
+    }
+    // A URL smuggled into the path is just a path, and an ambiguous one.
+    let smuggled = format!("{base}/api/http://{internal_addr}/x");
+    let (status, body) = curl(&pki, Some(&a), &["-H", &auth, &smuggled]).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "the internal service was reached"
+    );
 }

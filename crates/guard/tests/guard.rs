@@ -453,7 +453,8 @@ async fn revoked_jwts_are_refused_from_the_revocation_list() {
         (
             503,
             Some("temporarily_unavailable"),
-            Some("the revocation list could not be refreshed; retry shortly")
+            // Generic, like every outage answer; the log says which list is stale.
+            Some("the authorization server is temporarily unavailable; retry shortly")
         ),
         "{body}"
     );

@@ -5,7 +5,9 @@ mod common;
 
 use certbound_core::AuthMethod;
 use certbound_server::clients::{ClientMetadata, TokenFormat};
+use certbound_testkit::or_panic;
 use common::{Backend, TestServer};
+use serde_json::Value;
 
 async fn matrix(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -171,3 +173,73 @@ async fn matrix(backend: Backend) {
     assert!(!server.token(Some(&alice), "alice").await.is_empty());
 }
 on_both_backends!(token_endpoint_bad_input_matrix, super::matrix);
+
+/// Input an answer repeats (here a scope) stays inert JSON, no origin may read
+/// an answer, and client metadata naming a URL to fetch is refused.
+async fn reflected(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
+    m.tls_client_auth_subject_dn = Some("CN=alice".into());
+    m.scope = "read".into();
+    server.register("alice", m, None).await;
+    let alice = server.pki.simple_client("alice");
+    let url = format!("{}/token", server.url);
+    let head = |name: &str| server.dir.path().join(name);
+    let read_head = |name: &str| {
+        or_panic(std::fs::read_to_string(head(name)), "read headers").to_ascii_lowercase()
+    };
+    let evil = "Origin: https://evil.example";
+
+    let body =
+        b"grant_type=client_credentials&client_id=alice&scope=%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    let dump = head("token.txt").display().to_string();
+    let (status, json) = server
+        .post_to(&url, Some(&alice), body, &[evil], &["-D", &dump])
+        .await;
+    assert_eq!(
+        (status, &json["error"]),
+        (400, &Value::from("invalid_scope"))
+    );
+    assert!(
+        json["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("<script>alert(1)</script>")),
+        "{json}"
+    );
+    let preflight = head("options.txt").display().to_string();
+    let (status, _) = server
+        .post_to(
+            &url,
+            Some(&alice),
+            b"",
+            &[evil, "Access-Control-Request-Method: POST"],
+            &["-X", "OPTIONS", "-D", &preflight],
+        )
+        .await;
+    assert_eq!(status, 405, "no CORS preflight is answered");
+    for (name, want_json) in [("token.txt", true), ("options.txt", false)] {
+        let h = read_head(name);
+        if want_json {
+            assert!(h.contains("\r\ncontent-type: application/json\r\n"), "{h}");
+        }
+        assert!(h.contains("\r\nx-content-type-options: nosniff\r\n"), "{h}");
+        assert!(!h.contains("access-control-allow"), "{h}");
+    }
+
+    // A client cannot make the server fetch a URL of its choosing: jwks_uri is
+    // not accepted until an SSRF-guarded fetcher exists.
+    let refused = serde_json::from_value::<ClientMetadata>(serde_json::json!({
+        "token_endpoint_auth_method": "self_signed_tls_client_auth",
+        "jwks_uri": "http://169.254.169.254/latest/meta-data/"
+    }));
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("unknown field `jwks_uri`")),
+        "{refused:?}"
+    );
+}
+on_both_backends!(
+    reflected_input_is_inert_json_and_no_origin_may_read_it,
+    super::reflected
+);

@@ -10,7 +10,9 @@ mod token;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::response::Response;
 use axum::routing::{get, post};
+use http::{HeaderValue, header};
 
 use crate::AuthorizationServer;
 
@@ -31,5 +33,16 @@ pub fn router(server: Arc<AuthorizationServer>) -> Router {
         .route(REVOCATION_LIST_PATH, post(revocations::revocations))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .layer(axum::middleware::map_response(nosniff))
         .with_state(server)
+}
+
+/// Every answer is JSON; `nosniff` keeps a browser from rendering one as a
+/// page, whatever request input an `error_description` repeats.
+async fn nosniff(mut res: Response) -> Response {
+    res.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    res
 }
