@@ -8,10 +8,17 @@
 use std::sync::Once;
 use std::time::Duration;
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::error::DatabaseError;
-use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
+
+mod errors;
+mod rows;
+mod url;
+
+use errors::{classify, connect_error, migrate_error};
+use rows::{client_from_row, key_from_row, token_from_row};
+use url::{Backend, parse_url};
 
 use crate::{RevokedJti, Store, StoreError, StoredClient, StoredSigningKey, StoredToken};
 
@@ -40,11 +47,6 @@ const SQLITE_PRAGMAS: [&str; 3] = [
     "PRAGMA foreign_keys = ON",
 ];
 
-/// Named in every [`StoreError::InvalidUrl`].
-const ACCEPTED_URLS: &str = "accepted forms are sqlite://PATH (created if missing), \
-     sqlite::memory: and postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE \
-     (or postgresql://...)";
-
 const CLIENT_COLUMNS: &str = "client_id, metadata, secret_hash, created_at";
 const KEY_COLUMNS: &str = "kid, alg, private_key_pem, public_jwk, created_at, retired_at, \
      publish_until, max_token_ttl, max_signing_lag";
@@ -55,18 +57,6 @@ const TOKEN_COLUMNS: &str = "token_hash, jti, client_id, subject, scope, audienc
 const INSERT_ACTIVE_KEY: &str = "INSERT INTO signing_keys \
      (kid, alg, private_key_pem, public_jwk, created_at, retired_at, publish_until) \
      VALUES ($1, $2, $3, $4, $5, NULL, NULL)";
-
-/// Which engine a URL selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    /// A database file.
-    Sqlite,
-    /// A private in-memory database: one connection, kept open for the
-    /// pool's lifetime (every new connection would see an empty database).
-    SqliteMemory,
-    /// A PostgreSQL server.
-    Postgres,
-}
 
 /// The [`Store`] on SQLite or PostgreSQL; cloning shares the connection pool.
 #[derive(Debug, Clone)]
@@ -486,114 +476,6 @@ fn bind_key<'q>(
         .bind(key.created_at)
 }
 
-/// Splits a storage URL into the backend and the URL handed to sqlx.
-fn parse_url(url: &str) -> Result<(Backend, String), StoreError> {
-    if url == "sqlite::memory:" || url == "sqlite://:memory:" {
-        return Ok((Backend::SqliteMemory, "sqlite::memory:".to_owned()));
-    }
-    if let Some(rest) = url.strip_prefix("sqlite://") {
-        let (path, query) = match rest.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (rest, None),
-        };
-        if path.is_empty() {
-            return Err(StoreError::InvalidUrl(format!(
-                "sqlite:// URL without a file path; {ACCEPTED_URLS}"
-            )));
-        }
-        let mode = query.and_then(|q| q.split('&').find_map(|p| p.strip_prefix("mode=")));
-        return Ok(match (mode, query) {
-            (Some("memory"), _) => (Backend::SqliteMemory, url.to_owned()),
-            (Some(_), _) => (Backend::Sqlite, url.to_owned()),
-            (None, Some(_)) => (Backend::Sqlite, format!("{url}&mode=rwc")),
-            (None, None) => (Backend::Sqlite, format!("{url}?mode=rwc")),
-        });
-    }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok((Backend::Postgres, url.to_owned()));
-    }
-    // Name only the scheme: the rest may hold a password.
-    let what = match url.split_once(':') {
-        Some(("sqlite", _)) => "SQLite URLs need the sqlite:// form".to_owned(),
-        Some((scheme, _)) if !scheme.is_empty() => format!("unsupported scheme {scheme:?}"),
-        _ if url.is_empty() => "empty URL".to_owned(),
-        _ => "not a URL".to_owned(),
-    };
-    Err(StoreError::InvalidUrl(format!("{what}; {ACCEPTED_URLS}")))
-}
-
-/// Errors from the first connection: sqlx rejecting the URL is `InvalidUrl`.
-fn connect_error(err: sqlx::Error) -> StoreError {
-    match err {
-        sqlx::Error::Configuration(e) => StoreError::InvalidUrl(format!("{e}; {ACCEPTED_URLS}")),
-        other => classify(other),
-    }
-}
-
-/// Migration failures are `Migration`, unless the database just went away.
-fn migrate_error(err: MigrateError) -> StoreError {
-    match err {
-        MigrateError::Execute(e) => match classify(e) {
-            unavailable @ StoreError::Unavailable(_) => unavailable,
-            other => StoreError::Migration(other.to_string()),
-        },
-        other => StoreError::Migration(other.to_string()),
-    }
-}
-
-/// Maps a sqlx error onto the [`StoreError`] classes the HTTP edge acts on.
-fn classify(err: sqlx::Error) -> StoreError {
-    match err {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
-        sqlx::Error::Database(db) => {
-            if db.is_unique_violation() {
-                StoreError::Conflict(db.message().to_owned())
-            } else if is_transient(db.as_ref()) {
-                StoreError::Unavailable(db.to_string())
-            } else {
-                StoreError::Database(db.to_string())
-            }
-        }
-        sqlx::Error::Migrate(e) => migrate_error(*e),
-        other => StoreError::Database(other.to_string()),
-    }
-}
-
-/// Database errors that say "busy or going away, try again" rather than
-/// "this statement is wrong".
-fn is_transient(db: &dyn DatabaseError) -> bool {
-    let Some(code) = db.code() else {
-        return false;
-    };
-    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        // Extended result code; the primary code is its low byte:
-        // SQLITE_BUSY (5, busy_timeout elapsed) or SQLITE_LOCKED (6).
-        return code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
-    }
-    if db
-        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-        .is_some()
-    {
-        // Class 08: connection exception; 40001/40P01: serialization failure
-        // and deadlock; 53300: too many connections; 57P01..03: shutdown.
-        // Connection-time refusals an operator fixes without restarting us:
-        // 55000 (database not accepting connections), 3D000 (database
-        // missing), class 28 (credentials rejected).
-        return code.starts_with("08")
-            || code.starts_with("28")
-            || matches!(
-                &*code,
-                "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03" | "55000" | "3D000"
-            );
-    }
-    false
-}
-
 /// Marks "clients changed" for every instance's client cache.
 async fn bump_client_generation(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -603,113 +485,4 @@ async fn bump_client_generation(
         .await
         .map(|_| ())
         .map_err(classify)
-}
-
-fn client_from_row(row: &AnyRow) -> Result<StoredClient, StoreError> {
-    let read = || -> Result<StoredClient, sqlx::Error> {
-        Ok(StoredClient {
-            client_id: row.try_get("client_id")?,
-            metadata: row.try_get("metadata")?,
-            secret_hash: row.try_get("secret_hash")?,
-            created_at: row.try_get("created_at")?,
-        })
-    };
-    read().map_err(classify)
-}
-
-fn key_from_row(row: &AnyRow) -> Result<StoredSigningKey, StoreError> {
-    let read = || -> Result<StoredSigningKey, sqlx::Error> {
-        Ok(StoredSigningKey {
-            kid: row.try_get("kid")?,
-            alg: row.try_get("alg")?,
-            private_key_pem: row.try_get("private_key_pem")?,
-            public_jwk: row.try_get("public_jwk")?,
-            created_at: row.try_get("created_at")?,
-            retired_at: row.try_get("retired_at")?,
-            publish_until: row.try_get("publish_until")?,
-            max_token_ttl: row.try_get("max_token_ttl")?,
-            max_signing_lag: row.try_get("max_signing_lag")?,
-        })
-    };
-    read().map_err(classify)
-}
-
-fn token_from_row(row: &AnyRow) -> Result<StoredToken, StoreError> {
-    let read = || -> Result<StoredToken, sqlx::Error> {
-        Ok(StoredToken {
-            token_hash: row.try_get("token_hash")?,
-            jti: row.try_get("jti")?,
-            client_id: row.try_get("client_id")?,
-            subject: row.try_get("subject")?,
-            scope: row.try_get("scope")?,
-            audience: row.try_get("audience")?,
-            cnf_x5t_s256: row.try_get("cnf_x5t_s256")?,
-            issued_at: row.try_get("issued_at")?,
-            expires_at: row.try_get("expires_at")?,
-            revoked_at: row.try_get("revoked_at")?,
-        })
-    };
-    read().map_err(classify)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn backend_of(url: &str) -> Result<Backend, StoreError> {
-        parse_url(url).map(|(b, _)| b)
-    }
-
-    #[test]
-    fn sqlite_urls_get_create_mode() {
-        assert!(
-            matches!(parse_url("sqlite:///tmp/x.db"), Ok((Backend::Sqlite, u)) if u == "sqlite:///tmp/x.db?mode=rwc")
-        );
-        assert!(
-            matches!(parse_url("sqlite://x.db?cache=private"), Ok((Backend::Sqlite, u)) if u == "sqlite://x.db?cache=private&mode=rwc")
-        );
-        assert!(
-            matches!(parse_url("sqlite://x.db?mode=ro"), Ok((Backend::Sqlite, u)) if u == "sqlite://x.db?mode=ro")
-        );
-        assert!(matches!(
-            backend_of("sqlite::memory:"),
-            Ok(Backend::SqliteMemory)
-        ));
-        assert!(matches!(
-            backend_of("sqlite://:memory:"),
-            Ok(Backend::SqliteMemory)
-        ));
-        assert!(matches!(
-            backend_of("sqlite://m?mode=memory"),
-            Ok(Backend::SqliteMemory)
-        ));
-        assert!(matches!(
-            backend_of("postgres://u@h/d"),
-            Ok(Backend::Postgres)
-        ));
-        assert!(matches!(
-            backend_of("postgresql://u@h/d"),
-            Ok(Backend::Postgres)
-        ));
-    }
-
-    #[test]
-    fn other_urls_are_invalid_without_echoing_secrets() {
-        for url in [
-            "",
-            "sqlite://",
-            "sqlite://?mode=rwc",
-            "sqlite:x.db",
-            "mysql://u:hunter2@h/d",
-            "x",
-        ] {
-            match parse_url(url) {
-                Err(StoreError::InvalidUrl(msg)) => {
-                    assert!(msg.contains("sqlite://PATH"), "{url}: {msg}");
-                    assert!(!msg.contains("hunter2"), "{url}: {msg}");
-                }
-                other => panic!("{url}: expected InvalidUrl, got {other:?}"),
-            }
-        }
-    }
 }
