@@ -56,6 +56,17 @@ pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
     })?;
     let addr = listener.local_addr()?;
     let default_audience = config.default_audience(addr.port());
+    if config.policy.audience.is_none()
+        && config.listener.url.is_none()
+        && !addr.ip().is_loopback()
+        && config.routes.iter().any(|r| r.audience.is_none())
+    {
+        // Reachable from other hosts, yet only tokens for localhost pass.
+        tracing::warn!(
+            audience = %default_audience,
+            "no listener.url or policy.audience: routes without their own audience accept only tokens for {default_audience}; set listener.url to the URL callers use"
+        );
+    }
     let a = &config.authorization_server;
     let identity = match (&a.cert, &a.key) {
         (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
