@@ -27,7 +27,8 @@ pub struct ConnectionLimits {
     /// long (between two reads): the connection is closed.
     pub body_read_timeout_secs: u64,
     /// A response the client does not read for this long (between two
-    /// writes): the connection is closed.
+    /// writes, or, on HTTP/2, between two frames the client's flow-control
+    /// window lets through): the connection is closed.
     pub send_timeout_secs: u64,
     /// HTTP/2 PING after this much silence while streams are open, to find
     /// dead peers; 0 sends none.

@@ -45,6 +45,10 @@ pub(crate) struct ConnState {
     body_progress: AtomicU64,
     /// When a write (or flush) started to wait for the client to read.
     write_stalled_since: AtomicU64,
+    /// Response bodies handed to hyper and not yet finished.
+    responses_open: AtomicU32,
+    /// When a response body last gave hyper a frame (or was handed over).
+    response_progress: AtomicU64,
 }
 
 /// Why the watchdog ends a connection.
@@ -69,6 +73,8 @@ impl ConnState {
             bodies_waiting: AtomicU32::new(0),
             body_progress: AtomicU64::new(0),
             write_stalled_since: AtomicU64::new(NONE),
+            responses_open: AtomicU32::new(0),
+            response_progress: AtomicU64::new(0),
         })
     }
 
@@ -122,6 +128,15 @@ impl ConnState {
                 t.body,
                 Expiry::Stalled("request body stalled"),
             );
+        } else if self.responses_open.load(Ordering::Acquire) > 0 {
+            // An HTTP/2 client that never opens its flow-control window
+            // makes hyper stop polling the body without a write ever
+            // blocking: no response frame for the send timeout is a stall.
+            consider(
+                self.response_progress.load(Ordering::Acquire),
+                t.send,
+                Expiry::Stalled("response not taken"),
+            );
         }
         expired.map_or(Ok(next), Err)
     }
@@ -156,15 +171,22 @@ impl Drop for ActiveGuard {
 /// written it out or dropped it. No allocation: a field next to the body.
 pub(crate) struct ResponseBody {
     inner: Body,
-    _guard: ActiveGuard,
+    guard: ActiveGuard,
 }
 
 impl ResponseBody {
     pub(crate) fn new(inner: Body, guard: ActiveGuard) -> Self {
-        Self {
-            inner,
-            _guard: guard,
-        }
+        let conn = &guard.0;
+        conn.response_progress
+            .store(conn.now_ms(), Ordering::Release);
+        conn.responses_open.fetch_add(1, Ordering::AcqRel);
+        Self { inner, guard }
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        self.guard.0.responses_open.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -176,7 +198,13 @@ impl HttpBody for ResponseBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(_))) = &polled {
+            let conn = &self.guard.0;
+            conn.response_progress
+                .store(conn.now_ms(), Ordering::Release);
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

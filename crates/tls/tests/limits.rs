@@ -590,3 +590,42 @@ async fn trusted_proxies_are_exempt_from_the_per_ip_limit_but_others_are_not() {
     }
     assert!(plain_served_from("127.0.0.2", server.addr).await.is_none());
 }
+
+#[tokio::test]
+async fn http2_responses_a_zero_window_never_lets_through_are_cut_off() {
+    let pki = TestPki::new();
+    let server = start_limited(mtls_mode(&pki), limits(|l| l.send_timeout_secs = 1)).await;
+    let mut tasks = JoinSet::new();
+    for _ in 0..N {
+        let tls = tls_connect(server.addr, tls_config(&pki, &[b"h2"])).await;
+        // No flow-control window at all: no DATA frame may reach the client,
+        // and hyper waits for capacity without a write ever blocking.
+        let (mut send, conn) = or_panic(
+            h2::client::Builder::new()
+                .initial_window_size(0)
+                .handshake::<_, Bytes>(tls)
+                .await,
+            "h2 handshake",
+        );
+        let conn = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let req = or_panic(
+            http::Request::get("https://localhost/big").body(()),
+            "request",
+        );
+        let (res, _) = or_panic(send.send_request(req, true), "send request");
+        let since = Instant::now();
+        tasks.spawn(async move {
+            let _keep = (send, res);
+            let closed = tokio::time::timeout_at(since + secs(1) + MARGIN, conn).await;
+            assert!(
+                closed.is_ok(),
+                "HTTP/2 connection with a zero window still open"
+            );
+            since.elapsed()
+        });
+    }
+    normal_client_served(&pki, server.addr).await;
+    all_closed(tasks, secs(1)).await;
+}
