@@ -142,13 +142,55 @@ fn doomed(name: &HeaderName) -> bool {
         || (name != "x-forwarded-for" && certbound_tls::proxy::folded_eq(name, "x-forwarded-for"))
 }
 
+/// Whether a header tells an upstream where the request came from or how
+/// it arrived (`Forwarded`, `X-Real-IP`, `X-Forwarded-Host`/`-Proto`/`-Port`,
+/// `True-Client-IP`…, under any spelling): believed by Spring's
+/// `ForwardedHeaderFilter`, nginx `real_ip_header` and IP allow-lists, so
+/// only a trusted proxy may send them. `X-Forwarded-For` is rebuilt instead.
+fn is_forwarding(name: &HeaderName) -> bool {
+    use certbound_tls::proxy::{folded_eq, folded_starts_with};
+    let name = name.as_str();
+    // Most names cannot match: one byte decides.
+    if !matches!(
+        name.as_bytes().first(),
+        Some(b'f' | b'F' | b'x' | b'X' | b't' | b'T' | b'c' | b'C')
+    ) {
+        return false;
+    }
+    (folded_starts_with(name, "x-forwarded-") && !folded_eq(name, "x-forwarded-for"))
+        || [
+            "forwarded",
+            "x-real-ip",
+            "true-client-ip",
+            "x-client-ip",
+            "x-cluster-client-ip",
+            "cf-connecting-ip",
+        ]
+        .iter()
+        .any(|n| folded_eq(name, n))
+}
+
 /// Removes hop-by-hop headers, those named in `Connection`, and every
 /// header a caller could pass off as one the gateway sets ([`doomed`]).
 /// Runs before the gateway sets its own.
 pub(crate) fn strip(map: &mut HeaderMap) {
+    strip_where(map, doomed);
+}
+
+/// [`strip`] for a request, which also loses the forwarding headers
+/// ([`is_forwarding`]) unless a trusted proxy sent them.
+fn strip_request(map: &mut HeaderMap, from_trusted_proxy: bool) {
+    if from_trusted_proxy {
+        strip_where(map, doomed);
+    } else {
+        strip_where(map, |n| doomed(n) || is_forwarding(n));
+    }
+}
+
+fn strip_where(map: &mut HeaderMap, doomed: impl Fn(&HeaderName) -> bool) {
     // One look at the names first: on nearly every request there is nothing
     // to remove, and each removal costs a hashed lookup.
-    if !map.keys().any(doomed) {
+    if !map.keys().any(&doomed) {
         return;
     }
     let named: Vec<HeaderName> = map
@@ -242,7 +284,7 @@ pub(crate) async fn proxy(
     };
     *req.uri_mut() = target;
     let headers = req.headers_mut();
-    strip(headers);
+    strip_request(headers, info.trusted_proxy);
     headers.remove(header::HOST);
     set_identity(headers, &token);
     append_forwarded_for(headers, &info);
@@ -381,6 +423,26 @@ mod tests {
         // Nothing to strip: the map is left as it was.
         strip(&mut h);
         assert_eq!(h.len(), 2);
+        // Forwarding headers: kept from a trusted proxy, dropped from anyone else.
+        for spelling in [
+            "Forwarded",
+            "X-Real-IP",
+            "x_real_ip",
+            "X-Forwarded-Host",
+            "X_Forwarded_Proto",
+            "x-forwarded-port",
+            "True-Client-IP",
+            "CF-Connecting-IP",
+        ] {
+            h.insert(spelling, HeaderValue::from_static("10.0.0.5"));
+        }
+        let mut trusted = h.clone();
+        strip_request(&mut trusted, true);
+        assert_eq!(trusted.len(), 10);
+        strip_request(&mut h, false);
+        let mut left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["accept", "x-forwarded-for"]);
     }
 
     #[test]

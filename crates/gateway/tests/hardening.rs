@@ -304,6 +304,17 @@ async fn identity_and_certificate_headers_under_other_spellings_never_reach_the_
         "X-Forwarded-Client-Cert",
         "X-Forwarded_Client-Cert",
         "X_Forwarded_For",
+        // Other proxies' certificate conventions (nginx, Traefik, IIS, ALB).
+        "X-SSL-Cert",
+        "X-Forwarded-Tls-Client-Cert",
+        "X_ARR_ClientCert",
+        "X-Amzn-Mtls-Clientcert",
+        "X-Client-Verify",
+        // Where the request came from: only a trusted proxy may say.
+        "Forwarded",
+        "X-Real-IP",
+        "X_Forwarded_Host",
+        "True-Client-IP",
     ];
     let mut args: Vec<String> = vec!["-H".into(), bearer(&t)];
     for name in spoofed {

@@ -33,16 +33,25 @@ pub const CERTIFICATE_HEADERS: [&str; 4] = [
 ];
 
 /// Name prefixes (folded, see [`folded_starts_with`]) of headers that carry
-/// a client certificate or facts about it in some proxy's convention
-/// (`Client-Cert`, `Client-Cert-Chain`, `X-Client-Cert`, `SSL-Client-Cert`,
-/// `X-SSL-Client-Cert`, `X-SSL-Client-Verify`, `X-Forwarded-Client-Cert`…):
-/// an application behind us may believe any of them.
-pub const CERTIFICATE_HEADER_PREFIXES: [&str; 5] = [
+/// a client certificate or facts about it in some proxy's convention: RFC
+/// 9440 (`Client-Cert`, `Client-Cert-Chain`), nginx examples (`X-SSL-Cert`,
+/// `X-SSL-Client-*`, `X-Client-Verify`, `X-Client-DN`), Apache
+/// (`SSL-Client-*`), Envoy (`X-Forwarded-Client-Cert`), Traefik
+/// (`X-Forwarded-Tls-Client-Cert`, `-Info`), IIS ARR (`X-ARR-ClientCert`),
+/// AWS ALB (`X-Amzn-Mtls-Clientcert`): an application behind us may believe
+/// any of them.
+pub const CERTIFICATE_HEADER_PREFIXES: [&str; 11] = [
     "client-cert",
     "x-client-cert",
+    "x-client-verify",
+    "x-client-dn",
     "ssl-client-",
-    "x-ssl-client-",
+    "x-ssl-",
     "x-forwarded-client-cert",
+    "x-forwarded-tls-client-cert",
+    "x-arr-clientcert",
+    "x-arr-ssl",
+    "x-amzn-mtls-",
 ];
 
 /// A header-name byte as CGI, WSGI and PHP read it: any character other
