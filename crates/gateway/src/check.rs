@@ -61,8 +61,10 @@ pub(crate) async fn check(
             .get(http::header::HOST)
             .and_then(|v| v.to_str().ok())
     });
-    let Some(route) = routes::find(&state.routes, host, &path) else {
-        return refuse("no route covers this host and path");
+    let route = match routes::find(&state.routes, host, &path) {
+        Ok(Some(route)) => route,
+        Ok(None) => return refuse("no route covers this host and path"),
+        Err(refusal) => return refuse(refusal.description()),
     };
     match authorise(
         &state,

@@ -249,12 +249,23 @@ pub(crate) async fn proxy(
             );
         }
     };
-    let Some(route) = routes::find(&state.routes, host_of(&req), &path) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no route for this host and path",
-        );
+    let route = match routes::find(&state.routes, host_of(&req), &path) {
+        Ok(Some(route)) => route,
+        Ok(None) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no route for this host and path",
+            );
+        }
+        Err(refusal) => {
+            info!(target: "certbound::audit", event = "request_refused", reason = ?refusal);
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                refusal.description(),
+            );
+        }
     };
     let token = match authorise(
         &state,

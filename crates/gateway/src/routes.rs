@@ -11,6 +11,8 @@ use crate::config::RouteConfig;
 pub(crate) struct Route {
     pub(crate) host: Option<String>,
     pub(crate) prefix: String,
+    /// `prefix` as a case-insensitive, normalising upstream reads it.
+    pub(crate) folded_prefix: String,
     pub(crate) upstream: Uri,
     /// Index of the upstream's origin in the gateway's connection pools.
     pub(crate) origin: usize,
@@ -24,6 +26,7 @@ impl Route {
         Some(Self {
             host: c.host.as_ref().map(|h| h.to_ascii_lowercase()),
             prefix: c.path_prefix.trim_end_matches('/').to_owned(),
+            folded_prefix: fold_path(c.path_prefix.trim_end_matches('/')),
             upstream: c.upstream.parse().ok()?,
             origin: 0,
             scopes: c.scopes.clone(),
@@ -35,7 +38,11 @@ impl Route {
     }
 
     fn matches(&self, host: Option<&str>, path: &str) -> bool {
-        let host_ok = match (&self.host, host) {
+        self.matches_host(host) && prefix_matches(&self.prefix, path)
+    }
+
+    fn matches_host(&self, host: Option<&str>) -> bool {
+        match (&self.host, host) {
             (None, _) => true,
             (Some(want), Some(got)) => {
                 // Compare without the port.
@@ -46,8 +53,7 @@ impl Route {
                 want.eq_ignore_ascii_case(got)
             }
             (Some(_), None) => false,
-        };
-        host_ok && prefix_matches(&self.prefix, path)
+        }
     }
 }
 
@@ -81,6 +87,9 @@ pub(crate) enum PathRefusal {
     /// A character that Unicode normalisation or a lenient decoder turns
     /// into `.`, `/` or `\` (full-width dot, one dot leader…).
     LookAlike,
+    /// Read case-insensitively (Express, IIS) or after Unicode
+    /// normalisation (`ａdmin`), the path would take another route.
+    RouteDependsOnCase,
 }
 
 impl PathRefusal {
@@ -101,6 +110,9 @@ impl PathRefusal {
             }
             Self::InvalidUtf8 => "the path is not UTF-8 after percent-decoding",
             Self::ControlCharacter => "control characters (%00-%1F, %7F) in the path are refused",
+            Self::RouteDependsOnCase => {
+                "the path takes another route when its letters are read case-insensitively or normalised (NFKC)"
+            }
             Self::LookAlike => {
                 "characters that read as a dot or slash (full-width dot, one dot leader…) in the path are refused"
             }
@@ -275,9 +287,42 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
     })
 }
 
-/// First route matching `host` and `path`.
-pub(crate) fn find<'a>(routes: &'a [Route], host: Option<&str>, path: &str) -> Option<&'a Route> {
-    routes.iter().find(|r| r.matches(host, path))
+/// First route matching `host` and `path`. Refused when an upstream that
+/// ignores case (Express's default, IIS) or normalises Unicode (`ａdmin`)
+/// would read the path as one another route covers.
+pub(crate) fn find<'a>(
+    routes: &'a [Route],
+    host: Option<&str>,
+    path: &str,
+) -> Result<Option<&'a Route>, PathRefusal> {
+    let found = routes.iter().find(|r| r.matches(host, path));
+    // Lower-case ASCII without escapes reads the same everywhere; so do the
+    // routes' prefixes unless one has capitals or escapes.
+    let plain_path = !path.bytes().any(|b| b.is_ascii_uppercase() || b == b'%');
+    let folded = if plain_path {
+        if routes.iter().all(|r| r.prefix == r.folded_prefix) {
+            return Ok(found);
+        }
+        Cow::Borrowed(path)
+    } else {
+        Cow::Owned(fold_path(path))
+    };
+    let other = routes
+        .iter()
+        .find(|r| r.matches_host(host) && prefix_matches(&r.folded_prefix, &folded));
+    match (found, other) {
+        (Some(a), Some(b)) if std::ptr::eq(a, b) => Ok(found),
+        (None, None) => Ok(None),
+        _ => Err(PathRefusal::RouteDependsOnCase),
+    }
+}
+
+/// A path as a lenient upstream reads it: percent-decoded, NFKC-normalised,
+/// lower case.
+fn fold_path(path: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    decoded.nfkc().collect::<String>().to_lowercase()
 }
 
 #[cfg(test)]
@@ -288,6 +333,7 @@ mod tests {
         Route {
             host: host.map(str::to_owned),
             prefix: prefix.trim_end_matches('/').to_owned(),
+            folded_prefix: fold_path(prefix.trim_end_matches('/')),
             upstream: Uri::from_static("http://127.0.0.1:1"),
             origin: 0,
             scopes: vec![],
@@ -457,22 +503,22 @@ mod tests {
             route(None, "/"),
         ];
         assert_eq!(
-            find(&routes, Some("API.example:443"), "/v1/x").map(|r| r.prefix.as_str()),
+            find_ok(&routes, Some("API.example:443"), "/v1/x").map(|r| r.prefix.as_str()),
             Some("/v1")
         );
         assert_eq!(
-            find(&routes, Some("other"), "/v1/x").map(|r| r.prefix.as_str()),
+            find_ok(&routes, Some("other"), "/v1/x").map(|r| r.prefix.as_str()),
             Some("")
         );
         assert_eq!(
-            find(&routes, None, "/api").map(|r| r.prefix.as_str()),
+            find_ok(&routes, None, "/api").map(|r| r.prefix.as_str()),
             Some("/api")
         );
         assert_eq!(
-            find(&routes, None, "/apix").map(|r| r.prefix.as_str()),
+            find_ok(&routes, None, "/apix").map(|r| r.prefix.as_str()),
             Some("")
         );
-        assert!(find(&routes[..2], None, "/apix").is_none());
+        assert!(find_ok(&routes[..2], None, "/apix").is_none());
         // A segment is judged without its parameters, as Tomcat reads it.
         for (path, want) in [
             ("/api;x/y", "/api"),
@@ -481,15 +527,55 @@ mod tests {
             ("/x;api", ""),
         ] {
             assert_eq!(
-                find(&routes, None, path).map(|r| r.prefix.as_str()),
+                find_ok(&routes, None, path).map(|r| r.prefix.as_str()),
                 Some(want),
                 "{path}"
             );
         }
         let nested = [route(None, "/api/v1"), route(None, "/")];
         assert_eq!(
-            find(&nested, None, "/api;a=1/v1;b=2/x").map(|r| r.prefix.as_str()),
+            find_ok(&nested, None, "/api;a=1/v1;b=2/x").map(|r| r.prefix.as_str()),
             Some("/api/v1")
         );
+    }
+
+    fn find_ok<'a>(routes: &'a [Route], host: Option<&str>, path: &str) -> Option<&'a Route> {
+        find(routes, host, path).unwrap_or_else(|e| panic!("{path}: {e:?}"))
+    }
+
+    #[test]
+    fn refuses_paths_whose_route_depends_on_case_or_normalisation() {
+        let routes = [
+            route(None, "/admin"),
+            route(None, "/Reports"),
+            route(None, "/"),
+        ];
+        // Express and IIS would serve these from /admin or /Reports.
+        for path in [
+            "/ADMIN/users",
+            "/Admin",
+            "/%EF%BD%81dmin/users",
+            "/%EF%BC%A1DMIN",
+            "/reports/q1",
+        ] {
+            assert_eq!(
+                find(&routes, None, path).map(|r| r.map(|r| r.prefix.clone())),
+                Err(PathRefusal::RouteDependsOnCase),
+                "{path}"
+            );
+        }
+        // Same route either way: served.
+        for (path, want) in [
+            ("/admin/Users", "/admin"),
+            ("/Reports/Q1", "/Reports"),
+            ("/Other/%C3%A9", ""),
+            ("/api/x", ""),
+        ] {
+            assert_eq!(
+                find_ok(&routes, None, path).map(|r| r.prefix.as_str()),
+                Some(want),
+                "{path}"
+            );
+        }
     }
 }

@@ -470,6 +470,11 @@ async fn paths_an_upstream_reads_differently_are_refused_before_it_sees_them() {
             "/api/x%00.json",
             "control characters (%00-%1F, %7F) in the path are refused",
         ),
+        // Express and IIS match routes case-insensitively.
+        (
+            "/ADMIN/users",
+            "the path takes another route when its letters are read case-insensitively or normalised (NFKC)",
+        ),
     ] {
         let (status, body) = curl(
             &pki,

@@ -112,6 +112,7 @@ impl Revocations {
     pub(crate) async fn poll(&self, leeway: i64) -> Result<usize, GuardError> {
         let mut cursor = self.cursor.lock().await;
         let mut added = 0;
+        let mut complete = false;
         for _ in 0..MAX_PAGES_PER_POLL {
             let mut form = vec![("client_id", self.options.client_id.as_str())];
             if let Some(c) = cursor.as_deref() {
@@ -122,11 +123,16 @@ impl Revocations {
             self.apply(page.revoked, leeway);
             *cursor = Some(page.cursor);
             if page.complete {
+                complete = true;
                 break;
             }
         }
-        self.fresh_at
-            .store(crate::introspection::now(), Ordering::Release);
+        // A list not read to its end is not current: the staleness bound
+        // keeps running until a poll reaches the end.
+        if complete {
+            self.fresh_at
+                .store(crate::introspection::now(), Ordering::Release);
+        }
         Ok(added)
     }
 
