@@ -11,8 +11,9 @@ use crate::config::RouteConfig;
 pub(crate) struct Route {
     pub(crate) host: Option<String>,
     pub(crate) prefix: String,
-    /// `prefix` as a case-insensitive, normalising upstream reads it.
-    pub(crate) folded_prefix: String,
+    /// `prefix` as a case-insensitive, normalising upstream reads it, when
+    /// that differs from `prefix` (computed once, not per request).
+    pub(crate) folded_prefix: Option<String>,
     pub(crate) upstream: Uri,
     /// Index of the upstream's origin in the gateway's connection pools.
     pub(crate) origin: usize,
@@ -26,7 +27,7 @@ impl Route {
         Some(Self {
             host: c.host.as_ref().map(|h| h.to_ascii_lowercase()),
             prefix: c.path_prefix.trim_end_matches('/').to_owned(),
-            folded_prefix: fold_path(c.path_prefix.trim_end_matches('/')),
+            folded_prefix: folded_prefix(c.path_prefix.trim_end_matches('/')),
             upstream: c.upstream.parse().ok()?,
             origin: 0,
             scopes: c.scopes.clone(),
@@ -300,21 +301,27 @@ pub(crate) fn find<'a>(
     // routes' prefixes unless one has capitals or escapes.
     let plain_path = !path.bytes().any(|b| b.is_ascii_uppercase() || b == b'%');
     let folded = if plain_path {
-        if routes.iter().all(|r| r.prefix == r.folded_prefix) {
+        if routes.iter().all(|r| r.folded_prefix.is_none()) {
             return Ok(found);
         }
         Cow::Borrowed(path)
     } else {
         Cow::Owned(fold_path(path))
     };
-    let other = routes
-        .iter()
-        .find(|r| r.matches_host(host) && prefix_matches(&r.folded_prefix, &folded));
+    let other = routes.iter().find(|r| {
+        let prefix = r.folded_prefix.as_deref().unwrap_or(&r.prefix);
+        r.matches_host(host) && prefix_matches(prefix, &folded)
+    });
     match (found, other) {
         (Some(a), Some(b)) if std::ptr::eq(a, b) => Ok(found),
         (None, None) => Ok(None),
         _ => Err(PathRefusal::RouteDependsOnCase),
     }
+}
+
+/// A route prefix's folded form ([`fold_path`]), if it is not the prefix itself.
+fn folded_prefix(prefix: &str) -> Option<String> {
+    Some(fold_path(prefix)).filter(|f| f != prefix)
 }
 
 /// A path as a lenient upstream reads it: percent-decoded, NFKC-normalised,
@@ -333,7 +340,7 @@ mod tests {
         Route {
             host: host.map(str::to_owned),
             prefix: prefix.trim_end_matches('/').to_owned(),
-            folded_prefix: fold_path(prefix.trim_end_matches('/')),
+            folded_prefix: folded_prefix(prefix.trim_end_matches('/')),
             upstream: Uri::from_static("http://127.0.0.1:1"),
             origin: 0,
             scopes: vec![],
