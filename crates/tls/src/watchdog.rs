@@ -4,8 +4,9 @@
 //! state implies, then closes the connection or sleeps again.
 //!
 //! Per request this costs two `Arc` clones, a handful of relaxed atomic
-//! operations and one clock read when the response ends; a clock read also
-//! happens whenever a body or a write has to wait, never on the fast path.
+//! operations and a clock read when the response body is handed over, at
+//! each frame it yields and when the response ends; a clock read also
+//! happens whenever a body or a write has to wait.
 
 use std::io;
 use std::pin::Pin;
