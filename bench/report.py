@@ -306,10 +306,12 @@ def main() -> int:
       f"{goal(startup is not None and startup <= 200)} |")
     w("")
     cost_lines(w, cells, results, c_hi, c_hp, gw_hi)
-    notes = Path(__file__).resolve().parent / "notes.md"
-    if notes.exists():
-        w(notes.read_text().rstrip())
-        w("")
+    # bench/profiles.sh writes what each build profile costs; notes.md is prose.
+    for name in ("profiles.md", "notes.md"):
+        extra = Path(__file__).resolve().parent / name
+        if extra.exists():
+            w(extra.read_text().rstrip())
+            w("")
     out.write_text("\n".join(lines))
     return 0
 

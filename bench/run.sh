@@ -51,11 +51,13 @@ if [ ! -d "$PEER_DIR/node_modules/oidc-provider" ]; then
   (cd "$PEER_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
-log "building certbound and the load generator (release)"
-cargo build --release --locked -q -p certbound -p certbound-bench
+# The `dist` profile (fat LTO, one codegen unit) is what deployments build;
+# `bench/profiles.sh` compares it with the lighter `release` profile.
+log "building certbound and the load generator (dist profile)"
+cargo build --profile dist --locked -q -p certbound -p certbound-bench
 TARGET=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)
-CB=$TARGET/release/certbound
-LOAD=$TARGET/release/certbound-bench
+CB=$TARGET/dist/certbound
+LOAD=$TARGET/dist/certbound-bench
 
 if [ "${BENCH_PIN:-$([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)}" = 1 ]; then
   SERVER_CPU=(taskset -c 0)
