@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certbound_client::TlsSettings;
+use certbound_tls::TlsSettings;
 use certbound_guard::{Guard, GuardOptions, IntrospectionOptions, RevocationOptions};
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode, TrustedProxies};
 use tokio::net::TcpListener;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use certbound_client::TlsSettings;
+use certbound_tls::TlsSettings;
 use certbound_guard::{
     BoundClient, Guard, GuardError, GuardLayer, GuardOptions, IntrospectionOptions,
     RevocationOptions,
