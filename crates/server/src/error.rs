@@ -25,9 +25,6 @@ pub enum ServerError {
     /// TLS set-up failed.
     #[error(transparent)]
     Tls(#[from] certbound_tls::TlsError),
-    /// Dev PKI creation failed.
-    #[error(transparent)]
-    Pki(#[from] certbound_pki::PkiError),
     /// A signing key could not be made, read or used.
     #[error("signing key: {0}")]
     Key(String),

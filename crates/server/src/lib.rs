@@ -9,7 +9,6 @@ pub mod endpoints;
 mod error;
 pub mod file_modes;
 pub mod form;
-pub mod init;
 pub mod keys;
 mod run;
 pub mod tokens;
