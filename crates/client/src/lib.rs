@@ -16,10 +16,10 @@ mod request;
 
 pub use bound::{CertboundClient, CertboundClientBuilder};
 pub use cache::{AccessToken, RefreshPolicy};
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use certbound_core::metadata::{AuthorizationServerMetadata, Endpoint, metadata_url};
 /// Re-exported: the client side of certbound-tls is part of this SDK's API.
 pub use certbound_tls::TlsSettings;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use discovery::{OAuthClient, TokenResponse, describe};
 pub use error::ClientError;
 pub use request::{BoundRequest, ResourceRequest};

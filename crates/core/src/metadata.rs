@@ -235,7 +235,10 @@ mod tests {
         );
         m.revocation_endpoint = Some(String::new());
         assert_eq!(m.mtls_endpoint(Endpoint::Revocation), None);
-        assert_eq!(Endpoint::RevocationList.to_string(), "certbound_revocation_list_endpoint");
+        assert_eq!(
+            Endpoint::RevocationList.to_string(),
+            "certbound_revocation_list_endpoint"
+        );
     }
 
     #[test]

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use certbound_core::metadata::{AuthorizationServerMetadata, Endpoint, metadata_url};
-use certbound_tls::TlsSettings;
 use certbound_core::claims::ACCESS_TOKEN_TYP;
+use certbound_core::metadata::{AuthorizationServerMetadata, Endpoint, metadata_url};
 use certbound_core::{AccessTokenClaims, Thumbprint};
+use certbound_tls::TlsSettings;
 use http::HeaderMap;
 use jsonwebtoken::Validation;
 use serde::Deserialize;
@@ -193,11 +193,12 @@ impl Guard {
         let introspector = match &options.introspection {
             None => None,
             Some(o) => {
-                let endpoint = metadata
-                    .mtls_endpoint(Endpoint::Introspection)
-                    .ok_or_else(|| {
-                        GuardError::Setup(format!("{url} has no introspection_endpoint"))
-                    })?;
+                let endpoint =
+                    metadata
+                        .mtls_endpoint(Endpoint::Introspection)
+                        .ok_or_else(|| {
+                            GuardError::Setup(format!("{url} has no introspection_endpoint"))
+                        })?;
                 Some(Introspector::new(
                     fetcher.clone(),
                     endpoint.to_owned(),

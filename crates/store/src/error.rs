@@ -76,7 +76,10 @@ impl std::fmt::Display for Taken {
         match self {
             Self::ClientId(id) => write!(f, "client_id {id:?}"),
             Self::RetiredKid(kid) => {
-                write!(f, "signing key kid {kid:?} is already used by a retired key")
+                write!(
+                    f,
+                    "signing key kid {kid:?} is already used by a retired key"
+                )
             }
             Self::Other(message) => f.write_str(message),
         }

@@ -20,9 +20,7 @@ use errors::{classify, connect_error, migrate_error};
 use rows::{client_from_row, key_from_row, token_from_row};
 use url::{Backend, parse_url};
 
-use crate::{
-    RevokedJti, Store, StoreError, StoredClient, StoredSigningKey, StoredToken, Taken,
-};
+use crate::{RevokedJti, Store, StoreError, StoredClient, StoredSigningKey, StoredToken, Taken};
 
 /// The embedded schema (`crates/store/migrations`), identical on both engines.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");

@@ -244,7 +244,9 @@ async fn signing_keys(store: &SqlStore) {
         )
         .await
     {
-        Err(StoreError::Conflict { source: Some(_), .. }) => {}
+        Err(StoreError::Conflict {
+            source: Some(_), ..
+        }) => {}
         other => panic!("rotate onto a taken kid: expected Conflict, got {other:?}"),
     }
     let keys = ok(store.signing_keys().await, "keys after failed rotate");

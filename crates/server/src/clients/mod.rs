@@ -162,17 +162,14 @@ impl RegisteredClient {
     ) -> Result<Self, InvalidClient> {
         use ClientParameter as P;
         validate_client_id(client_id)?;
-        let method: AuthMethod = metadata
-            .token_endpoint_auth_method
-            .parse()
-            .map_err(|_| {
-                InvalidClient::new(
-                    P::TokenEndpointAuthMethod,
-                    ClientRule::UnsupportedAuthMethod {
-                        given: metadata.token_endpoint_auth_method.clone(),
-                    },
-                )
-            })?;
+        let method: AuthMethod = metadata.token_endpoint_auth_method.parse().map_err(|_| {
+            InvalidClient::new(
+                P::TokenEndpointAuthMethod,
+                ClientRule::UnsupportedAuthMethod {
+                    given: metadata.token_endpoint_auth_method.clone(),
+                },
+            )
+        })?;
         let m = &metadata;
         let mut matchers: Vec<(ClientParameter, TlsClientAuthMatcher)> = Vec::new();
         if let Some(dn) = &m.tls_client_auth_subject_dn {
