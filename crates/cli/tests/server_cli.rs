@@ -308,7 +308,7 @@ fn clients_keys_and_config_commands() {
             "--san-dns",
             "a",
         ],
-        "exactly one matcher",
+        "--san-dns: tls_client_auth takes exactly one matcher",
     );
     fails(
         &[
@@ -321,7 +321,7 @@ fn clients_keys_and_config_commands() {
             "--auth",
             "tls_client_auth",
         ],
-        "needs exactly one of",
+        "--auth: tls_client_auth needs exactly one of",
     );
     fails(
         &[
@@ -334,7 +334,7 @@ fn clients_keys_and_config_commands() {
             "--auth",
             "self_signed_tls_client_auth",
         ],
-        "needs jwks",
+        "--jwks/--cert: self_signed_tls_client_auth needs jwks",
     );
     fails(
         &[
@@ -364,7 +364,7 @@ fn clients_keys_and_config_commands() {
             "--subject-dn",
             "CN=a,,",
         ],
-        "tls_client_auth_subject_dn",
+        "--subject-dn: tls_client_auth_subject_dn",
     );
     // clap's usage errors exit 2, with the same helpful message.
     let (code, _, err) = certbound(

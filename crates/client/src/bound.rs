@@ -15,8 +15,8 @@ use crate::cache::TokenCache;
 use crate::discovery::{DEFAULT_TIMEOUT, http_client_builder, transport};
 use crate::request::rejects_token;
 use crate::{
-    AccessToken, BoundRequest, ClientError, Clock, OAuthClient, RefreshPolicy, ResourceRequest,
-    ServerMetadata, SystemClock, TlsSettings,
+    AccessToken, AuthorizationServerMetadata, BoundRequest, ClientError, Clock, OAuthClient,
+    RefreshPolicy, ResourceRequest, SystemClock, TlsSettings,
 };
 
 /// A client of an RFC 8705 authorization server and the resources it protects.
@@ -135,7 +135,7 @@ impl CertboundClient {
     }
 
     /// The issuer's metadata, discovered on first use (a failed discovery is retried next call).
-    pub async fn metadata(&self) -> Result<&ServerMetadata, ClientError> {
+    pub async fn metadata(&self) -> Result<&AuthorizationServerMetadata, ClientError> {
         Ok(self.oauth().await?.metadata())
     }
 

@@ -1,48 +1,13 @@
 //! RFC 8414 discovery and the token request.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use certbound_core::metadata::{AuthorizationServerMetadata, Endpoint, metadata_url};
+
 use crate::{ClientError, TlsSettings};
-
-/// The metadata fields a client needs.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ServerMetadata {
-    /// Issuer.
-    pub issuer: String,
-    /// Token endpoint (may not request client certificates).
-    pub token_endpoint: String,
-    /// JWKS.
-    #[serde(default)]
-    pub jwks_uri: Option<String>,
-    /// Introspection endpoint.
-    #[serde(default)]
-    pub introspection_endpoint: Option<String>,
-    /// Revocation endpoint.
-    #[serde(default)]
-    pub revocation_endpoint: Option<String>,
-    /// certbound's revocation list of revoked JWTs (for local verifiers).
-    #[serde(default)]
-    pub certbound_revocation_list_endpoint: Option<String>,
-    /// RFC 8705 §5 aliases for mTLS clients.
-    #[serde(default)]
-    pub mtls_endpoint_aliases: BTreeMap<String, String>,
-    /// RFC 8705 §3.3.
-    #[serde(default)]
-    pub tls_client_certificate_bound_access_tokens: bool,
-}
-
-impl ServerMetadata {
-    /// The endpoint an mTLS client uses: the alias if present (RFC 8705 §5).
-    pub fn mtls_endpoint<'a>(&'a self, name: &str, fallback: &'a str) -> &'a str {
-        self.mtls_endpoint_aliases
-            .get(name)
-            .map_or(fallback, String::as_str)
-    }
-}
 
 /// A successful token response.
 #[derive(Debug, Clone, Deserialize)]
@@ -62,24 +27,10 @@ pub struct TokenResponse {
     pub raw: Value,
 }
 
-/// RFC 8414 §3: the metadata URL for an issuer (path component after the well-known segment).
-pub fn metadata_url(issuer: &str) -> String {
-    let issuer = issuer.trim_end_matches('/');
-    match issuer.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('/') {
-            Some((host, path)) => {
-                format!("{scheme}://{host}/.well-known/oauth-authorization-server/{path}")
-            }
-            None => format!("{issuer}/.well-known/oauth-authorization-server"),
-        },
-        None => format!("{issuer}/.well-known/oauth-authorization-server"),
-    }
-}
-
 /// An HTTP client holding a TLS identity and the server's metadata.
 pub struct OAuthClient {
     http: reqwest::Client,
-    metadata: ServerMetadata,
+    metadata: AuthorizationServerMetadata,
 }
 
 impl OAuthClient {
@@ -105,7 +56,7 @@ impl OAuthClient {
                 reason: format!("HTTP {status}"),
             });
         }
-        let metadata: ServerMetadata =
+        let metadata: AuthorizationServerMetadata =
             serde_json::from_slice(&body).map_err(|e| ClientError::Discovery {
                 url: url.clone(),
                 reason: format!("not RFC 8414 metadata: {e}"),
@@ -123,7 +74,7 @@ impl OAuthClient {
     }
 
     /// The discovered metadata.
-    pub fn metadata(&self) -> &ServerMetadata {
+    pub fn metadata(&self) -> &AuthorizationServerMetadata {
         &self.metadata
     }
 
@@ -136,7 +87,8 @@ impl OAuthClient {
     /// `mtls_endpoint_aliases` entry if present, else `token_endpoint`.
     pub fn mtls_token_endpoint(&self) -> &str {
         self.metadata
-            .mtls_endpoint("token_endpoint", &self.metadata.token_endpoint)
+            .mtls_endpoint(Endpoint::Token)
+            .unwrap_or(&self.metadata.token_endpoint)
     }
 
     /// `client_credentials` with certificate authentication at the mTLS token endpoint.
@@ -226,29 +178,5 @@ pub(crate) fn transport(url: &str, e: &reqwest::Error) -> ClientError {
 /// An HTTP error with its whole cause chain: reqwest's own message hides
 /// the cause (a TLS alert, a refused connection) that says what to fix.
 pub fn describe(e: &reqwest::Error) -> String {
-    let mut reason = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        reason.push_str(": ");
-        reason.push_str(&s.to_string());
-        source = s.source();
-    }
-    reason
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc8414_metadata_urls() {
-        assert_eq!(
-            metadata_url("https://as.example"),
-            "https://as.example/.well-known/oauth-authorization-server"
-        );
-        assert_eq!(
-            metadata_url("https://as.example/tenant"),
-            "https://as.example/.well-known/oauth-authorization-server/tenant"
-        );
-    }
+    certbound_tls::describe_error_chain(e)
 }

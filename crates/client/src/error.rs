@@ -86,3 +86,10 @@ fn refusal_hint(error: &str) -> &'static str {
         _ => "",
     }
 }
+
+impl From<certbound_tls::TlsError> for ClientError {
+    fn from(e: certbound_tls::TlsError) -> Self {
+        // Kept as text: ClientError is Clone (shared token fetches), TlsError is not.
+        Self::Tls(e.to_string())
+    }
+}

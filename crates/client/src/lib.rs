@@ -12,15 +12,16 @@ mod cache;
 mod clock;
 mod discovery;
 mod error;
-mod identity;
 mod request;
 
 pub use bound::{CertboundClient, CertboundClientBuilder};
 pub use cache::{AccessToken, RefreshPolicy};
+pub use certbound_core::metadata::{AuthorizationServerMetadata, Endpoint, metadata_url};
+/// Re-exported: the client side of certbound-tls is part of this SDK's API.
+pub use certbound_tls::TlsSettings;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use discovery::{OAuthClient, ServerMetadata, TokenResponse, describe, metadata_url};
+pub use discovery::{OAuthClient, TokenResponse, describe};
 pub use error::ClientError;
-pub use identity::TlsSettings;
 pub use request::{BoundRequest, ResourceRequest};
 
 /// Re-exported so callers name methods and headers without depending on reqwest directly.

@@ -19,5 +19,6 @@ pub use client_auth::{AuthMethod, TlsClientAuthMatcher};
 pub use dn::DistinguishedName;
 pub use error::{DnError, IdentityError};
 pub use identity::{CertificateIdentity, SubjectAltNames, Validity};
+pub use metadata::{AuthorizationServerMetadata, metadata_url};
 pub use oauth::ErrorCode;
 pub use thumbprint::{Thumbprint, ThumbprintText};

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certbound_client::TlsSettings;
 use certbound_guard::{Guard, GuardOptions, IntrospectionOptions, RevocationOptions};
+use certbound_tls::TlsSettings;
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode, TrustedProxies};
 use tokio::net::TcpListener;
 use tokio::sync::watch;

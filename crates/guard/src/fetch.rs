@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use certbound_client::TlsSettings;
+use certbound_tls::TlsSettings;
 use serde::de::DeserializeOwned;
 
 use crate::GuardError;
@@ -94,5 +94,5 @@ async fn read_json<T: DeserializeOwned>(
 }
 
 fn unavailable(url: &str, e: &reqwest::Error) -> GuardError {
-    GuardError::Unavailable(format!("{url}: {}", certbound_client::describe(e)))
+    GuardError::Unavailable(format!("{url}: {}", certbound_tls::describe_error_chain(e)))
 }

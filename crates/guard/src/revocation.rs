@@ -176,7 +176,7 @@ mod tests {
     use super::*;
 
     fn revocations(max_staleness: Option<Duration>) -> Revocations {
-        let fetcher = match certbound_client::TlsSettings::from_pem_files(None, None)
+        let fetcher = match certbound_tls::TlsSettings::from_pem_files(None, None)
             .map_err(|e| GuardError::Setup(e.to_string()))
             .and_then(|tls| Fetcher::new(&tls, Duration::from_secs(1)))
         {

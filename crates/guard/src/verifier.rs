@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use certbound_client::{ServerMetadata, TlsSettings, metadata_url};
 use certbound_core::claims::ACCESS_TOKEN_TYP;
+use certbound_core::metadata::{AuthorizationServerMetadata, Endpoint, metadata_url};
 use certbound_core::{AccessTokenClaims, Thumbprint};
+use certbound_tls::TlsSettings;
 use http::HeaderMap;
 use jsonwebtoken::Validation;
 use serde::Deserialize;
@@ -175,7 +176,7 @@ impl Guard {
         }
         let fetcher = Fetcher::new(tls, options.http_timeout)?;
         let url = metadata_url(&options.issuer);
-        let metadata: ServerMetadata = fetcher
+        let metadata: AuthorizationServerMetadata = fetcher
             .get_json(&url)
             .await
             .map_err(|e| GuardError::Setup(format!("discovering {}: {e}", options.issuer)))?;
@@ -192,16 +193,12 @@ impl Guard {
         let introspector = match &options.introspection {
             None => None,
             Some(o) => {
-                let fallback = metadata
-                    .introspection_endpoint
-                    .as_deref()
-                    .unwrap_or_default();
-                let endpoint = metadata.mtls_endpoint("introspection_endpoint", fallback);
-                if endpoint.is_empty() {
-                    return Err(GuardError::Setup(format!(
-                        "{url} has no introspection_endpoint"
-                    )));
-                }
+                let endpoint =
+                    metadata
+                        .mtls_endpoint(Endpoint::Introspection)
+                        .ok_or_else(|| {
+                            GuardError::Setup(format!("{url} has no introspection_endpoint"))
+                        })?;
                 Some(Introspector::new(
                     fetcher.clone(),
                     endpoint.to_owned(),
@@ -212,17 +209,13 @@ impl Guard {
         let revocations = match &options.revocation {
             None => None,
             Some(o) => {
-                let fallback = metadata
-                    .certbound_revocation_list_endpoint
-                    .as_deref()
-                    .unwrap_or_default();
-                let endpoint =
-                    metadata.mtls_endpoint("certbound_revocation_list_endpoint", fallback);
-                if endpoint.is_empty() {
-                    return Err(GuardError::Setup(format!(
-                        "{url} has no certbound_revocation_list_endpoint; turn revocation polling off or upgrade the authorization server"
-                    )));
-                }
+                let endpoint = metadata
+                    .mtls_endpoint(Endpoint::RevocationList)
+                    .ok_or_else(|| {
+                        GuardError::Setup(format!(
+                            "{url} has no certbound_revocation_list_endpoint; turn revocation polling off or upgrade the authorization server"
+                        ))
+                    })?;
                 let r = Arc::new(Revocations::new(
                     fetcher.clone(),
                     endpoint.to_owned(),

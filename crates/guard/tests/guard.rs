@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use certbound_client::TlsSettings;
 use certbound_guard::{
     BoundClient, Guard, GuardError, GuardLayer, GuardOptions, IntrospectionOptions,
     RevocationOptions,
@@ -17,6 +16,7 @@ use certbound_testkit_as::{
     curl_with_challenge as curl, register_introspecting_client, register_tls_client as register,
     start_as, token,
 };
+use certbound_tls::TlsSettings;
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;

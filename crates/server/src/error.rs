@@ -11,6 +11,7 @@ use http::{HeaderValue, StatusCode, header};
 use thiserror::Error;
 use tracing::error;
 
+use crate::clients::InvalidClient;
 use crate::config::ConfigError;
 
 /// Failures of the authorization server outside a single request's input.
@@ -25,9 +26,6 @@ pub enum ServerError {
     /// TLS set-up failed.
     #[error(transparent)]
     Tls(#[from] certbound_tls::TlsError),
-    /// Dev PKI creation failed.
-    #[error(transparent)]
-    Pki(#[from] certbound_pki::PkiError),
     /// A signing key could not be made, read or used.
     #[error("signing key: {0}")]
     Key(String),
@@ -42,9 +40,27 @@ pub enum ServerError {
     /// The configuration passed validation but cannot be put into effect.
     #[error("cannot start: {0}")]
     Setup(String),
-    /// Registration was refused.
-    #[error("{0}")]
-    Registration(String),
+    /// Registration was refused: the metadata breaks a rule.
+    #[error(transparent)]
+    InvalidClient(#[from] InvalidClient),
+    /// Registration was refused: the `client_id` is taken.
+    #[error("client '{client_id}' already exists; remove it first or pick another --id")]
+    ClientExists {
+        /// The client.
+        client_id: String,
+        /// The store's conflict.
+        #[source]
+        source: StoreError,
+    },
+    /// Client metadata could not be written as JSON.
+    #[error("client {client_id}: cannot serialise its metadata: {source}")]
+    ClientMetadataJson {
+        /// The client.
+        client_id: String,
+        /// The serialiser's error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// Binding a listener or another I/O step failed.
     #[error("{what}: {source}")]
     Io {
@@ -105,8 +121,8 @@ impl OAuthError {
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(detail) => {
-                error!(error = %detail, "database unavailable");
+            StoreError::Unavailable { source } => {
+                error!(error = %source, "database unavailable");
                 Self {
                     status: StatusCode::SERVICE_UNAVAILABLE,
                     code: ErrorCode::TemporarilyUnavailable,

@@ -9,7 +9,6 @@ pub mod endpoints;
 mod error;
 pub mod file_modes;
 pub mod form;
-pub mod init;
 pub mod keys;
 mod run;
 pub mod tokens;
@@ -105,13 +104,15 @@ pub async fn register_client(
     metadata: clients::ClientMetadata,
     secret_hash: Option<String>,
 ) -> Result<RegisteredClient, ServerError> {
-    let client = RegisteredClient::from_metadata(client_id, metadata, secret_hash)
-        .map_err(ServerError::Registration)?;
+    let client = RegisteredClient::from_metadata(client_id, metadata, secret_hash)?;
     match store.create_client(&client.to_stored(now())?).await {
         Ok(()) => Ok(client),
-        Err(certbound_store::StoreError::Conflict(_)) => Err(ServerError::Registration(format!(
-            "client '{client_id}' already exists; remove it first or pick another --id"
-        ))),
+        Err(source @ certbound_store::StoreError::Conflict { .. }) => {
+            Err(ServerError::ClientExists {
+                client_id: client_id.to_owned(),
+                source,
+            })
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certbound_core::AuthMethod;
-use certbound_core::metadata::AuthorizationServerMetadata;
+use certbound_core::metadata::{AuthorizationServerMetadata, Endpoint};
 use certbound_store::{SqlStore, Store};
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode, TrustedProxies};
 use tokio::net::TcpListener;
@@ -213,36 +213,39 @@ pub async fn start_with_store(
         .or_else(|| mtls_url.clone())
         .ok_or_else(|| ServerError::Setup("no listener configured".into()))?;
     let issuer = config.issuer.clone().unwrap_or_else(|| base.clone());
-    let aliases = mtls_url.as_ref().filter(|m| **m != base).map(|m| {
-        BTreeMap::from([
-            ("token_endpoint", format!("{m}/token")),
-            ("introspection_endpoint", format!("{m}/introspect")),
-            ("revocation_endpoint", format!("{m}/revoke")),
-            (
-                "certbound_revocation_list_endpoint",
-                format!("{m}{}", endpoints::REVOCATION_LIST_PATH),
-            ),
-        ])
-    });
-    let methods: Vec<&'static str> = AuthMethod::ALL
+    let mut mtls_endpoint_aliases = BTreeMap::new();
+    if let Some(m) = mtls_url.as_ref().filter(|m| **m != base) {
+        for (endpoint, path) in [
+            (Endpoint::Token, "/token"),
+            (Endpoint::Introspection, "/introspect"),
+            (Endpoint::Revocation, "/revoke"),
+            (Endpoint::RevocationList, endpoints::REVOCATION_LIST_PATH),
+        ] {
+            mtls_endpoint_aliases.insert(endpoint.as_str().to_owned(), format!("{m}{path}"));
+        }
+    }
+    let methods: Vec<String> = AuthMethod::ALL
         .into_iter()
         .filter(|m| config.clients.allow_client_secret || !m.uses_secret())
-        .map(AuthMethod::as_str)
+        .map(|m| m.as_str().to_owned())
         .collect();
     let metadata = AuthorizationServerMetadata {
         issuer: issuer.clone(),
         token_endpoint: format!("{base}/token"),
-        jwks_uri: format!("{base}/jwks"),
-        introspection_endpoint: format!("{base}/introspect"),
-        revocation_endpoint: format!("{base}/revoke"),
-        certbound_revocation_list_endpoint: format!("{base}{}", endpoints::REVOCATION_LIST_PATH),
-        grant_types_supported: vec!["client_credentials"],
+        jwks_uri: Some(format!("{base}/jwks")),
+        introspection_endpoint: Some(format!("{base}/introspect")),
+        revocation_endpoint: Some(format!("{base}/revoke")),
+        certbound_revocation_list_endpoint: Some(format!(
+            "{base}{}",
+            endpoints::REVOCATION_LIST_PATH
+        )),
+        grant_types_supported: vec!["client_credentials".to_owned()],
         token_endpoint_auth_methods_supported: methods.clone(),
         introspection_endpoint_auth_methods_supported: methods.clone(),
         revocation_endpoint_auth_methods_supported: methods,
         response_types_supported: vec![],
         tls_client_certificate_bound_access_tokens: true,
-        mtls_endpoint_aliases: aliases,
+        mtls_endpoint_aliases,
         scopes_supported: vec![],
     };
     let metadata_json =

@@ -1,22 +1,92 @@
+use std::path::PathBuf;
+
 use thiserror::Error;
 
 /// Storage failures, classified so the HTTP edge can answer correctly:
 /// `Unavailable` becomes 503 with `Retry-After`, `Conflict` a 4xx.
+///
+/// Each variant keeps the error it came from as its `source()`, so a caller
+/// can still ask the driver (e.g. for a PostgreSQL SQLSTATE); the message
+/// repeats the source's text so that a log line on its own says what failed.
 #[derive(Debug, Error)]
 pub enum StoreError {
     /// The database could not be reached or timed out; retrying may work.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
+    #[error("database unavailable: {source}")]
+    Unavailable {
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
     /// A unique key is already taken.
-    #[error("already exists: {0}")]
-    Conflict(String),
+    #[error("already exists: {taken}")]
+    Conflict {
+        /// Which key.
+        taken: Taken,
+        /// The driver's unique-violation error, when the database found it.
+        #[source]
+        source: Option<sqlx::Error>,
+    },
     /// The storage URL is not one we support.
-    #[error("invalid storage URL: {0}")]
-    InvalidUrl(String),
+    #[error("invalid storage URL: {reason}; {ACCEPTED_URLS}")]
+    InvalidUrl {
+        /// What is wrong with it (never the URL itself: it may hold a password).
+        reason: String,
+        /// The driver's error, when it was the driver that refused the URL.
+        #[source]
+        source: Option<sqlx::Error>,
+    },
     /// Running the embedded migrations failed.
-    #[error("database migration failed: {0}")]
-    Migration(String),
+    #[error("database migration failed: {source}")]
+    Migration {
+        /// The migrator's error.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// The SQLite database file could not be created owner-only.
+    #[error("unable to open the database file {}: {source}", .path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Any other database error (a bug or a corrupted database).
-    #[error("database error: {0}")]
-    Database(String),
+    #[error("database error: {source}")]
+    Database {
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
 }
+
+/// What a [`StoreError::Conflict`] found already taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// A client is registered under this `client_id`.
+    ClientId(String),
+    /// A retired signing key already uses this `kid`.
+    RetiredKid(String),
+    /// Another unique key, in the database's words.
+    Other(String),
+}
+
+impl std::fmt::Display for Taken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ClientId(id) => write!(f, "client_id {id:?}"),
+            Self::RetiredKid(kid) => {
+                write!(
+                    f,
+                    "signing key kid {kid:?} is already used by a retired key"
+                )
+            }
+            Self::Other(message) => f.write_str(message),
+        }
+    }
+}
+
+/// Named in every [`StoreError::InvalidUrl`].
+pub(crate) const ACCEPTED_URLS: &str = "accepted forms are sqlite://PATH (created if missing), \
+     sqlite::memory: and postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE \
+     (or postgresql://...)";

@@ -43,10 +43,10 @@ pub(crate) fn create_private(path: &Path) -> Result<(), StoreError> {
         // A missing directory: SQLite says so in its own words (CANTOPEN).
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
         // A configuration problem, not worth retrying.
-        Err(e) => Err(StoreError::Database(format!(
-            "unable to open the database file {}: {e}",
-            path.display()
-        ))),
+        Err(source) => Err(StoreError::File {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 

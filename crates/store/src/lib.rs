@@ -11,7 +11,7 @@ mod file;
 mod records;
 mod sql;
 
-pub use error::StoreError;
+pub use error::{StoreError, Taken};
 pub use file::sqlite_file;
 pub use records::{RevokedJti, StoredClient, StoredSigningKey, StoredToken};
 pub use sql::SqlStore;

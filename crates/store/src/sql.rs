@@ -20,7 +20,7 @@ use errors::{classify, connect_error, migrate_error};
 use rows::{client_from_row, key_from_row, token_from_row};
 use url::{Backend, parse_url};
 
-use crate::{RevokedJti, Store, StoreError, StoredClient, StoredSigningKey, StoredToken};
+use crate::{RevokedJti, Store, StoreError, StoredClient, StoredSigningKey, StoredToken, Taken};
 
 /// The embedded schema (`crates/store/migrations`), identical on both engines.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -169,9 +169,10 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| match classify(e) {
-                StoreError::Conflict(_) => {
-                    StoreError::Conflict(format!("client_id {:?}", client.client_id))
-                }
+                StoreError::Conflict { source, .. } => StoreError::Conflict {
+                    taken: Taken::ClientId(client.client_id.clone()),
+                    source,
+                },
                 other => other,
             })?;
         bump_client_generation(&mut tx).await?;
@@ -264,10 +265,10 @@ impl Store for SqlStore {
         // initialised" case) or the kid belongs to a retired key.
         match self.active_kid().await? {
             Some(_) => Ok(false),
-            None => Err(StoreError::Conflict(format!(
-                "signing key kid {:?} is already used by a retired key",
-                key.kid
-            ))),
+            None => Err(StoreError::Conflict {
+                taken: Taken::RetiredKid(key.kid.clone()),
+                source: None,
+            }),
         }
     }
 

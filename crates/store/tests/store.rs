@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use certbound_store::{SqlStore, Store, StoreError, StoredClient, StoredSigningKey, StoredToken};
+use certbound_store::{
+    SqlStore, Store, StoreError, StoredClient, StoredSigningKey, StoredToken, Taken,
+};
 use certbound_testkit::{TestPostgres, or_panic, sqlite_url};
 
 /// A time after 2^31 seconds, so a 32-bit column would fail the round trip.
@@ -176,7 +178,10 @@ async fn clients(store: &SqlStore) {
     );
 
     match store.create_client(&client("client-a")).await {
-        Err(StoreError::Conflict(msg)) => assert!(msg.contains("client-a"), "{msg}"),
+        Err(StoreError::Conflict {
+            taken: Taken::ClientId(id),
+            source: Some(_),
+        }) => assert_eq!(id, "client-a"),
         other => panic!("duplicate client: expected Conflict, got {other:?}"),
     }
     // The failed insert changed nothing, not even the generation.
@@ -239,7 +244,9 @@ async fn signing_keys(store: &SqlStore) {
         )
         .await
     {
-        Err(StoreError::Conflict(_)) => {}
+        Err(StoreError::Conflict {
+            source: Some(_), ..
+        }) => {}
         other => panic!("rotate onto a taken kid: expected Conflict, got {other:?}"),
     }
     let keys = ok(store.signing_keys().await, "keys after failed rotate");
@@ -281,13 +288,19 @@ async fn opaque_tokens(store: &SqlStore) {
     );
 
     match store.insert_opaque_token(&t).await {
-        Err(StoreError::Conflict(_)) => {}
+        Err(StoreError::Conflict {
+            taken: Taken::Other(_),
+            source: Some(_),
+        }) => {}
         other => panic!("duplicate token: expected Conflict, got {other:?}"),
     }
     let mut same_jti = token("hash-3", NOW + HOUR);
     same_jti.jti = t.jti.clone();
     match store.insert_opaque_token(&same_jti).await {
-        Err(StoreError::Conflict(_)) => {}
+        Err(StoreError::Conflict {
+            taken: Taken::Other(_),
+            source: Some(_),
+        }) => {}
         other => panic!("duplicate jti: expected Conflict, got {other:?}"),
     }
 
@@ -573,7 +586,10 @@ async fn postgres_instances_share_one_database() {
         "revocation seen by a"
     ));
     match b.create_client(&client("shared")).await {
-        Err(StoreError::Conflict(_)) => {}
+        Err(StoreError::Conflict {
+            taken: Taken::ClientId(id),
+            ..
+        }) if id == "shared" => {}
         other => panic!("duplicate across instances: expected Conflict, got {other:?}"),
     }
     a.close().await;
@@ -586,7 +602,7 @@ async fn postgres_instances_share_one_database() {
 async fn unreachable_postgres_is_unavailable_promptly() {
     let started = Instant::now();
     match SqlStore::connect("postgres://postgres@127.0.0.1:1/postgres").await {
-        Err(StoreError::Unavailable(_)) => {}
+        Err(StoreError::Unavailable { .. }) => {}
         other => panic!("expected Unavailable, got {other:?}"),
     }
     assert!(
@@ -606,7 +622,9 @@ async fn unsupported_urls_are_invalid() {
         "http://x/y",
     ] {
         match SqlStore::connect(url).await {
-            Err(StoreError::InvalidUrl(msg)) => {
+            Err(e @ StoreError::InvalidUrl { source: None, .. }) => {
+                // The message tells the operator what to write instead.
+                let msg = e.to_string();
                 assert!(
                     msg.contains("sqlite://PATH") && msg.contains("postgres://"),
                     "{msg}"
@@ -619,7 +637,10 @@ async fn unsupported_urls_are_invalid() {
     let dir = or_panic(tempfile::tempdir(), "temp dir");
     let url = format!("{}?bogus=1", sqlite_url(dir.path()));
     match SqlStore::connect(&url).await {
-        Err(StoreError::InvalidUrl(_)) => {}
+        Err(StoreError::InvalidUrl {
+            source: Some(sqlx::Error::Configuration(_)),
+            ..
+        }) => {}
         other => panic!("unknown sqlite parameter: expected InvalidUrl, got {other:?}"),
     }
 }
@@ -629,7 +650,9 @@ async fn closed_store_is_unavailable() {
     let store = connect("sqlite::memory:").await;
     store.close().await;
     match store.ping().await {
-        Err(StoreError::Unavailable(_)) => {}
+        Err(StoreError::Unavailable {
+            source: sqlx::Error::PoolClosed,
+        }) => {}
         other => panic!("ping after close: expected Unavailable, got {other:?}"),
     }
 }
@@ -641,7 +664,12 @@ async fn sqlite_missing_directory_is_a_database_error() {
     let started = Instant::now();
     match SqlStore::connect(&url).await {
         // SQLITE_CANTOPEN: a configuration problem, not worth retrying.
-        Err(StoreError::Database(msg)) => assert!(msg.contains("unable to open"), "{msg}"),
+        Err(StoreError::Database {
+            source: sqlx::Error::Database(db),
+        }) => {
+            let code = db.code().and_then(|c| c.parse::<i32>().ok());
+            assert_eq!(code.map(|c| c & 0xff), Some(14), "SQLITE_CANTOPEN: {db}");
+        }
         other => panic!("expected an error, got {other:?}"),
     }
     assert!(started.elapsed() < Duration::from_secs(15));

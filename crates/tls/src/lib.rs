@@ -13,6 +13,7 @@
 
 mod admission;
 mod chain;
+mod client_settings;
 mod config;
 mod error;
 mod extract;
@@ -25,6 +26,7 @@ mod verifier;
 mod watchdog;
 
 pub use chain::{ChainStatus, ClientCaBundle};
+pub use client_settings::{TlsSettings, describe_error_chain};
 pub use config::{ClientAuth, server_config};
 pub use error::{ProxyHeaderError, TlsError};
 pub use extract::ConnectionInfo;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use certbound_client::TlsSettings;
+use certbound_tls::{TlsError, TlsSettings};
 use clap::Args;
 
 /// Which authorization server, which identity, which client.
@@ -30,7 +30,7 @@ pub struct ClientArgs {
 
 impl ClientArgs {
     /// The TLS identity and trust these arguments name.
-    pub fn tls(&self) -> Result<TlsSettings, certbound_client::ClientError> {
+    pub fn tls(&self) -> Result<TlsSettings, TlsError> {
         TlsSettings::from_pem_files(self.cacert.as_deref(), Some((&self.cert, &self.key)))
     }
 }

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use certbound_core::AuthMethod;
+use certbound_server::ServerError;
 use certbound_server::clients::{
-    ClientMetadata, RegisteredClient, TokenFormat, generate_secret, hash_secret,
+    ClientMetadata, ClientParameter, RegisteredClient, TokenFormat, generate_secret, hash_secret,
 };
 use certbound_store::Store;
 use clap::{Args, Subcommand};
@@ -206,9 +207,21 @@ async fn add(args: AddArgs) -> anyhow::Result<()> {
             "warning: clients.allow_client_secret = false in this configuration; this client cannot authenticate until it is enabled"
         );
     }
-    let client =
-        certbound_server::register_client(&store, &args.id, m, secret.as_deref().map(hash_secret))
-            .await?;
+    let client = match certbound_server::register_client(
+        &store,
+        &args.id,
+        m,
+        secret.as_deref().map(hash_secret),
+    )
+    .await
+    {
+        Ok(client) => client,
+        Err(ServerError::InvalidClient(e)) => {
+            let flag = flag_of(e.parameter);
+            return Err(anyhow::Error::new(e).context(flag));
+        }
+        Err(e) => return Err(e.into()),
+    };
     println!("registered {} ({})", client.client_id, client.method);
     if client.may_introspect {
         println!("may introspect any token and read the revocation list");
@@ -218,4 +231,24 @@ async fn add(args: AddArgs) -> anyhow::Result<()> {
         println!("(shown once; only its hash is stored)");
     }
     Ok(())
+}
+
+/// The `clients add` flag that sets a metadata parameter, so a refusal
+/// names what the operator typed.
+fn flag_of(parameter: ClientParameter) -> &'static str {
+    match parameter {
+        ClientParameter::ClientId => "--id",
+        ClientParameter::TokenEndpointAuthMethod => "--auth",
+        ClientParameter::SubjectDn => "--subject-dn",
+        ClientParameter::SanDns => "--san-dns",
+        ClientParameter::SanUri => "--san-uri",
+        ClientParameter::SanIp => "--san-ip",
+        ClientParameter::SanEmail => "--san-email",
+        ClientParameter::Jwks => "--jwks/--cert",
+        ClientParameter::ClientSecret => "--secret",
+        ClientParameter::Scope => "--scope",
+        // No flag: `clients add` always registers client_credentials.
+        ClientParameter::GrantTypes => "grant_types",
+        ClientParameter::RequireCertificateBoundAccessTokens => "--require-bound-tokens",
+    }
 }

@@ -6,6 +6,7 @@ mod clients;
 mod config;
 mod demo;
 mod gateway;
+mod init;
 mod keys;
 mod pki;
 mod serve;
@@ -77,8 +78,8 @@ pub fn config_path(explicit: Option<&Path>) -> Option<PathBuf> {
         return Some(p.to_owned());
     }
     [
-        PathBuf::from(certbound_server::init::CONFIG_FILE),
-        Path::new(certbound_server::init::DATA_DIR).join(certbound_server::init::CONFIG_FILE),
+        PathBuf::from(init::CONFIG_FILE),
+        Path::new(init::DATA_DIR).join(init::CONFIG_FILE),
     ]
     .into_iter()
     .find(|p| p.is_file())

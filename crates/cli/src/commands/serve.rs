@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use certbound_server::init;
 use clap::Args;
+
+use super::init;
 
 /// Arguments of `certbound serve`.
 #[derive(Debug, Args)]

@@ -24,10 +24,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
     let tls = args.client.tls()?;
     eprintln!("discovering {}", args.client.as_url);
     let client = OAuthClient::discover(&args.client.as_url, &tls).await?;
-    let endpoint = client
-        .metadata()
-        .mtls_endpoint("token_endpoint", &client.metadata().token_endpoint)
-        .to_owned();
+    let endpoint = client.mtls_token_endpoint().to_owned();
     eprintln!("requesting a token at {endpoint}");
     let token = client
         .client_credentials(&args.client.client_id, args.client.scope.as_deref())

@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod cache;
+mod rules;
 mod secret;
 
 use std::net::IpAddr;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use cache::ClientCache;
+pub use rules::{ClientParameter, ClientRule, InvalidClient};
 pub use secret::{generate_secret, hash_secret, secret_matches};
 
 use crate::ServerError;
@@ -152,100 +154,111 @@ pub struct RegisteredClient {
 }
 
 impl RegisteredClient {
-    /// Parses and validates metadata; the error names the bad parameter.
+    /// Parses and validates metadata; the error names the bad parameter and the rule.
     pub fn from_metadata(
         client_id: &str,
         metadata: ClientMetadata,
         secret_hash: Option<String>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, InvalidClient> {
+        use ClientParameter as P;
         validate_client_id(client_id)?;
-        let method: AuthMethod = metadata.token_endpoint_auth_method.parse()?;
+        let method: AuthMethod = metadata.token_endpoint_auth_method.parse().map_err(|_| {
+            InvalidClient::new(
+                P::TokenEndpointAuthMethod,
+                ClientRule::UnsupportedAuthMethod {
+                    given: metadata.token_endpoint_auth_method.clone(),
+                },
+            )
+        })?;
         let m = &metadata;
-        let mut matchers = Vec::new();
+        let mut matchers: Vec<(ClientParameter, TlsClientAuthMatcher)> = Vec::new();
         if let Some(dn) = &m.tls_client_auth_subject_dn {
-            let parsed = DistinguishedName::parse(dn)
-                .map_err(|e| format!("tls_client_auth_subject_dn: {e}"))?;
+            let parsed = DistinguishedName::parse(dn).map_err(|e| {
+                InvalidClient::new(
+                    P::SubjectDn,
+                    ClientRule::DistinguishedName {
+                        reason: e.to_string(),
+                    },
+                )
+            })?;
             if parsed.is_empty() {
-                return Err("tls_client_auth_subject_dn is empty".into());
+                return Err(InvalidClient::new(P::SubjectDn, ClientRule::Empty));
             }
-            matchers.push(TlsClientAuthMatcher::SubjectDn(parsed));
+            matchers.push((P::SubjectDn, TlsClientAuthMatcher::SubjectDn(parsed)));
         }
         if let Some(d) = &m.tls_client_auth_san_dns {
-            matchers.push(TlsClientAuthMatcher::SanDns(non_blank(
-                "tls_client_auth_san_dns",
-                d,
-            )?));
+            let d = non_blank(P::SanDns, d)?;
+            matchers.push((P::SanDns, TlsClientAuthMatcher::SanDns(d)));
         }
         if let Some(u) = &m.tls_client_auth_san_uri {
-            matchers.push(TlsClientAuthMatcher::SanUri(non_blank(
-                "tls_client_auth_san_uri",
-                u,
-            )?));
+            let u = non_blank(P::SanUri, u)?;
+            matchers.push((P::SanUri, TlsClientAuthMatcher::SanUri(u)));
         }
         if let Some(ip) = &m.tls_client_auth_san_ip {
-            let parsed: IpAddr = ip
-                .trim()
-                .parse()
-                .map_err(|_| format!("tls_client_auth_san_ip '{ip}' is not an IP address"))?;
-            matchers.push(TlsClientAuthMatcher::SanIp(parsed));
+            let parsed: IpAddr = ip.trim().parse().map_err(|_| {
+                InvalidClient::new(P::SanIp, ClientRule::NotAnIpAddress { given: ip.clone() })
+            })?;
+            matchers.push((P::SanIp, TlsClientAuthMatcher::SanIp(parsed)));
         }
         if let Some(e) = &m.tls_client_auth_san_email {
-            matchers.push(TlsClientAuthMatcher::SanEmail(non_blank(
-                "tls_client_auth_san_email",
-                e,
-            )?));
+            let e = non_blank(P::SanEmail, e)?;
+            matchers.push((P::SanEmail, TlsClientAuthMatcher::SanEmail(e)));
         }
         let matcher = match (method, matchers.len()) {
-            (AuthMethod::TlsClientAuth, 1) => matchers.pop(),
+            (AuthMethod::TlsClientAuth, 1) => matchers.pop().map(|(_, matcher)| matcher),
             (AuthMethod::TlsClientAuth, 0) => {
-                return Err("tls_client_auth needs exactly one of tls_client_auth_subject_dn, _san_dns, _san_uri, _san_ip, _san_email".into());
+                return Err(InvalidClient::new(
+                    P::TokenEndpointAuthMethod,
+                    ClientRule::MatcherMissing,
+                ));
             }
             (AuthMethod::TlsClientAuth, _) => {
-                let names: Vec<&str> = matchers
-                    .iter()
-                    .map(TlsClientAuthMatcher::parameter)
-                    .collect();
-                return Err(format!(
-                    "tls_client_auth takes exactly one matcher, got {}",
-                    names.join(" and ")
+                let given: Vec<ClientParameter> = matchers.iter().map(|(p, _)| *p).collect();
+                // The first one is fine on its own; the second is the one too many.
+                return Err(InvalidClient::new(
+                    given[1],
+                    ClientRule::SeveralMatchers { given },
                 ));
             }
             (_, 0) => None,
             (other, _) => {
-                return Err(format!(
-                    "tls_client_auth_* parameters apply only to tls_client_auth, not {other}"
+                return Err(InvalidClient::new(
+                    matchers[0].0,
+                    ClientRule::MatcherWithoutTlsClientAuth { method: other },
                 ));
             }
         };
         let self_signed_thumbprints = match (method, &m.jwks) {
             (AuthMethod::SelfSignedTlsClientAuth, Some(jwks)) => x5c_thumbprints(jwks)?,
             (AuthMethod::SelfSignedTlsClientAuth, None) => {
-                return Err(
-                    "self_signed_tls_client_auth needs jwks with the client's certificate in x5c"
-                        .into(),
-                );
+                return Err(InvalidClient::new(P::Jwks, ClientRule::JwksMissing));
             }
             _ => Vec::new(),
         };
         if method.uses_secret() != secret_hash.is_some() {
-            return Err(if method.uses_secret() {
-                format!("{method} needs a client secret")
+            let rule = if method.uses_secret() {
+                ClientRule::SecretMissing { method }
             } else {
-                format!("{method} clients have no client secret")
-            });
+                ClientRule::SecretNotAllowed { method }
+            };
+            return Err(InvalidClient::new(P::ClientSecret, rule));
         }
         let scopes = parse_scope(&m.scope)?;
-        for grant in &m.grant_types {
-            if grant != "client_credentials" {
-                return Err(format!(
-                    "grant type '{grant}' is not supported; use client_credentials"
-                ));
-            }
+        if let Some(grant) = m.grant_types.iter().find(|g| *g != "client_credentials") {
+            return Err(InvalidClient::new(
+                P::GrantTypes,
+                ClientRule::UnsupportedGrantType {
+                    given: grant.clone(),
+                },
+            ));
         }
         if m.require_certificate_bound_access_tokens
             && !m.tls_client_certificate_bound_access_tokens
         {
-            return Err("require_certificate_bound_access_tokens contradicts tls_client_certificate_bound_access_tokens = false".into());
+            return Err(InvalidClient::new(
+                P::RequireCertificateBoundAccessTokens,
+                ClientRule::ContradictsUnboundTokens,
+            ));
         }
         Ok(Self {
             client_id: client_id.to_owned(),
@@ -273,15 +286,18 @@ impl RegisteredClient {
         let metadata: ClientMetadata =
             serde_json::from_str(&stored.metadata).map_err(|e| corrupt(e.to_string()))?;
         Self::from_metadata(&stored.client_id, metadata, stored.secret_hash.clone())
-            .map_err(corrupt)
+            .map_err(|e| corrupt(e.to_string()))
     }
 
     /// The record to store.
     pub fn to_stored(&self, created_at: i64) -> Result<StoredClient, ServerError> {
         Ok(StoredClient {
             client_id: self.client_id.clone(),
-            metadata: serde_json::to_string(&self.metadata).map_err(|e| {
-                ServerError::Registration(format!("cannot serialise metadata: {e}"))
+            metadata: serde_json::to_string(&self.metadata).map_err(|source| {
+                ServerError::ClientMetadataJson {
+                    client_id: self.client_id.clone(),
+                    source,
+                }
             })?,
             secret_hash: self.secret_hash.clone(),
             created_at,
@@ -289,33 +305,38 @@ impl RegisteredClient {
     }
 }
 
-fn non_blank(name: &str, value: &str) -> Result<String, String> {
+fn non_blank(parameter: ClientParameter, value: &str) -> Result<String, InvalidClient> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(format!("{name} is empty"));
+        return Err(InvalidClient::new(parameter, ClientRule::Empty));
     }
     Ok(v.to_owned())
 }
 
 /// RFC 6749 §2.2: client ids are VSCHAR; we also refuse spaces and bound the length.
-fn validate_client_id(id: &str) -> Result<(), String> {
+fn validate_client_id(id: &str) -> Result<(), InvalidClient> {
     if id.is_empty() || id.len() > 255 || !id.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-        return Err("client_id must be 1-255 printable ASCII characters without spaces".into());
+        return Err(InvalidClient::new(
+            ClientParameter::ClientId,
+            ClientRule::ClientIdSyntax,
+        ));
     }
     Ok(())
 }
 
-/// RFC 6749 §3.3 scope tokens.
-pub fn parse_scope(scope: &str) -> Result<Vec<String>, String> {
+/// RFC 6749 §3.3 scope tokens, duplicates dropped.
+pub fn parse_scope(scope: &str) -> Result<Vec<String>, InvalidClient> {
     let mut out: Vec<String> = Vec::new();
     for token in scope.split(' ').filter(|s| !s.is_empty()) {
         if !token
             .bytes()
             .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
         {
-            return Err(format!(
-                "scope '{}' contains characters RFC 6749 §3.3 does not allow",
-                token.escape_default()
+            return Err(InvalidClient::new(
+                ClientParameter::Scope,
+                ClientRule::ScopeCharacters {
+                    token: token.to_owned(),
+                },
             ));
         }
         if !out.iter().any(|s| s == token) {
@@ -325,11 +346,12 @@ pub fn parse_scope(scope: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-fn x5c_thumbprints(jwks: &Value) -> Result<Vec<Thumbprint>, String> {
+fn x5c_thumbprints(jwks: &Value) -> Result<Vec<Thumbprint>, InvalidClient> {
+    let invalid = |rule| InvalidClient::new(ClientParameter::Jwks, rule);
     let keys = jwks
         .get("keys")
         .and_then(Value::as_array)
-        .ok_or("jwks must be a JWK Set: {\"keys\": [...]}")?;
+        .ok_or_else(|| invalid(ClientRule::JwksNotASet))?;
     let mut out = Vec::new();
     for key in keys {
         let Some(first) = key
@@ -342,14 +364,16 @@ fn x5c_thumbprints(jwks: &Value) -> Result<Vec<Thumbprint>, String> {
         let der = first
             .as_str()
             .and_then(|b64| STANDARD.decode(b64).ok())
-            .ok_or("jwks x5c entries must be base64 DER certificates")?;
-        CertificateIdentity::from_der(&der).map_err(|e| format!("jwks x5c certificate: {e}"))?;
+            .ok_or_else(|| invalid(ClientRule::X5cNotBase64))?;
+        CertificateIdentity::from_der(&der).map_err(|e| {
+            invalid(ClientRule::X5cCertificate {
+                reason: e.to_string(),
+            })
+        })?;
         out.push(Thumbprint::of_der(&der));
     }
     if out.is_empty() {
-        return Err(
-            "self_signed_tls_client_auth needs at least one certificate in jwks x5c".into(),
-        );
+        return Err(invalid(ClientRule::X5cMissing));
     }
     Ok(out)
 }
@@ -357,11 +381,19 @@ fn x5c_thumbprints(jwks: &Value) -> Result<Vec<Thumbprint>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ClientParameter as P;
 
-    fn tls(f: impl FnOnce(&mut ClientMetadata)) -> Result<RegisteredClient, String> {
+    fn tls(f: impl FnOnce(&mut ClientMetadata)) -> Result<RegisteredClient, InvalidClient> {
         let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
         f(&mut m);
         RegisteredClient::from_metadata("c", m, None)
+    }
+
+    fn refused(r: Result<RegisteredClient, InvalidClient>) -> (ClientParameter, ClientRule) {
+        match r {
+            Ok(c) => panic!("{} was accepted", c.client_id),
+            Err(e) => (e.parameter, e.rule),
+        }
     }
 
     #[test]
@@ -372,44 +404,137 @@ mod tests {
             m.tls_client_auth_subject_dn = Some("CN=a".into());
         });
         assert_eq!(
-            two.err().as_deref(),
+            refused(two.clone()),
+            (
+                P::SanDns,
+                ClientRule::SeveralMatchers {
+                    given: vec![P::SubjectDn, P::SanDns]
+                }
+            )
+        );
+        // The message names both parameters, for the operator.
+        assert_eq!(
+            two.err().map(|e| e.to_string()).as_deref(),
             Some(
                 "tls_client_auth takes exactly one matcher, got tls_client_auth_subject_dn and tls_client_auth_san_dns"
             )
         );
-        assert!(tls(|_| {}).is_err());
-        assert!(tls(|m| m.tls_client_auth_san_ip = Some("nope".into())).is_err());
-        assert!(tls(|m| m.tls_client_auth_subject_dn = Some("CN=a,,".into())).is_err());
-        assert!(
-            tls(|m| {
+        assert_eq!(
+            refused(tls(|_| {})),
+            (P::TokenEndpointAuthMethod, ClientRule::MatcherMissing)
+        );
+        assert_eq!(
+            refused(tls(|m| m.tls_client_auth_san_ip = Some("nope".into()))),
+            (
+                P::SanIp,
+                ClientRule::NotAnIpAddress {
+                    given: "nope".into()
+                }
+            )
+        );
+        assert!(matches!(
+            refused(tls(|m| m.tls_client_auth_subject_dn = Some("CN=a,,".into()))),
+            (P::SubjectDn, ClientRule::DistinguishedName { .. })
+        ));
+        assert_eq!(
+            refused(tls(|m| m.tls_client_auth_san_email = Some("  ".into()))),
+            (P::SanEmail, ClientRule::Empty)
+        );
+        assert_eq!(
+            refused(tls(|m| {
                 m.tls_client_auth_san_dns = Some("a".into());
                 m.scope = "ok bad\"quote".into();
-            })
-            .is_err()
+            })),
+            (
+                P::Scope,
+                ClientRule::ScopeCharacters {
+                    token: "bad\"quote".into()
+                }
+            )
         );
-        let ss = RegisteredClient::from_metadata(
-            "c",
-            ClientMetadata::new(AuthMethod::SelfSignedTlsClientAuth),
-            None,
+        assert_eq!(
+            refused(tls(|m| {
+                m.tls_client_auth_san_dns = Some("a".into());
+                m.grant_types = vec!["password".into()];
+            })),
+            (
+                P::GrantTypes,
+                ClientRule::UnsupportedGrantType {
+                    given: "password".into()
+                }
+            )
         );
-        assert!(ss.err().is_some_and(|e| e.contains("needs jwks")));
-        let basic = RegisteredClient::from_metadata(
-            "c",
-            ClientMetadata::new(AuthMethod::ClientSecretBasic),
-            None,
+        assert_eq!(
+            refused(tls(|m| {
+                m.tls_client_auth_san_dns = Some("a".into());
+                m.tls_client_certificate_bound_access_tokens = false;
+                m.require_certificate_bound_access_tokens = true;
+            })),
+            (
+                P::RequireCertificateBoundAccessTokens,
+                ClientRule::ContradictsUnboundTokens
+            )
         );
-        assert!(
-            basic
-                .err()
-                .is_some_and(|e| e.contains("needs a client secret"))
+        assert_eq!(
+            refused(RegisteredClient::from_metadata(
+                "c",
+                ClientMetadata::new(AuthMethod::SelfSignedTlsClientAuth),
+                None,
+            )),
+            (P::Jwks, ClientRule::JwksMissing)
         );
-        assert!(
-            RegisteredClient::from_metadata(
+        let mut no_x5c = ClientMetadata::new(AuthMethod::SelfSignedTlsClientAuth);
+        no_x5c.jwks = Some(serde_json::json!({"keys": [{"kty": "EC"}]}));
+        assert_eq!(
+            refused(RegisteredClient::from_metadata("c", no_x5c, None)),
+            (P::Jwks, ClientRule::X5cMissing)
+        );
+        assert_eq!(
+            refused(RegisteredClient::from_metadata(
+                "c",
+                ClientMetadata::new(AuthMethod::ClientSecretBasic),
+                None,
+            )),
+            (
+                P::ClientSecret,
+                ClientRule::SecretMissing {
+                    method: AuthMethod::ClientSecretBasic
+                }
+            )
+        );
+        let mut dns_with_secret = ClientMetadata::new(AuthMethod::ClientSecretPost);
+        dns_with_secret.tls_client_auth_san_dns = Some("a".into());
+        assert_eq!(
+            refused(RegisteredClient::from_metadata(
+                "c",
+                dns_with_secret,
+                Some("h".into())
+            )),
+            (
+                P::SanDns,
+                ClientRule::MatcherWithoutTlsClientAuth {
+                    method: AuthMethod::ClientSecretPost
+                }
+            )
+        );
+        assert_eq!(
+            refused(RegisteredClient::from_metadata(
                 "has space",
                 ClientMetadata::new(AuthMethod::ClientSecretBasic),
                 Some("h".into())
+            )),
+            (P::ClientId, ClientRule::ClientIdSyntax)
+        );
+        let mut unknown = ClientMetadata::new(AuthMethod::TlsClientAuth);
+        unknown.token_endpoint_auth_method = "private_key_jwt".into();
+        assert_eq!(
+            refused(RegisteredClient::from_metadata("c", unknown, None)),
+            (
+                P::TokenEndpointAuthMethod,
+                ClientRule::UnsupportedAuthMethod {
+                    given: "private_key_jwt".into()
+                }
             )
-            .is_err()
         );
         assert_eq!(
             parse_scope(" a b a ").unwrap_or_default(),

@@ -51,7 +51,7 @@ pub async fn token(
         None => client.scopes.clone(),
         Some(requested) => {
             let requested = parse_scope(requested)
-                .map_err(|e| OAuthError::bad_request(ErrorCode::InvalidScope, e))?;
+                .map_err(|e| OAuthError::bad_request(ErrorCode::InvalidScope, e.to_string()))?;
             if let Some(extra) = requested.iter().find(|s| !client.scopes.contains(s)) {
                 audit::token_refused(&client.client_id, "scope not allowed");
                 return Err(OAuthError::bad_request(

@@ -3,13 +3,15 @@
 use sqlx::error::DatabaseError;
 use sqlx::migrate::MigrateError;
 
-use super::url::ACCEPTED_URLS;
-use crate::StoreError;
+use crate::{StoreError, Taken};
 
 /// Errors from the first connection: sqlx rejecting the URL is `InvalidUrl`.
 pub(super) fn connect_error(err: sqlx::Error) -> StoreError {
     match err {
-        sqlx::Error::Configuration(e) => StoreError::InvalidUrl(format!("{e}; {ACCEPTED_URLS}")),
+        sqlx::Error::Configuration(e) => StoreError::InvalidUrl {
+            reason: e.to_string(),
+            source: Some(sqlx::Error::Configuration(e)),
+        },
         other => classify(other),
     }
 }
@@ -17,34 +19,38 @@ pub(super) fn connect_error(err: sqlx::Error) -> StoreError {
 /// Migration failures are `Migration`, unless the database just went away.
 pub(super) fn migrate_error(err: MigrateError) -> StoreError {
     match err {
-        MigrateError::Execute(e) => match classify(e) {
-            unavailable @ StoreError::Unavailable(_) => unavailable,
-            other => StoreError::Migration(other.to_string()),
-        },
-        other => StoreError::Migration(other.to_string()),
+        MigrateError::Execute(e) if is_unavailable(&e) => StoreError::Unavailable { source: e },
+        source => StoreError::Migration { source },
     }
 }
 
 /// Maps a sqlx error onto the [`StoreError`] classes the HTTP edge acts on.
 pub(super) fn classify(err: sqlx::Error) -> StoreError {
+    if is_unavailable(&err) {
+        return StoreError::Unavailable { source: err };
+    }
+    match err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+            taken: Taken::Other(db.message().to_owned()),
+            source: Some(sqlx::Error::Database(db)),
+        },
+        sqlx::Error::Migrate(e) => migrate_error(*e),
+        source => StoreError::Database { source },
+    }
+}
+
+/// Whether retrying later may succeed: the database is unreachable, busy
+/// or going away, rather than refusing this statement.
+fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
-        sqlx::Error::Database(db) => {
-            if db.is_unique_violation() {
-                StoreError::Conflict(db.message().to_owned())
-            } else if is_transient(db.as_ref()) {
-                StoreError::Unavailable(db.to_string())
-            } else {
-                StoreError::Database(db.to_string())
-            }
-        }
-        sqlx::Error::Migrate(e) => migrate_error(*e),
-        other => StoreError::Database(other.to_string()),
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => !db.is_unique_violation() && is_transient(db.as_ref()),
+        _ => false,
     }
 }
 

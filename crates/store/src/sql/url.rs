@@ -2,11 +2,6 @@
 
 use crate::StoreError;
 
-/// Named in every [`StoreError::InvalidUrl`].
-pub(super) const ACCEPTED_URLS: &str = "accepted forms are sqlite://PATH (created if missing), \
-     sqlite::memory: and postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE \
-     (or postgresql://...)";
-
 /// Which engine a URL selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Backend {
@@ -30,9 +25,7 @@ pub(super) fn parse_url(url: &str) -> Result<(Backend, String), StoreError> {
             None => (rest, None),
         };
         if path.is_empty() {
-            return Err(StoreError::InvalidUrl(format!(
-                "sqlite:// URL without a file path; {ACCEPTED_URLS}"
-            )));
+            return Err(invalid("sqlite:// URL without a file path".to_owned()));
         }
         let mode = query.and_then(|q| q.split('&').find_map(|p| p.strip_prefix("mode=")));
         return Ok(match (mode, query) {
@@ -52,7 +45,14 @@ pub(super) fn parse_url(url: &str) -> Result<(Backend, String), StoreError> {
         _ if url.is_empty() => "empty URL".to_owned(),
         _ => "not a URL".to_owned(),
     };
-    Err(StoreError::InvalidUrl(format!("{what}; {ACCEPTED_URLS}")))
+    Err(invalid(what))
+}
+
+fn invalid(reason: String) -> StoreError {
+    StoreError::InvalidUrl {
+        reason,
+        source: None,
+    }
 }
 
 #[cfg(test)]
@@ -107,7 +107,8 @@ mod tests {
             "x",
         ] {
             match parse_url(url) {
-                Err(StoreError::InvalidUrl(msg)) => {
+                Err(e @ StoreError::InvalidUrl { source: None, .. }) => {
+                    let msg = e.to_string();
                     assert!(msg.contains("sqlite://PATH"), "{url}: {msg}");
                     assert!(!msg.contains("hunter2"), "{url}: {msg}");
                 }

@@ -6,12 +6,12 @@
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use certbound_core::{AuthMethod, DistinguishedName};
 use certbound_pki::{CertificateRequest, KeyAlgorithm, WriteMode};
+use certbound_server::clients::ClientMetadata;
+use certbound_server::config;
 use certbound_store::Store;
-
-use crate::clients::ClientMetadata;
-use crate::{ServerError, config};
 
 /// The demo client registered on first start.
 pub const DEMO_CLIENT_ID: &str = "demo-client";
@@ -21,19 +21,16 @@ pub const DATA_DIR: &str = "certbound-data";
 pub const CONFIG_FILE: &str = "certbound.toml";
 
 /// Creates the data directory's files; returns the config path.
-pub fn create_data_dir(dir: &Path, mtls_addr: &str) -> Result<PathBuf, ServerError> {
+pub fn create_data_dir(dir: &Path, mtls_addr: &str) -> anyhow::Result<PathBuf> {
     // Owner-only from the start: it will hold the CA key and the database
     // with the signing keys.
-    let io = |source| ServerError::Io {
-        what: format!("create {} owner-only", dir.display()),
-        source,
-    };
+    let what = || format!("create {} owner-only", dir.display());
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(io)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        .with_context(what)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).with_context(what)?;
     let pki = dir.join("pki");
     certbound_pki::init_dir(&pki, KeyAlgorithm::EcdsaP256, WriteMode::CreateNew)?;
     let request = CertificateRequest {
@@ -53,16 +50,16 @@ pub fn create_data_dir(dir: &Path, mtls_addr: &str) -> Result<PathBuf, ServerErr
 }
 
 /// Registers the demo client (`tls_client_auth` by subject DN) if absent.
-pub async fn register_demo_client(store: &dyn Store) -> Result<(), ServerError> {
+pub async fn register_demo_client(store: &dyn Store) -> anyhow::Result<()> {
     if store.client(DEMO_CLIENT_ID).await?.is_some() {
         return Ok(());
     }
     let mut metadata = ClientMetadata::new(AuthMethod::TlsClientAuth);
     let dn = DistinguishedName::parse("CN=demo-client,O=certbound demo")
-        .map_err(|e| ServerError::Registration(e.to_string()))?;
+        .context("the demo client's subject DN")?;
     metadata.tls_client_auth_subject_dn = Some(dn.to_string());
     metadata.scope = "demo.read demo.write".into();
-    crate::register_client(store, DEMO_CLIENT_ID, metadata, None).await?;
+    certbound_server::register_client(store, DEMO_CLIENT_ID, metadata, None).await?;
     Ok(())
 }
 
