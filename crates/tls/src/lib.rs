@@ -17,10 +17,12 @@ mod config;
 mod error;
 mod extract;
 mod limits;
+pub mod overrides;
 mod peer;
 pub mod pem;
 pub mod proxy;
 mod serve;
+mod settings;
 mod verifier;
 mod watchdog;
 
@@ -32,6 +34,9 @@ pub use limits::ConnectionLimits;
 pub use peer::{CertificateSource, PeerCertificate};
 pub use proxy::{CertificateHeader, TrustedProxies};
 pub use serve::{App, ListenerMode, serve};
+pub use settings::{
+    BoundListener, ListenerKind, ListenerSettings, TlsFiles, bind_listener, check_public_url,
+};
 
 /// The crypto provider every certbound TLS endpoint uses.
 pub fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
