@@ -106,8 +106,11 @@ pub struct ListenersConfig {
 }
 
 /// The listener tables under `[listeners]`, each named after its mode.
-const LISTENER_KINDS: [ListenerKind; 3] =
-    [ListenerKind::Mtls, ListenerKind::Public, ListenerKind::Proxy];
+const LISTENER_KINDS: [ListenerKind; 3] = [
+    ListenerKind::Mtls,
+    ListenerKind::Public,
+    ListenerKind::Proxy,
+];
 
 impl ListenersConfig {
     /// The configured listeners with their dotted keys, in start order.
@@ -217,14 +220,15 @@ impl Config {
         })?;
         // Only names that start with a config section are overrides;
         // CERTBOUND_LOG (the log filter) and others are not config.
-        let overrides = apply_env_overrides(&mut table, ENV_PREFIX, &TOP_LEVEL_KEYS, env)
-            .map_err(|e| match e {
+        let overrides = apply_env_overrides(&mut table, ENV_PREFIX, &TOP_LEVEL_KEYS, env).map_err(
+            |e| match e {
                 TlsError::Override { var, message } => ConfigError::Env { var, message },
                 other => ConfigError::Syntax {
                     path: path.to_owned(),
                     message: other.to_string(),
                 },
-            })?;
+            },
+        )?;
         let key_err = |key: String, message: String| match overrides.variable_for(&key) {
             Some(var) => ConfigError::Env {
                 var: var.to_owned(),
@@ -261,9 +265,13 @@ impl Config {
             .map_err(|(key, m)| key_err(&format!("listeners.limits.{key}"), m))?;
         // One [listeners.limits] table for all listeners, so each carries a copy.
         let limits = l.limits.clone();
-        for listener in [&mut self.listeners.mtls, &mut self.listeners.public, &mut self.listeners.proxy]
-            .into_iter()
-            .flatten()
+        for listener in [
+            &mut self.listeners.mtls,
+            &mut self.listeners.public,
+            &mut self.listeners.proxy,
+        ]
+        .into_iter()
+        .flatten()
         {
             listener.limits = limits.clone();
         }
@@ -273,7 +281,12 @@ impl Config {
                 other => (key.to_owned(), other.to_string()),
             })?;
         }
-        if self.listeners.proxy.as_ref().is_some_and(|p| p.url.is_none()) {
+        if self
+            .listeners
+            .proxy
+            .as_ref()
+            .is_some_and(|p| p.url.is_none())
+        {
             return Err(key_err(
                 "listeners.proxy.url",
                 "required: the proxy's public https:// URL (only the proxy knows the name clients use)".into(),
@@ -535,7 +548,10 @@ mod tests {
             "{base}[listeners.proxy]\naddr = \"127.0.0.1:1\"\nurl = \"https://x\"\ntrusted_proxies = [\"10.0.0.1\"]\ncertificate_header = \"nginx\"\n[listeners.limits]\nidle_timeout_secs = 7\n"
         );
         let c = load(&text, &[]).unwrap_or_else(|e| panic!("{e}"));
-        let proxy = c.listeners.proxy.unwrap_or_else(|| panic!("no proxy listener"));
+        let proxy = c
+            .listeners
+            .proxy
+            .unwrap_or_else(|| panic!("no proxy listener"));
         assert_eq!(proxy.mode, ListenerKind::Proxy);
         assert_eq!(proxy.limits.idle_timeout_secs, 7, "the shared limits apply");
     }

@@ -112,8 +112,7 @@ mod tests {
 
     #[test]
     fn sets_nested_keys_with_types_and_skips_other_variables() {
-        let mut t: toml::Table =
-            toml::from_str("[a]\nb = 1\n").unwrap_or_else(|e| panic!("{e}"));
+        let mut t: toml::Table = toml::from_str("[a]\nb = 1\n").unwrap_or_else(|e| panic!("{e}"));
         let applied = apply_env_overrides(
             &mut t,
             "P_",
@@ -137,12 +136,14 @@ mod tests {
 
     #[test]
     fn a_path_through_a_value_names_the_variable() {
-        let mut t: toml::Table =
-            toml::from_str("[a]\nb = 1\n").unwrap_or_else(|e| panic!("{e}"));
+        let mut t: toml::Table = toml::from_str("[a]\nb = 1\n").unwrap_or_else(|e| panic!("{e}"));
         match apply_env_overrides(&mut t, "P_", &["a"], env(&[("P_A__B__C", "2")])) {
             Err(TlsError::Override { var, message }) => {
                 assert_eq!(var, "P_A__B__C");
-                assert_eq!(message, "`a.b` is a integer, not a table, so it has no key `c`");
+                assert_eq!(
+                    message,
+                    "`a.b` is a integer, not a table, so it has no key `c`"
+                );
             }
             other => panic!("{other:?}"),
         }

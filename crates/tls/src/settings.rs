@@ -137,13 +137,17 @@ impl ListenerSettings {
             if self.trusted_proxies.is_some() {
                 return Err(err(
                     format!("{key}.trusted_proxies"),
-                    format!("only proxy listeners read certificate headers; remove it from the {mode} listener"),
+                    format!(
+                        "only proxy listeners read certificate headers; remove it from the {mode} listener"
+                    ),
                 ));
             }
             if self.certificate_header.is_some() {
                 return Err(err(
                     format!("{key}.certificate_header"),
-                    format!("only proxy listeners read certificate headers; remove it from the {mode} listener"),
+                    format!(
+                        "only proxy listeners read certificate headers; remove it from the {mode} listener"
+                    ),
                 ));
             }
         } else {

@@ -54,8 +54,16 @@ fn bad_values_are_reported_under_their_key_while_reading() {
             "certificate_header",
             "'haproxy' is not one of rfc9440, nginx, envoy",
         ),
-        ("mode = \"tcp\"\naddr = \"127.0.0.1:0\"", "mode", "unknown variant `tcp`"),
-        ("mode = \"mtls\"\naddr = \"127.0.0.1:0\"\ncolour = 1", "colour", "unknown field"),
+        (
+            "mode = \"tcp\"\naddr = \"127.0.0.1:0\"",
+            "mode",
+            "unknown variant `tcp`",
+        ),
+        (
+            "mode = \"mtls\"\naddr = \"127.0.0.1:0\"\ncolour = 1",
+            "colour",
+            "unknown field",
+        ),
     ] {
         let e = parse(text).err().unwrap_or_default();
         assert!(e.starts_with(&format!("{path}: ")), "{text}: {e}");
@@ -110,7 +118,11 @@ fn validation_names_the_key_and_the_fix() {
             "must be at least 1 (0 would disable the limit); raise it instead",
         ),
     ] {
-        assert_eq!(setting_error(&text, &tls), (key.to_owned(), message.to_owned()), "{text}");
+        assert_eq!(
+            setting_error(&text, &tls),
+            (key.to_owned(), message.to_owned()),
+            "{text}"
+        );
     }
 }
 
@@ -142,8 +154,17 @@ async fn the_builder_makes_a_proxy_listener_and_names_the_key_of_a_missing_file(
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_ne!(bound.local_addr().port(), 0);
-    assert_eq!(bound.url(), format!("https://localhost:{}", bound.local_addr().port()));
-    assert!(matches!(bound.mode, ListenerMode::TrustedProxy { header: CertificateHeader::Rfc9440, .. }));
+    assert_eq!(
+        bound.url(),
+        format!("https://localhost:{}", bound.local_addr().port())
+    );
+    assert!(matches!(
+        bound.mode,
+        ListenerMode::TrustedProxy {
+            header: CertificateHeader::Rfc9440,
+            ..
+        }
+    ));
 
     let mtls = parse("mode = \"mtls\"\naddr = \"127.0.0.1:0\"\nurl = \"https://as.example\"")
         .unwrap_or_else(|e| panic!("{e}"));
@@ -164,7 +185,9 @@ async fn the_builder_makes_a_proxy_listener_and_names_the_key_of_a_missing_file(
 
 #[tokio::test]
 async fn a_port_in_use_names_the_addr_key() {
-    let taken = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let taken = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let addr = taken.local_addr().unwrap_or_else(|e| panic!("{e}"));
     let s = parse(&format!(
         "mode = \"proxy\"\naddr = \"{addr}\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\""
