@@ -114,7 +114,7 @@ const LISTENER_KINDS: [ListenerKind; 3] = [
 
 impl ListenersConfig {
     /// The configured listeners with their dotted keys, in start order.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &ListenerSettings)> {
+    pub fn configured(&self) -> impl Iterator<Item = (&'static str, &ListenerSettings)> {
         [
             ("listeners.mtls", self.mtls.as_ref()),
             ("listeners.public", self.public.as_ref()),
@@ -275,7 +275,7 @@ impl Config {
         {
             listener.limits = limits.clone();
         }
-        for (key, listener) in self.listeners.iter() {
+        for (key, listener) in self.listeners.configured() {
             listener.validate(key, &self.tls).map_err(|e| match e {
                 TlsError::Setting { key, message } => (key, message),
                 other => (key.to_owned(), other.to_string()),

@@ -10,6 +10,10 @@
 //!
 //! Each request a handler sees carries a [`ConnectionInfo`] and, when there is
 //! one, the [`PeerCertificate`], computed once per connection.
+//!
+//! Configuration files describe a listener with [`ListenerSettings`] and
+//! [`TlsFiles`]; [`bind_listener`] turns them into a running listener, and
+//! [`overrides`] applies `CERTBOUND_*` environment overrides to a file.
 
 mod admission;
 mod chain;
