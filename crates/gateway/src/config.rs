@@ -1,9 +1,13 @@
 //! `gateway.toml`: listener, TLS, the authorization server to trust, policy,
-//! upstream timeouts and routes. Errors name the key.
+//! upstream timeouts and routes, overridable by `CERTBOUND_GATEWAY__*`
+//! environment variables (`__` separates levels:
+//! `CERTBOUND_GATEWAY__LISTENER__ADDR`). Errors name the key, or the
+//! variable that set it.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use certbound_tls::overrides::apply_env_overrides;
+use certbound_tls::{ListenerKind, ListenerSettings, TlsError, TlsFiles};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -28,17 +32,39 @@ pub enum GatewayConfigError {
         /// What to change.
         message: String,
     },
+    /// An environment override cannot be applied, or set a value that is wrong.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable, e.g. `CERTBOUND_GATEWAY__LISTENER__ADDR`.
+        var: String,
+        /// What is wrong (naming the key it set) and what to set instead.
+        message: String,
+    },
 }
+
+/// Prefix of the environment variables that override `gateway.toml`; unlike
+/// the server's `CERTBOUND_`, so one host can run both.
+pub const ENV_PREFIX: &str = "CERTBOUND_GATEWAY__";
+
+/// The top-level keys of the file; `CERTBOUND_GATEWAY__<KEY>…` overrides only these.
+const TOP_LEVEL_KEYS: [&str; 6] = [
+    "listener",
+    "tls",
+    "authorization_server",
+    "policy",
+    "upstream",
+    "routes",
+];
 
 /// The whole gateway configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayConfig {
-    /// Where callers connect.
-    pub listener: ListenerConfig,
+    /// Where callers connect: `mode` is `mtls` or `proxy`.
+    pub listener: ListenerSettings,
     /// Server certificate and client-CA bundle.
     #[serde(default)]
-    pub tls: TlsConfig,
+    pub tls: TlsFiles,
     /// The authorization server whose tokens are accepted.
     pub authorization_server: AuthorizationServerConfig,
     /// Token policy.
@@ -50,54 +76,6 @@ pub struct GatewayConfig {
     /// Routes, first match wins (longest path prefix first is recommended).
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
-}
-
-/// `[listener]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListenerConfig {
-    /// `mtls` (terminate mTLS here) or `proxy` (plain HTTP behind nginx/Envoy).
-    pub mode: ListenerKind,
-    /// Address to bind.
-    pub addr: SocketAddr,
-    /// The gateway's public `https://` URL, as callers reach it: the `aud`
-    /// checked when neither the route nor `policy.audience` names one.
-    /// Default in `mtls` mode: `https://localhost:PORT` (the bound port);
-    /// required in `proxy` mode unless every route has an audience.
-    #[serde(default)]
-    pub url: Option<String>,
-    /// For `proxy`: peers whose certificate headers are honoured.
-    #[serde(default)]
-    pub trusted_proxies: Vec<String>,
-    /// For `proxy`: the one header they send the certificate in: `rfc9440`,
-    /// `nginx` or `envoy`. Every other certificate header is stripped.
-    #[serde(default)]
-    pub certificate_header: Option<String>,
-    /// `[listener.limits]`: timeouts and connection limits.
-    #[serde(default)]
-    pub limits: certbound_tls::ConnectionLimits,
-}
-
-/// Listener modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ListenerKind {
-    /// HTTPS requesting client certificates.
-    Mtls,
-    /// Plain HTTP behind a TLS-terminating proxy.
-    Proxy,
-}
-
-/// `[tls]`
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// Server certificate chain (mtls mode).
-    pub cert: Option<PathBuf>,
-    /// Server key (mtls mode).
-    pub key: Option<PathBuf>,
-    /// CAs whose client certificates are chain-validated (informational for the gateway).
-    pub client_ca: Option<PathBuf>,
 }
 
 /// `[authorization_server]`
@@ -236,57 +214,69 @@ pub struct RouteConfig {
 }
 
 impl GatewayConfig {
-    /// Reads and validates a file; relative paths resolve against its directory.
+    /// Reads a file, overrides it from the `CERTBOUND_GATEWAY__*` environment
+    /// and validates it; relative paths resolve against its directory.
     pub fn load(path: &Path) -> Result<Self, GatewayConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| GatewayConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_toml(&text, path)
+        Self::from_toml_with_env(&text, path, std::env::vars())
     }
 
-    /// Parses and validates TOML text as if read from `path`.
+    /// Parses and validates TOML text as if read from `path`, without overrides.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, GatewayConfigError> {
-        let key_err = |key: String, message: String| GatewayConfigError::Key {
+        Self::from_toml_with_env(text, path, std::iter::empty())
+    }
+
+    /// As [`GatewayConfig::load`], from text and an explicit environment.
+    pub fn from_toml_with_env(
+        text: &str,
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, GatewayConfigError> {
+        let plain_err = |key: String, message: String| GatewayConfigError::Key {
             path: path.to_owned(),
             key,
             message,
         };
-        let de =
-            toml::Deserializer::parse(text).map_err(|e| key_err(String::new(), e.to_string()))?;
-        let mut c: GatewayConfig = serde_path_to_error::deserialize(de)
-            .map_err(|e| key_err(e.path().to_string(), e.inner().to_string()))?;
-        if c.listener.mode == ListenerKind::Mtls && (c.tls.cert.is_none() || c.tls.key.is_none()) {
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| plain_err(String::new(), e.to_string()))?;
+        let overrides = apply_env_overrides(&mut table, ENV_PREFIX, &TOP_LEVEL_KEYS, env).map_err(
+            |e| match e {
+                TlsError::Override { var, message } => GatewayConfigError::Env { var, message },
+                other => plain_err(String::new(), other.to_string()),
+            },
+        )?;
+        let key_err = |key: String, message: String| match overrides.variable_for(&key) {
+            Some(var) => GatewayConfigError::Env {
+                var: var.to_owned(),
+                message: format!("key `{key}`: {message}"),
+            },
+            None => plain_err(key, message),
+        };
+        // Without overrides the text itself is read, so errors keep its line numbers.
+        let parsed = if overrides.is_empty() {
+            let de = toml::Deserializer::parse(text)
+                .map_err(|e| key_err(String::new(), e.to_string()))?;
+            serde_path_to_error::deserialize(de)
+        } else {
+            serde_path_to_error::deserialize(toml::Value::Table(table))
+        };
+        let mut c: GatewayConfig =
+            parsed.map_err(|e| key_err(e.path().to_string(), e.inner().to_string()))?;
+        if c.listener.mode == ListenerKind::Public {
             return Err(key_err(
-                "tls".into(),
-                "mtls listener needs tls.cert and tls.key".into(),
+                "listener.mode".into(),
+                "the gateway needs each caller's certificate: use \"mtls\" or \"proxy\"".into(),
             ));
         }
-        if c.listener.mode == ListenerKind::Proxy && c.listener.trusted_proxies.is_empty() {
-            return Err(key_err(
-                "listener.trusted_proxies".into(),
-                "proxy mode needs the proxy's address, e.g. [\"127.0.0.1\"]".into(),
-            ));
-        }
-        if c.listener.mode == ListenerKind::Proxy {
-            let ok = c
-                .listener
-                .certificate_header
-                .as_deref()
-                .and_then(certbound_tls::CertificateHeader::parse);
-            if ok.is_none() {
-                return Err(key_err(
-                    "listener.certificate_header".into(),
-                    format!(
-                        "proxy mode needs one of {}",
-                        certbound_tls::CertificateHeader::NAMES.join(", ")
-                    ),
-                ));
-            }
-        }
-        if let Some(url) = &c.listener.url {
-            check_public_url(url).map_err(|m| key_err("listener.url".into(), m))?;
-        }
+        c.listener
+            .validate("listener", &c.tls)
+            .map_err(|e| match e {
+                TlsError::Setting { key, message } => key_err(key, message),
+                other => key_err("listener".into(), other.to_string()),
+            })?;
         let some_route_lacks_audience =
             c.routes.is_empty() || c.routes.iter().any(|r| r.audience.is_none());
         if c.listener.mode == ListenerKind::Proxy
@@ -299,12 +289,6 @@ impl GatewayConfig {
                 "proxy mode needs the proxy's public https:// URL (the token audience the gateway checks), or set policy.audience".into(),
             ));
         }
-        certbound_tls::TrustedProxies::parse(&c.listener.trusted_proxies)
-            .map_err(|e| key_err("listener.trusted_proxies".into(), e.to_string()))?;
-        c.listener
-            .limits
-            .validate()
-            .map_err(|(key, m)| key_err(format!("listener.limits.{key}"), m))?;
         if !c.authorization_server.issuer.starts_with("https://") {
             return Err(key_err(
                 "authorization_server.issuer".into(),
@@ -375,10 +359,8 @@ impl GatewayConfig {
             }
         }
         let base = path.parent().unwrap_or(Path::new("."));
+        c.tls.resolve_paths(base);
         for p in [
-            &mut c.tls.cert,
-            &mut c.tls.key,
-            &mut c.tls.client_ca,
             &mut c.authorization_server.ca,
             &mut c.authorization_server.cert,
             &mut c.authorization_server.key,
@@ -392,23 +374,6 @@ impl GatewayConfig {
             }
         }
         Ok(c)
-    }
-}
-
-/// An `https://host[:port][/path]` URL without query, fragment or trailing
-/// slash: it is compared byte for byte with the tokens' `aud`.
-fn check_public_url(url: &str) -> Result<(), String> {
-    let well_formed = url
-        .strip_prefix("https://")
-        .is_some_and(|rest| !rest.is_empty() && !rest.contains(['?', '#', ' ']))
-        && !url.ends_with('/')
-        && url.parse::<http::Uri>().is_ok();
-    if well_formed {
-        Ok(())
-    } else {
-        Err(format!(
-            "'{url}' must be https://host[:port][/path] without query, fragment or trailing slash"
-        ))
     }
 }
 

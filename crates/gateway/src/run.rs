@@ -6,12 +6,10 @@ use std::time::Duration;
 
 use certbound_guard::{Guard, GuardOptions, IntrospectionOptions, RevocationOptions};
 use certbound_tls::TlsSettings;
-use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode, TrustedProxies};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{GatewayConfig, ListenerKind};
+use crate::config::GatewayConfig;
 use crate::proxy::GatewayState;
 use crate::routes::Route;
 use crate::service::GatewayService;
@@ -48,13 +46,10 @@ fn setup(what: &str, e: impl std::fmt::Display) -> std::io::Error {
 /// Discovers the authorization server, binds the listener and serves.
 pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
     // Bound first: the default audience is the URL with the port in use.
-    let listener = TcpListener::bind(config.listener.addr).await.map_err(|e| {
-        setup(
-            &format!("binding {} (change listener.addr)", config.listener.addr),
-            e,
-        )
-    })?;
-    let addr = listener.local_addr()?;
+    let listener = certbound_tls::bind_listener("listener", &config.listener, &config.tls)
+        .await
+        .map_err(|e| setup("listener", e))?;
+    let addr = listener.local_addr();
     let default_audience = config.default_audience(addr.port());
     if config.policy.audience.is_none()
         && config.listener.url.is_none()
@@ -150,49 +145,10 @@ pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
     });
     let app = GatewayService::new(state);
 
-    let client_cas = match &config.tls.client_ca {
-        Some(p) => ClientCaBundle::from_pem_file(p).map_err(|e| setup("tls.client_ca", e))?,
-        None => ClientCaBundle::empty(),
-    };
-    let mode = match config.listener.mode {
-        ListenerKind::Mtls => {
-            let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) else {
-                return Err(setup("tls", "mtls listener needs tls.cert and tls.key"));
-            };
-            let tls = certbound_tls::server_config(
-                certbound_tls::pem::load_certificates(cert).map_err(|e| setup("tls.cert", e))?,
-                certbound_tls::pem::load_private_key(key).map_err(|e| setup("tls.key", e))?,
-                &ClientAuth::Request(client_cas.clone()),
-            )
-            .map_err(|e| setup("tls", e))?;
-            ListenerMode::MutualTls {
-                config: tls,
-                client_cas,
-            }
-        }
-        ListenerKind::Proxy => ListenerMode::TrustedProxy {
-            proxies: TrustedProxies::parse(&config.listener.trusted_proxies)
-                .map_err(|e| setup("listener.trusted_proxies", e))?,
-            header: config
-                .listener
-                .certificate_header
-                .as_deref()
-                .and_then(certbound_tls::CertificateHeader::parse)
-                .ok_or_else(|| setup("listener.certificate_header", "missing or unknown"))?,
-            client_cas,
-        },
-    };
     let (stop, mut stopped) = watch::channel(false);
-    let limits = config.listener.limits.clone();
-    let task = tokio::spawn(certbound_tls::serve(
-        listener,
-        mode,
-        limits,
-        app,
-        async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        },
-    ));
+    let task = tokio::spawn(listener.serve(app, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
     tracing::info!(%addr, "gateway started");
     Ok(RunningGateway { addr, stop, task })
 }

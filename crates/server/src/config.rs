@@ -3,9 +3,10 @@
 //! levels: `CERTBOUND_STORAGE__URL`, `CERTBOUND_LISTENERS__MTLS__ADDR`),
 //! validated at start with errors that name the key and the fix.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use certbound_tls::overrides::apply_env_overrides;
+use certbound_tls::{ListenerKind, ListenerSettings, TlsError, TlsFiles, check_public_url};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -40,6 +41,14 @@ pub enum ConfigError {
         /// What is wrong and what to write instead.
         message: String,
     },
+    /// An environment override cannot be applied, or set a value that is wrong.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable, e.g. `CERTBOUND_LISTENERS__MTLS__ADDR`.
+        var: String,
+        /// What is wrong (naming the key it set) and what to set instead.
+        message: String,
+    },
 }
 
 /// The whole configuration file.
@@ -54,7 +63,7 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Server certificate and client-CA bundle.
     #[serde(default)]
-    pub tls: TlsConfig,
+    pub tls: TlsFiles,
     /// Which listeners to run.
     #[serde(default)]
     pub listeners: ListenersConfig,
@@ -77,58 +86,43 @@ pub struct StorageConfig {
     pub url: String,
 }
 
-/// `[tls]`
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// Server certificate chain, PEM.
-    pub cert: Option<PathBuf>,
-    /// Server private key, PEM.
-    pub key: Option<PathBuf>,
-    /// CAs trusted for `tls_client_auth`, PEM.
-    pub client_ca: Option<PathBuf>,
-}
-
-/// `[listeners]`
+/// `[listeners]`: each listener's table name is its mode, and the limits
+/// apply to each of them.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenersConfig {
-    /// HTTPS requesting client certificates.
-    pub mtls: Option<ListenerConfig>,
-    /// HTTPS without a certificate request, for browsers and secret-based clients.
-    pub public: Option<ListenerConfig>,
-    /// Plain HTTP behind a TLS-terminating proxy.
-    pub proxy: Option<ProxyListenerConfig>,
+    /// `[listeners.mtls]`: HTTPS requesting client certificates.
+    pub mtls: Option<ListenerSettings>,
+    /// `[listeners.public]`: HTTPS without a certificate request, for
+    /// browsers and secret-based clients.
+    pub public: Option<ListenerSettings>,
+    /// `[listeners.proxy]`: plain HTTP behind a TLS-terminating proxy; `url`
+    /// is required (only the proxy knows its name).
+    pub proxy: Option<ListenerSettings>,
     /// `[listeners.limits]`: timeouts and connection limits, applied to each
     /// listener separately.
     #[serde(default)]
     pub limits: certbound_tls::ConnectionLimits,
 }
 
-/// `[listeners.mtls]` / `[listeners.public]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListenerConfig {
-    /// Address to bind, e.g. `127.0.0.1:8443` (port 0 picks one).
-    pub addr: SocketAddr,
-    /// URL clients use to reach it; defaults to `https://localhost:PORT`.
-    #[serde(default)]
-    pub url: Option<String>,
-}
+/// The listener tables under `[listeners]`, each named after its mode.
+const LISTENER_KINDS: [ListenerKind; 3] = [
+    ListenerKind::Mtls,
+    ListenerKind::Public,
+    ListenerKind::Proxy,
+];
 
-/// `[listeners.proxy]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProxyListenerConfig {
-    /// Address to bind.
-    pub addr: SocketAddr,
-    /// Public URL of the proxy in front (required: only it knows its name).
-    pub url: String,
-    /// Peers whose certificate headers are honoured (IPs or CIDR blocks).
-    pub trusted_proxies: Vec<String>,
-    /// The one header those peers send the certificate in: `rfc9440`
-    /// (`Client-Cert`), `nginx` (`X-SSL-Client-Cert`) or `envoy` (XFCC).
-    pub certificate_header: String,
+impl ListenersConfig {
+    /// The configured listeners with their dotted keys, in start order.
+    pub fn configured(&self) -> impl Iterator<Item = (&'static str, &ListenerSettings)> {
+        [
+            ("listeners.mtls", self.mtls.as_ref()),
+            ("listeners.public", self.public.as_ref()),
+            ("listeners.proxy", self.proxy.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(key, l)| l.map(|l| (key, l)))
+    }
 }
 
 /// `[tokens]`
@@ -224,39 +218,40 @@ impl Config {
             path: path.to_owned(),
             message: e.to_string().trim().to_owned(),
         })?;
-        for (name, value) in env {
-            // Only names that start with a config section are overrides;
-            // CERTBOUND_LOG (the log filter) and others are not config.
-            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
-                continue;
-            };
-            let section = rest
-                .split("__")
-                .next()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            if TOP_LEVEL_KEYS.contains(&section.as_str()) {
-                apply_override(&mut table, rest, &value);
-            }
-        }
-        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| ConfigError::Key {
+        // Only names that start with a config section are overrides;
+        // CERTBOUND_LOG (the log filter) and others are not config.
+        let overrides = apply_env_overrides(&mut table, ENV_PREFIX, &TOP_LEVEL_KEYS, env).map_err(
+            |e| match e {
+                TlsError::Override { var, message } => ConfigError::Env { var, message },
+                other => ConfigError::Syntax {
+                    path: path.to_owned(),
+                    message: other.to_string(),
+                },
+            },
+        )?;
+        let key_err = |key: String, message: String| match overrides.variable_for(&key) {
+            Some(var) => ConfigError::Env {
+                var: var.to_owned(),
+                message: format!("key `{key}`: {message}"),
+            },
+            None => ConfigError::Key {
                 path: path.to_owned(),
-                key: e.path().to_string(),
-                message: e.inner().to_string(),
-            })?;
-        config.validate(path)?;
+                key,
+                message,
+            },
+        };
+        name_listener_modes(&mut table).map_err(|(key, m)| key_err(key, m))?;
+        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| key_err(e.path().to_string(), e.inner().to_string()))?;
+        config.validate().map_err(|(key, m)| key_err(key, m))?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
         Ok(config)
     }
 
-    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let key_err = |key: &str, message: String| ConfigError::Key {
-            path: path.to_owned(),
-            key: key.to_owned(),
-            message,
-        };
+    /// Checks what the types alone cannot; the error is (dotted key, what to write instead).
+    fn validate(&mut self) -> Result<(), (String, String)> {
+        let key_err = |key: &str, message: String| (key.to_owned(), message);
         let l = &self.listeners;
         if l.mtls.is_none() && l.public.is_none() && l.proxy.is_none() {
             return Err(key_err(
@@ -265,54 +260,40 @@ impl Config {
                     .into(),
             ));
         }
-        if (l.mtls.is_some() || l.public.is_some())
-            && (self.tls.cert.is_none() || self.tls.key.is_none())
-        {
-            return Err(key_err(
-                "tls",
-                "HTTPS listeners need tls.cert and tls.key (PEM files); `certbound pki init` makes them".into(),
-            ));
-        }
         l.limits
             .validate()
             .map_err(|(key, m)| key_err(&format!("listeners.limits.{key}"), m))?;
+        // One [listeners.limits] table for all listeners, so each carries a copy.
+        let limits = l.limits.clone();
+        for listener in [
+            &mut self.listeners.mtls,
+            &mut self.listeners.public,
+            &mut self.listeners.proxy,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            listener.limits = limits.clone();
+        }
+        for (key, listener) in self.listeners.configured() {
+            listener.validate(key, &self.tls).map_err(|e| match e {
+                TlsError::Setting { key, message } => (key, message),
+                other => (key.to_owned(), other.to_string()),
+            })?;
+        }
+        if self
+            .listeners
+            .proxy
+            .as_ref()
+            .is_some_and(|p| p.url.is_none())
+        {
+            return Err(key_err(
+                "listeners.proxy.url",
+                "required: the proxy's public https:// URL (only the proxy knows the name clients use)".into(),
+            ));
+        }
         if let Some(issuer) = &self.issuer {
-            check_https_url(issuer).map_err(|m| key_err("issuer", m))?;
-        }
-        for (key, url) in [
-            (
-                "listeners.mtls.url",
-                l.mtls.as_ref().and_then(|m| m.url.as_ref()),
-            ),
-            (
-                "listeners.public.url",
-                l.public.as_ref().and_then(|m| m.url.as_ref()),
-            ),
-            ("listeners.proxy.url", l.proxy.as_ref().map(|p| &p.url)),
-        ] {
-            if let Some(url) = url {
-                check_https_url(url).map_err(|m| key_err(key, m))?;
-            }
-        }
-        if let Some(proxy) = &l.proxy {
-            certbound_tls::TrustedProxies::parse(&proxy.trusted_proxies)
-                .map_err(|e| key_err("listeners.proxy.trusted_proxies", e.to_string()))?;
-            if certbound_tls::CertificateHeader::parse(&proxy.certificate_header).is_none() {
-                return Err(key_err(
-                    "listeners.proxy.certificate_header",
-                    format!(
-                        "'{}' is not one of {}",
-                        proxy.certificate_header,
-                        certbound_tls::CertificateHeader::NAMES.join(", ")
-                    ),
-                ));
-            }
-            if proxy.trusted_proxies.is_empty() {
-                return Err(key_err(
-                    "listeners.proxy.trusted_proxies",
-                    "empty: list the proxy's address, e.g. [\"127.0.0.1\"]".into(),
-                ));
-            }
+            check_public_url(issuer).map_err(|m| key_err("issuer", m))?;
         }
         let url = &self.storage.url;
         if !(url.starts_with("sqlite:")
@@ -334,18 +315,7 @@ impl Config {
     }
 
     fn resolve_paths(&mut self, base: &Path) {
-        for p in [
-            &mut self.tls.cert,
-            &mut self.tls.key,
-            &mut self.tls.client_ca,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        }
+        self.tls.resolve_paths(base);
         if let Some(rest) = self.storage.url.strip_prefix("sqlite://") {
             let (file, query) = rest
                 .split_once('?')
@@ -361,41 +331,33 @@ impl Config {
     }
 }
 
-fn check_https_url(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("https://")
-        .ok_or_else(|| format!("'{url}' must start with https://"))?;
-    if rest.is_empty() || rest.contains(['?', '#', ' ']) || url.ends_with('/') {
-        return Err(format!(
-            "'{url}' must be https://host[:port][/path] without query, fragment or trailing slash"
-        ));
+/// Gives each `[listeners.NAME]` table the `mode` its name implies, so the
+/// shared listener type reads it; a table may not name a mode of its own or
+/// limits of its own (`[listeners.limits]` holds them for all).
+fn name_listener_modes(table: &mut toml::Table) -> Result<(), (String, String)> {
+    let Some(toml::Value::Table(listeners)) = table.get_mut("listeners") else {
+        return Ok(());
+    };
+    for kind in LISTENER_KINDS {
+        let name = kind.name();
+        let Some(toml::Value::Table(listener)) = listeners.get_mut(name) else {
+            continue;
+        };
+        if listener.contains_key("mode") {
+            return Err((
+                format!("listeners.{name}.mode"),
+                format!("the table name sets the mode ({name}); remove this key"),
+            ));
+        }
+        if listener.contains_key("limits") {
+            return Err((
+                format!("listeners.{name}.limits"),
+                "limits apply to every listener: set them in [listeners.limits]".into(),
+            ));
+        }
+        listener.insert("mode".into(), toml::Value::String(name.into()));
     }
     Ok(())
-}
-
-/// Sets `a.b.c` from `CERTBOUND_A__B__C`, keeping the type of an existing
-/// value where the text parses as it (numbers, booleans, arrays as JSON-ish lists).
-fn apply_override(table: &mut toml::Table, name: &str, value: &str) {
-    let keys: Vec<String> = name.split("__").map(str::to_ascii_lowercase).collect();
-    let Some((last, parents)) = keys.split_last() else {
-        return;
-    };
-    let mut current = table;
-    for k in parents {
-        let entry = current
-            .entry(k.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        let toml::Value::Table(next) = entry else {
-            return;
-        };
-        current = next;
-    }
-    // Try the value as a TOML literal (42, true, ["a"]), else as a string.
-    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
-    current.insert(last.clone(), parsed);
 }
 
 /// The config file `certbound serve` writes on first start.
@@ -520,6 +482,78 @@ mod tests {
             load("[storage", &[]),
             Err(ConfigError::Syntax { .. })
         ));
+    }
+
+    #[test]
+    fn a_bad_override_names_the_variable() {
+        let dev = dev_config_text("127.0.0.1:8443");
+        for (var, value, message) in [
+            (
+                "CERTBOUND_LISTENERS__MTLS__ADDR",
+                "nope",
+                "key `listeners.mtls.addr`: invalid socket address syntax",
+            ),
+            (
+                "CERTBOUND_LISTENERS__MTLS__ADDR__PORT",
+                "1",
+                "`listeners.mtls.addr` is a string, not a table, so it has no key `port`",
+            ),
+        ] {
+            match load(&dev, &[(var, value)]) {
+                Err(ConfigError::Env { var: v, message: m }) => {
+                    assert_eq!(v, var);
+                    assert!(m.starts_with(message), "{var}: {m}");
+                }
+                other => panic!("{var}: expected an environment error, got {other:?}"),
+            }
+        }
+        // The gateway's variables are not the server's.
+        let c = load(&dev, &[("CERTBOUND_GATEWAY__LISTENER__ADDR", "nope")]);
+        assert!(c.is_ok(), "{c:?}");
+    }
+
+    #[test]
+    fn listener_tables_are_named_after_their_mode() {
+        let base = "[storage]\nurl = \"sqlite://x\"\n";
+        for (listener, key, message) in [
+            (
+                "[listeners.mtls]\naddr = \"127.0.0.1:1\"\nmode = \"proxy\"",
+                "listeners.mtls.mode",
+                "the table name sets the mode (mtls); remove this key",
+            ),
+            (
+                "[listeners.public]\naddr = \"127.0.0.1:1\"\n[listeners.public.limits]\nidle_timeout_secs = 5",
+                "listeners.public.limits",
+                "limits apply to every listener: set them in [listeners.limits]",
+            ),
+            (
+                "[listeners.proxy]\naddr = \"127.0.0.1:1\"\ntrusted_proxies = [\"10.0.0.1\"]\ncertificate_header = \"nginx\"",
+                "listeners.proxy.url",
+                "required: the proxy's public https:// URL (only the proxy knows the name clients use)",
+            ),
+            (
+                "[listeners.proxy]\naddr = \"127.0.0.1:1\"\nurl = \"https://x\"\ntrusted_proxies = []\ncertificate_header = \"nginx\"",
+                "listeners.proxy.trusted_proxies",
+                "proxy mode needs the proxy's address, e.g. [\"127.0.0.1\"]",
+            ),
+        ] {
+            match load(&format!("{base}{listener}\n"), &[]) {
+                Err(ConfigError::Key {
+                    key: k, message: m, ..
+                }) => assert_eq!((k.as_str(), m.as_str()), (key, message), "{listener}"),
+                other => panic!("{listener}: expected a key error, got {other:?}"),
+            }
+        }
+        let text = format!(
+            "{base}[listeners.proxy]\naddr = \"127.0.0.1:1\"\nurl = \"https://x\"\ntrusted_proxies = [\"10.0.0.1\"]\ncertificate_header = \"nginx\"\n[listeners.limits]\nidle_timeout_secs = 7\n"
+        );
+        let c = load(&text, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let proxy = c
+            .listeners
+            .proxy
+            .unwrap_or_else(|| panic!("no proxy listener"));
+        assert_eq!(proxy.mode, ListenerKind::Proxy);
+        assert_eq!(proxy.limits.idle_timeout_secs, 7, "the shared limits apply");
     }
 
     #[test]

@@ -9,8 +9,7 @@ use std::time::Duration;
 use certbound_core::AuthMethod;
 use certbound_core::metadata::{AuthorizationServerMetadata, Endpoint};
 use certbound_store::{SqlStore, Store};
-use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode, TrustedProxies};
-use tokio::net::TcpListener;
+use certbound_tls::{BoundListener, ListenerSettings, TlsFiles, bind_listener};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::info;
@@ -58,19 +57,16 @@ impl RunningServer {
     }
 }
 
-async fn bind(addr: SocketAddr, name: &str) -> Result<TcpListener, ServerError> {
-    TcpListener::bind(addr).await.map_err(|source| ServerError::Io {
-        what: format!("binding the {name} listener to {addr} (is another process using the port? change listeners.{name}.addr)"),
-        source,
-    })
-}
-
-fn local_url(listener: &TcpListener) -> Result<(SocketAddr, String), ServerError> {
-    let addr = listener.local_addr().map_err(|source| ServerError::Io {
-        what: "reading the bound address".into(),
-        source,
-    })?;
-    Ok((addr, format!("https://localhost:{}", addr.port())))
+/// Binds the listener at `key` when the file configures one.
+async fn bind_if_configured(
+    key: &str,
+    settings: Option<&ListenerSettings>,
+    tls: &TlsFiles,
+) -> Result<Option<BoundListener>, ServerError> {
+    match settings {
+        Some(settings) => Ok(Some(bind_listener(key, settings, tls).await?)),
+        None => Ok(None),
+    }
 }
 
 /// How often expired tokens, revocations and unpublished keys are deleted.
@@ -131,79 +127,18 @@ pub async fn start_with_store(
 ) -> Result<RunningServer, ServerError> {
     // jsonwebtoken's crypto is ring's, installed before any token is touched.
     certbound_jose::install();
-    let client_cas = match &config.tls.client_ca {
-        Some(path) => ClientCaBundle::from_pem_file(path)?,
-        None => ClientCaBundle::empty(),
+    let (l, tls) = (&config.listeners, &config.tls);
+    let mtls = bind_if_configured("listeners.mtls", l.mtls.as_ref(), tls).await?;
+    let public = bind_if_configured("listeners.public", l.public.as_ref(), tls).await?;
+    let proxy = bind_if_configured("listeners.proxy", l.proxy.as_ref(), tls).await?;
+    let addr_url = |l: &Option<BoundListener>| {
+        l.as_ref()
+            .map(|l| (l.local_addr(), l.url().to_owned()))
+            .unzip()
     };
-    let https = |auth: &ClientAuth| -> Result<_, ServerError> {
-        let (cert, key) = match (&config.tls.cert, &config.tls.key) {
-            (Some(c), Some(k)) => (c, k),
-            _ => {
-                return Err(ServerError::Setup(
-                    "tls.cert and tls.key are required for HTTPS listeners".into(),
-                ));
-            }
-        };
-        Ok(certbound_tls::server_config(
-            certbound_tls::pem::load_certificates(cert)?,
-            certbound_tls::pem::load_private_key(key)?,
-            auth,
-        )?)
-    };
-
-    let mut modes: Vec<(TcpListener, ListenerMode)> = Vec::new();
-    let (
-        mut mtls_addr,
-        mut mtls_url,
-        mut public_addr,
-        mut public_url,
-        mut proxy_addr,
-        mut proxy_url,
-    ) = (None, None, None, None, None, None);
-    if let Some(l) = &config.listeners.mtls {
-        let listener = bind(l.addr, "mtls").await?;
-        let (addr, url) = local_url(&listener)?;
-        mtls_addr = Some(addr);
-        mtls_url = Some(l.url.clone().unwrap_or(url));
-        let tls = https(&ClientAuth::Request(client_cas.clone()))?;
-        modes.push((
-            listener,
-            ListenerMode::MutualTls {
-                config: tls,
-                client_cas: client_cas.clone(),
-            },
-        ));
-    }
-    if let Some(l) = &config.listeners.public {
-        let listener = bind(l.addr, "public").await?;
-        let (addr, url) = local_url(&listener)?;
-        public_addr = Some(addr);
-        public_url = Some(l.url.clone().unwrap_or(url));
-        modes.push((
-            listener,
-            ListenerMode::Tls {
-                config: https(&ClientAuth::None)?,
-            },
-        ));
-    }
-    if let Some(l) = &config.listeners.proxy {
-        let listener = bind(l.addr, "proxy").await?;
-        proxy_addr = Some(local_url(&listener)?.0);
-        proxy_url = Some(l.url.clone());
-        let proxies = TrustedProxies::parse(&l.trusted_proxies)?;
-        let header =
-            certbound_tls::CertificateHeader::parse(&l.certificate_header).ok_or_else(|| {
-                ServerError::Setup("listeners.proxy.certificate_header is invalid".into())
-            })?;
-        modes.push((
-            listener,
-            ListenerMode::TrustedProxy {
-                proxies,
-                header,
-                client_cas: client_cas.clone(),
-            },
-        ));
-    }
+    let (mtls_addr, mtls_url) = addr_url(&mtls);
+    let (public_addr, public_url) = addr_url(&public);
+    let (proxy_addr, proxy_url): (Option<SocketAddr>, Option<String>) = addr_url(&proxy);
 
     // Browser-facing and secret clients use the base URL; certificate
     // clients the mTLS alias when it differs (RFC 8705 §5).
@@ -283,18 +218,12 @@ pub async fn start_with_store(
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let app = endpoints::router(Arc::clone(&server));
-    for (listener, mode) in modes {
+    for listener in [mtls, public, proxy].into_iter().flatten() {
         let mut rx = stopped.clone();
         let shutdown = async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        tasks.spawn(certbound_tls::serve(
-            listener,
-            mode,
-            config.listeners.limits.clone(),
-            app.clone(),
-            shutdown,
-        ));
+        tasks.spawn(listener.serve(app.clone(), shutdown));
     }
     tasks.spawn(purge_expired(Arc::clone(&server.store), stopped.clone()));
     if config.clients.cache_seconds > 0 {

@@ -22,6 +22,30 @@ pub enum TlsError {
     /// An entry of `trusted_proxies` is not an IP address or CIDR block.
     #[error("trusted_proxies entry '{0}' is not an IP address or CIDR block (e.g. 10.0.0.0/8)")]
     BadProxyCidr(String),
+    /// A listener setting is unusable; `key` is its dotted path in the file.
+    #[error("key `{key}`: {message}")]
+    Setting {
+        /// Dotted key, e.g. `listeners.proxy.trusted_proxies`.
+        key: String,
+        /// What is wrong and what to write instead.
+        message: String,
+    },
+    /// A listener's address could not be bound.
+    #[error("{what}: {source}")]
+    Bind {
+        /// What was being done, naming the key to change.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// An environment override cannot be applied.
+    #[error("environment variable {var}: {message}")]
+    Override {
+        /// The variable's name.
+        var: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 /// A trusted proxy sent a certificate header we cannot use: answered with

@@ -10,6 +10,10 @@
 //!
 //! Each request a handler sees carries a [`ConnectionInfo`] and, when there is
 //! one, the [`PeerCertificate`], computed once per connection.
+//!
+//! Configuration files describe a listener with [`ListenerSettings`] and
+//! [`TlsFiles`]; [`bind_listener`] turns them into a running listener, and
+//! [`overrides`] applies `CERTBOUND_*` environment overrides to a file.
 
 mod admission;
 mod chain;
@@ -18,10 +22,12 @@ mod config;
 mod error;
 mod extract;
 mod limits;
+pub mod overrides;
 mod peer;
 pub mod pem;
 pub mod proxy;
 mod serve;
+mod settings;
 mod verifier;
 mod watchdog;
 
@@ -34,6 +40,9 @@ pub use limits::ConnectionLimits;
 pub use peer::{CertificateSource, PeerCertificate};
 pub use proxy::{CertificateHeader, TrustedProxies};
 pub use serve::{App, ListenerMode, serve};
+pub use settings::{
+    BoundListener, ListenerKind, ListenerSettings, TlsFiles, bind_listener, check_public_url,
+};
 
 /// The crypto provider every certbound TLS endpoint uses.
 pub fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {

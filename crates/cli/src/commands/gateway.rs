@@ -8,7 +8,8 @@ use clap::Args;
 /// Arguments of `certbound gateway`.
 #[derive(Debug, Args)]
 pub struct GatewayArgs {
-    /// Gateway configuration file (see docs/gateway.md).
+    /// Gateway configuration file (see docs/gateway.md); `CERTBOUND_GATEWAY__*`
+    /// environment variables override its keys.
     #[arg(long, default_value = "gateway.toml")]
     config: PathBuf,
 }

@@ -179,3 +179,133 @@ fn proxy_mode_needs_a_public_url_or_an_audience() {
         "bound tokens only by default; the public URL is the audience"
     );
 }
+
+fn with_env(env: &[(&str, &str)]) -> Result<GatewayConfig, GatewayConfigError> {
+    let toml = "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:9000\"\nurl = \"https://api.example\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\n[authorization_server]\nissuer = \"https://as\"\n";
+    let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    GatewayConfig::from_toml_with_env(toml, Path::new("/etc/gw.toml"), env)
+}
+
+#[test]
+fn environment_overrides_change_the_listen_address_and_nested_keys() {
+    let c = with_env(&[
+        ("CERTBOUND_GATEWAY__LISTENER__ADDR", "127.0.0.1:0"),
+        (
+            "CERTBOUND_GATEWAY__LISTENER__LIMITS__IDLE_TIMEOUT_SECS",
+            "7",
+        ),
+        (
+            "CERTBOUND_GATEWAY__LISTENER__TRUSTED_PROXIES",
+            "[\"10.0.0.0/8\"]",
+        ),
+        ("CERTBOUND_GATEWAY__POLICY__REQUIRE_BOUND_TOKENS", "false"),
+        (
+            "CERTBOUND_GATEWAY__AUTHORIZATION_SERVER__ISSUER",
+            "https://as.example",
+        ),
+        // The server's variables and the log filter are not the gateway's.
+        ("CERTBOUND_LISTENERS__MTLS__ADDR", "nope"),
+        ("CERTBOUND_LOG", "debug"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.listener.addr.port(), 0);
+    assert_eq!(c.listener.limits.idle_timeout_secs, 7);
+    let proxies = c.listener.trusted_proxies.unwrap_or_default();
+    assert!(proxies.contains("10.1.1.1".parse().unwrap_or_else(|e| panic!("{e}"))));
+    assert!(!proxies.contains("127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}"))));
+    assert!(!c.policy.require_bound_tokens);
+    assert_eq!(c.authorization_server.issuer, "https://as.example");
+    let c = with_env(&[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.listener.addr.port(),
+        9000,
+        "no variable, the file's value"
+    );
+}
+
+#[test]
+fn a_bad_override_names_the_variable() {
+    for (var, value, message) in [
+        (
+            "CERTBOUND_GATEWAY__LISTENER__ADDR",
+            "nope",
+            "key `listener.addr`: invalid socket address syntax",
+        ),
+        (
+            "CERTBOUND_GATEWAY__LISTENER__LIMITS__MAX_CONNECTIONS",
+            "0",
+            "key `listener.limits.max_connections`: must be at least 1",
+        ),
+        (
+            "CERTBOUND_GATEWAY__LISTENER__URL",
+            "http://api.example",
+            "key `listener.url`: 'http://api.example' must be https://",
+        ),
+        (
+            "CERTBOUND_GATEWAY__LISTENER__ADDR__PORT",
+            "1",
+            "`listener.addr` is a string, not a table, so it has no key `port`",
+        ),
+    ] {
+        match with_env(&[(var, value)]) {
+            Err(GatewayConfigError::Env { var: v, message: m }) => {
+                assert_eq!(v, var);
+                assert!(m.starts_with(message), "{var}: {m}");
+            }
+            other => panic!("{var}: expected an environment error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_listener_mode_decides_what_it_needs() {
+    let load = |listener: &str, tls: &str| {
+        let t = format!(
+            "[listener]\n{listener}\n[tls]\n{tls}\n[authorization_server]\nissuer = \"https://as\"\n"
+        );
+        GatewayConfig::from_toml(&t, Path::new("/etc/gw.toml"))
+    };
+    let c = load(
+        "mode = \"mtls\"\naddr = \"127.0.0.1:0\"",
+        "cert = \"pki/server.pem\"\nkey = \"/abs/server.key\"",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.tls.cert.as_deref(),
+        Some(Path::new("/etc/pki/server.pem"))
+    );
+    assert_eq!(c.tls.key.as_deref(), Some(Path::new("/abs/server.key")));
+    for (listener, tls, key) in [
+        ("mode = \"mtls\"\naddr = \"127.0.0.1:0\"", "", "tls"),
+        (
+            "mode = \"public\"\naddr = \"127.0.0.1:0\"",
+            "cert = \"a\"\nkey = \"b\"",
+            "listener.mode",
+        ),
+        (
+            "mode = \"mtls\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]",
+            "cert = \"a\"\nkey = \"b\"",
+            "listener.trusted_proxies",
+        ),
+        (
+            "mode = \"proxy\"\naddr = \"127.0.0.1:0\"\nurl = \"https://x\"\ncertificate_header = \"nginx\"",
+            "",
+            "listener.trusted_proxies",
+        ),
+        (
+            "mode = \"proxy\"\naddr = \"127.0.0.1:0\"\nurl = \"https://x\"\ntrusted_proxies = [\"bogus\"]\ncertificate_header = \"nginx\"",
+            "",
+            "listener.trusted_proxies",
+        ),
+        (
+            "mode = \"proxy\"\naddr = \"127.0.0.1:0\"\nurl = \"https://x\"\ntrusted_proxies = [\"127.0.0.1\"]",
+            "",
+            "listener.certificate_header",
+        ),
+    ] {
+        match load(listener, tls) {
+            Err(GatewayConfigError::Key { key: k, .. }) => assert_eq!(k, key, "{listener}"),
+            other => panic!("{listener}: expected a key error for {key}, got {other:?}"),
+        }
+    }
+}
