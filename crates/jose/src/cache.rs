@@ -81,6 +81,21 @@ impl<S: KeySource> KeySetCache<S> {
         }))
     }
 
+    /// A cache that starts with `set`, loaded by the caller just now (a
+    /// server that must refuse to start without keys loads them itself).
+    pub fn with_set(source: S, policy: RefetchPolicy, clock: Arc<dyn Clock>, set: S::Set) -> Self {
+        let now = clock.instant();
+        let cache = Self::new(source, policy, clock);
+        {
+            let mut state = cache.0.state.write().unwrap_or_else(PoisonError::into_inner);
+            state.set = Some(Arc::new(set));
+            state.fetched_at = Some(now);
+            state.last_attempt = Some(now);
+        }
+        cache.0.generation.store(1, Ordering::Release);
+        cache
+    }
+
     /// The source.
     pub fn source(&self) -> &S {
         &self.0.source
