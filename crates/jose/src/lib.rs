@@ -43,7 +43,7 @@ pub use keyset::{KeySet, KeyStore, verification_key};
 pub use provider::{RING_PROVIDER, install};
 pub use signer::JwsSigner;
 pub use verify::{
-    Claims, JwtVerifier, KeyLookup, RegisteredClaim, Rejection, Signed, VerificationKey,
+    JwtVerifier, KeyLookup, RegisteredClaim, Rejection, Signed, VerificationKey,
     VerificationPolicy,
 };
 

@@ -6,9 +6,11 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
-use certbound_core::AccessTokenClaims;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::JoseError;
@@ -100,30 +102,12 @@ pub struct VerificationPolicy {
     pub required: Vec<RegisteredClaim>,
 }
 
-/// The validity window of a claims type, read after verification.
-pub trait Claims: DeserializeOwned {
-    /// `exp`, Unix seconds.
-    fn expires_at(&self) -> Option<i64>;
-    /// `nbf`, Unix seconds.
-    fn not_before(&self) -> Option<i64> {
-        None
-    }
-}
-
-impl Claims for AccessTokenClaims {
-    fn expires_at(&self) -> Option<i64> {
-        Some(self.exp)
-    }
-}
-
-impl Claims for serde_json::Value {
-    fn expires_at(&self) -> Option<i64> {
-        self.get("exp").and_then(serde_json::Value::as_i64)
-    }
-
-    fn not_before(&self) -> Option<i64> {
-        self.get("nbf").and_then(serde_json::Value::as_i64)
-    }
+/// The registered time claims, read from the payload whatever the claims
+/// type is, so `exp` and `nbf` are checked even when `T` does not carry them.
+#[derive(Deserialize)]
+struct TimeClaims {
+    exp: Option<i64>,
+    nbf: Option<i64>,
 }
 
 /// Where a verifier finds the key for a `kid`.
@@ -143,24 +127,29 @@ pub trait KeyLookup: Sync {
 pub struct Signed<T> {
     /// The claims.
     pub claims: T,
+    exp: Option<i64>,
+    nbf: Option<i64>,
     leeway: u64,
 }
 
-impl<T: Claims> Signed<T> {
+impl<T> Signed<T> {
+    /// `exp`, Unix seconds.
+    pub fn expires_at(&self) -> Option<i64> {
+        self.exp
+    }
+
     /// Checks `exp` and `nbf` against `now` (Unix seconds): valid while
     /// `now < exp + leeway` (RFC 7519 §4.1.4) and from `nbf - leeway`.
     pub fn check_time(&self, now: i64) -> Result<(), JoseError> {
         let leeway = i64::try_from(self.leeway).unwrap_or(i64::MAX);
         if self
-            .claims
-            .expires_at()
+            .exp
             .is_some_and(|exp| now >= exp.saturating_add(leeway))
         {
             return Err(Rejection::Expired.into());
         }
         if self
-            .claims
-            .not_before()
+            .nbf
             .is_some_and(|nbf| now < nbf.saturating_sub(leeway))
         {
             return Err(Rejection::NotYetValid.into());
@@ -206,7 +195,7 @@ impl JwtVerifier {
     }
 
     /// Verifies `token` completely, its time window against `now`.
-    pub async fn verify<T: Claims>(
+    pub async fn verify<T: DeserializeOwned>(
         &self,
         token: &str,
         keys: &impl KeyLookup,
@@ -217,7 +206,7 @@ impl JwtVerifier {
 
     /// Verifies everything but the time window: for callers that must still
     /// read an expired token (revocation of a token we issued).
-    pub async fn verify_signed<T: Claims>(
+    pub async fn verify_signed<T: DeserializeOwned>(
         &self,
         token: &str,
         keys: &impl KeyLookup,
@@ -244,11 +233,20 @@ impl JwtVerifier {
         }
         let data = jsonwebtoken::decode::<T>(token, &key.key, validation)
             .map_err(|e| rejection(e.kind()))?;
+        let time = time_claims(token).ok_or(Rejection::InvalidClaims)?;
         Ok(Signed {
             claims: data.claims,
+            exp: time.exp,
+            nbf: time.nbf,
             leeway: self.policy.leeway,
         })
     }
+}
+
+/// `exp` and `nbf` of a token whose signature has been verified.
+fn time_claims(token: &str) -> Option<TimeClaims> {
+    let payload = token.split('.').nth(1)?;
+    serde_json::from_slice(&B64.decode(payload).ok()?).ok()
 }
 
 /// `typ` comparison per RFC 8725 §3.11 / RFC 7515 §4.1.9.
