@@ -42,7 +42,7 @@ impl VerifiedCache {
         // now < exp + leeway.
         (entry.keys_generation == keys_generation
             && entry.token.expires_at > now.saturating_sub(leeway))
-            .then(|| Arc::clone(&entry.token))
+        .then(|| Arc::clone(&entry.token))
     }
 
     /// Remembers a token that just passed every check.
@@ -55,8 +55,7 @@ impl VerifiedCache {
     ) {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= MAX_ENTRIES {
-            entries
-                .retain(|_, e| e.token.expires_at > now && e.keys_generation == keys_generation);
+            entries.retain(|_, e| e.token.expires_at > now && e.keys_generation == keys_generation);
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }

@@ -109,7 +109,11 @@ impl GuardOptions {
             issuer: Some(self.issuer.clone()),
             audiences: Some(self.audiences.clone()),
             leeway: self.leeway.as_secs(),
-            required: vec![RegisteredClaim::Exp, RegisteredClaim::Iss, RegisteredClaim::Sub],
+            required: vec![
+                RegisteredClaim::Exp,
+                RegisteredClaim::Iss,
+                RegisteredClaim::Sub,
+            ],
         }
     }
 }
@@ -157,10 +161,9 @@ impl VerifiedToken {
         // A cnf we cannot read must not turn a bound token into an unbound one.
         let thumbprint = match &claims.cnf {
             None => None,
-            Some(c) => Some(
-                c.thumbprint()
-                    .ok_or(GuardError::InvalidToken(InvalidToken::MalformedConfirmation))?,
-            ),
+            Some(c) => Some(c.thumbprint().ok_or(GuardError::InvalidToken(
+                InvalidToken::MalformedConfirmation,
+            ))?),
         };
         Ok(Self {
             scopes: claims
@@ -473,7 +476,9 @@ mod tests {
             assert!(
                 matches!(
                     VerifiedToken::from_claims(claims(bad)),
-                    Err(GuardError::InvalidToken(InvalidToken::MalformedConfirmation))
+                    Err(GuardError::InvalidToken(
+                        InvalidToken::MalformedConfirmation
+                    ))
                 ),
                 "{bad}"
             );

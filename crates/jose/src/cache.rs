@@ -87,7 +87,11 @@ impl<S: KeySource> KeySetCache<S> {
         let now = clock.instant();
         let cache = Self::new(source, policy, clock);
         {
-            let mut state = cache.0.state.write().unwrap_or_else(PoisonError::into_inner);
+            let mut state = cache
+                .0
+                .state
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
             state.set = Some(Arc::new(set));
             state.fetched_at = Some(now);
             state.last_attempt = Some(now);

@@ -43,8 +43,7 @@ pub use keyset::{KeySet, KeyStore, verification_key};
 pub use provider::{RING_PROVIDER, install};
 pub use signer::JwsSigner;
 pub use verify::{
-    JwtVerifier, KeyLookup, RegisteredClaim, Rejection, Signed, VerificationKey,
-    VerificationPolicy,
+    JwtVerifier, KeyLookup, RegisteredClaim, Rejection, Signed, VerificationKey, VerificationPolicy,
 };
 
 use jsonwebtoken::Algorithm;

@@ -6,10 +6,10 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -148,10 +148,7 @@ impl<T> Signed<T> {
         {
             return Err(Rejection::Expired.into());
         }
-        if self
-            .nbf
-            .is_some_and(|nbf| now < nbf.saturating_sub(leeway))
-        {
+        if self.nbf.is_some_and(|nbf| now < nbf.saturating_sub(leeway)) {
             return Err(Rejection::NotYetValid.into());
         }
         Ok(())

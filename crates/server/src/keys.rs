@@ -139,7 +139,10 @@ impl KeySet {
                 ServerError::Key(format!("stored JWK {} is not a JWK: {e}", key.kid))
             })?;
             let mut verifier = certbound_jose::verification_key(&parsed).ok_or_else(|| {
-                ServerError::Key(format!("stored JWK {} is unusable for {}", key.kid, key.alg))
+                ServerError::Key(format!(
+                    "stored JWK {} is unusable for {}",
+                    key.kid, key.alg
+                ))
             })?;
             // The stored `alg` is the one the key signs with, whatever the JWK says.
             verifier.algorithms = vec![alg.jwt_algorithm()];

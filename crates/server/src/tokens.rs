@@ -117,7 +117,8 @@ pub async fn lookup(server: &AuthorizationServer, token: &str) -> Result<Lookup,
     let Some(stored) = server.store.opaque_token(&token_hash(token)).await? else {
         return Ok(Lookup::Unknown);
     };
-    let alive = stored.revoked_at.is_none() && stored.expires_at > server.keys.clock().unix_seconds();
+    let alive =
+        stored.revoked_at.is_none() && stored.expires_at > server.keys.clock().unix_seconds();
     let claims = AccessTokenClaims {
         iss: server.settings.issuer.clone(),
         sub: stored.subject,
@@ -139,42 +140,50 @@ pub async fn lookup(server: &AuthorizationServer, token: &str) -> Result<Lookup,
 }
 
 /// The policy this server's own access tokens meet: RFC 9068 `typ`, our
-/// issuer, our algorithms. `aud` is not restricted (introspection and
-/// revocation answer for every audience we issue to), and there is no
-/// leeway: the clock that set `exp` is ours.
-pub fn access_token_policy(issuer: &str) -> VerificationPolicy {
+/// issuer, our algorithms, `aud` one of `audiences` when given
+/// (introspection and revocation answer for every audience we issue to, so
+/// they pass `None`), and no leeway: the clock that set `exp` is ours.
+pub fn access_token_policy(issuer: &str, audiences: Option<Vec<String>>) -> VerificationPolicy {
     VerificationPolicy {
         algorithms: SigningAlg::ALL.to_vec(),
         typ: Some(ACCESS_TOKEN_TYP.to_owned()),
         issuer: Some(issuer.to_owned()),
-        audiences: None,
+        audiences,
         leeway: 0,
-        required: vec![RegisteredClaim::Exp, RegisteredClaim::Iss, RegisteredClaim::Sub],
+        required: vec![
+            RegisteredClaim::Exp,
+            RegisteredClaim::Iss,
+            RegisteredClaim::Sub,
+        ],
     }
 }
 
 /// Verifies a JWT access token this server signed, except its time window
-/// (revocation still needs an expired token's claims). A `kid` we do not
-/// know sends us back to the store at most once a second: another
-/// instance may have rotated a moment ago.
+/// (revocation still needs an expired token's claims), accepting only
+/// `audiences` when given. A `kid` we do not know sends us back to the
+/// store at most once a second: another instance may have rotated a
+/// moment ago.
 pub async fn verify_jwt(
     server: &AuthorizationServer,
     token: &str,
+    audiences: Option<Vec<String>>,
 ) -> Result<Signed<AccessTokenClaims>, JoseError> {
-    JwtVerifier::new(access_token_policy(&server.settings.issuer))
+    JwtVerifier::new(access_token_policy(&server.settings.issuer, audiences))
         .verify_signed(token, server.keys.verification_keys())
         .await
 }
 
 async fn lookup_jwt(server: &AuthorizationServer, token: &str) -> Result<Lookup, OAuthError> {
-    let signed = match verify_jwt(server, token).await {
+    let signed = match verify_jwt(server, token, None).await {
         Ok(signed) => signed,
         Err(JoseError::KeysUnavailable(detail)) => {
             return Err(StoreError::Unavailable(detail).into());
         }
         Err(_) => return Ok(Lookup::Unknown),
     };
-    let alive = signed.check_time(server.keys.clock().unix_seconds()).is_ok()
+    let alive = signed
+        .check_time(server.keys.clock().unix_seconds())
+        .is_ok()
         && !server.store.is_jti_revoked(&signed.claims.jti).await?;
     Ok(if alive {
         Lookup::Active(signed.claims, TokenFormat::Jwt)
