@@ -21,8 +21,8 @@
 //! on the first sign/verify (`OnceLock::get_or_init`), and with no backend
 //! feature the fallback it locks in panics. So every entry point that leads
 //! to `jsonwebtoken::{encode, decode}` must call [`install`] first; certbound
-//! does so wherever it builds a key (`KeySet::from_stored` in the server, the
-//! JWKS parser and `Guard::discover` in the guard). `decode_header` needs no
+//! does so wherever it builds a key ([`KeySet::from_values`],
+//! [`JwtVerifier::new`], `KeySet::from_stored` in the server). `decode_header` needs no
 //! provider. Keeping `rust_crypto` as a fallback would turn a forgotten
 //! `install` into a silent 20x slowdown instead of a loud failure in tests,
 //! and would pull p256, p384, ed25519-dalek and hmac into every build.
