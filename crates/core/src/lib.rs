@@ -7,6 +7,7 @@
 
 pub mod claims;
 pub mod client_auth;
+pub mod clock;
 pub mod dn;
 mod error;
 pub mod identity;
@@ -16,6 +17,7 @@ mod thumbprint;
 
 pub use claims::{AccessTokenClaims, Confirmation};
 pub use client_auth::{AuthMethod, TlsClientAuthMatcher};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use dn::DistinguishedName;
 pub use error::{DnError, IdentityError};
 pub use identity::{CertificateIdentity, SubjectAltNames, Validity};

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use certbound_guard::{GuardError, VerifiedToken};
+use certbound_guard::{GuardError, InvalidToken, VerifiedToken};
 use certbound_tls::{ChainStatus, ConnectionInfo, PeerCertificate};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, StatusCode, Uri};
@@ -95,9 +95,7 @@ pub(crate) async fn authorise(
         // The guard accepted one of the gateway's audiences; this route
         // wants its own.
         if token.audience != route.audience {
-            return Err(GuardError::InvalidToken(
-                "the token is not meant for this resource (aud)".into(),
-            ));
+            return Err(GuardError::InvalidToken(InvalidToken::WrongAudience));
         }
         token.require_scopes(&route.scopes)?;
     }

@@ -6,6 +6,7 @@ use http::HeaderMap;
 use http::header::AUTHORIZATION;
 
 use crate::GuardError;
+use crate::error::InvalidToken;
 
 /// Whether `b` may appear in an RFC 6750 `b64token`. Branch-free, so the
 /// check over a whole token compiles to vector instructions.
@@ -159,10 +160,10 @@ impl<'a> Located<'a> {
             return Err(GuardError::MissingToken);
         }
         if !well_formed {
-            return Err(GuardError::InvalidToken("malformed Bearer token".into()));
+            return Err(GuardError::InvalidToken(InvalidToken::MalformedBearer));
         }
         std::str::from_utf8(token)
-            .map_err(|_| GuardError::InvalidToken("malformed Bearer token".into()))
+            .map_err(|_| GuardError::InvalidToken(InvalidToken::MalformedBearer))
     }
 }
 
@@ -265,7 +266,7 @@ mod tests {
             let want = if bad.trim() == "Bearer" {
                 Err(GuardError::MissingToken)
             } else {
-                Err(GuardError::InvalidToken("malformed Bearer token".into()))
+                Err(GuardError::InvalidToken(InvalidToken::MalformedBearer))
             };
             assert_eq!(bearer_token(&headers(&[bad]), None), want, "{bad:?}");
         }
@@ -292,7 +293,7 @@ mod tests {
         let token = token.trim();
         let b64token = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
         if token.is_empty() || !token.chars().all(b64token) {
-            return Err(GuardError::InvalidToken("malformed Bearer token".into()));
+            return Err(GuardError::InvalidToken(InvalidToken::MalformedBearer));
         }
         Ok(token)
     }

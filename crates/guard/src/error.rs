@@ -1,8 +1,116 @@
 //! Why a request was refused, and its RFC 6750 §3 response.
 
+use std::fmt;
+
 use axum::response::{IntoResponse, Response};
+use certbound_jose::Rejection;
 use http::{HeaderValue, StatusCode, header};
 use thiserror::Error;
+
+/// Why a token was refused with `invalid_token`: data to match on, with
+/// the `error_description` the caller sees as its [`fmt::Display`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidToken {
+    /// The `Authorization` header's token is not a b64token.
+    MalformedBearer,
+    /// Not a parseable JWT.
+    Malformed,
+    /// The JWT's `typ` is not `at+jwt` (RFC 9068).
+    NotAnAccessToken,
+    /// The JWT has no `kid`.
+    MissingKid,
+    /// The authorization server, reachable, does not publish the `kid`.
+    UnknownKey,
+    /// The JWT's `alg` is not one its key may be used with.
+    AlgorithmMismatch,
+    /// The JWT's `alg` is not an asymmetric algorithm the guard accepts.
+    AlgorithmNotAllowed,
+    /// The signature does not verify.
+    BadSignature,
+    /// `exp` has passed.
+    Expired,
+    /// `nbf` lies ahead.
+    NotYetValid,
+    /// Another issuer.
+    WrongIssuer,
+    /// Not meant for this resource (`aud`).
+    WrongAudience,
+    /// The claims are missing a required member or are mis-shaped.
+    InvalidClaims,
+    /// `cnf.x5t#S256` is present but not a SHA-256 thumbprint.
+    MalformedConfirmation,
+    /// Bound to a certificate other than the connection's.
+    OtherCertificate,
+    /// Bound, but the connection presented no certificate.
+    CertificateRequired,
+    /// Not bound, and only bound tokens are accepted.
+    NotBound,
+    /// An opaque token, and introspection is off.
+    OpaqueNotAccepted,
+    /// Introspection says the token is not active.
+    NotActive,
+    /// On the authorization server's revocation list.
+    Revoked,
+}
+
+impl InvalidToken {
+    /// The `error_description` (kept stable: clients and docs quote it).
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::MalformedBearer => "malformed Bearer token",
+            Self::Malformed => "malformed JWT",
+            Self::NotAnAccessToken => "not an access token (typ must be at+jwt)",
+            Self::MissingKid => "the JWT has no kid",
+            Self::UnknownKey => "signed by a key the authorization server does not publish",
+            Self::AlgorithmMismatch => "the JWT's alg does not match its key",
+            Self::AlgorithmNotAllowed => "the JWT's alg is not accepted",
+            Self::BadSignature => "bad signature",
+            Self::Expired => "the token has expired",
+            Self::NotYetValid => "the token is not valid yet",
+            Self::WrongIssuer => "the token was issued by another authorization server",
+            Self::WrongAudience => "the token is not meant for this resource (aud)",
+            Self::InvalidClaims => "the token's claims are invalid",
+            Self::MalformedConfirmation => "the token's cnf.x5t#S256 is malformed",
+            Self::OtherCertificate => "the token is bound to a different client certificate",
+            Self::CertificateRequired => {
+                "the token is certificate-bound; present the client certificate it was issued to"
+            }
+            Self::NotBound => {
+                "the token is not certificate-bound; this resource accepts only certificate-bound tokens"
+            }
+            Self::OpaqueNotAccepted => {
+                "not a JWT, and this resource does not introspect opaque tokens"
+            }
+            Self::NotActive => "the token is not active (unknown, expired or revoked)",
+            Self::Revoked => "the token has been revoked",
+        }
+    }
+}
+
+impl fmt::Display for InvalidToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+impl From<Rejection> for InvalidToken {
+    fn from(r: Rejection) -> Self {
+        match r {
+            Rejection::Malformed => Self::Malformed,
+            Rejection::MissingKid => Self::MissingKid,
+            Rejection::UnknownKid => Self::UnknownKey,
+            Rejection::AlgorithmNotAllowed => Self::AlgorithmNotAllowed,
+            Rejection::AlgorithmMismatch => Self::AlgorithmMismatch,
+            Rejection::BadSignature => Self::BadSignature,
+            Rejection::WrongType => Self::NotAnAccessToken,
+            Rejection::WrongIssuer => Self::WrongIssuer,
+            Rejection::WrongAudience => Self::WrongAudience,
+            Rejection::Expired => Self::Expired,
+            Rejection::NotYetValid => Self::NotYetValid,
+            Rejection::MissingClaim(_) | Rejection::InvalidClaims => Self::InvalidClaims,
+        }
+    }
+}
 
 /// A refused request.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -15,7 +123,7 @@ pub enum GuardError {
     InvalidRequest(String),
     /// The token is invalid, expired, revoked, foreign, or bound to another certificate.
     #[error("invalid_token: {0}")]
-    InvalidToken(String),
+    InvalidToken(InvalidToken),
     /// The token lacks a scope the route requires.
     #[error("insufficient_scope: requires {required}")]
     InsufficientScope {
@@ -63,7 +171,8 @@ impl GuardError {
     fn description(&self) -> String {
         match self {
             Self::MissingToken => String::new(),
-            Self::InvalidRequest(d) | Self::InvalidToken(d) => d.clone(),
+            Self::InvalidRequest(d) => d.clone(),
+            Self::InvalidToken(why) => why.description().to_owned(),
             Self::Unavailable(_) | Self::Setup(_) => UNAVAILABLE.to_owned(),
             Self::InsufficientScope { required } => {
                 format!("this resource requires scope '{required}'")
@@ -144,8 +253,12 @@ mod tests {
             "Bearer realm=\"certbound\""
         );
         assert_eq!(
-            GuardError::InvalidToken("bound to \"another\"\r\ncert".into()).challenge(),
-            "Bearer realm=\"certbound\", error=\"invalid_token\", error_description=\"bound to 'another'''cert\""
+            GuardError::InvalidRequest("bound to \"another\"\r\ncert".into()).challenge(),
+            "Bearer realm=\"certbound\", error=\"invalid_request\", error_description=\"bound to 'another'''cert\""
+        );
+        assert_eq!(
+            GuardError::InvalidToken(InvalidToken::OtherCertificate).challenge(),
+            "Bearer realm=\"certbound\", error=\"invalid_token\", error_description=\"the token is bound to a different client certificate\""
         );
         let scope = GuardError::InsufficientScope {
             required: "read write".into(),

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use tokio::sync::RwLock;
 
+use crate::error::InvalidToken;
 use crate::fetch::Fetcher;
 use crate::verifier::IntrospectionResponse;
 use crate::{GuardError, GuardOptions, IntrospectionOptions, VerifiedToken};
@@ -40,8 +41,9 @@ impl Introspector {
     ) -> Result<VerifiedToken, GuardError> {
         // Keyed by hash: the cache never holds a usable token.
         let key = URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()));
+        let clock = guard.clock.as_ref();
         if let Some((until, answer)) = self.cache.read().await.get(&key)
-            && Instant::now() < *until
+            && clock.instant() < *until
         {
             return answer.clone().ok_or_else(inactive);
         }
@@ -58,7 +60,7 @@ impl Introspector {
         let answer = response.into_verified(guard)?;
         let ttl = match &answer {
             Some(t) => {
-                let left = u64::try_from(t.expires_at - now()).unwrap_or(0);
+                let left = u64::try_from(t.expires_at - clock.unix_seconds()).unwrap_or(0);
                 self.options.positive_ttl.min(Duration::from_secs(left))
             }
             None => self.options.negative_ttl,
@@ -66,24 +68,17 @@ impl Introspector {
         let mut cache = self.cache.write().await;
         if cache.len() >= MAX_ENTRIES {
             // Drop what has expired first; clear only if that is not enough.
-            let now = Instant::now();
+            let now = clock.instant();
             cache.retain(|_, (until, _)| *until > now);
             if cache.len() >= MAX_ENTRIES {
                 cache.clear();
             }
         }
-        cache.insert(key, (Instant::now() + ttl, answer.clone()));
+        cache.insert(key, (clock.instant() + ttl, answer.clone()));
         answer.ok_or_else(inactive)
     }
 }
 
 fn inactive() -> GuardError {
-    GuardError::InvalidToken("the token is not active (unknown, expired or revoked)".into())
-}
-
-/// Current Unix time in seconds (cache expiry checks).
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    GuardError::InvalidToken(InvalidToken::NotActive)
 }

@@ -16,6 +16,10 @@
 //!   server cannot be reached (also for a `kid` the keys could not be
 //!   refreshed for).
 //!
+//! JWT checks go through `certbound-jose` ([`certbound_jose::JwtVerifier`]
+//! and its key-set cache), the same verifier the authorization server uses
+//! for its own tokens; refusals are data ([`InvalidToken`]).
+//!
 //! Use [`Guard::verify`] directly, or [`GuardLayer`] plus the [`BoundClient`]
 //! extractor in an axum app.
 
@@ -31,7 +35,7 @@ mod verified;
 mod verifier;
 
 pub use bearer::bearer_token;
-pub use error::GuardError;
+pub use error::{GuardError, InvalidToken};
 pub use identity::IdentityValues;
 pub use layer::{BoundClient, GuardLayer, GuardService};
 pub use revocation::RevocationOptions;

@@ -14,13 +14,16 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{PoisonError, RwLock, Weak};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
+use certbound_core::Clock;
+
 use crate::GuardError;
+use crate::error::InvalidToken;
 use crate::fetch::Fetcher;
 
 /// Pages read in one poll at most; the rest waits for the next poll.
@@ -66,25 +69,32 @@ pub(crate) struct Revocations {
     fresh_at: AtomicI64,
     /// The last cursor; also serialises polls.
     cursor: Mutex<Option<String>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Revocations {
-    pub(crate) fn new(fetcher: Fetcher, endpoint: String, options: RevocationOptions) -> Self {
+    pub(crate) fn new(
+        fetcher: Fetcher,
+        endpoint: String,
+        options: RevocationOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             fetcher,
             endpoint,
             options,
             count: AtomicUsize::new(0),
             set: RwLock::new(HashMap::default()),
-            fresh_at: AtomicI64::new(crate::introspection::now()),
+            fresh_at: AtomicI64::new(clock.unix_seconds()),
             cursor: Mutex::new(None),
+            clock,
         }
     }
 
     /// Refuses a revoked `jti`, or any token when the list is too stale.
     pub(crate) fn check(&self, jti: &str) -> Result<(), GuardError> {
         if let Some(max) = self.options.max_staleness {
-            let age = crate::introspection::now() - self.fresh_at.load(Ordering::Acquire);
+            let age = self.clock.unix_seconds() - self.fresh_at.load(Ordering::Acquire);
             if age > i64::try_from(max.as_secs()).unwrap_or(i64::MAX) {
                 return Err(GuardError::Unavailable(
                     "the revocation list could not be refreshed; retry shortly".into(),
@@ -100,9 +110,7 @@ impl Revocations {
             .unwrap_or_else(PoisonError::into_inner)
             .contains_key(jti);
         if revoked {
-            return Err(GuardError::InvalidToken(
-                "the token has been revoked".into(),
-            ));
+            return Err(GuardError::InvalidToken(InvalidToken::Revoked));
         }
         Ok(())
     }
@@ -131,13 +139,13 @@ impl Revocations {
         // keeps running until a poll reaches the end.
         if complete {
             self.fresh_at
-                .store(crate::introspection::now(), Ordering::Release);
+                .store(self.clock.unix_seconds(), Ordering::Release);
         }
         Ok(added)
     }
 
     fn apply(&self, entries: Vec<Entry>, leeway: i64) {
-        let now = crate::introspection::now();
+        let now = self.clock.unix_seconds();
         let mut set = self.set.write().unwrap_or_else(PoisonError::into_inner);
         for e in entries {
             set.insert(e.jti.into_boxed_str(), e.exp);
@@ -163,7 +171,7 @@ pub(crate) async fn keep_polling(revocations: Weak<Revocations>, interval: Durat
                 failing = false;
             }
             Err(e) => {
-                let age = crate::introspection::now() - r.fresh_at.load(Ordering::Acquire);
+                let age = r.clock.unix_seconds() - r.fresh_at.load(Ordering::Acquire);
                 tracing::warn!(error = %e, seconds_since_last_success = age, "revocation list poll failed; keeping the last list");
                 failing = true;
             }
@@ -188,7 +196,12 @@ mod tests {
             poll_interval: Duration::from_secs(1),
             max_staleness,
         };
-        Revocations::new(fetcher, "https://as.invalid/revocations".into(), options)
+        Revocations::new(
+            fetcher,
+            "https://as.invalid/revocations".into(),
+            options,
+            Arc::new(certbound_core::SystemClock),
+        )
     }
 
     fn entry(jti: &str, exp: i64) -> Entry {
@@ -202,7 +215,7 @@ mod tests {
     fn revoked_until_expiry_and_nothing_else() {
         let r = revocations(None);
         assert_eq!(r.check("a"), Ok(()), "empty set");
-        let now = crate::introspection::now();
+        let now = r.clock.unix_seconds();
         r.apply(
             vec![
                 entry("a", now + 60),
@@ -211,9 +224,7 @@ mod tests {
             ],
             5,
         );
-        let revoked = Err(GuardError::InvalidToken(
-            "the token has been revoked".into(),
-        ));
+        let revoked = Err(GuardError::InvalidToken(InvalidToken::Revoked));
         assert_eq!(r.check("a"), revoked);
         assert_eq!(r.check("edge"), revoked, "still within leeway of exp");
         assert_eq!(r.check("gone"), Ok(()), "expired beyond leeway: dropped");
@@ -227,8 +238,8 @@ mod tests {
 
     #[test]
     fn a_stale_list_refuses_every_token_only_when_bounded() {
-        let now = crate::introspection::now();
         let bounded = revocations(Some(Duration::from_secs(10)));
+        let now = bounded.clock.unix_seconds();
         bounded.fresh_at.store(now - 5, Ordering::Release);
         assert_eq!(bounded.check("a"), Ok(()));
         bounded.fresh_at.store(now - 11, Ordering::Release);

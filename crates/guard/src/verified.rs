@@ -38,9 +38,11 @@ impl VerifiedCache {
     ) -> Option<Arc<VerifiedToken>> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         let entry = entries.get(token)?;
-        // Same rule as the full check: expired once exp < now - leeway.
-        (entry.keys_generation == keys_generation && entry.token.expires_at >= now - leeway)
-            .then(|| Arc::clone(&entry.token))
+        // Same rule as the full check (RFC 7519 §4.1.4): valid while
+        // now < exp + leeway.
+        (entry.keys_generation == keys_generation
+            && entry.token.expires_at > now.saturating_sub(leeway))
+        .then(|| Arc::clone(&entry.token))
     }
 
     /// Remembers a token that just passed every check.
@@ -53,8 +55,7 @@ impl VerifiedCache {
     ) {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= MAX_ENTRIES {
-            entries
-                .retain(|_, e| e.token.expires_at >= now && e.keys_generation == keys_generation);
+            entries.retain(|_, e| e.token.expires_at > now && e.keys_generation == keys_generation);
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
@@ -101,11 +102,11 @@ mod tests {
         cache.insert("t", &token(100), 1, 50);
         assert_eq!(cache.get(b"t", 50, 5, 1), Some(token(100)));
         assert_eq!(
-            cache.get(b"t", 105, 5, 1),
+            cache.get(b"t", 104, 5, 1),
             Some(token(100)),
             "within leeway"
         );
-        assert_eq!(cache.get(b"t", 106, 5, 1), None, "expired");
+        assert_eq!(cache.get(b"t", 105, 5, 1), None, "expired");
         assert_eq!(cache.get(b"t", 50, 5, 2), None, "JWKS changed");
         assert_eq!(cache.get(b"u", 50, 5, 1), None, "another token");
     }

@@ -6,18 +6,22 @@ use std::time::Duration;
 
 use certbound_core::claims::ACCESS_TOKEN_TYP;
 use certbound_core::metadata::{AuthorizationServerMetadata, Endpoint, metadata_url};
-use certbound_core::{AccessTokenClaims, Thumbprint};
+use certbound_core::{AccessTokenClaims, Clock, SystemClock, Thumbprint};
+use certbound_jose::{
+    JoseError, JwtVerifier, KeySetCache, RefetchPolicy, RegisteredClaim, VerificationPolicy,
+};
 use certbound_tls::TlsSettings;
 use http::HeaderMap;
-use jsonwebtoken::Validation;
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
 use crate::GuardError;
 use crate::bearer::locate;
+use crate::error::InvalidToken;
 use crate::fetch::Fetcher;
 use crate::identity::{IdentityValues, RenderedIdentity};
 use crate::introspection::Introspector;
-use crate::jwks::JwksCache;
+use crate::jwks::JwksSource;
 use crate::revocation::{RevocationOptions, Revocations, keep_polling};
 use crate::verified::VerifiedCache;
 
@@ -49,6 +53,9 @@ pub struct GuardOptions {
     /// Follow the AS's revocation list so revoked JWTs are refused within
     /// the poll interval while verification stays local.
     pub revocation: Option<RevocationOptions>,
+    /// Where expiry checks and cache ages read the time ([`SystemClock`]
+    /// unless a test moves it).
+    pub clock: Arc<dyn Clock>,
 }
 
 /// How the guard introspects opaque tokens (RFC 7662), authenticating with
@@ -80,6 +87,34 @@ impl GuardOptions {
             introspection: None,
             introspect_jwts: false,
             revocation: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// What a JWT access token must satisfy: RFC 9068 `typ`, this issuer,
+    /// one of these audiences, an asymmetric algorithm (never HMAC).
+    pub fn policy(&self) -> VerificationPolicy {
+        VerificationPolicy {
+            algorithms: vec![
+                Algorithm::ES256,
+                Algorithm::ES384,
+                Algorithm::EdDSA,
+                Algorithm::PS256,
+                Algorithm::PS384,
+                Algorithm::PS512,
+                Algorithm::RS256,
+                Algorithm::RS384,
+                Algorithm::RS512,
+            ],
+            typ: Some(ACCESS_TOKEN_TYP.to_owned()),
+            issuer: Some(self.issuer.clone()),
+            audiences: Some(self.audiences.clone()),
+            leeway: self.leeway.as_secs(),
+            required: vec![
+                RegisteredClaim::Exp,
+                RegisteredClaim::Iss,
+                RegisteredClaim::Sub,
+            ],
         }
     }
 }
@@ -127,9 +162,9 @@ impl VerifiedToken {
         // A cnf we cannot read must not turn a bound token into an unbound one.
         let thumbprint = match &claims.cnf {
             None => None,
-            Some(c) => Some(c.thumbprint().ok_or_else(|| {
-                GuardError::InvalidToken("the token's cnf.x5t#S256 is malformed".into())
-            })?),
+            Some(c) => Some(c.thumbprint().ok_or(GuardError::InvalidToken(
+                InvalidToken::MalformedConfirmation,
+            ))?),
         };
         Ok(Self {
             scopes: claims
@@ -157,7 +192,8 @@ pub struct Guard(Arc<Inner>);
 
 struct Inner {
     options: GuardOptions,
-    jwks: Arc<JwksCache>,
+    jwks: KeySetCache<JwksSource>,
+    verifier: JwtVerifier,
     introspector: Option<Introspector>,
     verified: VerifiedCache,
     revocations: Option<Arc<Revocations>>,
@@ -220,6 +256,7 @@ impl Guard {
                     fetcher.clone(),
                     endpoint.to_owned(),
                     o.clone(),
+                    Arc::clone(&options.clock),
                 ));
                 // The first poll at start: a refusal (e.g. the client lacks
                 // may_introspect) is a configuration error to see now.
@@ -234,15 +271,22 @@ impl Guard {
                 Some(r)
             }
         };
-        let jwks = Arc::new(JwksCache::new(
-            fetcher,
-            jwks_uri,
-            options.jwks_min_refetch,
-            options.jwks_max_age,
-        ));
+        let jwks = KeySetCache::new(
+            JwksSource {
+                fetcher,
+                url: jwks_uri,
+            },
+            RefetchPolicy {
+                min_refetch: options.jwks_min_refetch,
+                max_age: options.jwks_max_age,
+            },
+            Arc::clone(&options.clock),
+        );
+        let verifier = JwtVerifier::new(options.policy());
         Ok(Self(Arc::new(Inner {
             options,
             jwks,
+            verifier,
             introspector,
             verified: VerifiedCache::default(),
             revocations,
@@ -292,17 +336,13 @@ impl Guard {
         match (verified.thumbprint, certificate) {
             (Some(bound), Some(presented)) if bound == presented => {}
             (Some(_), Some(_)) => {
-                return Err(GuardError::InvalidToken(
-                    "the token is bound to a different client certificate".into(),
-                ));
+                return Err(GuardError::InvalidToken(InvalidToken::OtherCertificate));
             }
             (Some(_), None) => {
-                return Err(GuardError::InvalidToken("the token is certificate-bound; present the client certificate it was issued to".into()));
+                return Err(GuardError::InvalidToken(InvalidToken::CertificateRequired));
             }
             (None, _) if self.0.options.require_bound_tokens => {
-                return Err(GuardError::InvalidToken(
-                    "the token is not certificate-bound; this resource accepts only certificate-bound tokens".into(),
-                ));
+                return Err(GuardError::InvalidToken(InvalidToken::NotBound));
             }
             (None, _) => {}
         }
@@ -316,7 +356,7 @@ impl Guard {
         if self.introspects_all() {
             return None;
         }
-        let now = crate::introspection::now();
+        let now = self.0.options.clock.unix_seconds();
         let leeway = i64::try_from(self.0.options.leeway.as_secs()).unwrap_or(i64::MAX);
         self.0
             .verified
@@ -332,7 +372,7 @@ impl Guard {
         if self.introspects_all() {
             return self.introspect(token).await;
         }
-        let now = crate::introspection::now();
+        let now = self.0.options.clock.unix_seconds();
         let generation = self.0.jwks.generation();
         let is_jwt = token.bytes().filter(|b| *b == b'.').count() == 2;
         if !is_jwt {
@@ -348,55 +388,23 @@ impl Guard {
     async fn introspect(&self, token: &str) -> Result<Arc<VerifiedToken>, GuardError> {
         match &self.0.introspector {
             Some(i) => i.introspect(token, &self.0.options).await.map(Arc::new),
-            None => Err(GuardError::InvalidToken(
-                "not a JWT, and this resource does not introspect opaque tokens".into(),
-            )),
+            None => Err(GuardError::InvalidToken(InvalidToken::OpaqueNotAccepted)),
         }
     }
 
     async fn verify_jwt_fully(&self, token: &str) -> Result<VerifiedToken, GuardError> {
-        let invalid = |why: &str| GuardError::InvalidToken(why.to_owned());
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed JWT header"))?;
-        let typ_ok = header.typ.as_deref().is_some_and(|t| {
-            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
-        });
-        if !typ_ok {
-            return Err(invalid("not an access token (typ must be at+jwt)"));
-        }
-        let kid = header
-            .kid
-            .as_deref()
-            .ok_or_else(|| invalid("the JWT has no kid"))?;
-        let key =
-            self.0.jwks.key(kid).await?.ok_or_else(|| {
-                invalid("signed by a key the authorization server does not publish")
+        let now = self.0.options.clock.unix_seconds();
+        let claims = self
+            .0
+            .verifier
+            .verify::<AccessTokenClaims>(token, &self.0.jwks, now)
+            .await
+            .map_err(|e| match e {
+                JoseError::Rejected(why) => GuardError::InvalidToken(why.into()),
+                // A kid the keys could not be refreshed for may be a new key.
+                other => GuardError::Unavailable(other.to_string()),
             })?;
-        if !key.algorithms.contains(&header.alg) {
-            return Err(invalid("the JWT's alg does not match its key"));
-        }
-        let o = &self.0.options;
-        let mut validation = Validation::new(header.alg);
-        validation.leeway = o.leeway.as_secs();
-        validation.validate_nbf = true;
-        validation.set_issuer(&[&o.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        validation.set_audience(&o.audiences);
-        let data = jsonwebtoken::decode::<AccessTokenClaims>(token, &key.key, &validation)
-            .map_err(|e| {
-                use jsonwebtoken::errors::ErrorKind;
-                invalid(match e.kind() {
-                    ErrorKind::ExpiredSignature => "the token has expired",
-                    ErrorKind::ImmatureSignature => "the token is not valid yet",
-                    ErrorKind::InvalidIssuer => {
-                        "the token was issued by another authorization server"
-                    }
-                    ErrorKind::InvalidAudience => "the token is not meant for this resource (aud)",
-                    ErrorKind::InvalidSignature => "bad signature",
-                    _ => "the token's claims are invalid",
-                })
-            })?;
-        VerifiedToken::from_claims(data.claims)
+        VerifiedToken::from_claims(claims)
     }
 }
 
@@ -422,14 +430,10 @@ impl IntrospectionResponse {
             )
         })?;
         if claims.iss != options.issuer {
-            return Err(GuardError::InvalidToken(
-                "the token was issued by another authorization server".into(),
-            ));
+            return Err(GuardError::InvalidToken(InvalidToken::WrongIssuer));
         }
         if !options.audiences.contains(&claims.aud) {
-            return Err(GuardError::InvalidToken(
-                "the token is not meant for this resource (aud)".into(),
-            ));
+            return Err(GuardError::InvalidToken(InvalidToken::WrongAudience));
         }
         VerifiedToken::from_claims(claims).map(Some)
     }
@@ -465,7 +469,9 @@ mod tests {
             assert!(
                 matches!(
                     VerifiedToken::from_claims(claims(bad)),
-                    Err(GuardError::InvalidToken(_))
+                    Err(GuardError::InvalidToken(
+                        InvalidToken::MalformedConfirmation
+                    ))
                 ),
                 "{bad}"
             );

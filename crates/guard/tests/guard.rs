@@ -2,10 +2,12 @@
 //! real mTLS resource: binding, scopes, expiry, foreign issuers, key
 //! rotation without restart, the AS going down, and opaque tokens.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+use certbound_core::ManualClock;
 use certbound_guard::{
     BoundClient, Guard, GuardError, GuardLayer, GuardOptions, IntrospectionOptions,
     RevocationOptions,
@@ -72,6 +74,14 @@ fn options(issuer: &str) -> GuardOptions {
     o
 }
 
+/// [`options`] with a clock the test moves instead of sleeping.
+fn options_with_clock(issuer: &str) -> (GuardOptions, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new());
+    let mut o = options(issuer);
+    o.clock = Arc::clone(&clock) as _;
+    (o, clock)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binding_scopes_expiry_and_foreign_tokens() {
     let pki = TestPki::new();
@@ -84,10 +94,8 @@ async fn binding_scopes_expiry_and_foreign_tokens() {
         TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
         "tls",
     );
-    let guard = or_panic(
-        Guard::discover(options(&server.issuer), &tls).await,
-        "discover",
-    );
+    let (o, clock) = options_with_clock(&server.issuer);
+    let guard = or_panic(Guard::discover(o, &tls).await, "discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
     let bearer = |t: &str| format!("Authorization: Bearer {t}");
@@ -189,8 +197,9 @@ async fn binding_scopes_expiry_and_foreign_tokens() {
         "{body}"
     );
 
-    // Expired (ttl 1 s, no leeway): 401.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Expired (ttl 1 s, no leeway): 401. The guard's clock stood still
+    // since before the token was issued; moved well past its exp.
+    clock.advance(Duration::from_secs(5));
     let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&ta), &read]).await;
     assert_eq!(
         (status, body["error_description"].as_str()),
@@ -212,10 +221,8 @@ async fn rotation_without_restart_and_as_outage_with_cached_keys() {
         TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
         "tls",
     );
-    let guard = or_panic(
-        Guard::discover(options(&server.issuer), &tls).await,
-        "discover",
-    );
+    let (o, clock) = options_with_clock(&server.issuer);
+    let guard = or_panic(Guard::discover(o, &tls).await, "discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
     let bearer = |t: &str| format!("Authorization: Bearer {t}");
@@ -236,8 +243,9 @@ async fn rotation_without_restart_and_as_outage_with_cached_keys() {
         .await,
         "rotate",
     );
-    // The guard has the old JWKS cached; the new kid makes it refetch.
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    // The guard has the old JWKS cached; the new kid makes it refetch
+    // once the refetch interval (200 ms) has passed.
+    clock.advance(Duration::from_millis(250));
     let after = token(&pki, &server, &a, "a").await;
     let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&after), &read]).await;
     assert_eq!(status, 200, "new key accepted without restart: {body}");
@@ -268,7 +276,7 @@ async fn opaque_tokens_through_introspection_until_revoked() {
         TlsSettings::from_pem_files(Some(&pki.ca_path()), Some((&gw.cert_path, &gw.key_path))),
         "tls",
     );
-    let mut o = options(&server.issuer);
+    let (mut o, clock) = options_with_clock(&server.issuer);
     o.introspection = Some(IntrospectionOptions {
         client_id: "gateway".into(),
         positive_ttl: Duration::from_millis(500),
@@ -297,7 +305,8 @@ async fn opaque_tokens_through_introspection_until_revoked() {
     )
     .await;
     assert_eq!(status, 200);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Past the introspection cache's 500 ms.
+    clock.advance(Duration::from_millis(600));
     let (status, _, body) = curl(&pki, Some(&olive), &["-H", &bearer, &read]).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -541,10 +550,8 @@ async fn a_key_the_reachable_as_does_not_publish_is_401() {
         TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
         "tls",
     );
-    let guard = or_panic(
-        Guard::discover(options(&server.issuer), &tls).await,
-        "discover",
-    );
+    let (o, clock) = options_with_clock(&server.issuer);
+    let guard = or_panic(Guard::discover(o, &tls).await, "discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
     let bearer = |t: &str| format!("Authorization: Bearer {t}");
@@ -594,14 +601,14 @@ async fn a_key_the_reachable_as_does_not_publish_is_401() {
     assert_eq!(status, 200, "{body}");
     let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&forged), &read]).await;
     assert_eq!((status, &body), (401, &unpublished));
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    clock.advance(Duration::from_millis(250));
     let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&forged), &read]).await;
     assert_eq!((status, &body), (401, &unpublished));
 
     // The AS goes away: the same unknown kid is now 503 (the keys could
     // not be refreshed), and the body names no URL.
     server.stop().await;
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    clock.advance(Duration::from_millis(250));
     for _ in 0..2 {
         let (status, challenge, body) =
             curl(&pki, Some(&a), &["-H", &bearer(&forged), &read]).await;
@@ -614,4 +621,112 @@ async fn a_key_the_reachable_as_does_not_publish_is_401() {
             )
         );
     }
+}
+
+/// The authorization server's own token check and the guard run the same
+/// jose verifier: every token gets the same verdict from both (the server
+/// asked with the guard's audience, as a resource would ask it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_and_the_guard_give_the_same_verdicts() {
+    use certbound_core::{AccessTokenClaims, Clock, Confirmation, SystemClock};
+    use certbound_guard::InvalidToken;
+    use certbound_jose::{JoseError, JwsSigner};
+
+    let pki = TestPki::new();
+    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let server = start_as(&pki, dir.path(), "").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    let a = pki.simple_client("a");
+    let tls = or_panic(
+        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
+        "tls",
+    );
+    let guard = or_panic(
+        Guard::discover(options(&server.issuer), &tls).await,
+        "discover",
+    );
+    let now = SystemClock.unix_seconds();
+    let claims = |iss: &str, aud: &str, exp: i64| AccessTokenClaims {
+        iss: iss.into(),
+        sub: "a".into(),
+        aud: aud.into(),
+        exp,
+        iat: now,
+        jti: format!("j{exp}{aud}{iss}"),
+        client_id: "a".into(),
+        scope: Some("read".into()),
+        cnf: Some(Confirmation::for_thumbprint(a.thumbprint())),
+    };
+    let keys = or_panic(server.server.keys.get().await, "keys");
+    let signer = &keys.active.signer;
+    let (iss, aud) = (server.issuer.as_str(), server.issuer.as_str());
+    let sign = |c: &AccessTokenClaims| or_panic(signer.sign_claims(c), "sign");
+
+    let good = token(&pki, &server, &a, "a").await;
+    let expired = sign(&claims(iss, aud, now - 60));
+    let mut jwt_header = signer.header();
+    jwt_header.typ = Some("JWT".into());
+    let wrong_typ = or_panic(
+        signer.sign(&jwt_header, &claims(iss, aud, now + 300)),
+        "sign",
+    );
+    let wrong_aud = sign(&claims(iss, "https://elsewhere.example", now + 300));
+    let wrong_iss = sign(&claims("https://other.example", aud, now + 300));
+    let bad_signature = {
+        let other = sign(&claims(iss, aud, now + 301));
+        let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+        parts[1] = other.split('.').nth(1).unwrap_or_default().to_owned();
+        parts.join(".")
+    };
+    let stranger = or_panic(
+        certbound_server::keys::generate_key(certbound_server::keys::SigningAlg::Es256, now),
+        "key",
+    );
+    let stranger = or_panic(
+        JwsSigner::from_pkcs8_pem(
+            jsonwebtoken::Algorithm::ES256,
+            stranger.private_key_pem.as_bytes(),
+            stranger.kid.clone(),
+        )
+        .and_then(|s| s.with_typ("at+jwt")),
+        "signer",
+    );
+    let unknown_kid = or_panic(stranger.sign_claims(&claims(iss, aud, now + 300)), "sign");
+
+    let cases = [
+        (&good, None),
+        (&expired, Some(InvalidToken::Expired)),
+        (&wrong_typ, Some(InvalidToken::NotAnAccessToken)),
+        (&wrong_aud, Some(InvalidToken::WrongAudience)),
+        (&wrong_iss, Some(InvalidToken::WrongIssuer)),
+        (&bad_signature, Some(InvalidToken::BadSignature)),
+        (&unknown_kid, Some(InvalidToken::UnknownKey)),
+    ];
+    for (t, want) in cases {
+        let at_server = certbound_server::tokens::verify_jwt(
+            &server.server,
+            t,
+            Some(guard.options().audiences.clone()),
+        )
+        .await
+        .and_then(|signed| signed.at(SystemClock.unix_seconds()));
+        let server_verdict = match at_server {
+            Ok(_) => None,
+            Err(JoseError::Rejected(why)) => Some(InvalidToken::from(why)),
+            Err(e) => panic!("the server could not decide: {e}"),
+        };
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::AUTHORIZATION,
+            or_panic(format!("Bearer {t}").parse(), "header"),
+        );
+        let guard_verdict = match guard.verify(&headers, None, Some(a.thumbprint())).await {
+            Ok(_) => None,
+            Err(GuardError::InvalidToken(why)) => Some(why),
+            Err(e) => panic!("the guard could not decide: {e}"),
+        };
+        assert_eq!(server_verdict, want, "server");
+        assert_eq!(guard_verdict, want, "guard");
+    }
+    server.stop().await;
 }

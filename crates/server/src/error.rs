@@ -118,17 +118,23 @@ impl OAuthError {
     }
 }
 
+impl OAuthError {
+    /// 503 `temporarily_unavailable`: the database (or the signing keys it
+    /// holds) cannot be reached; the detail goes to the log.
+    pub fn store_unavailable(detail: &dyn std::fmt::Display) -> Self {
+        error!(error = %detail, "database unavailable");
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: ErrorCode::TemporarilyUnavailable,
+            description: "the database is unavailable; retry shortly".into(),
+        }
+    }
+}
+
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable { source } => {
-                error!(error = %source, "database unavailable");
-                Self {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    code: ErrorCode::TemporarilyUnavailable,
-                    description: "the database is unavailable; retry shortly".into(),
-                }
-            }
+            StoreError::Unavailable { source } => Self::store_unavailable(&source),
             other => Self::internal(&other),
         }
     }

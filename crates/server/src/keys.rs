@@ -5,21 +5,19 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use certbound_core::claims::ACCESS_TOKEN_TYP;
-use certbound_jose::JwsSigner;
-use certbound_pki::KeyAlgorithm;
+use certbound_core::{Clock, SystemClock};
+use certbound_jose::{
+    JoseError, JwsSigner, KeySetCache, KeySource, KeyStore, RefetchPolicy, VerificationKey,
+};
 use certbound_store::{Store, StoredSigningKey};
-use jsonwebtoken::{Algorithm, DecodingKey};
-use rsa::pkcs1::DecodeRsaPublicKey;
-use rsa::traits::PublicKeyParts;
+use jsonwebtoken::Algorithm;
+use jsonwebtoken::jwk::Jwk;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use tokio::sync::{Mutex, RwLock};
+use tokio::sync::Mutex;
 use tracing::{info, warn};
 
 use crate::ServerError;
@@ -58,67 +56,30 @@ impl SigningAlg {
         }
     }
 
-    fn jwt_algorithm(self) -> Algorithm {
+    /// The jsonwebtoken algorithm.
+    pub fn jwt_algorithm(self) -> Algorithm {
         match self {
             Self::Es256 => Algorithm::ES256,
             Self::Ps256 => Algorithm::PS256,
             Self::EdDsa => Algorithm::EdDSA,
         }
     }
+
+    /// Every algorithm the server signs with: what its own verifier accepts.
+    pub const ALL: [Algorithm; 3] = [Algorithm::ES256, Algorithm::PS256, Algorithm::EdDSA];
 }
 
 /// Generates a new key; `kid` is the RFC 7638 JWK thumbprint.
 pub fn generate_key(alg: SigningAlg, now: i64) -> Result<StoredSigningKey, ServerError> {
-    let pair = match alg {
-        SigningAlg::Es256 => KeyAlgorithm::EcdsaP256,
-        SigningAlg::Ps256 => KeyAlgorithm::Rsa2048,
-        SigningAlg::EdDsa => KeyAlgorithm::Ed25519,
-    }
-    .generate()
-    .map_err(|e| ServerError::Key(format!("generating a signing key: {e}")))?;
-    let raw = pair.public_key_raw();
-    // RFC 7638 required members, in lexicographic order.
-    let (mut jwk, canonical) = match alg {
-        SigningAlg::Es256 => {
-            if raw.len() != 65 || raw[0] != 4 {
-                return Err(ServerError::Key(
-                    "unexpected P-256 public key encoding".into(),
-                ));
-            }
-            let (x, y) = (B64.encode(&raw[1..33]), B64.encode(&raw[33..]));
-            let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-            (
-                json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}),
-                canonical,
-            )
-        }
-        SigningAlg::EdDsa => {
-            let x = B64.encode(raw);
-            let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
-            (json!({"kty": "OKP", "crv": "Ed25519", "x": x}), canonical)
-        }
-        SigningAlg::Ps256 => {
-            let public = rsa::RsaPublicKey::from_pkcs1_der(raw)
-                .map_err(|e| ServerError::Key(format!("reading the RSA public key: {e}")))?;
-            let (n, e) = (
-                B64.encode(public.n().to_bytes_be()),
-                B64.encode(public.e().to_bytes_be()),
-            );
-            let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
-            (json!({"kty": "RSA", "n": n, "e": e}), canonical)
-        }
-    };
-    let kid = B64.encode(Sha256::digest(canonical.as_bytes()));
-    if let Value::Object(map) = &mut jwk {
-        map.insert("kid".into(), Value::String(kid.clone()));
-        map.insert("alg".into(), Value::String(alg.as_str().into()));
-        map.insert("use".into(), Value::String("sig".into()));
-    }
+    let key = certbound_jose::generate(alg.jwt_algorithm())
+        .map_err(|e| ServerError::Key(format!("generating a signing key: {e}")))?;
+    let public_jwk = serde_json::to_string(&key.public_jwk)
+        .map_err(|e| ServerError::Key(format!("serialising the public JWK: {e}")))?;
     Ok(StoredSigningKey {
-        kid,
+        kid: key.kid,
         alg: alg.as_str().into(),
-        private_key_pem: pair.serialize_pem(),
-        public_jwk: jwk.to_string(),
+        private_key_pem: key.private_key_pem,
+        public_jwk,
         created_at: now,
         retired_at: None,
         publish_until: None,
@@ -142,7 +103,7 @@ pub struct ActiveKey {
 pub struct KeySet {
     /// Signs new tokens.
     pub active: ActiveKey,
-    verifiers: HashMap<String, (Algorithm, DecodingKey)>,
+    verifiers: HashMap<String, Arc<VerificationKey>>,
     /// `{"keys":[…]}`, serialised once.
     pub jwks_json: String,
 }
@@ -156,12 +117,7 @@ impl KeySet {
             .iter()
             .find(|k| k.retired_at.is_none())
             .ok_or_else(|| ServerError::Key("no active signing key in the store".into()))?;
-        let alg = SigningAlg::parse(&active.alg).ok_or_else(|| {
-            ServerError::Key(format!(
-                "stored key {} has unsupported alg {}",
-                active.kid, active.alg
-            ))
-        })?;
+        let alg = stored_alg(active)?;
         let signer = JwsSigner::from_pkcs8_pem(
             alg.jwt_algorithm(),
             active.private_key_pem.as_bytes(),
@@ -178,16 +134,19 @@ impl KeySet {
             let jwk: Value = serde_json::from_str(&key.public_jwk).map_err(|e| {
                 ServerError::Key(format!("stored JWK {} is not JSON: {e}", key.kid))
             })?;
-            let alg = SigningAlg::parse(&key.alg).ok_or_else(|| {
+            let alg = stored_alg(key)?;
+            let parsed: Jwk = serde_json::from_value(jwk.clone()).map_err(|e| {
+                ServerError::Key(format!("stored JWK {} is not a JWK: {e}", key.kid))
+            })?;
+            let mut verifier = certbound_jose::verification_key(&parsed).ok_or_else(|| {
                 ServerError::Key(format!(
-                    "stored key {} has unsupported alg {}",
+                    "stored JWK {} is unusable for {}",
                     key.kid, key.alg
                 ))
             })?;
-            verifiers.insert(
-                key.kid.clone(),
-                (alg.jwt_algorithm(), decoding_key(alg, &jwk)?),
-            );
+            // The stored `alg` is the one the key signs with, whatever the JWK says.
+            verifier.algorithms = vec![alg.jwt_algorithm()];
+            verifiers.insert(key.kid.clone(), Arc::new(verifier));
             published.push(jwk);
         }
         Ok(Self {
@@ -202,23 +161,28 @@ impl KeySet {
     }
 
     /// The verification key for a `kid` we published.
-    pub fn verifier(&self, kid: &str) -> Option<&(Algorithm, DecodingKey)> {
-        self.verifiers.get(kid)
+    pub fn verifier(&self, kid: &str) -> Option<&VerificationKey> {
+        self.verifiers.get(kid).map(Arc::as_ref)
     }
 }
 
-fn decoding_key(alg: SigningAlg, jwk: &Value) -> Result<DecodingKey, ServerError> {
-    let field = |name: &str| {
-        jwk.get(name)
-            .and_then(Value::as_str)
-            .ok_or_else(|| ServerError::Key(format!("stored JWK lacks {name}")))
-    };
-    match alg {
-        SigningAlg::Es256 => DecodingKey::from_ec_components(field("x")?, field("y")?),
-        SigningAlg::Ps256 => DecodingKey::from_rsa_components(field("n")?, field("e")?),
-        SigningAlg::EdDsa => DecodingKey::from_ed_components(field("x")?),
+impl KeyStore for KeySet {
+    fn key(&self, kid: &str) -> Option<Arc<VerificationKey>> {
+        self.verifiers.get(kid).cloned()
     }
-    .map_err(|e| ServerError::Key(format!("stored JWK is unusable: {e}")))
+
+    fn same_keys(&self, other: &Self) -> bool {
+        self.active.kid == other.active.kid && self.jwks_json == other.jwks_json
+    }
+}
+
+fn stored_alg(key: &StoredSigningKey) -> Result<SigningAlg, ServerError> {
+    SigningAlg::parse(&key.alg).ok_or_else(|| {
+        ServerError::Key(format!(
+            "stored key {} has unsupported alg {}",
+            key.kid, key.alg
+        ))
+    })
 }
 
 /// Slack added to a retired key's publication window, for clock skew
@@ -237,56 +201,18 @@ pub struct KeyUse {
     pub signing_lag: i64,
 }
 
-/// Per-instance cache of the [`KeySet`], refreshed from the store.
-pub struct KeyCache {
+/// The key store as a [`KeySource`]: each load also records this
+/// instance's use of the active key.
+pub struct StoredKeys {
     store: Arc<dyn Store>,
-    max_age: Duration,
-    current: RwLock<(Instant, Arc<KeySet>)>,
-    refreshing: Mutex<()>,
+    clock: Arc<dyn Clock>,
     usage: KeyUse,
     /// The active `kid` whose use this instance has recorded: the store is
     /// written once per key, when a load first shows it, never per token.
     recorded: Mutex<Option<String>>,
 }
 
-impl KeyCache {
-    /// Loads the key set, creating the first key if the store has none.
-    pub async fn open(
-        store: Arc<dyn Store>,
-        alg: SigningAlg,
-        max_age: Duration,
-        usage: KeyUse,
-    ) -> Result<Self, ServerError> {
-        let now = crate::now();
-        if !store
-            .signing_keys()
-            .await?
-            .iter()
-            .any(|k| k.retired_at.is_none())
-        {
-            let key = generate_key(alg, now)?;
-            // Another instance may win the race; its key is just as good.
-            if store.insert_first_signing_key(&key).await? {
-                info!(target: "certbound::audit", event = "signing_key_created", kid = %key.kid, alg = %key.alg);
-            }
-        }
-        let set = KeySet::from_stored(&store.signing_keys().await?, now)?;
-        // Recorded before the first token is signed: a start that cannot
-        // record fails rather than sign tokens a rotation may outrun.
-        store
-            .record_key_use(&set.active.kid, usage.token_ttl, usage.signing_lag)
-            .await?;
-        let recorded = Mutex::new(Some(set.active.kid.clone()));
-        Ok(Self {
-            store,
-            max_age,
-            current: RwLock::new((Instant::now(), Arc::new(set))),
-            refreshing: Mutex::new(()),
-            usage,
-            recorded,
-        })
-    }
-
+impl StoredKeys {
     /// Records this instance's use of `kid` unless already done for it.
     async fn record_use(&self, kid: &str) {
         let mut recorded = self.recorded.lock().await;
@@ -305,63 +231,114 @@ impl KeyCache {
             }
         }
     }
+}
+
+impl KeySource for StoredKeys {
+    type Set = KeySet;
+
+    async fn load(&self) -> Result<KeySet, JoseError> {
+        let keys = self
+            .store
+            .signing_keys()
+            .await
+            .map_err(|e| JoseError::KeysUnavailable(e.to_string()))?;
+        let set = KeySet::from_stored(&keys, self.clock.unix_seconds())
+            .map_err(|e| JoseError::KeysUnavailable(e.to_string()))?;
+        self.record_use(&set.active.kid).await;
+        Ok(set)
+    }
+}
+
+/// Per-instance cache of the [`KeySet`], refreshed from the store.
+pub struct KeyCache {
+    cache: KeySetCache<StoredKeys>,
+}
+
+/// How soon a token signed with a `kid` we do not know may send us back to
+/// the store: it may come from an instance that rotated a moment ago.
+const UNKNOWN_KID_REFETCH: Duration = Duration::from_secs(1);
+
+impl KeyCache {
+    /// Loads the key set, creating the first key if the store has none.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        alg: SigningAlg,
+        max_age: Duration,
+        usage: KeyUse,
+    ) -> Result<Self, ServerError> {
+        Self::open_with_clock(store, alg, max_age, usage, Arc::new(SystemClock)).await
+    }
+
+    /// [`KeyCache::open`] reading time from `clock`.
+    pub async fn open_with_clock(
+        store: Arc<dyn Store>,
+        alg: SigningAlg,
+        max_age: Duration,
+        usage: KeyUse,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ServerError> {
+        let now = clock.unix_seconds();
+        if !store
+            .signing_keys()
+            .await?
+            .iter()
+            .any(|k| k.retired_at.is_none())
+        {
+            let key = generate_key(alg, now)?;
+            // Another instance may win the race; its key is just as good.
+            if store.insert_first_signing_key(&key).await? {
+                info!(target: "certbound::audit", event = "signing_key_created", kid = %key.kid, alg = %key.alg);
+            }
+        }
+        let set = KeySet::from_stored(&store.signing_keys().await?, now)?;
+        // Recorded before the first token is signed: a start that cannot
+        // record fails rather than sign tokens a rotation may outrun.
+        store
+            .record_key_use(&set.active.kid, usage.token_ttl, usage.signing_lag)
+            .await?;
+        let source = StoredKeys {
+            store,
+            clock: Arc::clone(&clock),
+            usage,
+            recorded: Mutex::new(Some(set.active.kid.clone())),
+        };
+        let policy = RefetchPolicy {
+            // With `keys.cache_seconds = 0` every read goes to the store.
+            min_refetch: UNKNOWN_KID_REFETCH.min(max_age),
+            max_age,
+        };
+        Ok(Self {
+            cache: KeySetCache::with_set(source, policy, clock, set),
+        })
+    }
+
+    /// The clock the key set and the token checks read.
+    pub fn clock(&self) -> &dyn Clock {
+        self.cache.source().clock.as_ref()
+    }
+
+    /// The `kid` → key cache the token checks verify against.
+    pub fn verification_keys(&self) -> &KeySetCache<StoredKeys> {
+        &self.cache
+    }
 
     /// The current key set, re-read from the store when older than `max_age`.
-    /// If the store is unreachable the last good set keeps serving.
-    pub async fn get(&self) -> Arc<KeySet> {
-        {
-            let guard = self.current.read().await;
-            if guard.0.elapsed() < self.max_age {
-                return Arc::clone(&guard.1);
-            }
-        }
-        self.refresh().await
-    }
-
-    /// Re-reads the key set if it is older than `max_age` (single flight).
-    pub async fn refresh(&self) -> Arc<KeySet> {
-        self.reload(self.max_age).await
-    }
-
-    /// Re-reads the key set unless it was read within the last second: a
-    /// token signed with a `kid` we do not know may come from an instance
-    /// that rotated a moment ago.
-    pub async fn refresh_for_unknown_kid(&self) -> Arc<KeySet> {
-        self.reload(Duration::from_secs(1)).await
-    }
-
-    async fn reload(&self, fresh_for: Duration) -> Arc<KeySet> {
-        let _one = self.refreshing.lock().await;
-        {
-            let guard = self.current.read().await;
-            if guard.0.elapsed() < fresh_for && !fresh_for.is_zero() {
-                return Arc::clone(&guard.1);
-            }
-        }
-        let loaded = match self.store.signing_keys().await {
-            Ok(keys) => KeySet::from_stored(&keys, crate::now()),
-            Err(e) => Err(e.into()),
-        };
-        if let Ok(set) = &loaded {
-            self.record_use(&set.active.kid).await;
-        }
-        let mut guard = self.current.write().await;
-        match loaded {
-            Ok(set) => *guard = (Instant::now(), Arc::new(set)),
-            Err(e) => {
-                warn!(error = %e, "could not refresh signing keys; keeping the cached set");
-                guard.0 = Instant::now();
-            }
-        }
-        Arc::clone(&guard.1)
+    /// If the store is unreachable the last good set keeps serving; the
+    /// cache opened with a set, so there always is one.
+    pub async fn get(&self) -> Result<Arc<KeySet>, ServerError> {
+        self.cache
+            .current()
+            .await
+            .map_err(|e| ServerError::Key(e.to_string()))
     }
 
     /// The JWKS to publish now, read from the store so every instance
     /// publishes a freshly rotated key at once; the cached set if the store
     /// is unreachable.
     pub async fn current_jwks(&self) -> String {
-        match self.store.signing_keys().await {
-            Ok(keys) => match published_jwks(&keys, crate::now()) {
+        let store = &self.cache.source().store;
+        match store.signing_keys().await {
+            Ok(keys) => match published_jwks(&keys, self.cache.source().clock.unix_seconds()) {
                 Ok(json) => return json,
                 Err(e) => {
                     warn!(error = %e, "stored signing keys unreadable; serving the cached JWKS")
@@ -369,7 +346,13 @@ impl KeyCache {
             },
             Err(e) => warn!(error = %e, "could not read signing keys; serving the cached JWKS"),
         }
-        self.get().await.jwks_json.clone()
+        match self.get().await {
+            Ok(set) => set.jwks_json.clone(),
+            Err(e) => {
+                warn!(error = %e, "no signing keys to publish");
+                json!({ "keys": [] }).to_string()
+            }
+        }
     }
 }
 
@@ -421,10 +404,11 @@ mod tests {
                 .signer
                 .sign_claims(&json!({"sub": "x", "exp": 4_000_000_000u64}))
                 .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
-            let (a, dk) = set.verifier(&key.kid).unwrap_or_else(|| panic!("verifier"));
-            let mut v = jsonwebtoken::Validation::new(*a);
+            let vk = set.verifier(&key.kid).unwrap_or_else(|| panic!("verifier"));
+            assert_eq!(vk.algorithms, vec![alg.jwt_algorithm()]);
+            let mut v = jsonwebtoken::Validation::new(alg.jwt_algorithm());
             v.validate_aud = false;
-            let ok = jsonwebtoken::decode::<Value>(&token, dk, &v);
+            let ok = jsonwebtoken::decode::<Value>(&token, &vk.key, &v);
             assert!(ok.is_ok(), "{alg:?}: {ok:?}");
             assert_eq!(key.kid.len(), 43);
         }

@@ -5,11 +5,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use certbound_core::claims::ACCESS_TOKEN_TYP;
 use certbound_core::{AccessTokenClaims, Confirmation, Thumbprint};
+use certbound_jose::{JoseError, JwtVerifier, RegisteredClaim, Signed, VerificationPolicy};
 use certbound_store::StoredToken;
-use jsonwebtoken::Validation;
 use sha2::{Digest, Sha256};
 
 use crate::clients::{RegisteredClient, TokenFormat};
+use crate::keys::SigningAlg;
 use crate::{AuthorizationServer, OAuthError, audit};
 
 /// A freshly issued token, as the token endpoint returns it.
@@ -50,7 +51,7 @@ pub async fn issue(
     };
     let access_token = match client.format {
         TokenFormat::Jwt => {
-            let keys = server.keys.get().await;
+            let keys = server.keys.get().await?;
             keys.active
                 .signer
                 .sign_claims(&claims)
@@ -116,7 +117,8 @@ pub async fn lookup(server: &AuthorizationServer, token: &str) -> Result<Lookup,
     let Some(stored) = server.store.opaque_token(&token_hash(token)).await? else {
         return Ok(Lookup::Unknown);
     };
-    let alive = stored.revoked_at.is_none() && stored.expires_at > crate::now();
+    let alive =
+        stored.revoked_at.is_none() && stored.expires_at > server.keys.clock().unix_seconds();
     let claims = AccessTokenClaims {
         iss: server.settings.issuer.clone(),
         sub: stored.subject,
@@ -137,41 +139,56 @@ pub async fn lookup(server: &AuthorizationServer, token: &str) -> Result<Lookup,
     })
 }
 
+/// The policy this server's own access tokens meet: RFC 9068 `typ`, our
+/// issuer, our algorithms, `aud` one of `audiences` when given
+/// (introspection and revocation answer for every audience we issue to, so
+/// they pass `None`), and no leeway: the clock that set `exp` is ours.
+pub fn access_token_policy(issuer: &str, audiences: Option<Vec<String>>) -> VerificationPolicy {
+    VerificationPolicy {
+        algorithms: SigningAlg::ALL.to_vec(),
+        typ: Some(ACCESS_TOKEN_TYP.to_owned()),
+        issuer: Some(issuer.to_owned()),
+        audiences,
+        leeway: 0,
+        required: vec![
+            RegisteredClaim::Exp,
+            RegisteredClaim::Iss,
+            RegisteredClaim::Sub,
+        ],
+    }
+}
+
+/// Verifies a JWT access token this server signed, except its time window
+/// (revocation still needs an expired token's claims), accepting only
+/// `audiences` when given. A `kid` we do not know sends us back to the
+/// store at most once a second: another instance may have rotated a
+/// moment ago.
+pub async fn verify_jwt(
+    server: &AuthorizationServer,
+    token: &str,
+    audiences: Option<Vec<String>>,
+) -> Result<Signed<AccessTokenClaims>, JoseError> {
+    JwtVerifier::new(access_token_policy(&server.settings.issuer, audiences))
+        .verify_signed(token, server.keys.verification_keys())
+        .await
+}
+
 async fn lookup_jwt(server: &AuthorizationServer, token: &str) -> Result<Lookup, OAuthError> {
-    let Ok(header) = jsonwebtoken::decode_header(token) else {
-        return Ok(Lookup::Unknown);
+    let signed = match verify_jwt(server, token, None).await {
+        Ok(signed) => signed,
+        Err(JoseError::KeysUnavailable(detail)) => {
+            return Err(OAuthError::store_unavailable(&detail));
+        }
+        Err(_) => return Ok(Lookup::Unknown),
     };
-    if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
-        return Ok(Lookup::Unknown);
-    }
-    let Some(kid) = header.kid else {
-        return Ok(Lookup::Unknown);
-    };
-    let mut keys = server.keys.get().await;
-    if keys.verifier(&kid).is_none() {
-        // Maybe another instance rotated since we last looked.
-        keys = server.keys.refresh_for_unknown_kid().await;
-    }
-    let Some((alg, key)) = keys.verifier(&kid) else {
-        return Ok(Lookup::Unknown);
-    };
-    if header.alg != *alg {
-        return Ok(Lookup::Unknown);
-    }
-    let mut validation = Validation::new(*alg);
-    validation.set_issuer(&[&server.settings.issuer]);
-    validation.validate_aud = false;
-    validation.validate_exp = false;
-    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-    let Ok(data) = jsonwebtoken::decode::<AccessTokenClaims>(token, key, &validation) else {
-        return Ok(Lookup::Unknown);
-    };
-    let claims = data.claims;
-    let alive = claims.exp > crate::now() && !server.store.is_jti_revoked(&claims.jti).await?;
+    let alive = signed
+        .check_time(server.keys.clock().unix_seconds())
+        .is_ok()
+        && !server.store.is_jti_revoked(&signed.claims.jti).await?;
     Ok(if alive {
-        Lookup::Active(claims, TokenFormat::Jwt)
+        Lookup::Active(signed.claims, TokenFormat::Jwt)
     } else {
-        Lookup::Dead(claims, TokenFormat::Jwt)
+        Lookup::Dead(signed.claims, TokenFormat::Jwt)
     })
 }
 
