@@ -1,19 +1,21 @@
 //! The gateway end to end: a real authorization server, a real upstream, the
 //! gateway on mTLS in between, curl as the caller.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;
 
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::{TestPki, or_panic};
+use certbound_testkit::TestPki;
 use common::{curl, register, start_as, start_gateway, start_upstream, token};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enforces_binding_scopes_and_identity_headers() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "[tokens]\naccess_token_ttl = 2\n").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "b", "read", TokenFormat::Jwt).await;
@@ -138,7 +140,7 @@ async fn enforces_binding_scopes_and_identity_headers() {
     );
 
     // Another issuer's token (unknown key): 401.
-    let other_dir = or_panic(tempfile::tempdir(), "tempdir");
+    let other_dir = tempfile::tempdir().expect("tempdir");
     let other = start_as(&pki, other_dir.path(), "").await;
     register(&other, "a", "read", TokenFormat::Jwt).await;
     let foreign = token(&pki, &other, &a, "a").await;
@@ -173,7 +175,7 @@ async fn enforces_binding_scopes_and_identity_headers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_outage_upstream_down_and_opaque_tokens() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "olive", "read", TokenFormat::Opaque).await;
@@ -204,15 +206,13 @@ async fn rotation_outage_upstream_down_and_opaque_tokens() {
         .0,
         200
     );
-    or_panic(
-        certbound_server::keys::rotate(
-            server.server.store.as_ref(),
-            certbound_server::keys::SigningAlg::Es256,
-            600,
-        )
-        .await,
-        "rotate",
-    );
+    certbound_server::keys::rotate(
+        server.server.store.as_ref(),
+        certbound_server::keys::SigningAlg::Es256,
+        600,
+    )
+    .await
+    .expect("rotate");
     tokio::time::sleep(Duration::from_millis(1100)).await; // jwks_refetch_seconds = 1 in this config
     let after = token(&pki, &server, &a, "a").await;
     let (status, body) = curl(
@@ -266,12 +266,12 @@ async fn rotation_outage_upstream_down_and_opaque_tokens() {
     gw.stop().await;
 
     // Upstream down: 502 with a clear body.
-    let dir2 = or_panic(tempfile::tempdir(), "tempdir");
+    let dir2 = tempfile::tempdir().expect("tempdir");
     let server2 = start_as(&pki, dir2.path(), "").await;
     register(&server2, "a", "read", TokenFormat::Jwt).await;
     let dead = {
-        let l = or_panic(std::net::TcpListener::bind("127.0.0.1:0"), "bind");
-        format!("http://{}", or_panic(l.local_addr(), "addr"))
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", l.local_addr().expect("addr"))
     };
     let gw2 = start_gateway(&pki, dir2.path(), &server2.issuer, &dead, "").await;
     let t = token(&pki, &server2, &a, "a").await;
@@ -300,7 +300,7 @@ async fn a_forwarded_certificate_says_whether_its_chain_validated() {
     use certbound_server::clients::ClientMetadata;
 
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let selfie = pki.self_signed("selfie", certbound_testkit::request_cn("selfie"));
@@ -309,10 +309,9 @@ async fn a_forwarded_certificate_says_whether_its_chain_validated() {
         std::slice::from_ref(&selfie.issued.cert_der),
     ));
     m.scope = "read".into();
-    or_panic(
-        certbound_server::register_client(server.server.store.as_ref(), "selfie", m, None).await,
-        "register selfie",
-    );
+    certbound_server::register_client(server.server.store.as_ref(), "selfie", m, None)
+        .await
+        .expect("register selfie");
     let a = pki.simple_client("a");
     let upstream = start_upstream().await;
     let gw = start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;

@@ -1,12 +1,14 @@
 //! What an adversarial review of the gateway found (issue #14), through the
 //! real gateway: a real AS, the echo upstream, curl as the caller.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use certbound_core::AuthMethod;
 use certbound_server::RunningServer;
 use certbound_server::clients::{ClientMetadata, hash_secret};
-use certbound_testkit::{TestPki, or_panic};
+use certbound_testkit::TestPki;
 use common::{curl, start_as, start_gateway_policy, start_upstream, token};
 use serde_json::{Value, json};
 
@@ -21,16 +23,9 @@ async fn register_with(
     m.tls_client_auth_subject_dn = Some(format!("CN={id}"));
     m.scope = "read".into();
     edit(&mut m);
-    or_panic(
-        certbound_server::register_client(
-            server.server.store.as_ref(),
-            id,
-            m,
-            secret.map(hash_secret),
-        )
-        .await,
-        "register client",
-    );
+    certbound_server::register_client(server.server.store.as_ref(), id, m, secret.map(hash_secret))
+        .await
+        .expect("register client");
 }
 
 fn bearer(t: &str) -> String {
@@ -40,7 +35,7 @@ fn bearer(t: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_bound_tokens_for_the_gateways_own_url_pass_by_default() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     let upstream = start_upstream().await;
     // No audience and no require_bound_tokens in the config: the defaults.
@@ -169,7 +164,7 @@ async fn curl_raw(
             .arg("--key")
             .arg(&id.key_path);
     }
-    let out = or_panic(cmd.args(args).output().await, "curl");
+    let out = cmd.args(args).output().await.expect("curl");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -201,7 +196,7 @@ fn assert_generic_unavailable(answer: &str, issuer: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let upstream = start_upstream().await;
     let a = pki.simple_client("a");
 
@@ -228,7 +223,7 @@ async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token
 
     // Keys cached, the AS rotates, then goes away: the new kid is 503, not
     // 401, both when the refetch fails and right after (rate-limited).
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     common::register(
         &server,
@@ -243,15 +238,13 @@ async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token
     let before = token(&pki, &server, &a, "a").await;
     let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(&before), &api]).await;
     assert_eq!(status, 200, "{body}");
-    or_panic(
-        certbound_server::keys::rotate(
-            server.server.store.as_ref(),
-            certbound_server::keys::SigningAlg::Es256,
-            600,
-        )
-        .await,
-        "rotate",
-    );
+    certbound_server::keys::rotate(
+        server.server.store.as_ref(),
+        certbound_server::keys::SigningAlg::Es256,
+        600,
+    )
+    .await
+    .expect("rotate");
     let after = token(&pki, &server, &a, "a").await;
     server.stop().await;
     // Past jwks_refetch_seconds (1 s in this config), so the gateway tries.
@@ -269,7 +262,7 @@ async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_and_certificate_headers_under_other_spellings_never_reach_the_upstream() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     common::register(
         &server,
@@ -418,8 +411,10 @@ async fn start_recording_upstream() -> (String, std::sync::Arc<std::sync::Mutex<
             "seen"
         }
     }));
-    let listener = or_panic(tokio::net::TcpListener::bind("127.0.0.1:0").await, "bind");
-    let addr = or_panic(listener.local_addr(), "addr");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}"), seen)
 }
@@ -427,7 +422,7 @@ async fn start_recording_upstream() -> (String, std::sync::Arc<std::sync::Mutex<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_an_upstream_reads_differently_are_refused_before_it_sees_them() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     common::register(
         &server,
@@ -560,7 +555,7 @@ async fn paths_an_upstream_reads_differently_are_refused_before_it_sees_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_answers_are_inert_json() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     let upstream = start_upstream().await;
     let gw = common::start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;
@@ -601,11 +596,10 @@ async fn the_request_never_chooses_where_the_gateway_connects() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     // Stands for an internal service a caller would like to reach.
-    let internal = or_panic(
-        tokio::net::TcpListener::bind("127.0.0.1:0").await,
-        "bind internal",
-    );
-    let internal_addr = or_panic(internal.local_addr(), "addr");
+    let internal = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind internal");
+    let internal_addr = internal.local_addr().expect("addr");
     let reached = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&reached);
     tokio::spawn(async move {
@@ -614,7 +608,7 @@ async fn the_request_never_chooses_where_the_gateway_connects() {
         }
     });
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     let upstream = start_upstream().await;
     let gw = common::start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;

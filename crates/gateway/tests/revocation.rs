@@ -2,20 +2,22 @@
 //! it follows the AS's revocation list, so a revoked token is refused within
 //! `revocation_poll_seconds` while verification stays local.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;
 
 use certbound_gateway::GatewayConfig;
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::{TestPki, or_panic};
+use certbound_testkit::TestPki;
 use certbound_testkit_as::register_introspecting_client;
 use common::{curl, register, start_as, start_gateway, start_upstream, token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_jwt_is_refused_within_the_poll_interval() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register_introspecting_client(&server, "gateway").await;
@@ -79,7 +81,7 @@ async fn a_revoked_jwt_is_refused_within_the_poll_interval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_without_the_permission_does_not_start() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     // Registered, but without --may-introspect.
     register(&server, "gateway", "", TokenFormat::Jwt).await;
@@ -93,10 +95,7 @@ async fn a_gateway_without_the_permission_does_not_start() {
         gc = gwid.cert_path.display(),
         gk = gwid.key_path.display(),
     );
-    let config = or_panic(
-        GatewayConfig::from_toml(&toml, &dir.path().join("gateway.toml")),
-        "config",
-    );
+    let config = GatewayConfig::from_toml(&toml, &dir.path().join("gateway.toml")).expect("config");
     assert_eq!(
         config.authorization_server.revocation_poll(),
         Some(15),

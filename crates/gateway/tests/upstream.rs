@@ -2,6 +2,8 @@
 //! TLS, and recovered when the upstream closes them. The upstream is a real
 //! rustls + hyper server that counts the connections it accepts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::convert::Infallible;
@@ -12,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::body::Body;
 use certbound_gateway::RunningGateway;
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::{TestPki, or_panic};
+use certbound_testkit::TestPki;
 use common::{curl, register, start_as, token};
 use http::{Request, Response};
 use http_body_util::BodyExt;
@@ -37,17 +39,17 @@ struct HttpsUpstream {
 }
 
 async fn start_https_upstream(pki: &TestPki) -> HttpsUpstream {
-    let config = or_panic(
-        certbound_tls::server_config(
-            pki.server_chain(),
-            pki.server_key(),
-            &certbound_tls::ClientAuth::None,
-        ),
-        "upstream TLS config",
-    );
+    let config = certbound_tls::server_config(
+        pki.server_chain(),
+        pki.server_key(),
+        &certbound_tls::ClientAuth::None,
+    )
+    .expect("upstream TLS config");
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind upstream");
-    let port = or_panic(listener.local_addr(), "addr").port();
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream");
+    let port = listener.local_addr().expect("addr").port();
     let accepted = Arc::new(AtomicUsize::new(0));
     let connections = Arc::new(Mutex::new(JoinSet::new()));
     let (count, tasks) = (Arc::clone(&accepted), Arc::clone(&connections));
@@ -107,7 +109,7 @@ async fn start_gateway(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_upstream_connections_are_verified_reused_and_recovered() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let a = pki.simple_client("a");
@@ -143,7 +145,7 @@ async fn https_upstream_connections_are_verified_reused_and_recovered() {
 
     // Large bodies stream both ways, and the connection is reused after them.
     let upload = dir.path().join("upload");
-    or_panic(std::fs::write(&upload, vec![b'u'; BIG]), "write upload");
+    std::fs::write(&upload, vec![b'u'; BIG]).expect("write upload");
     let data = format!("@{}", upload.display());
     let (status, seen) = curl(
         &pki,

@@ -2,6 +2,8 @@
 //! real mTLS resource: binding, scopes, expiry, foreign issuers, key
 //! rotation without restart, the AS going down, and opaque tokens.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use axum::Router;
@@ -12,7 +14,7 @@ use certbound_guard::{
     RevocationOptions,
 };
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::{TestPki, or_panic};
+use certbound_testkit::TestPki;
 use certbound_testkit_as::{
     curl_with_challenge as curl, register_introspecting_client, register_tls_client as register,
     start_as, token,
@@ -40,17 +42,15 @@ async fn start_resource(pki: &TestPki, guard: Guard) -> String {
             "/admin",
             get(whoami).route_layer(GuardLayer::new(guard).require_scopes(["admin"])),
         );
-    let cas = or_panic(ClientCaBundle::from_pem_file(&pki.ca_path()), "CA bundle");
-    let config = or_panic(
-        certbound_tls::server_config(
-            pki.server_chain(),
-            pki.server_key(),
-            &ClientAuth::Request(cas.clone()),
-        ),
-        "tls",
-    );
-    let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind");
-    let addr = or_panic(listener.local_addr(), "addr");
+    let cas = ClientCaBundle::from_pem_file(&pki.ca_path()).expect("CA bundle");
+    let config = certbound_tls::server_config(
+        pki.server_chain(),
+        pki.server_key(),
+        &ClientAuth::Request(cas.clone()),
+    )
+    .expect("tls");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
     tokio::spawn(certbound_tls::serve(
         listener,
         ListenerMode::MutualTls {
@@ -75,19 +75,15 @@ fn options(issuer: &str) -> GuardOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binding_scopes_expiry_and_foreign_tokens() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "[tokens]\naccess_token_ttl = 1\n").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "b", "read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
-    let tls = or_panic(
-        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
-        "tls",
-    );
-    let guard = or_panic(
-        Guard::discover(options(&server.issuer), &tls).await,
-        "discover",
-    );
+    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
+    let guard = Guard::discover(options(&server.issuer), &tls)
+        .await
+        .expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
     let bearer = |t: &str| format!("Authorization: Bearer {t}");
@@ -178,7 +174,7 @@ async fn binding_scopes_expiry_and_foreign_tokens() {
     assert!(challenge.contains("scope=\"admin\""), "{challenge}");
 
     // A token from another authorization server (other issuer, other keys): 401.
-    let other_dir = or_panic(tempfile::tempdir(), "tempdir");
+    let other_dir = tempfile::tempdir().expect("tempdir");
     let other = start_as(&pki, other_dir.path(), "").await;
     register(&other, "a", "read", TokenFormat::Jwt).await;
     let foreign = token(&pki, &other, &a, "a").await;
@@ -204,18 +200,14 @@ async fn binding_scopes_expiry_and_foreign_tokens() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_without_restart_and_as_outage_with_cached_keys() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let a = pki.simple_client("a");
-    let tls = or_panic(
-        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
-        "tls",
-    );
-    let guard = or_panic(
-        Guard::discover(options(&server.issuer), &tls).await,
-        "discover",
-    );
+    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
+    let guard = Guard::discover(options(&server.issuer), &tls)
+        .await
+        .expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
     let bearer = |t: &str| format!("Authorization: Bearer {t}");
@@ -227,15 +219,13 @@ async fn rotation_without_restart_and_as_outage_with_cached_keys() {
             .0,
         200
     );
-    or_panic(
-        certbound_server::keys::rotate(
-            server.server.store.as_ref(),
-            certbound_server::keys::SigningAlg::Es256,
-            600,
-        )
-        .await,
-        "rotate",
-    );
+    certbound_server::keys::rotate(
+        server.server.store.as_ref(),
+        certbound_server::keys::SigningAlg::Es256,
+        600,
+    )
+    .await
+    .expect("rotate");
     // The guard has the old JWKS cached; the new kid makes it refetch.
     tokio::time::sleep(Duration::from_millis(250)).await;
     let after = token(&pki, &server, &a, "a").await;
@@ -258,23 +248,22 @@ async fn rotation_without_restart_and_as_outage_with_cached_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opaque_tokens_through_introspection_until_revoked() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     register(&server, "olive", "read", TokenFormat::Opaque).await;
     register_introspecting_client(&server, "gateway").await;
     let olive = pki.simple_client("olive");
     let gw = pki.simple_client("gateway");
-    let tls = or_panic(
-        TlsSettings::from_pem_files(Some(&pki.ca_path()), Some((&gw.cert_path, &gw.key_path))),
-        "tls",
-    );
+    let tls =
+        TlsSettings::from_pem_files(Some(&pki.ca_path()), Some((&gw.cert_path, &gw.key_path)))
+            .expect("tls");
     let mut o = options(&server.issuer);
     o.introspection = Some(IntrospectionOptions {
         client_id: "gateway".into(),
         positive_ttl: Duration::from_millis(500),
         negative_ttl: Duration::from_millis(500),
     });
-    let guard = or_panic(Guard::discover(o, &tls).await, "discover");
+    let guard = Guard::discover(o, &tls).await.expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
     let t = token(&pki, &server, &olive, "olive").await;
@@ -344,7 +333,7 @@ async fn until_refused(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_jwts_are_refused_from_the_revocation_list() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "plain", "", TokenFormat::Jwt).await;
@@ -352,13 +341,8 @@ async fn revoked_jwts_are_refused_from_the_revocation_list() {
     let a = pki.simple_client("a");
     let tls_as = |id: &str| {
         let who = pki.simple_client(id);
-        or_panic(
-            TlsSettings::from_pem_files(
-                Some(&pki.ca_path()),
-                Some((&who.cert_path, &who.key_path)),
-            ),
-            "tls",
-        )
+        TlsSettings::from_pem_files(Some(&pki.ca_path()), Some((&who.cert_path, &who.key_path)))
+            .expect("tls")
     };
     let with_revocation = |client_id: &str, stale: Option<Duration>| {
         let mut o = options(&server.issuer);
@@ -382,14 +366,12 @@ async fn revoked_jwts_are_refused_from_the_revocation_list() {
         Ok(_) => panic!("expected a set-up error, got a guard"),
     }
 
-    let guard = or_panic(
-        Guard::discover(
-            with_revocation("gateway", Some(Duration::from_secs(3))),
-            &tls_as("gateway"),
-        )
-        .await,
-        "discover",
-    );
+    let guard = Guard::discover(
+        with_revocation("gateway", Some(Duration::from_secs(3))),
+        &tls_as("gateway"),
+    )
+    .await
+    .expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
     let revoked = token(&pki, &server, &a, "a").await;
@@ -465,22 +447,18 @@ async fn audience_is_required_and_unbound_tokens_refused_by_default() {
     use certbound_core::AuthMethod;
     use certbound_server::clients::ClientMetadata;
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
     m.tls_client_auth_subject_dn = Some("CN=nobind".into());
     m.scope = "read".into();
     m.tls_client_certificate_bound_access_tokens = false;
-    or_panic(
-        certbound_server::register_client(server.server.store.as_ref(), "nobind", m, None).await,
-        "register",
-    );
+    certbound_server::register_client(server.server.store.as_ref(), "nobind", m, None)
+        .await
+        .expect("register");
     let (a, nobind) = (pki.simple_client("a"), pki.simple_client("nobind"));
-    let tls = or_panic(
-        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
-        "tls",
-    );
+    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
     // No way to build a guard that skips the audience check.
     for audiences in [vec![], vec![String::new()]] {
         let mut o = options(&server.issuer);
@@ -496,7 +474,7 @@ async fn audience_is_required_and_unbound_tokens_refused_by_default() {
     // Defaults: the AS's default audience (its issuer) passes, unbound tokens do not.
     let defaults = GuardOptions::new(server.issuer.clone(), server.issuer.clone());
     assert!(defaults.require_bound_tokens);
-    let guard = or_panic(Guard::discover(defaults, &tls).await, "discover");
+    let guard = Guard::discover(defaults, &tls).await.expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
     let bearer = |t: &str| format!("Authorization: Bearer {t}");
@@ -517,7 +495,7 @@ async fn audience_is_required_and_unbound_tokens_refused_by_default() {
     // Another audience: a's bound token is refused by a guard for another resource.
     let mut o = options(&server.issuer);
     o.audiences = vec!["https://orders.example".into()];
-    let guard = or_panic(Guard::discover(o, &tls).await, "discover");
+    let guard = Guard::discover(o, &tls).await.expect("discover");
     let rs = start_resource(&pki, guard).await;
     let (status, _, body) =
         curl(&pki, Some(&a), &["-H", &bearer(&ta), &format!("{rs}/read")]).await;
@@ -533,18 +511,14 @@ async fn audience_is_required_and_unbound_tokens_refused_by_default() {
 async fn a_key_the_reachable_as_does_not_publish_is_401() {
     use certbound_core::{AccessTokenClaims, Confirmation};
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let a = pki.simple_client("a");
-    let tls = or_panic(
-        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
-        "tls",
-    );
-    let guard = or_panic(
-        Guard::discover(options(&server.issuer), &tls).await,
-        "discover",
-    );
+    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
+    let guard = Guard::discover(options(&server.issuer), &tls)
+        .await
+        .expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
     let bearer = |t: &str| format!("Authorization: Bearer {t}");
@@ -557,21 +531,17 @@ async fn a_key_the_reachable_as_does_not_publish_is_401() {
             .map_or(0, |d| d.as_secs()),
     )
     .unwrap_or_default();
-    let key = or_panic(
-        certbound_server::keys::generate_key(certbound_server::keys::SigningAlg::Es256, now),
-        "key",
-    );
-    let signer = or_panic(
-        certbound_jose::JwsSigner::from_pkcs8_pem(
-            jsonwebtoken::Algorithm::ES256,
-            key.private_key_pem.as_bytes(),
-            key.kid.clone(),
-        )
-        .and_then(|s| s.with_typ("at+jwt")),
-        "signer",
-    );
-    let forged = or_panic(
-        signer.sign_claims(&AccessTokenClaims {
+    let key = certbound_server::keys::generate_key(certbound_server::keys::SigningAlg::Es256, now)
+        .expect("key");
+    let signer = certbound_jose::JwsSigner::from_pkcs8_pem(
+        jsonwebtoken::Algorithm::ES256,
+        key.private_key_pem.as_bytes(),
+        key.kid.clone(),
+    )
+    .and_then(|s| s.with_typ("at+jwt"))
+    .expect("signer");
+    let forged = signer
+        .sign_claims(&AccessTokenClaims {
             iss: server.issuer.clone(),
             sub: "a".into(),
             aud: server.issuer.clone(),
@@ -581,9 +551,8 @@ async fn a_key_the_reachable_as_does_not_publish_is_401() {
             client_id: "a".into(),
             scope: Some("read".into()),
             cnf: Some(Confirmation::for_thumbprint(a.thumbprint())),
-        }),
-        "sign",
-    );
+        })
+        .expect("sign");
     let unpublished = json!({
         "error": "invalid_token",
         "error_description": "signed by a key the authorization server does not publish"

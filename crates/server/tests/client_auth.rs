@@ -2,6 +2,8 @@
 //! matcher and `self_signed_tls_client_auth`, matching and not, on SQLite
 //! and PostgreSQL, with curl as the client.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use certbound_core::AuthMethod;

@@ -1,6 +1,8 @@
 //! Who may introspect what, and the revocation list for local JWT
 //! verifiers (`/revocations`), on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use certbound_core::AuthMethod;

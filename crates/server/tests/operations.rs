@@ -1,12 +1,14 @@
 //! Running behind a TLS-terminating proxy, and readiness when the database
 //! goes away and comes back (no restart).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use base64::Engine;
 use certbound_core::AuthMethod;
 use certbound_server::clients::ClientMetadata;
-use certbound_testkit::{or_panic, run};
+use certbound_testkit::run;
 use common::{Backend, TestServer, claims};
 use serde_json::Value;
 
@@ -138,15 +140,13 @@ async fn database_outage_is_503_with_retry_after_and_recovers_without_restart() 
     ));
 
     let ca = server.pki.ca_path();
-    let out = or_panic(
-        tokio::process::Command::new("curl")
-            .args(["-sS", "--noproxy", "*", "-D", "-", "--cacert"])
-            .arg(&ca)
-            .arg(format!("{}/readyz", server.url))
-            .output()
-            .await,
-        "curl",
-    );
+    let out = tokio::process::Command::new("curl")
+        .args(["-sS", "--noproxy", "*", "-D", "-", "--cacert"])
+        .arg(&ca)
+        .arg(format!("{}/readyz", server.url))
+        .output()
+        .await
+        .expect("curl");
     let text = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
     assert!(
         text.starts_with("http/1.1 503") || text.starts_with("http/2 503"),

@@ -1,6 +1,8 @@
 //! Introspection (RFC 7662) with `cnf`, revocation (RFC 7009), opaque
 //! tokens, and key rotation, on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use certbound_core::AuthMethod;
@@ -162,15 +164,13 @@ async fn rotation(backend: Backend) {
     assert_eq!(header(&before)["typ"], "at+jwt");
 
     let store = server.running().server.store.clone();
-    let new = certbound_testkit::or_panic(
-        certbound_server::keys::rotate(
-            store.as_ref(),
-            certbound_server::keys::SigningAlg::Es256,
-            600,
-        )
-        .await,
-        "rotate",
-    );
+    let new = certbound_server::keys::rotate(
+        store.as_ref(),
+        certbound_server::keys::SigningAlg::Es256,
+        600,
+    )
+    .await
+    .expect("rotate");
     let after = server.token(Some(&alice), "alice").await;
     assert_eq!(
         header(&after)["kid"],

@@ -8,7 +8,7 @@ use std::path::Path;
 use certbound_core::AuthMethod;
 use certbound_server::clients::{ClientMetadata, TokenFormat};
 use certbound_server::{Config, RunningServer};
-use certbound_testkit::{TestIdentity, TestPki, or_panic, require_tool};
+use certbound_testkit::{TestIdentity, TestPki, require_tool};
 use serde_json::Value;
 
 /// Starts an AS with the PKI's server certificate and client CA, an mTLS
@@ -21,11 +21,8 @@ pub async fn start_as(pki: &TestPki, dir: &Path, extra: &str) -> RunningServer {
         pki.dir().join("server.key").display(),
         pki.ca_path().display(),
     );
-    let config = or_panic(
-        Config::from_toml(&toml, &dir.join("as.toml"), Vec::new()),
-        "AS config",
-    );
-    or_panic(certbound_server::start(config).await, "start AS")
+    let config = Config::from_toml(&toml, &dir.join("as.toml"), Vec::new()).expect("AS config");
+    certbound_server::start(config).await.expect("start AS")
 }
 
 /// Registers `id` as a `tls_client_auth` client matched by `CN=id`.
@@ -39,10 +36,9 @@ pub async fn register_tls_client(
     m.tls_client_auth_subject_dn = Some(format!("CN={id}"));
     m.scope = scope.into();
     m.access_token_format = format;
-    or_panic(
-        certbound_server::register_client(server.server.store.as_ref(), id, m, None).await,
-        "register client",
-    );
+    certbound_server::register_client(server.server.store.as_ref(), id, m, None)
+        .await
+        .expect("register client");
 }
 
 /// Registers `id` as a `tls_client_auth` client (`CN=id`) with no scopes
@@ -51,10 +47,9 @@ pub async fn register_introspecting_client(server: &RunningServer, id: &str) {
     let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
     m.tls_client_auth_subject_dn = Some(format!("CN={id}"));
     m.may_introspect = true;
-    or_panic(
-        certbound_server::register_client(server.server.store.as_ref(), id, m, None).await,
-        "register introspecting client",
-    );
+    certbound_server::register_client(server.server.store.as_ref(), id, m, None)
+        .await
+        .expect("register introspecting client");
 }
 
 /// curl with the PKI's CA and an optional client identity; returns the
@@ -83,7 +78,7 @@ pub async fn curl_with_challenge(
             .arg("--key")
             .arg(&id.key_path);
     }
-    let out = or_panic(cmd.args(args).output().await, "curl");
+    let out = cmd.args(args).output().await.expect("curl");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let headers = String::from_utf8_lossy(&out.stderr).to_ascii_lowercase();
     let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));

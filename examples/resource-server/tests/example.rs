@@ -1,10 +1,12 @@
 //! The example's router behind a real certbound AS: the bound holder is
 //! greeted, a replay with another certificate is 401, a missing scope 403.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use certbound_client::TlsSettings;
 use certbound_guard::{Guard, GuardOptions};
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::{TestPki, or_panic};
+use certbound_testkit::TestPki;
 use certbound_testkit_as::{curl, register_tls_client, start_as};
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode};
 use serde_json::Value;
@@ -12,30 +14,27 @@ use serde_json::Value;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn example_resource_server_enforces_bound_tokens() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     register_tls_client(&server, "client-a", "hello.read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("client-a"), pki.simple_client("client-b"));
 
-    let tls = or_panic(
-        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
-        "tls",
-    );
+    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
     // Tokens of clients registered without an audience carry the AS's
     // default one, its issuer; only bound tokens are accepted by default.
     let options = GuardOptions::new(server.issuer.clone(), server.issuer.clone());
-    let guard = or_panic(Guard::discover(options, &tls).await, "guard");
-    let cas = or_panic(ClientCaBundle::from_pem_file(&pki.ca_path()), "CA");
-    let config = or_panic(
-        certbound_tls::server_config(
-            pki.server_chain(),
-            pki.server_key(),
-            &ClientAuth::Request(cas.clone()),
-        ),
-        "tls config",
-    );
-    let listener = or_panic(tokio::net::TcpListener::bind("127.0.0.1:0").await, "bind");
-    let port = or_panic(listener.local_addr(), "addr").port();
+    let guard = Guard::discover(options, &tls).await.expect("guard");
+    let cas = ClientCaBundle::from_pem_file(&pki.ca_path()).expect("CA");
+    let config = certbound_tls::server_config(
+        pki.server_chain(),
+        pki.server_key(),
+        &ClientAuth::Request(cas.clone()),
+    )
+    .expect("tls config");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
     tokio::spawn(certbound_tls::serve(
         listener,
         ListenerMode::MutualTls {

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use certbound_testkit::{TestPki, or_panic, require_tool, run};
+use certbound_testkit::{TestPki, require_tool, run};
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_certbound");
@@ -53,17 +53,15 @@ impl Serve {
         env: &[(&str, &str)],
         ready_prefix: &str,
     ) -> Self {
-        let mut child = or_panic(
-            Command::new(BIN)
-                .current_dir(dir)
-                .arg(subcommand)
-                .args(args)
-                .envs(env.iter().copied())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn(),
-            "spawn certbound serve",
-        );
+        let mut child = Command::new(BIN)
+            .current_dir(dir)
+            .arg(subcommand)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn certbound serve");
         let (tx, rx) = mpsc::channel::<(bool, String)>();
         if let Some(err) = child.stderr.take() {
             let tx = tx.clone();
@@ -172,7 +170,7 @@ pub fn write_config_named(
         pki.dir().join("server.key").display(),
         pki.ca_path().display(),
     );
-    or_panic(std::fs::write(&path, text), "write config");
+    std::fs::write(&path, text).expect("write config");
     path
 }
 

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use certbound_testkit::{TestPki, or_panic};
+use certbound_testkit::TestPki;
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode, PeerCertificate};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -161,24 +161,21 @@ pub struct Resource {
 impl Resource {
     /// Serves the resource with the PKI's server certificate, requesting client certificates.
     pub async fn start(pki: &TestPki) -> Self {
-        let cas = or_panic(
-            ClientCaBundle::from_pem_file(&pki.ca_path()),
-            "client CA bundle",
-        );
-        let config = or_panic(
-            certbound_tls::server_config(
-                pki.server_chain(),
-                pki.server_key(),
-                &ClientAuth::Request(cas.clone()),
-            ),
-            "resource TLS config",
-        );
+        let cas = ClientCaBundle::from_pem_file(&pki.ca_path()).expect("client CA bundle");
+        let config = certbound_tls::server_config(
+            pki.server_chain(),
+            pki.server_key(),
+            &ClientAuth::Request(cas.clone()),
+        )
+        .expect("resource TLS config");
         let state = Arc::new(ResourceState::default());
         let app = Router::new()
             .fallback(handle)
             .with_state(Arc::clone(&state));
-        let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind resource");
-        let port = or_panic(listener.local_addr(), "resource address").port();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind resource");
+        let port = listener.local_addr().expect("resource address").port();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(certbound_tls::serve(
             listener,

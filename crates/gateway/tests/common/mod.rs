@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::routing::any;
 use certbound_gateway::{GatewayConfig, RunningGateway};
-use certbound_testkit::{TestPki, or_panic};
+use certbound_testkit::TestPki;
 pub use certbound_testkit_as::{curl, register_tls_client as register, start_as, token};
 use http::{HeaderMap, Method, Uri};
 use serde_json::{Value, json};
@@ -37,8 +37,10 @@ pub async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> 
 }
 
 pub async fn start_upstream() -> String {
-    let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind upstream");
-    let addr = or_panic(listener.local_addr(), "addr");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream");
+    let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, Router::new().fallback(any(echo))).await });
     format!("http://{addr}")
 }
@@ -111,9 +113,9 @@ scopes = ["read"]
         key = pki.dir().join("server.key").display(),
         ca = pki.ca_path().display(),
     );
-    let config = or_panic(
-        GatewayConfig::from_toml(&toml, &dir.join("gateway.toml")),
-        "gateway config",
-    );
-    or_panic(certbound_gateway::start(config).await, "start gateway")
+    let config =
+        GatewayConfig::from_toml(&toml, &dir.join("gateway.toml")).expect("gateway config");
+    certbound_gateway::start(config)
+        .await
+        .expect("start gateway")
 }

@@ -5,7 +5,7 @@
 
 use certbound_server::clients::{ClientMetadata, hash_secret};
 use certbound_server::{Config, RunningServer};
-use certbound_testkit::{TestIdentity, TestPki, TestPostgres, or_panic, require_tool};
+use certbound_testkit::{TestIdentity, TestPki, TestPostgres, require_tool};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -51,7 +51,7 @@ impl TestServer {
         // Capture the server's audit events from the first start on.
         let _ = audit_log();
         let pki = TestPki::new();
-        let dir = or_panic(tempfile::tempdir(), "tempdir");
+        let dir = tempfile::tempdir().expect("tempdir");
         let (store_url, pg) = match backend {
             Backend::Sqlite => (certbound_testkit::sqlite_url(dir.path()), None),
             Backend::Postgres => {
@@ -65,11 +65,9 @@ impl TestServer {
             pki.dir().join("server.key").display(),
             pki.ca_path().display(),
         );
-        let config = or_panic(
-            Config::from_toml(&toml, &dir.path().join("certbound.toml"), Vec::new()),
-            "config",
-        );
-        let running = or_panic(certbound_server::start(config).await, "start server");
+        let config = Config::from_toml(&toml, &dir.path().join("certbound.toml"), Vec::new())
+            .expect("config");
+        let running = certbound_server::start(config).await.expect("start server");
         let url = running.mtls_url.clone().unwrap_or_default();
         Self {
             pki,
@@ -89,16 +87,14 @@ impl TestServer {
     }
 
     pub async fn register(&self, id: &str, metadata: ClientMetadata, secret: Option<&str>) {
-        or_panic(
-            certbound_server::register_client(
-                self.running().server.store.as_ref(),
-                id,
-                metadata,
-                secret.map(hash_secret),
-            )
-            .await,
-            "register client",
-        );
+        certbound_server::register_client(
+            self.running().server.store.as_ref(),
+            id,
+            metadata,
+            secret.map(hash_secret),
+        )
+        .await
+        .expect("register client");
     }
 
     /// POSTs `body` to `path` with curl; returns (status, JSON body or Null).
@@ -123,7 +119,7 @@ impl TestServer {
         extra: &[&str],
     ) -> (u16, Value) {
         let body_file = self.dir.path().join(format!("body-{}", unique()));
-        or_panic(std::fs::write(&body_file, body), "write body");
+        std::fs::write(&body_file, body).expect("write body");
         let mut args: Vec<String> = vec![
             "-sS".into(),
             "--noproxy".into(),
@@ -159,13 +155,11 @@ impl TestServer {
         }
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         args.push(url.to_owned());
-        let out = or_panic(
-            tokio::process::Command::new(require_tool("curl"))
-                .args(&args)
-                .output()
-                .await,
-            "curl",
-        );
+        let out = tokio::process::Command::new(require_tool("curl"))
+            .args(&args)
+            .output()
+            .await
+            .expect("curl");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
@@ -197,38 +191,33 @@ impl TestServer {
     }
 
     pub async fn get(&self, path: &str) -> Value {
-        let out = or_panic(
-            tokio::process::Command::new(require_tool("curl"))
-                .args(["-sS", "--noproxy", "*", "--fail", "--cacert"])
-                .arg(self.pki.ca_path())
-                .arg(format!("{}{path}", self.url))
-                .output()
-                .await,
-            "curl",
-        );
+        let out = tokio::process::Command::new(require_tool("curl"))
+            .args(["-sS", "--noproxy", "*", "--fail", "--cacert"])
+            .arg(self.pki.ca_path())
+            .arg(format!("{}{path}", self.url))
+            .output()
+            .await
+            .expect("curl");
         assert!(
             out.status.success(),
             "GET {path}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        or_panic(serde_json::from_slice(&out.stdout), "JSON")
+        serde_json::from_slice(&out.stdout).expect("JSON")
     }
 
     /// Row counts of every table, to prove a refused request wrote nothing.
     pub async fn row_counts(&self) -> Vec<(String, i64)> {
         sqlx::any::install_default_drivers();
-        let pool = or_panic(
-            sqlx::AnyPool::connect(&self.store_url).await,
-            "connect for counting",
-        );
+        let pool = sqlx::AnyPool::connect(&self.store_url)
+            .await
+            .expect("connect for counting");
         let mut out = Vec::new();
         for table in ["clients", "signing_keys", "opaque_tokens", "revoked_jtis"] {
-            let n: i64 = or_panic(
-                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-                    .fetch_one(&pool)
-                    .await,
-                "count",
-            );
+            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&pool)
+                .await
+                .expect("count");
             out.push((table.to_owned(), n));
         }
         pool.close().await;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use certbound_testkit::{TestPki, or_panic, require_tool};
+use certbound_testkit::{TestPki, require_tool};
 use certbound_tls::{
     CertificateHeader, ChainStatus, ClientAuth, ClientCaBundle, ConnectionInfo, ConnectionLimits,
     ListenerMode, PeerCertificate, TrustedProxies,
@@ -81,8 +81,8 @@ pub async fn start(mode: ListenerMode) -> Running {
 }
 
 pub async fn start_limited(mode: ListenerMode, limits: ConnectionLimits) -> Running {
-    let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind");
-    let addr = or_panic(listener.local_addr(), "local addr");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(certbound_tls::serve(
         listener,
@@ -97,10 +97,7 @@ pub async fn start_limited(mode: ListenerMode, limits: ConnectionLimits) -> Runn
 }
 
 pub fn client_cas(pki: &TestPki) -> ClientCaBundle {
-    or_panic(
-        ClientCaBundle::from_pem_file(&pki.ca_path()),
-        "client CA bundle",
-    )
+    ClientCaBundle::from_pem_file(&pki.ca_path()).expect("client CA bundle")
 }
 
 pub async fn start_mtls(pki: &TestPki) -> Running {
@@ -109,14 +106,12 @@ pub async fn start_mtls(pki: &TestPki) -> Running {
 
 pub fn mtls_mode(pki: &TestPki) -> ListenerMode {
     let cas = client_cas(pki);
-    let config = or_panic(
-        certbound_tls::server_config(
-            pki.server_chain(),
-            pki.server_key(),
-            &ClientAuth::Request(cas.clone()),
-        ),
-        "server config",
-    );
+    let config = certbound_tls::server_config(
+        pki.server_chain(),
+        pki.server_key(),
+        &ClientAuth::Request(cas.clone()),
+    )
+    .expect("server config");
     ListenerMode::MutualTls {
         config,
         client_cas: cas,
@@ -128,7 +123,7 @@ pub async fn start_proxy(pki: &TestPki, trusted: &[&str], header: CertificateHea
 }
 
 pub fn proxy_mode(pki: &TestPki, trusted: &[&str], header: CertificateHeader) -> ListenerMode {
-    let proxies = or_panic(TrustedProxies::parse(trusted), "trusted proxies");
+    let proxies = TrustedProxies::parse(trusted).expect("trusted proxies");
     ListenerMode::TrustedProxy {
         proxies,
         header,
@@ -138,14 +133,12 @@ pub fn proxy_mode(pki: &TestPki, trusted: &[&str], header: CertificateHeader) ->
 
 /// Runs curl (never through a proxy from the environment); returns (exit code, body).
 pub async fn curl(args: &[&str]) -> (i32, String) {
-    let out = or_panic(
-        tokio::process::Command::new(require_tool("curl"))
-            .args(["-sS", "--noproxy", "*", "--max-time", "20"])
-            .args(args)
-            .output()
-            .await,
-        "spawn curl",
-    );
+    let out = tokio::process::Command::new(require_tool("curl"))
+        .args(["-sS", "--noproxy", "*", "--max-time", "20"])
+        .args(args)
+        .output()
+        .await
+        .expect("spawn curl");
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
         text.push_str(&String::from_utf8_lossy(&out.stderr));
