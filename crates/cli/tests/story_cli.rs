@@ -277,13 +277,5 @@ fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
 }
 
 fn claims_kid(token: &str) -> Value {
-    use base64::Engine;
-    let header = token.split('.').next().unwrap_or_default();
-    let json: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(header)
-            .unwrap_or_default(),
-    )
-    .unwrap_or(Value::Null);
-    json["kid"].clone()
+    certbound_testkit::jwt_header(token)["kid"].clone()
 }

@@ -179,7 +179,7 @@ async fn rotation_outage_upstream_down_and_opaque_tokens() {
     let server = start_as(&pki, dir.path(), "").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "olive", "read", TokenFormat::Opaque).await;
-    certbound_testkit_as::register_introspecting_client(&server, "gateway").await;
+    certbound_testkit::server::register_introspecting_client(&server, "gateway").await;
     let (a, olive, gwid) = (
         pki.simple_client("a"),
         pki.simple_client("olive"),

@@ -10,7 +10,7 @@ use certbound_server::RunningServer;
 use certbound_server::clients::{ClientMetadata, hash_secret};
 use certbound_testkit::TestPki;
 use common::{curl, start_as, start_gateway_policy, start_upstream, token};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Registers `id` (`tls_client_auth` by `CN=id` unless `edit` changes it).
 async fn register_with(
@@ -88,7 +88,7 @@ async fn only_bound_tokens_for_the_gateways_own_url_pass_by_default() {
         "error_description": "the token is not certificate-bound; this resource accepts only certificate-bound tokens"
     });
     let t = token(&pki, &server, &nobind, "nobind").await;
-    let claims = claims_of(&t);
+    let claims = certbound_testkit::jwt_claims(&t);
     assert!(claims["cnf"].is_null(), "really unbound: {claims}");
     assert_eq!(claims["aud"], json!(gw_url));
     for who in [Some(&nobind), None] {
@@ -111,7 +111,8 @@ async fn only_bound_tokens_for_the_gateways_own_url_pass_by_default() {
     assert_eq!(status, 200, "{body}");
     let t = body["access_token"].as_str().unwrap_or_default().to_owned();
     let (status, challenge, body) =
-        certbound_testkit_as::curl_with_challenge(&pki, None, &["-H", &bearer(&t), &api]).await;
+        certbound_testkit::server::curl_with_challenge(&pki, None, &["-H", &bearer(&t), &api])
+            .await;
     assert_eq!((status, &body), (401, &unbound));
     assert!(
         challenge.starts_with("bearer realm=\"certbound\", error=\"invalid_token\""),
@@ -136,17 +137,6 @@ async fn only_bound_tokens_for_the_gateways_own_url_pass_by_default() {
     assert_eq!(seen["headers"]["x-certbound-client-id"], json!(["secret"]));
     open.stop().await;
     server.stop().await;
-}
-
-/// The JWT's payload, unverified (to show what the AS issued).
-fn claims_of(jwt: &str) -> Value {
-    jwt.split('.')
-        .nth(1)
-        .and_then(|p| {
-            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, p).ok()
-        })
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null)
 }
 
 /// curl's whole answer, status line, headers and body, as text.

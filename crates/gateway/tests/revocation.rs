@@ -11,7 +11,7 @@ use std::time::Duration;
 use certbound_gateway::GatewayConfig;
 use certbound_server::clients::TokenFormat;
 use certbound_testkit::TestPki;
-use certbound_testkit_as::register_introspecting_client;
+use certbound_testkit::server::register_introspecting_client;
 use common::{curl, register, start_as, start_gateway, start_upstream, token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

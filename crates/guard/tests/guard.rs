@@ -15,7 +15,7 @@ use certbound_guard::{
 };
 use certbound_server::clients::TokenFormat;
 use certbound_testkit::TestPki;
-use certbound_testkit_as::{
+use certbound_testkit::server::{
     curl_with_challenge as curl, register_introspecting_client, register_tls_client as register,
     start_as, token,
 };

@@ -1,6 +1,10 @@
-//! Shared test helpers for the certbound crates: a throw-away PKI on disk,
-//! rustls client configurations, and checks for the external tools
-//! (curl, openssl) the interop tests drive. Dev-only; never shipped.
+//! The one test fixture for the certbound crates: a throw-away PKI on disk,
+//! rustls client configurations, the external tools (curl, openssl, psql)
+//! the tests drive, config templates, and JWT decoding. With feature
+//! `server` it starts an authorization server and registers clients; with
+//! `gateway` it starts a gateway and an echo upstream. Crates low in the
+//! graph (certbound-tls) use it without features so they need not compile
+//! the server. Dev-only; never shipped.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,6 +20,17 @@ use certbound_pki::{
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tempfile::TempDir;
+
+pub mod config;
+mod curl;
+#[cfg(feature = "gateway")]
+pub mod gateway;
+mod jwt;
+#[cfg(feature = "server")]
+pub mod server;
+
+pub use curl::{Curl, CurlOutput, json_or_text};
+pub use jwt::{jwt_claims, jwt_header};
 
 /// A CA, a loopback server certificate and any client certificates a test
 /// asks for, written to a temporary directory removed on drop.

@@ -7,7 +7,7 @@ use certbound_client::TlsSettings;
 use certbound_guard::{Guard, GuardOptions};
 use certbound_server::clients::TokenFormat;
 use certbound_testkit::TestPki;
-use certbound_testkit_as::{curl, register_tls_client, start_as};
+use certbound_testkit::server::{curl, register_tls_client, start_as};
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode};
 use serde_json::Value;
 

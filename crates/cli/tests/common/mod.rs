@@ -9,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use certbound_testkit::{TestPki, require_tool, run};
+use certbound_testkit::config::as_toml;
+use certbound_testkit::{Curl, TestPki, run};
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_certbound");
@@ -142,13 +143,10 @@ impl Drop for Serve {
 }
 
 pub fn curl(args: &[&str]) -> (i32, Value) {
-    let (code, out, err) = run(Command::new(require_tool("curl"))
-        .args(["-sS", "--noproxy", "*", "--max-time", "20"])
-        .args(args));
-    (
-        code,
-        serde_json::from_str(&out).unwrap_or(Value::String(format!("{out}{err}"))),
-    )
+    let out = Curl::new().args(args).run_blocking();
+    let json = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|_| Value::String(format!("{}{}", out.stdout, out.stderr)));
+    (out.code, json)
 }
 
 pub fn write_config(dir: &Path, pki: &TestPki, storage: &str, listeners: &str) -> PathBuf {
@@ -164,23 +162,10 @@ pub fn write_config_named(
     listeners: &str,
 ) -> PathBuf {
     let path = dir.join(name);
-    let text = format!(
-        "{top}\n[storage]\nurl = \"{storage}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n{listeners}\n[keys]\ncache_seconds = 0\n",
-        pki.dir().join("server.pem").display(),
-        pki.dir().join("server.key").display(),
-        pki.ca_path().display(),
-    );
+    let text = format!("{top}\n{}", as_toml(pki, storage, listeners, ""));
     std::fs::write(&path, text).expect("write config");
     path
 }
 
-pub fn claims(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap_or_default();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap_or_default(),
-    )
-    .unwrap_or(Value::Null)
-}
+#[allow(unused_imports)]
+pub use certbound_testkit::jwt_claims as claims;

@@ -11,8 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::extract::Request;
 use axum::middleware::Next;
 use certbound_client::{CertboundClient, CertboundClientBuilder, TlsSettings};
-use certbound_server::clients::ClientMetadata;
-use certbound_server::{Config, RunningServer};
+use certbound_server::RunningServer;
+use certbound_server::clients::TokenFormat;
+use certbound_testkit::config::as_toml;
+use certbound_testkit::server::{register_tls_client, start_as_from};
 use certbound_testkit::{TestIdentity, TestPki};
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode};
 use tempfile::TempDir;
@@ -53,19 +55,17 @@ impl TestAs {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mtls_listener, mtls_url) = bind().await;
         let (public_listener, issuer) = bind().await;
-        let toml = format!(
-            "[storage]\nurl = \"{store}\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\n\
-             [listeners.mtls]\naddr = \"127.0.0.1:0\"\nurl = \"{mtls_url}\"\n\
-             [listeners.public]\naddr = \"127.0.0.1:0\"\nurl = \"{issuer}\"\n\
-             [keys]\ncache_seconds = 0\n[tokens]\naccess_token_ttl = {ttl}\n",
-            store = certbound_testkit::sqlite_url(dir.path()),
-            cert = pki.dir().join("server.pem").display(),
-            key = pki.dir().join("server.key").display(),
-            ca = pki.ca_path().display(),
+        let listeners = format!(
+            "[listeners.mtls]\naddr = \"127.0.0.1:0\"\nurl = \"{mtls_url}\"\n\
+             [listeners.public]\naddr = \"127.0.0.1:0\"\nurl = \"{issuer}\""
         );
-        let config = Config::from_toml(&toml, &dir.path().join("certbound.toml"), Vec::new())
-            .expect("config");
-        let running = certbound_server::start(config).await.expect("start server");
+        let toml = as_toml(
+            &pki,
+            &certbound_testkit::sqlite_url(dir.path()),
+            &listeners,
+            &format!("[tokens]\naccess_token_ttl = {ttl}"),
+        );
+        let running = start_as_from(&toml, dir.path()).await;
         assert_eq!(running.issuer, issuer);
 
         let counts = Arc::new(Counts::default());
@@ -146,19 +146,8 @@ impl TestAs {
     /// Registers `id` as a `tls_client_auth` client (subject `CN=id`, scopes
     /// `read write`) and issues its certificate.
     pub async fn register(&self, id: &str) -> TestIdentity {
-        let metadata: ClientMetadata = serde_json::from_value(serde_json::json!({
-            "token_endpoint_auth_method": "tls_client_auth",
-            "tls_client_auth_subject_dn": format!("CN={id}"),
-            "scope": "read write",
-        }))
-        .expect("client metadata");
-        let store = match &self.running {
-            Some(r) => Arc::clone(&r.server.store),
-            None => panic!("server stopped"),
-        };
-        certbound_server::register_client(store.as_ref(), id, metadata, None)
-            .await
-            .expect("register client");
+        let running = self.running.as_ref().expect("server running");
+        register_tls_client(running, id, "read write", TokenFormat::default()).await;
         self.pki.simple_client(id)
     }
 

@@ -13,8 +13,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use certbound_testkit::TestPki;
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode, PeerCertificate};
 use serde_json::{Value, json};
@@ -59,15 +57,8 @@ impl ResourceState {
     }
 }
 
-/// The JWT payload, unverified.
-pub fn jwt_claims(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap_or_default();
-    URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null)
-}
+#[allow(unused_imports)]
+pub use certbound_testkit::jwt_claims;
 
 fn unauthorized(challenge: &'static str, why: &str) -> Response {
     (

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use certbound_testkit::{TestPki, require_tool};
+use certbound_testkit::{Curl, TestPki};
 use certbound_tls::{
     CertificateHeader, ChainStatus, ClientAuth, ClientCaBundle, ConnectionInfo, ConnectionLimits,
     ListenerMode, PeerCertificate, TrustedProxies,
@@ -133,17 +133,12 @@ pub fn proxy_mode(pki: &TestPki, trusted: &[&str], header: CertificateHeader) ->
 
 /// Runs curl (never through a proxy from the environment); returns (exit code, body).
 pub async fn curl(args: &[&str]) -> (i32, String) {
-    let out = tokio::process::Command::new(require_tool("curl"))
-        .args(["-sS", "--noproxy", "*", "--max-time", "20"])
-        .args(args)
-        .output()
-        .await
-        .expect("spawn curl");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let out = Curl::new().args(args).run().await;
+    let mut text = out.stdout;
+    if out.code != 0 {
+        text.push_str(&out.stderr);
     }
-    (out.status.code().unwrap_or(-1), text)
+    (out.code, text)
 }
 
 /// curl with the PKI's CA, presenting `who`'s certificate.
@@ -153,12 +148,18 @@ pub async fn curl_as(
     extra: &[&str],
     url: &str,
 ) -> (i32, String) {
-    let ca = pki.ca_path().to_string_lossy().into_owned();
-    let cert = who.cert_path.to_string_lossy().into_owned();
-    let key = who.key_path.to_string_lossy().into_owned();
-    let mut args = extra.to_vec();
-    args.extend(["--cacert", &ca, "--cert", &cert, "--key", &key, url]);
-    curl(&args).await
+    let out = Curl::new()
+        .args(extra)
+        .ca(pki)
+        .identity(Some(who))
+        .arg(url)
+        .run()
+        .await;
+    let mut text = out.stdout;
+    if out.code != 0 {
+        text.push_str(&out.stderr);
+    }
+    (out.code, text)
 }
 
 pub fn json(body: &str) -> Value {

@@ -1,0 +1,120 @@
+//! A real authorization server in the test's runtime (feature `server`):
+//! start one, register clients, get tokens, call it with curl.
+
+use std::path::Path;
+
+use certbound_core::AuthMethod;
+use certbound_server::clients::{ClientMetadata, TokenFormat};
+use certbound_server::{Config, RunningServer};
+use serde_json::Value;
+
+use crate::config::{MTLS_LISTENER, as_toml};
+use crate::{Curl, TestIdentity, TestPki};
+
+/// Starts an AS from `toml` (see [`as_toml`]); `dir` is where the config
+/// file would be, for paths relative to it.
+pub async fn start_as_from(toml: &str, dir: &Path) -> RunningServer {
+    let config =
+        Config::from_toml(toml, &dir.join("certbound.toml"), Vec::new()).expect("AS config");
+    certbound_server::start(config).await.expect("start AS")
+}
+
+/// Starts an AS on SQLite in `dir` with the PKI's server certificate and
+/// client CA, one mTLS listener, and no key cache; `extra` TOML is appended.
+pub async fn start_as(pki: &TestPki, dir: &Path, extra: &str) -> RunningServer {
+    let toml = as_toml(pki, &crate::sqlite_url(dir), MTLS_LISTENER, extra);
+    start_as_from(&toml, dir).await
+}
+
+/// Registers `id` with `metadata` and an optional client secret.
+pub async fn register_client(
+    server: &RunningServer,
+    id: &str,
+    metadata: ClientMetadata,
+    secret: Option<&str>,
+) {
+    certbound_server::register_client(
+        server.server.store.as_ref(),
+        id,
+        metadata,
+        secret.map(certbound_server::clients::hash_secret),
+    )
+    .await
+    .expect("register client");
+}
+
+/// `tls_client_auth` metadata matched by `CN=id`.
+pub fn tls_client(id: &str) -> ClientMetadata {
+    let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
+    m.tls_client_auth_subject_dn = Some(format!("CN={id}"));
+    m
+}
+
+/// Registers `id` as a `tls_client_auth` client matched by `CN=id`.
+pub async fn register_tls_client(
+    server: &RunningServer,
+    id: &str,
+    scope: &str,
+    format: TokenFormat,
+) {
+    let mut m = tls_client(id);
+    m.scope = scope.into();
+    m.access_token_format = format;
+    register_client(server, id, m, None).await;
+}
+
+/// Registers `id` as a `tls_client_auth` client (`CN=id`) with no scopes
+/// and `may_introspect`, as a gateway or resource server is registered.
+pub async fn register_introspecting_client(server: &RunningServer, id: &str) {
+    let mut m = tls_client(id);
+    m.may_introspect = true;
+    register_client(server, id, m, None).await;
+}
+
+/// curl with the PKI's CA and an optional client identity; returns the
+/// status, the `WWW-Authenticate` value (lower-cased) and the JSON body
+/// (a string when the body is not JSON).
+pub async fn curl_with_challenge(
+    pki: &TestPki,
+    who: Option<&TestIdentity>,
+    args: &[&str],
+) -> (u16, String, Value) {
+    let out = Curl::new()
+        .headers()
+        .status()
+        .ca(pki)
+        .identity(who)
+        .args(args)
+        .run()
+        .await;
+    let (status, body) = out.status_and_body();
+    let json = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()));
+    (status, out.header("www-authenticate"), json)
+}
+
+/// As [`curl_with_challenge`], without the challenge.
+pub async fn curl(pki: &TestPki, who: Option<&TestIdentity>, args: &[&str]) -> (u16, Value) {
+    let (status, _, body) = curl_with_challenge(pki, who, args).await;
+    (status, body)
+}
+
+/// A `client_credentials` token for `id` from the AS at `base_url`,
+/// authenticated with `who`'s certificate (expects success).
+pub async fn token_at(
+    pki: &TestPki,
+    base_url: &str,
+    who: Option<&TestIdentity>,
+    id: &str,
+) -> String {
+    let url = format!("{base_url}/token");
+    let data = format!("grant_type=client_credentials&client_id={id}");
+    let (status, body) = curl(pki, who, &["-d", &data, &url]).await;
+    assert_eq!(status, 200, "token for {id}: {body}");
+    body["access_token"].as_str().unwrap_or_default().to_owned()
+}
+
+/// A `client_credentials` token for `id`, authenticated with `who`'s certificate.
+pub async fn token(pki: &TestPki, server: &RunningServer, who: &TestIdentity, id: &str) -> String {
+    let base = server.mtls_url.clone().unwrap_or_default();
+    token_at(pki, &base, Some(who), id).await
+}
