@@ -7,13 +7,13 @@
 
 mod common;
 
+use certbound_testkit::server::{AsFixture, jwt_client};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certbound_server::clients::TokenFormat;
 use certbound_testkit::{TestIdentity, TestPki, client_config};
-use common::{curl, register, start_as, start_gateway, start_upstream, token};
+use common::{curl, start_gateway, start_upstream, token};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -65,11 +65,8 @@ async fn call(pki: &TestPki, who: &TestIdentity, addr: SocketAddr, token: &str) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listener_limits_take_effect() {
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
-    register(&server, "a", "read", TokenFormat::Jwt).await;
-    let a = pki.simple_client("a");
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
+    let a = jwt_client(&server, &pki, "a", "read").await;
     let upstream = start_upstream().await;
     let gw = start_gateway(
         &pki,

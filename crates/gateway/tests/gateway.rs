@@ -5,18 +5,17 @@
 
 mod common;
 
+use certbound_testkit::server::AsFixture;
 use std::time::Duration;
 
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::TestPki;
+
 use common::{curl, register, start_as, start_gateway, start_upstream, token};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enforces_binding_scopes_and_identity_headers() {
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "[tokens]\naccess_token_ttl = 2\n").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("[tokens]\naccess_token_ttl = 2\n").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "b", "read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
@@ -174,9 +173,7 @@ async fn enforces_binding_scopes_and_identity_headers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_outage_upstream_down_and_opaque_tokens() {
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "olive", "read", TokenFormat::Opaque).await;
     certbound_testkit::server::register_introspecting_client(&server, "gateway").await;
@@ -299,9 +296,7 @@ async fn a_forwarded_certificate_says_whether_its_chain_validated() {
     use certbound_core::AuthMethod;
     use certbound_server::clients::ClientMetadata;
 
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let selfie = pki.self_signed("selfie", certbound_testkit::request_cn("selfie"));
     let mut m = ClientMetadata::new(AuthMethod::SelfSignedTlsClientAuth);

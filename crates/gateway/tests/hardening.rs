@@ -9,6 +9,7 @@ use certbound_core::AuthMethod;
 use certbound_server::RunningServer;
 use certbound_server::clients::{ClientMetadata, hash_secret};
 use certbound_testkit::TestPki;
+use certbound_testkit::server::AsFixture;
 use common::{curl, start_as, start_gateway_policy, start_upstream, token};
 use serde_json::json;
 
@@ -34,9 +35,7 @@ fn bearer(t: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_bound_tokens_for_the_gateways_own_url_pass_by_default() {
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     let upstream = start_upstream().await;
     // No audience and no require_bound_tokens in the config: the defaults.
     let gw = start_gateway_policy(&pki, dir.path(), &server.issuer, &upstream, "", "", "").await;
@@ -251,9 +250,7 @@ async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_and_certificate_headers_under_other_spellings_never_reach_the_upstream() {
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     common::register(
         &server,
         "a",
@@ -411,9 +408,7 @@ async fn start_recording_upstream() -> (String, std::sync::Arc<std::sync::Mutex<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_an_upstream_reads_differently_are_refused_before_it_sees_them() {
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     common::register(
         &server,
         "a",
@@ -544,9 +539,7 @@ async fn paths_an_upstream_reads_differently_are_refused_before_it_sees_them() {
 /// method) are JSON a browser never renders, and no origin may read them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_answers_are_inert_json() {
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     let upstream = start_upstream().await;
     let gw = common::start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;
     let base = format!("https://localhost:{}", gw.addr.port());
@@ -597,9 +590,7 @@ async fn the_request_never_chooses_where_the_gateway_connects() {
             counter.fetch_add(1, Ordering::SeqCst);
         }
     });
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     let upstream = start_upstream().await;
     let gw = common::start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;
     let base = format!("https://localhost:{}", gw.addr.port());

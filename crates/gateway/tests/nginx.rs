@@ -6,13 +6,14 @@
 
 mod common;
 
+use certbound_testkit::server::AsFixture;
 use std::process::Stdio;
 use std::time::Duration;
 
 use certbound_gateway::GatewayConfig;
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::{TestPki, require_tool};
-use common::{curl, register, start_as, start_upstream, token};
+use certbound_testkit::require_tool;
+use common::{curl, register, start_upstream, token};
 use serde_json::json;
 
 fn free_port() -> u16 {
@@ -34,9 +35,7 @@ impl Drop for Nginx {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_auth_request_allows_bound_tokens_and_refuses_replays() {
     let nginx = require_tool("nginx");
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "b", "read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
@@ -157,9 +156,7 @@ http {{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn envoy_ext_authz_http_mode_reads_xfcc_from_the_trusted_peer() {
     use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
     let gw_toml = format!(

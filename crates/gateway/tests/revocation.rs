@@ -6,19 +6,18 @@
 
 mod common;
 
+use certbound_testkit::server::{AsFixture, jwt_client};
 use std::time::Duration;
 
 use certbound_gateway::GatewayConfig;
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::TestPki;
+
 use certbound_testkit::server::register_introspecting_client;
-use common::{curl, register, start_as, start_gateway, start_upstream, token};
+use common::{curl, register, start_gateway, start_upstream, token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_jwt_is_refused_within_the_poll_interval() {
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register_introspecting_client(&server, "gateway").await;
     let (a, gwid) = (pki.simple_client("a"), pki.simple_client("gateway"));
@@ -80,12 +79,9 @@ async fn a_revoked_jwt_is_refused_within_the_poll_interval() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_without_the_permission_does_not_start() {
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     // Registered, but without --may-introspect.
-    register(&server, "gateway", "", TokenFormat::Jwt).await;
-    let gwid = pki.simple_client("gateway");
+    let gwid = jwt_client(&server, &pki, "gateway", "").await;
     let toml = format!(
         "[listener]\nmode = \"mtls\"\naddr = \"127.0.0.1:0\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\n[authorization_server]\nissuer = \"{issuer}\"\nca = \"{ca}\"\nintrospection_client_id = \"gateway\"\ncert = \"{gc}\"\nkey = \"{gk}\"\n",
         cert = pki.dir().join("server.pem").display(),

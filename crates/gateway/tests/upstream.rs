@@ -6,6 +6,7 @@
 
 mod common;
 
+use certbound_testkit::server::{AsFixture, jwt_client};
 use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
@@ -13,9 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::Body;
 use certbound_gateway::RunningGateway;
-use certbound_server::clients::TokenFormat;
+
 use certbound_testkit::TestPki;
-use common::{curl, register, start_as, token};
+use common::{curl, token};
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -108,11 +109,8 @@ async fn start_gateway(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_upstream_connections_are_verified_reused_and_recovered() {
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
-    register(&server, "a", "read", TokenFormat::Jwt).await;
-    let a = pki.simple_client("a");
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
+    let a = jwt_client(&server, &pki, "a", "read").await;
     let bearer = format!(
         "Authorization: Bearer {}",
         token(&pki, &server, &a, "a").await

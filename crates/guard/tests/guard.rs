@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use certbound_testkit::server::{AsFixture, jwt_client, serve_mtls};
 use std::time::Duration;
 
 use axum::Router;
@@ -19,9 +20,7 @@ use certbound_testkit::server::{
     curl_with_challenge as curl, register_introspecting_client, register_tls_client as register,
     start_as, token,
 };
-use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
 async fn whoami(BoundClient(token): BoundClient) -> axum::Json<Value> {
     axum::Json(json!({
@@ -42,26 +41,8 @@ async fn start_resource(pki: &TestPki, guard: Guard) -> String {
             "/admin",
             get(whoami).route_layer(GuardLayer::new(guard).require_scopes(["admin"])),
         );
-    let cas = ClientCaBundle::from_pem_file(&pki.ca_path()).expect("CA bundle");
-    let config = certbound_tls::server_config(
-        pki.server_chain(),
-        pki.server_key(),
-        &ClientAuth::Request(cas.clone()),
-    )
-    .expect("tls");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(certbound_tls::serve(
-        listener,
-        ListenerMode::MutualTls {
-            config,
-            client_cas: cas,
-        },
-        certbound_tls::ConnectionLimits::default(),
-        app,
-        std::future::pending(),
-    ));
-    format!("https://localhost:{}", addr.port())
+    let port = serve_mtls(pki, app, std::future::pending()).await;
+    format!("https://localhost:{port}")
 }
 
 fn options(issuer: &str) -> GuardOptions {
@@ -74,9 +55,11 @@ fn options(issuer: &str) -> GuardOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binding_scopes_expiry_and_foreign_tokens() {
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "[tokens]\naccess_token_ttl = 1\n").await;
+    let AsFixture {
+        pki,
+        dir: _dir,
+        server,
+    } = AsFixture::start("[tokens]\naccess_token_ttl = 1\n").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "b", "read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
@@ -199,11 +182,12 @@ async fn binding_scopes_expiry_and_foreign_tokens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_without_restart_and_as_outage_with_cached_keys() {
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
-    register(&server, "a", "read", TokenFormat::Jwt).await;
-    let a = pki.simple_client("a");
+    let AsFixture {
+        pki,
+        dir: _dir,
+        server,
+    } = AsFixture::start("").await;
+    let a = jwt_client(&server, &pki, "a", "read").await;
     let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
     let guard = Guard::discover(options(&server.issuer), &tls)
         .await
@@ -247,9 +231,11 @@ async fn rotation_without_restart_and_as_outage_with_cached_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opaque_tokens_through_introspection_until_revoked() {
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture {
+        pki,
+        dir: _dir,
+        server,
+    } = AsFixture::start("").await;
     register(&server, "olive", "read", TokenFormat::Opaque).await;
     register_introspecting_client(&server, "gateway").await;
     let olive = pki.simple_client("olive");
@@ -332,9 +318,11 @@ async fn until_refused(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_jwts_are_refused_from_the_revocation_list() {
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture {
+        pki,
+        dir: _dir,
+        server,
+    } = AsFixture::start("").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "plain", "", TokenFormat::Jwt).await;
     register_introspecting_client(&server, "gateway").await;
@@ -446,9 +434,11 @@ async fn revoked_jwts_are_refused_from_the_revocation_list() {
 async fn audience_is_required_and_unbound_tokens_refused_by_default() {
     use certbound_core::AuthMethod;
     use certbound_server::clients::ClientMetadata;
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture {
+        pki,
+        dir: _dir,
+        server,
+    } = AsFixture::start("").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
     m.tls_client_auth_subject_dn = Some("CN=nobind".into());
@@ -510,11 +500,12 @@ async fn audience_is_required_and_unbound_tokens_refused_by_default() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_the_reachable_as_does_not_publish_is_401() {
     use certbound_core::{AccessTokenClaims, Confirmation};
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
-    register(&server, "a", "read", TokenFormat::Jwt).await;
-    let a = pki.simple_client("a");
+    let AsFixture {
+        pki,
+        dir: _dir,
+        server,
+    } = AsFixture::start("").await;
+    let a = jwt_client(&server, &pki, "a", "read").await;
     let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
     let guard = Guard::discover(options(&server.issuer), &tls)
         .await

@@ -6,7 +6,9 @@ use std::path::Path;
 use certbound_core::AuthMethod;
 use certbound_server::clients::{ClientMetadata, TokenFormat};
 use certbound_server::{Config, RunningServer};
+use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode};
 use serde_json::Value;
+use tokio::net::TcpListener;
 
 use crate::config::{MTLS_LISTENER, as_toml};
 use crate::{Curl, TestIdentity, TestPki};
@@ -117,4 +119,72 @@ pub async fn token_at(
 pub async fn token(pki: &TestPki, server: &RunningServer, who: &TestIdentity, id: &str) -> String {
     let base = server.mtls_url.clone().unwrap_or_default();
     token_at(pki, &base, Some(who), id).await
+}
+
+/// What most AS-backed tests begin with: a PKI, a temporary directory and
+/// an AS started in it by [`start_as`]. Destructure it to use the parts.
+pub struct AsFixture {
+    /// The PKI the AS's certificates come from.
+    pub pki: TestPki,
+    /// Holds the AS's database; removed on drop.
+    pub dir: tempfile::TempDir,
+    /// The running AS.
+    pub server: RunningServer,
+}
+
+impl AsFixture {
+    /// A fresh PKI and directory and an AS with `extra` TOML.
+    pub async fn start(extra: &str) -> Self {
+        let pki = TestPki::new();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = start_as(&pki, dir.path(), extra).await;
+        Self { pki, dir, server }
+    }
+}
+
+/// Registers `id` as a JWT `tls_client_auth` client with `scope` and
+/// issues its certificate (`CN=id`).
+pub async fn jwt_client(
+    server: &RunningServer,
+    pki: &TestPki,
+    id: &str,
+    scope: &str,
+) -> TestIdentity {
+    register_tls_client(server, id, scope, TokenFormat::Jwt).await;
+    pki.simple_client(id)
+}
+
+/// A listener mode for mTLS with the PKI's server certificate, requesting
+/// client certificates and checking them against the PKI's CA.
+pub fn mtls_mode(pki: &TestPki) -> ListenerMode {
+    let cas = ClientCaBundle::from_pem_file(&pki.ca_path()).expect("client CA bundle");
+    let config = certbound_tls::server_config(
+        pki.server_chain(),
+        pki.server_key(),
+        &ClientAuth::Request(cas.clone()),
+    )
+    .expect("server TLS config");
+    ListenerMode::MutualTls {
+        config,
+        client_cas: cas,
+    }
+}
+
+/// Serves `app` with [`mtls_mode`] on 127.0.0.1:0 until `shutdown`
+/// completes; returns the port.
+pub async fn serve_mtls(
+    pki: &TestPki,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("local address").port();
+    tokio::spawn(certbound_tls::serve(
+        listener,
+        mtls_mode(pki),
+        certbound_tls::ConnectionLimits::default(),
+        app,
+        shutdown,
+    ));
+    port
 }

@@ -6,16 +6,17 @@
 use certbound_client::TlsSettings;
 use certbound_guard::{Guard, GuardOptions};
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::TestPki;
-use certbound_testkit::server::{curl, register_tls_client, start_as};
-use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode};
+
+use certbound_testkit::server::{AsFixture, curl, register_tls_client, serve_mtls};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn example_resource_server_enforces_bound_tokens() {
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture {
+        pki,
+        dir: _dir,
+        server,
+    } = AsFixture::start("").await;
     register_tls_client(&server, "client-a", "hello.read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("client-a"), pki.simple_client("client-b"));
 
@@ -24,27 +25,8 @@ async fn example_resource_server_enforces_bound_tokens() {
     // default one, its issuer; only bound tokens are accepted by default.
     let options = GuardOptions::new(server.issuer.clone(), server.issuer.clone());
     let guard = Guard::discover(options, &tls).await.expect("guard");
-    let cas = ClientCaBundle::from_pem_file(&pki.ca_path()).expect("CA");
-    let config = certbound_tls::server_config(
-        pki.server_chain(),
-        pki.server_key(),
-        &ClientAuth::Request(cas.clone()),
-    )
-    .expect("tls config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(certbound_tls::serve(
-        listener,
-        ListenerMode::MutualTls {
-            config,
-            client_cas: cas,
-        },
-        certbound_tls::ConnectionLimits::default(),
-        certbound_example_resource_server::app(guard),
-        std::future::pending(),
-    ));
+    let app = certbound_example_resource_server::app(guard);
+    let port = serve_mtls(&pki, app, std::future::pending()).await;
 
     let token_url = format!("{}/token", server.mtls_url.clone().unwrap_or_default());
     let (status, body) = curl(

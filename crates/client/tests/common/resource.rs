@@ -14,9 +14,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use certbound_testkit::TestPki;
-use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode, PeerCertificate};
+use certbound_testkit::server::serve_mtls;
+use certbound_tls::PeerCertificate;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// One request the resource received.
@@ -152,34 +152,15 @@ pub struct Resource {
 impl Resource {
     /// Serves the resource with the PKI's server certificate, requesting client certificates.
     pub async fn start(pki: &TestPki) -> Self {
-        let cas = ClientCaBundle::from_pem_file(&pki.ca_path()).expect("client CA bundle");
-        let config = certbound_tls::server_config(
-            pki.server_chain(),
-            pki.server_key(),
-            &ClientAuth::Request(cas.clone()),
-        )
-        .expect("resource TLS config");
         let state = Arc::new(ResourceState::default());
         let app = Router::new()
             .fallback(handle)
             .with_state(Arc::clone(&state));
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind resource");
-        let port = listener.local_addr().expect("resource address").port();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(certbound_tls::serve(
-            listener,
-            ListenerMode::MutualTls {
-                config,
-                client_cas: cas,
-            },
-            certbound_tls::ConnectionLimits::default(),
-            app,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let port = serve_mtls(pki, app, async move {
+            let _ = stopped.await;
+        })
+        .await;
         Self {
             url: format!("https://localhost:{port}"),
             state,

@@ -31,13 +31,7 @@ pub async fn start_gateway_with(
     extra: &str,
     upstream_extra: &str,
 ) -> RunningGateway {
-    let setup = GatewaySetup {
-        upstream,
-        extra,
-        policy: None,
-        upstream_extra,
-    };
-    start(pki, dir, issuer, setup).await
+    gateway(pki, dir, issuer, upstream, extra, upstream_extra, None).await
 }
 
 /// [`start_gateway_with`] with `policy` lines in `[policy]` instead of the
@@ -51,10 +45,31 @@ pub async fn start_gateway_policy(
     upstream_extra: &str,
     policy: &str,
 ) -> RunningGateway {
+    gateway(
+        pki,
+        dir,
+        issuer,
+        upstream,
+        extra,
+        upstream_extra,
+        Some(policy),
+    )
+    .await
+}
+
+async fn gateway(
+    pki: &TestPki,
+    dir: &Path,
+    issuer: &str,
+    upstream: &str,
+    extra: &str,
+    upstream_extra: &str,
+    policy: Option<&str>,
+) -> RunningGateway {
     let setup = GatewaySetup {
         upstream,
         extra,
-        policy: Some(policy),
+        policy,
         upstream_extra,
     };
     start(pki, dir, issuer, setup).await
