@@ -9,7 +9,9 @@ use certbound_core::AuthMethod;
 use certbound_server::RunningServer;
 use certbound_server::clients::{ClientMetadata, hash_secret};
 use certbound_testkit::TestPki;
+use certbound_testkit::assert_error;
 use certbound_testkit::server::AsFixture;
+use certbound_testkit::server::rotate_key;
 use common::{curl, start_as, start_gateway_policy, start_upstream, token};
 use serde_json::json;
 
@@ -227,13 +229,7 @@ async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token
     let before = token(&pki, &server, &a, "a").await;
     let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(&before), &api]).await;
     assert_eq!(status, 200, "{body}");
-    certbound_server::keys::rotate(
-        server.server.store.as_ref(),
-        certbound_server::keys::SigningAlg::Es256,
-        600,
-    )
-    .await
-    .expect("rotate");
+    rotate_key(&server).await;
     let after = token(&pki, &server, &a, "a").await;
     server.stop().await;
     // Past jwks_refetch_seconds (1 s in this config), so the gateway tries.
@@ -511,11 +507,7 @@ async fn paths_an_upstream_reads_differently_are_refused_before_it_sees_them() {
         ],
     )
     .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("insufficient_scope")),
-        "{body}"
-    );
+    assert_error(status, &body, (403, "insufficient_scope"));
     assert_eq!(seen_paths(), Vec::<String>::new());
 
     // An ordinary request still reaches it, parameters and all.

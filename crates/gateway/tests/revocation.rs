@@ -6,6 +6,7 @@
 
 mod common;
 
+use certbound_testkit::assert_described_error;
 use certbound_testkit::server::{AsFixture, jwt_client};
 use std::time::Duration;
 
@@ -57,18 +58,11 @@ async fn a_revoked_jwt_is_refused_within_the_poll_interval() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(
-        (
-            status,
-            body["error"].as_str(),
-            body["error_description"].as_str()
-        ),
-        (
-            401,
-            Some("invalid_token"),
-            Some("the token has been revoked")
-        ),
-        "{body}"
+    assert_described_error(
+        status,
+        &body,
+        (401, "invalid_token", "the token has been revoked"),
+        "",
     );
     // The client's other token is untouched.
     let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(&kept), &api]).await;

@@ -4,7 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use certbound_testkit::server::rotate_key;
 use certbound_testkit::server::{AsFixture, jwt_client, serve_mtls};
+use certbound_testkit::{assert_described_error, assert_error};
 use std::time::Duration;
 
 use axum::Router;
@@ -149,11 +151,7 @@ async fn binding_scopes_expiry_and_foreign_tokens() {
         &["-H", &bearer(&ta), &format!("{rs}/admin")],
     )
     .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("insufficient_scope")),
-        "{body}"
-    );
+    assert_error(status, &body, (403, "insufficient_scope"));
     assert!(challenge.contains("scope=\"admin\""), "{challenge}");
 
     // A token from another authorization server (other issuer, other keys): 401.
@@ -162,11 +160,7 @@ async fn binding_scopes_expiry_and_foreign_tokens() {
     register(&other, "a", "read", TokenFormat::Jwt).await;
     let foreign = token(&pki, &other, &a, "a").await;
     let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&foreign), &read]).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_token")),
-        "{body}"
-    );
+    assert_error(status, &body, (401, "invalid_token"));
 
     // Expired (ttl 1 s, no leeway): 401.
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -203,13 +197,7 @@ async fn rotation_without_restart_and_as_outage_with_cached_keys() {
             .0,
         200
     );
-    certbound_server::keys::rotate(
-        server.server.store.as_ref(),
-        certbound_server::keys::SigningAlg::Es256,
-        600,
-    )
-    .await
-    .expect("rotate");
+    rotate_key(&server).await;
     // The guard has the old JWKS cached; the new kid makes it refetch.
     tokio::time::sleep(Duration::from_millis(250)).await;
     let after = token(&pki, &server, &a, "a").await;
@@ -274,11 +262,7 @@ async fn opaque_tokens_through_introspection_until_revoked() {
     assert_eq!(status, 200);
     tokio::time::sleep(Duration::from_millis(600)).await;
     let (status, _, body) = curl(&pki, Some(&olive), &["-H", &bearer, &read]).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_token")),
-        "{body}"
-    );
+    assert_error(status, &body, (401, "invalid_token"));
     server.stop().await;
 }
 
@@ -377,18 +361,11 @@ async fn revoked_jwts_are_refused_from_the_revocation_list() {
     revoke_at(&pki, &server, &a, "a", &revoked).await;
     let (status, challenge, body) =
         until_refused(&pki, &a, &revoked, &read, Duration::from_secs(4)).await;
-    assert_eq!(
-        (
-            status,
-            body["error"].as_str(),
-            body["error_description"].as_str()
-        ),
-        (
-            401,
-            Some("invalid_token"),
-            Some("the token has been revoked")
-        ),
-        "{body}"
+    assert_described_error(
+        status,
+        &body,
+        (401, "invalid_token", "the token has been revoked"),
+        "",
     );
     assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
     let (status, _, body) = curl(

@@ -10,6 +10,7 @@ use certbound_core::AuthMethod;
 use certbound_pki::CertificateRequest;
 use certbound_server::clients::ClientMetadata;
 use certbound_testkit::{TestIdentity, TestPki};
+use certbound_testkit::{assert_described_error, assert_error};
 use common::{Backend, TestServer, audited, claims, openssl_thumbprint};
 
 /// The one description every client-dependent authentication failure gets.
@@ -297,11 +298,7 @@ async fn secrets_and_binding(backend: Backend) {
             &[],
         )
         .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_request")),
-        "{body}"
-    );
+    assert_error(status, &body, (400, "invalid_request"));
     assert_eq!(server.row_counts().await, before);
 
     // Wrong secret; Basic gets a challenge.
@@ -313,15 +310,7 @@ async fn secrets_and_binding(backend: Backend) {
             &["Authorization: Basic YmFzaWM6d3Jvbmc="],
         )
         .await;
-    assert_eq!(
-        (
-            status,
-            body["error"].as_str(),
-            body["error_description"].as_str()
-        ),
-        (401, Some("invalid_client"), Some(FAILED)),
-        "{body}"
-    );
+    assert_described_error(status, &body, (401, "invalid_client", FAILED), "");
     assert!(audited(
         "basic",
         &["client_authentication_failed", "wrong secret"]
@@ -335,15 +324,7 @@ async fn secrets_and_binding(backend: Backend) {
             &[],
         )
         .await;
-    assert_eq!(
-        (
-            status,
-            body["error"].as_str(),
-            body["error_description"].as_str()
-        ),
-        (401, Some("invalid_client"), Some(FAILED)),
-        "{body}"
-    );
+    assert_described_error(status, &body, (401, "invalid_client", FAILED), "");
     assert!(audited(
         "basic",
         &[
@@ -359,11 +340,7 @@ async fn secrets_and_binding(backend: Backend) {
             &[basic],
         )
         .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_request")),
-        "{body}"
-    );
+    assert_error(status, &body, (400, "invalid_request"));
 }
 on_both_backends!(client_secrets_and_binding_rules, super::secrets_and_binding);
 

@@ -7,6 +7,7 @@ mod common;
 
 use certbound_core::AuthMethod;
 use certbound_server::clients::{ClientMetadata, TokenFormat};
+use certbound_testkit::assert_error;
 use common::{Backend, TestServer, claims, header};
 use serde_json::Value;
 
@@ -131,19 +132,11 @@ async fn introspection_and_revocation(backend: Backend) {
     let (status, body) = server
         .post("/introspect", None, format!("token={good}").as_bytes(), &[])
         .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_client")),
-        "{body}"
-    );
+    assert_error(status, &body, (401, "invalid_client"));
     let (status, body) = server
         .post("/introspect", Some(&rs), b"client_id=rs", &[])
         .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_request")),
-        "{body}"
-    );
+    assert_error(status, &body, (400, "invalid_request"));
 }
 on_both_backends!(
     introspection_shows_cnf_and_revocation_ends_it,

@@ -21,6 +21,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tempfile::TempDir;
 
+mod answer;
 pub mod config;
 mod curl;
 #[cfg(feature = "gateway")]
@@ -29,6 +30,7 @@ mod jwt;
 #[cfg(feature = "server")]
 pub mod server;
 
+pub use answer::{assert_described_error, assert_error};
 pub use curl::{Curl, CurlOutput, json_or_text};
 pub use jwt::{jwt_claims, jwt_header};
 

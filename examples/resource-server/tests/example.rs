@@ -6,6 +6,7 @@
 use certbound_client::TlsSettings;
 use certbound_guard::{Guard, GuardOptions};
 use certbound_server::clients::TokenFormat;
+use certbound_testkit::assert_error;
 
 use certbound_testkit::server::{AsFixture, curl, register_tls_client, serve_mtls};
 use serde_json::Value;
@@ -51,21 +52,13 @@ async fn example_resource_server_enforces_bound_tokens() {
     assert_eq!(body["message"], "hello client-a");
     assert_eq!(body["bound_to"], Value::from(a.thumbprint().to_string()));
     let (status, body) = curl(&pki, Some(&b), &["-H", &auth, &hello]).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_token")),
-        "{body}"
-    );
+    assert_error(status, &body, (401, "invalid_token"));
     let (status, body) = curl(
         &pki,
         Some(&a),
         &["-H", &auth, &format!("https://localhost:{port}/admin")],
     )
     .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("insufficient_scope")),
-        "{body}"
-    );
+    assert_error(status, &body, (403, "insufficient_scope"));
     server.stop().await;
 }
