@@ -11,7 +11,7 @@ mod resource;
 use std::process::Command;
 
 use certbound_testkit::{TestIdentity, TestPki, run};
-use common::{BIN, Serve};
+use common::{BIN, Serve, add_tls_client, write_config};
 use resource::Resource;
 use serde_json::Value;
 
@@ -30,33 +30,14 @@ impl Fixture {
     fn start() -> Self {
         let pki = TestPki::new();
         let tmp = tempfile::tempdir().expect("tempdir");
-        let config = tmp.path().join("certbound.toml");
-        let text = format!(
-            "[storage]\nurl = \"{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n\
-             [listeners.mtls]\naddr = \"127.0.0.1:0\"\n[listeners.public]\naddr = \"127.0.0.1:0\"\n\
-             [keys]\ncache_seconds = 0\n",
-            certbound_testkit::sqlite_url(tmp.path()),
-            pki.dir().join("server.pem").display(),
-            pki.dir().join("server.key").display(),
-            pki.ca_path().display(),
+        let config = write_config(
+            tmp.path(),
+            &pki,
+            &certbound_testkit::sqlite_url(tmp.path()),
+            "[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[listeners.public]\naddr = \"127.0.0.1:0\"",
         );
-        std::fs::write(&config, text).expect("write config");
         let cfg = config.to_string_lossy().into_owned();
-        let (code, out, err) = run(Command::new(BIN).current_dir(tmp.path()).args([
-            "clients",
-            "add",
-            "--config",
-            &cfg,
-            "--id",
-            "alice",
-            "--auth",
-            "tls_client_auth",
-            "--subject-dn",
-            "CN=alice",
-            "--scope",
-            "read",
-        ]));
-        assert_eq!(code, 0, "{out}{err}");
+        add_tls_client(tmp.path(), &cfg, "alice", "read", &[]);
         let alice = pki.simple_client("alice");
         let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
         let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");

@@ -8,7 +8,9 @@ mod common;
 use std::process::Command;
 
 use certbound_testkit::{TestPki, TestPostgres, request_cn, run};
-use common::{Serve, add_client, certbound, claims, curl, write_config, write_config_named};
+use common::{
+    Serve, add_client, add_tls_client, certbound, claims, curl, write_config, write_config_named,
+};
 use serde_json::Value;
 
 #[test]
@@ -164,20 +166,7 @@ fn two_processes_share_one_postgresql_database() {
         "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
     );
     let cfg = config.to_string_lossy().into_owned();
-    add_client(
-        tmp.path(),
-        &cfg,
-        &[
-            "--id",
-            "alice",
-            "--auth",
-            "tls_client_auth",
-            "--subject-dn",
-            "CN=alice",
-            "--scope",
-            "read",
-        ],
-    );
+    add_tls_client(tmp.path(), &cfg, "alice", "read", &[]);
     let alice = pki.simple_client("alice");
     // Instances behind one load balancer share the issuer name.
     let shared = write_config_named(
@@ -479,18 +468,7 @@ fn audit_events_are_structured_and_never_carry_secrets_or_tokens() {
         "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
     );
     let cfg = config.to_string_lossy().into_owned();
-    add_client(
-        tmp.path(),
-        &cfg,
-        &[
-            "--id",
-            "alice",
-            "--auth",
-            "tls_client_auth",
-            "--subject-dn",
-            "CN=alice",
-        ],
-    );
+    add_tls_client(tmp.path(), &cfg, "alice", "", &[]);
     let out = add_client(
         tmp.path(),
         &cfg,

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use certbound_testkit::{TestPki, run};
-use common::{Serve, add_client, certbound, curl, write_config};
+use common::{Serve, add_client, add_tls_client, certbound, curl, write_config};
 use serde_json::Value;
 
 #[test]
@@ -159,20 +159,7 @@ fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
         "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
     );
     let cfg = config.to_string_lossy().into_owned();
-    add_client(
-        tmp.path(),
-        &cfg,
-        &[
-            "--id",
-            "a",
-            "--auth",
-            "tls_client_auth",
-            "--subject-dn",
-            "CN=a",
-            "--scope",
-            "read",
-        ],
-    );
+    add_tls_client(tmp.path(), &cfg, "a", "read", &[]);
     let a = pki.simple_client("a");
     let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
 

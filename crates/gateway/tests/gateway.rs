@@ -6,13 +6,14 @@
 mod common;
 
 use certbound_testkit::assert_error;
+use certbound_testkit::bearer;
 use certbound_testkit::server::AsFixture;
 use certbound_testkit::server::rotate_key;
 use std::time::Duration;
 
 use certbound_server::clients::TokenFormat;
 
-use common::{curl, register, start_as, start_gateway, start_upstream, token};
+use common::{curl, introspection_as, register, start_as, start_gateway, start_upstream, token};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,11 +145,7 @@ async fn enforces_binding_scopes_and_identity_headers() {
     let (status, body) = curl(
         &pki,
         Some(&a),
-        &[
-            "-H",
-            &format!("Authorization: Bearer {foreign}"),
-            &format!("{base}/api/x"),
-        ],
+        &["-H", &bearer(&foreign), &format!("{base}/api/x")],
     )
     .await;
     assert_error(status, &body, (401, "invalid_token"));
@@ -177,35 +174,22 @@ async fn rotation_outage_upstream_down_and_opaque_tokens() {
         pki.simple_client("gateway"),
     );
     let upstream = start_upstream().await;
-    let extra = format!(
-        "introspection_client_id = \"gateway\"\ncert = \"{}\"\nkey = \"{}\"\nintrospection_cache_seconds = 1",
-        gwid.cert_path.display(),
-        gwid.key_path.display()
-    );
+    let extra = introspection_as(&gwid, "introspection_cache_seconds = 1");
     let gw = start_gateway(&pki, dir.path(), &server.issuer, &upstream, &extra).await;
     let base = format!("https://localhost:{}", gw.addr.port());
     let api = format!("{base}/api/x");
 
     let before = token(&pki, &server, &a, "a").await;
     assert_eq!(
-        curl(
-            &pki,
-            Some(&a),
-            &["-H", &format!("Authorization: Bearer {before}"), &api]
-        )
-        .await
-        .0,
+        curl(&pki, Some(&a), &["-H", &bearer(&before), &api])
+            .await
+            .0,
         200
     );
     rotate_key(&server).await;
     tokio::time::sleep(Duration::from_millis(1100)).await; // jwks_refetch_seconds = 1 in this config
     let after = token(&pki, &server, &a, "a").await;
-    let (status, body) = curl(
-        &pki,
-        Some(&a),
-        &["-H", &format!("Authorization: Bearer {after}"), &api],
-    )
-    .await;
+    let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(&after), &api]).await;
     assert_eq!(
         status, 200,
         "new key accepted without restarting the gateway: {body}"
@@ -213,8 +197,8 @@ async fn rotation_outage_upstream_down_and_opaque_tokens() {
 
     // Opaque token via introspection with the gateway's own identity; revoked → 401 after the cache TTL.
     let opaque = token(&pki, &server, &olive, "olive").await;
-    let bearer = format!("Authorization: Bearer {opaque}");
-    let (status, seen) = curl(&pki, Some(&olive), &["-H", &bearer, &api]).await;
+    let opaque_auth = bearer(&opaque);
+    let (status, seen) = curl(&pki, Some(&olive), &["-H", &opaque_auth, &api]).await;
     assert_eq!(status, 200, "{seen}");
     assert_eq!(seen["headers"]["x-certbound-client-id"], json!(["olive"]));
     let revoke = format!("{}/revoke", server.mtls_url.clone().unwrap_or_default());
@@ -229,19 +213,13 @@ async fn rotation_outage_upstream_down_and_opaque_tokens() {
         200
     );
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (status, body) = curl(&pki, Some(&olive), &["-H", &bearer, &api]).await;
+    let (status, body) = curl(&pki, Some(&olive), &["-H", &opaque_auth, &api]).await;
     assert_error(status, &body, (401, "invalid_token"));
 
     // The AS goes down: cached keys keep validating.
     server.stop().await;
     assert_eq!(
-        curl(
-            &pki,
-            Some(&a),
-            &["-H", &format!("Authorization: Bearer {after}"), &api]
-        )
-        .await
-        .0,
+        curl(&pki, Some(&a), &["-H", &bearer(&after), &api]).await.0,
         200
     );
     gw.stop().await;
@@ -261,7 +239,7 @@ async fn rotation_outage_upstream_down_and_opaque_tokens() {
         Some(&a),
         &[
             "-H",
-            &format!("Authorization: Bearer {t}"),
+            &bearer(&t),
             &format!("https://localhost:{}/api/x", gw2.addr.port()),
         ],
     )

@@ -10,6 +10,7 @@ use certbound_server::RunningServer;
 use certbound_server::clients::{ClientMetadata, hash_secret};
 use certbound_testkit::TestPki;
 use certbound_testkit::assert_error;
+use certbound_testkit::bearer;
 use certbound_testkit::server::AsFixture;
 use certbound_testkit::server::rotate_key;
 use common::{curl, start_as, start_gateway_policy, start_upstream, token};
@@ -29,10 +30,6 @@ async fn register_with(
     certbound_server::register_client(server.server.store.as_ref(), id, m, secret.map(hash_secret))
         .await
         .expect("register client");
-}
-
-fn bearer(t: &str) -> String {
-    format!("Authorization: Bearer {t}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

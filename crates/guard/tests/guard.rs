@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use certbound_testkit::bearer;
 use certbound_testkit::server::rotate_key;
 use certbound_testkit::server::{AsFixture, jwt_client, serve_mtls};
 use certbound_testkit::{assert_described_error, assert_error};
@@ -71,7 +72,6 @@ async fn binding_scopes_expiry_and_foreign_tokens() {
         .expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
-    let bearer = |t: &str| format!("Authorization: Bearer {t}");
 
     let ta = token(&pki, &server, &a, "a").await;
     let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&ta), &read]).await;
@@ -188,7 +188,6 @@ async fn rotation_without_restart_and_as_outage_with_cached_keys() {
         .expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
-    let bearer = |t: &str| format!("Authorization: Bearer {t}");
 
     let before = token(&pki, &server, &a, "a").await;
     assert_eq!(
@@ -349,12 +348,7 @@ async fn revoked_jwts_are_refused_from_the_revocation_list() {
     let revoked = token(&pki, &server, &a, "a").await;
     let kept = token(&pki, &server, &a, "a").await;
     for t in [&revoked, &kept] {
-        let (status, _, body) = curl(
-            &pki,
-            Some(&a),
-            &["-H", &format!("Authorization: Bearer {t}"), &read],
-        )
-        .await;
+        let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&t), &read]).await;
         assert_eq!(status, 200, "{body}");
     }
     // Both are now in the verified-token cache; revocation must reach a cache hit.
@@ -368,12 +362,7 @@ async fn revoked_jwts_are_refused_from_the_revocation_list() {
         "",
     );
     assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
-    let (status, _, body) = curl(
-        &pki,
-        Some(&a),
-        &["-H", &format!("Authorization: Bearer {kept}"), &read],
-    )
-    .await;
+    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&kept), &read]).await;
     assert_eq!(
         status, 200,
         "another token of the same client still works: {body}"
@@ -383,12 +372,7 @@ async fn revoked_jwts_are_refused_from_the_revocation_list() {
     // refused, the other works) until it is 3 s stale; then every token is
     // refused with 503 rather than trusting a list that may be missing revocations.
     server.stop().await;
-    let (status, _, _) = curl(
-        &pki,
-        Some(&a),
-        &["-H", &format!("Authorization: Bearer {revoked}"), &read],
-    )
-    .await;
+    let (status, _, _) = curl(&pki, Some(&a), &["-H", &bearer(&revoked), &read]).await;
     assert_eq!(status, 401);
     let (status, _, body) = until_refused(&pki, &a, &kept, &read, Duration::from_secs(6)).await;
     assert_eq!(
@@ -444,7 +428,6 @@ async fn audience_is_required_and_unbound_tokens_refused_by_default() {
     let guard = Guard::discover(defaults, &tls).await.expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
-    let bearer = |t: &str| format!("Authorization: Bearer {t}");
     let ta = token(&pki, &server, &a, "a").await;
     let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&ta), &read]).await;
     assert_eq!(status, 200, "{body}");
@@ -489,7 +472,6 @@ async fn a_key_the_reachable_as_does_not_publish_is_401() {
         .expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
-    let bearer = |t: &str| format!("Authorization: Bearer {t}");
 
     // The same claims as a real token, signed with a fresh key of our own.
     let real = token(&pki, &server, &a, "a").await;

@@ -83,14 +83,7 @@ async fn expect_invalid_client(
     reason: &str,
 ) {
     let before = server.row_counts().await;
-    let (status, body) = server
-        .post(
-            "/token",
-            who,
-            format!("grant_type=client_credentials&client_id={id}").as_bytes(),
-            &[],
-        )
-        .await;
+    let (status, body) = server.token_request(who, id).await;
     assert_eq!(status, 401, "{id} {what}: {body}");
     assert_eq!(body["error"], "invalid_client", "{id} {what}");
     assert_eq!(body["error_description"], FAILED, "{id} {what}");
@@ -256,10 +249,7 @@ async fn secrets_and_binding(backend: Backend) {
         .await;
     assert_eq!(status, 200, "{body}");
     let token = body["access_token"].as_str().unwrap_or_default();
-    assert_eq!(
-        claims(token)["cnf"]["x5t#S256"],
-        Value::from(cert.thumbprint().to_string())
-    );
+    common::assert_bound(token, &cert);
     // Secret without certificate: unbound.
     let (status, body) = server
         .post(

@@ -10,7 +10,6 @@ use certbound_core::AuthMethod;
 use certbound_server::clients::ClientMetadata;
 use certbound_testkit::run;
 use common::{Backend, TestServer, claims};
-use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_through_a_trusted_proxy_are_bound_to_the_forwarded_certificate() {
@@ -40,10 +39,7 @@ async fn tokens_through_a_trusted_proxy_are_bound_to_the_forwarded_certificate()
         .await;
     assert_eq!(status, 200, "{json}");
     let token = json["access_token"].as_str().unwrap_or_default();
-    assert_eq!(
-        claims(token)["cnf"]["x5t#S256"],
-        Value::from(alice.thumbprint().to_string())
-    );
+    common::assert_bound(token, &alice);
     // Metadata advertises the proxy's public URL.
     assert_eq!(claims(token)["iss"], "https://as.example");
 

@@ -27,12 +27,16 @@ mod curl;
 #[cfg(feature = "gateway")]
 pub mod gateway;
 mod jwt;
+#[cfg(feature = "tls")]
+mod listener;
 #[cfg(feature = "server")]
 pub mod server;
 
 pub use answer::{assert_described_error, assert_error};
 pub use curl::{Curl, CurlOutput, json_or_text};
 pub use jwt::{jwt_claims, jwt_header};
+#[cfg(feature = "tls")]
+pub use listener::mtls_mode;
 
 /// A CA, a loopback server certificate and any client certificates a test
 /// asks for, written to a temporary directory removed on drop.
@@ -141,6 +145,11 @@ impl Default for TestPki {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The `Authorization` header line (for curl's `-H`) carrying `token`.
+pub fn bearer(token: &str) -> String {
+    format!("Authorization: Bearer {token}")
 }
 
 /// A request with only a CN.

@@ -6,12 +6,11 @@ use std::path::Path;
 use certbound_core::AuthMethod;
 use certbound_server::clients::{ClientMetadata, TokenFormat};
 use certbound_server::{Config, RunningServer};
-use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
 use crate::config::{MTLS_LISTENER, as_toml};
-use crate::{Curl, TestIdentity, TestPki};
+use crate::{Curl, TestIdentity, TestPki, mtls_mode};
 
 /// Starts an AS from `toml` (see [`as_toml`]); `dir` is where the config
 /// file would be, for paths relative to it.
@@ -152,22 +151,6 @@ pub async fn jwt_client(
 ) -> TestIdentity {
     register_tls_client(server, id, scope, TokenFormat::Jwt).await;
     pki.simple_client(id)
-}
-
-/// A listener mode for mTLS with the PKI's server certificate, requesting
-/// client certificates and checking them against the PKI's CA.
-pub fn mtls_mode(pki: &TestPki) -> ListenerMode {
-    let cas = ClientCaBundle::from_pem_file(&pki.ca_path()).expect("client CA bundle");
-    let config = certbound_tls::server_config(
-        pki.server_chain(),
-        pki.server_key(),
-        &ClientAuth::Request(cas.clone()),
-    )
-    .expect("server TLS config");
-    ListenerMode::MutualTls {
-        config,
-        client_cas: cas,
-    }
 }
 
 /// Serves `app` with [`mtls_mode`] on 127.0.0.1:0 until `shutdown`

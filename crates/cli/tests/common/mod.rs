@@ -29,6 +29,18 @@ pub fn add_client(dir: &Path, cfg: &str, args: &[&str]) -> String {
     out
 }
 
+/// `clients add` for a `tls_client_auth` client `id` matched by `CN=id`,
+/// with `scope` and any `more` arguments.
+pub fn add_tls_client(dir: &Path, cfg: &str, id: &str, scope: &str, more: &[&str]) -> String {
+    let dn = format!("CN={id}");
+    let mut args = vec!["--id", id, "--auth", "tls_client_auth", "--subject-dn", &dn];
+    if !scope.is_empty() {
+        args.extend(["--scope", scope]);
+    }
+    args.extend(more);
+    add_client(dir, cfg, &args)
+}
+
 /// A `certbound serve` child process; killed on drop.
 pub struct Serve {
     pub child: Child,

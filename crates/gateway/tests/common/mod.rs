@@ -5,12 +5,22 @@
 use std::path::Path;
 
 use certbound_gateway::RunningGateway;
-use certbound_testkit::TestPki;
 #[allow(unused_imports)]
 pub use certbound_testkit::gateway::start_upstream;
 use certbound_testkit::gateway::{GatewaySetup, start_gateway as start};
 #[allow(unused_imports)]
 pub use certbound_testkit::server::{curl, register_tls_client as register, start_as, token};
+use certbound_testkit::{TestIdentity, TestPki};
+
+/// `[authorization_server]` keys that make the gateway introspect as
+/// client `gateway` with `gwid`'s certificate, then `more`.
+pub fn introspection_as(gwid: &TestIdentity, more: &str) -> String {
+    format!(
+        "introspection_client_id = \"gateway\"\ncert = \"{}\"\nkey = \"{}\"\n{more}",
+        gwid.cert_path.display(),
+        gwid.key_path.display()
+    )
+}
 
 pub async fn start_gateway(
     pki: &TestPki,

@@ -128,16 +128,19 @@ impl TestServer {
         (status, json_or_text(body))
     }
 
+    /// A `client_credentials` request for `client_id` with the given certificate.
+    pub async fn token_request(
+        &self,
+        identity: Option<&TestIdentity>,
+        client_id: &str,
+    ) -> (u16, Value) {
+        let form = format!("grant_type=client_credentials&client_id={client_id}");
+        self.post("/token", identity, form.as_bytes(), &[]).await
+    }
+
     /// A token for `client_id` with the given certificate (expects success).
     pub async fn token(&self, identity: Option<&TestIdentity>, client_id: &str) -> String {
-        let (status, body) = self
-            .post(
-                "/token",
-                identity,
-                format!("grant_type=client_credentials&client_id={client_id}").as_bytes(),
-                &[],
-            )
-            .await;
+        let (status, body) = self.token_request(identity, client_id).await;
         assert_eq!(status, 200, "{body}");
         body["access_token"].as_str().unwrap_or_default().to_owned()
     }
@@ -176,6 +179,14 @@ impl TestServer {
             r.stop().await;
         }
     }
+}
+
+/// Asserts `token`'s `cnf.x5t#S256` is the thumbprint of `holder`'s certificate.
+pub fn assert_bound(token: &str, holder: &TestIdentity) {
+    assert_eq!(
+        claims(token)["cnf"]["x5t#S256"],
+        Value::from(holder.thumbprint().to_string())
+    );
 }
 
 /// Everything logged by this test process, so tests can read the audit

@@ -9,8 +9,8 @@ use axum::Router;
 use axum::routing::get;
 use certbound_testkit::{Curl, TestPki};
 use certbound_tls::{
-    CertificateHeader, ChainStatus, ClientAuth, ClientCaBundle, ConnectionInfo, ConnectionLimits,
-    ListenerMode, PeerCertificate, TrustedProxies,
+    CertificateHeader, ChainStatus, ClientCaBundle, ConnectionInfo, ConnectionLimits, ListenerMode,
+    PeerCertificate, TrustedProxies,
 };
 use http::HeaderMap;
 use serde_json::{Value, json};
@@ -104,19 +104,8 @@ pub async fn start_mtls(pki: &TestPki) -> Running {
     start(mtls_mode(pki)).await
 }
 
-pub fn mtls_mode(pki: &TestPki) -> ListenerMode {
-    let cas = client_cas(pki);
-    let config = certbound_tls::server_config(
-        pki.server_chain(),
-        pki.server_key(),
-        &ClientAuth::Request(cas.clone()),
-    )
-    .expect("server config");
-    ListenerMode::MutualTls {
-        config,
-        client_cas: cas,
-    }
-}
+#[allow(unused_imports)]
+pub use certbound_testkit::mtls_mode;
 
 pub async fn start_proxy(pki: &TestPki, trusted: &[&str], header: CertificateHeader) -> Running {
     start(proxy_mode(pki, trusted, header)).await
