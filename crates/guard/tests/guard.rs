@@ -348,7 +348,7 @@ async fn revoked_jwts_are_refused_from_the_revocation_list() {
     let revoked = token(&pki, &server, &a, "a").await;
     let kept = token(&pki, &server, &a, "a").await;
     for t in [&revoked, &kept] {
-        let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&t), &read]).await;
+        let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(t), &read]).await;
         assert_eq!(status, 200, "{body}");
     }
     // Both are now in the verified-token cache; revocation must reach a cache hit.

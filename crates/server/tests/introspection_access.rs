@@ -292,12 +292,7 @@ async fn revocations_endpoint(backend: Backend) {
     ] {
         let (status, body) =
             revocation_list(&server, Some(&gw), &format!("client_id=gateway&{form}")).await;
-        assert_described_error(
-            status,
-            &body,
-            (400, "invalid_request", why),
-            &format!("{form}"),
-        );
+        assert_described_error(status, &body, (400, "invalid_request", why), form);
     }
 }
 on_both_backends!(
