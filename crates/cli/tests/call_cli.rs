@@ -2,14 +2,16 @@
 //! SQLite, a protected mTLS resource in this process that checks the token's
 //! certificate binding, and the built binary in between.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 #[path = "../../client/tests/common/resource.rs"]
 mod resource;
 
 use std::process::Command;
 
-use certbound_testkit::{TestIdentity, TestPki, or_panic, run};
-use common::{BIN, Serve};
+use certbound_testkit::{TestIdentity, TestPki, run};
+use common::{BIN, Serve, add_tls_client, write_config};
 use resource::Resource;
 use serde_json::Value;
 
@@ -27,37 +29,18 @@ struct Fixture {
 impl Fixture {
     fn start() -> Self {
         let pki = TestPki::new();
-        let tmp = or_panic(tempfile::tempdir(), "tempdir");
-        let config = tmp.path().join("certbound.toml");
-        let text = format!(
-            "[storage]\nurl = \"{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n\
-             [listeners.mtls]\naddr = \"127.0.0.1:0\"\n[listeners.public]\naddr = \"127.0.0.1:0\"\n\
-             [keys]\ncache_seconds = 0\n",
-            certbound_testkit::sqlite_url(tmp.path()),
-            pki.dir().join("server.pem").display(),
-            pki.dir().join("server.key").display(),
-            pki.ca_path().display(),
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = write_config(
+            tmp.path(),
+            &pki,
+            &certbound_testkit::sqlite_url(tmp.path()),
+            "[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[listeners.public]\naddr = \"127.0.0.1:0\"",
         );
-        or_panic(std::fs::write(&config, text), "write config");
         let cfg = config.to_string_lossy().into_owned();
-        let (code, out, err) = run(Command::new(BIN).current_dir(tmp.path()).args([
-            "clients",
-            "add",
-            "--config",
-            &cfg,
-            "--id",
-            "alice",
-            "--auth",
-            "tls_client_auth",
-            "--subject-dn",
-            "CN=alice",
-            "--scope",
-            "read",
-        ]));
-        assert_eq!(code, 0, "{out}{err}");
+        add_tls_client(tmp.path(), &cfg, "alice", "read", &[]);
         let alice = pki.simple_client("alice");
         let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
-        let runtime = or_panic(tokio::runtime::Runtime::new(), "tokio runtime");
+        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
         let resource = runtime.block_on(Resource::start(&pki));
         Self {
             pki,
@@ -133,7 +116,7 @@ fn get_and_post_reach_the_resource_with_the_bound_token() {
     assert_eq!(body["body"], "greeting=hello world");
 
     let file = fx.pki.dir().join("body.json");
-    or_panic(std::fs::write(&file, "{\"n\": 1}\n"), "write body");
+    std::fs::write(&file, "{\"n\": 1}\n").expect("write body");
     let at_file = format!("@{}", file.display());
     let (code, out, err) = fx.call(
         &fx.serve.issuer,
@@ -179,8 +162,8 @@ fn failures_exit_one_with_one_clear_error_line() {
 
     // An authorization server that is not there.
     let port = {
-        let listener = or_panic(std::net::TcpListener::bind("127.0.0.1:0"), "bind");
-        or_panic(listener.local_addr(), "address").port()
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
     };
     let (code, _, err) = fx.call(&format!("https://localhost:{port}"), "alice", &[&things]);
     assert_eq!(code, 1, "{err}");

@@ -1,6 +1,8 @@
 //! `certbound pki` against openssl: the thumbprint and DN we print are the
 //! ones an independent implementation computes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::Command;
 
@@ -52,7 +54,7 @@ fn openssl_subject_rfc2253(file: &Path) -> String {
 
 #[test]
 fn thumbprint_matches_openssl_for_our_certs_and_openssls() {
-    let tmp = certbound_testkit::or_panic(tempfile::tempdir(), "tempdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().to_string_lossy().into_owned();
     let (code, _, err) = certbound(&["pki", "init", "--dir", &dir]);
     assert_eq!(code, 0, "{err}");
@@ -150,7 +152,7 @@ fn thumbprint_matches_openssl_for_our_certs_and_openssls() {
         // multi-valued RDN is not significant, so compare as DNs.
         let ours = doc["subject_dn"].as_str().unwrap_or_default();
         let theirs = openssl_subject_rfc2253(&file);
-        let parse = |s: &str| certbound_testkit::or_panic(DistinguishedName::parse(s), s);
+        let parse = |s: &str| DistinguishedName::parse(s).expect(s);
         assert!(
             parse(ours).matches(&parse(&theirs)),
             "{name}: {ours} vs {theirs}"
@@ -207,7 +209,7 @@ fn thumbprint_matches_openssl_for_our_certs_and_openssls() {
 #[test]
 fn keys_are_private_and_files_are_never_overwritten_without_force() {
     use std::os::unix::fs::PermissionsExt;
-    let tmp = certbound_testkit::or_panic(tempfile::tempdir(), "tempdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("pki");
     let d = dir.to_string_lossy().into_owned();
     assert_eq!(
@@ -257,7 +259,7 @@ fn keys_are_private_and_files_are_never_overwritten_without_force() {
         assert!(!err.contains("panicked"), "{err}");
     }
     let garbage = tmp.path().join("garbage.der");
-    certbound_testkit::or_panic(std::fs::write(&garbage, b"\x30\x03\x02\x01"), "write");
+    std::fs::write(&garbage, b"\x30\x03\x02\x01").expect("write");
     let (code, _, err) = certbound(&["pki", "inspect", &garbage.to_string_lossy()]);
     assert_eq!(code, 1);
     assert!(err.contains("not a certificate"), "{err}");

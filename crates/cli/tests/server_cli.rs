@@ -1,17 +1,21 @@
 //! `certbound serve | clients | keys | config` as a user runs them: real
 //! processes, real PostgreSQL and SQLite, curl as the client.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;
 
-use certbound_testkit::{TestPki, TestPostgres, or_panic, request_cn, run};
-use common::{Serve, add_client, certbound, claims, curl, write_config, write_config_named};
+use certbound_testkit::{TestPki, TestPostgres, request_cn, run};
+use common::{
+    Serve, add_client, add_tls_client, certbound, claims, curl, write_config, write_config_named,
+};
 use serde_json::Value;
 
 #[test]
 fn first_start_initialises_certbound_data_and_its_curl_line_works() {
-    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
     let serve = Serve::start(
         tmp.path(),
         &[],
@@ -54,7 +58,7 @@ fn first_start_initialises_certbound_data_and_its_curl_line_works() {
         .current_dir(tmp.path())
         .args(["-c", &format!("{line} -sS --noproxy '*'")]));
     assert_eq!(code, 0, "{err}");
-    let response: Value = or_panic(serde_json::from_str(&out), "token JSON");
+    let response: Value = serde_json::from_str(&out).expect("token JSON");
     let token = response["access_token"].as_str().unwrap_or_default();
     let cert = tmp.path().join("certbound-data/pki/demo-client.pem");
     let x5t =
@@ -92,7 +96,8 @@ fn serve_warnings(dir: &std::path::Path, cfg: &str) -> Vec<String> {
 /// Permission bits of a file or directory.
 fn mode(path: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    or_panic(std::fs::metadata(path), "metadata")
+    std::fs::metadata(path)
+        .expect("metadata")
         .permissions()
         .mode()
         & 0o7777
@@ -102,7 +107,7 @@ fn mode(path: &std::path::Path) -> u32 {
 fn serve_warns_about_a_database_config_or_key_that_others_can_read() {
     use std::os::unix::fs::PermissionsExt;
     let pki = TestPki::new();
-    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
     let storage = certbound_testkit::sqlite_url(tmp.path());
     let config = write_config(
         tmp.path(),
@@ -112,12 +117,9 @@ fn serve_warns_about_a_database_config_or_key_that_others_can_read() {
     );
     let db = tmp.path().join("certbound.db");
     let key = pki.dir().join("server.key");
-    or_panic(std::fs::write(&db, b""), "existing empty database");
+    std::fs::write(&db, b"").expect("existing empty database");
     for path in [&db, &config, &key] {
-        or_panic(
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)),
-            "chmod 644",
-        );
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).expect("chmod 644");
     }
     let cfg = config.to_string_lossy().into_owned();
     let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
@@ -146,10 +148,7 @@ fn serve_warns_about_a_database_config_or_key_that_others_can_read() {
         );
     }
     for path in [&db, &config, &key, &wal, &shm] {
-        or_panic(
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)),
-            "chmod 600",
-        );
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
     }
     let warnings = serve_warnings(tmp.path(), &cfg);
     assert!(warnings.is_empty(), "{warnings:#?}");
@@ -159,7 +158,7 @@ fn serve_warns_about_a_database_config_or_key_that_others_can_read() {
 fn two_processes_share_one_postgresql_database() {
     let pki = TestPki::new();
     let pg = TestPostgres::create();
-    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
     let config = write_config(
         tmp.path(),
         &pki,
@@ -167,20 +166,7 @@ fn two_processes_share_one_postgresql_database() {
         "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
     );
     let cfg = config.to_string_lossy().into_owned();
-    add_client(
-        tmp.path(),
-        &cfg,
-        &[
-            "--id",
-            "alice",
-            "--auth",
-            "tls_client_auth",
-            "--subject-dn",
-            "CN=alice",
-            "--scope",
-            "read",
-        ],
-    );
+    add_tls_client(tmp.path(), &cfg, "alice", "read", &[]);
     let alice = pki.simple_client("alice");
     // Instances behind one load balancer share the issuer name.
     let shared = write_config_named(
@@ -246,7 +232,7 @@ fn two_processes_share_one_postgresql_database() {
 #[test]
 fn clients_keys_and_config_commands() {
     let pki = TestPki::new();
-    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
     let storage = certbound_testkit::sqlite_url(tmp.path());
     let config = write_config(
         tmp.path(),
@@ -381,10 +367,8 @@ fn clients_keys_and_config_commands() {
             && list.contains("sec  client_secret_basic"),
         "{list}"
     );
-    let show: Value = or_panic(
-        serde_json::from_str(&ok(&["clients", "show", "ss", "--config", &cfg])),
-        "show JSON",
-    );
+    let show: Value =
+        serde_json::from_str(&ok(&["clients", "show", "ss", "--config", &cfg])).expect("show JSON");
     assert_eq!(
         show["token_endpoint_auth_method"],
         "self_signed_tls_client_auth"
@@ -406,10 +390,8 @@ fn clients_keys_and_config_commands() {
         "--may-introspect",
     ]);
     assert!(added.contains("may introspect any token"), "{added}");
-    let gw: Value = or_panic(
-        serde_json::from_str(&ok(&["clients", "show", "gw", "--config", &cfg])),
-        "show JSON",
-    );
+    let gw: Value =
+        serde_json::from_str(&ok(&["clients", "show", "gw", "--config", &cfg])).expect("show JSON");
     assert_eq!(gw["may_introspect"], true, "{gw}");
     let list = ok(&["clients", "list", "--config", &cfg]);
     assert!(
@@ -450,25 +432,19 @@ fn clients_keys_and_config_commands() {
 
     // A bad config names the key.
     let bad = tmp.path().join("bad.toml");
-    or_panic(
-        std::fs::write(
+    std::fs::write(
             &bad,
             "[storage]\nurl = \"mysql://x\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[tls]\ncert=\"a\"\nkey=\"b\"\n",
-        ),
-        "write",
-    );
+        ).expect("write");
     fails(
         &["config", "check", "--config", &bad.to_string_lossy()],
         "key `storage.url`",
     );
     let missing_file = tmp.path().join("missing.toml");
-    or_panic(
-        std::fs::write(
+    std::fs::write(
             &missing_file,
             "[storage]\nurl = \"sqlite://x.db\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[tls]\ncert=\"nope.pem\"\nkey=\"nope.key\"\n",
-        ),
-        "write",
-    );
+        ).expect("write");
     fails(
         &[
             "config",
@@ -483,7 +459,7 @@ fn clients_keys_and_config_commands() {
 #[test]
 fn audit_events_are_structured_and_never_carry_secrets_or_tokens() {
     let pki = TestPki::new();
-    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
     let storage = certbound_testkit::sqlite_url(tmp.path());
     let config = write_config(
         tmp.path(),
@@ -492,18 +468,7 @@ fn audit_events_are_structured_and_never_carry_secrets_or_tokens() {
         "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
     );
     let cfg = config.to_string_lossy().into_owned();
-    add_client(
-        tmp.path(),
-        &cfg,
-        &[
-            "--id",
-            "alice",
-            "--auth",
-            "tls_client_auth",
-            "--subject-dn",
-            "CN=alice",
-        ],
-    );
+    add_tls_client(tmp.path(), &cfg, "alice", "", &[]);
     let out = add_client(
         tmp.path(),
         &cfg,
@@ -616,7 +581,7 @@ fn audit_events_are_structured_and_never_carry_secrets_or_tokens() {
 #[test]
 fn keys_rotate_keeps_the_old_key_published_for_the_servers_token_lifetime() {
     let pki = TestPki::new();
-    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
     let storage = certbound_testkit::sqlite_url(tmp.path());
     // The file says 300 s tokens (the default); the running server is told
     // 3600 s by its environment, which `keys rotate` never sees.

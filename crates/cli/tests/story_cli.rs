@@ -1,19 +1,21 @@
 //! `certbound token`, `certbound demo` and `certbound gateway` as a user
 //! runs them, against real `certbound serve` processes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;
 use std::time::Duration;
 
-use certbound_testkit::{TestPki, or_panic, run};
-use common::{Serve, add_client, certbound, curl, write_config};
+use certbound_testkit::{TestPki, run};
+use common::{Serve, add_client, add_tls_client, certbound, curl, write_config};
 use serde_json::Value;
 
 #[test]
 fn token_command_discovers_and_uses_the_mtls_alias() {
     let pki = TestPki::new();
-    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
     let storage = certbound_testkit::sqlite_url(tmp.path());
     let config = write_config(
         tmp.path(),
@@ -90,7 +92,7 @@ fn token_command_discovers_and_uses_the_mtls_alias() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(err.contains(&alias), "uses the alias: {err}");
-    let doc: Value = or_panic(serde_json::from_str(&out), "token output");
+    let doc: Value = serde_json::from_str(&out).expect("token output");
     assert_eq!(doc["decoded"]["header"]["typ"], "at+jwt");
     assert_eq!(doc["decoded"]["claims"]["scope"], "read");
     assert_eq!(
@@ -128,7 +130,7 @@ fn token_command_discovers_and_uses_the_mtls_alias() {
 
 #[test]
 fn demo_tells_the_whole_story_and_exits_zero() {
-    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
     let (code, out, err) = certbound(tmp.path(), &["demo"]);
     assert_eq!(code, 0, "{out}\n{err}");
     for needle in [
@@ -148,7 +150,7 @@ fn demo_tells_the_whole_story_and_exits_zero() {
 #[test]
 fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
     let pki = TestPki::new();
-    let tmp = or_panic(tempfile::tempdir(), "tempdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
     let storage = certbound_testkit::sqlite_url(tmp.path());
     let config = write_config(
         tmp.path(),
@@ -157,26 +159,13 @@ fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
         "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
     );
     let cfg = config.to_string_lossy().into_owned();
-    add_client(
-        tmp.path(),
-        &cfg,
-        &[
-            "--id",
-            "a",
-            "--auth",
-            "tls_client_auth",
-            "--subject-dn",
-            "CN=a",
-            "--scope",
-            "read",
-        ],
-    );
+    add_tls_client(tmp.path(), &cfg, "a", "read", &[]);
     let a = pki.simple_client("a");
     let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
 
     // An upstream that answers 200 to anything (a one-line HTTP server on a thread).
-    let upstream = or_panic(std::net::TcpListener::bind("127.0.0.1:0"), "bind upstream");
-    let upstream_addr = or_panic(upstream.local_addr(), "addr");
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+    let upstream_addr = upstream.local_addr().expect("addr");
     std::thread::spawn(move || {
         use std::io::{Read, Write};
         for mut conn in upstream.incoming().map_while(Result::ok) {
@@ -187,8 +176,7 @@ fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
         }
     });
     let gw_toml = tmp.path().join("gateway.toml");
-    or_panic(
-        std::fs::write(
+    std::fs::write(
             &gw_toml,
             format!(
                 "[listener]\nmode = \"mtls\"\naddr = \"127.0.0.1:0\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\n[authorization_server]\nissuer = \"{issuer}\"\nca = \"{ca}\"\n[policy]\naudience = \"{issuer}\"\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"http://{upstream_addr}\"\nscopes = [\"read\"]\n",
@@ -197,9 +185,7 @@ fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
                 ca = pki.ca_path().display(),
                 issuer = serve.issuer,
             ),
-        ),
-        "write gateway.toml",
-    );
+        ).expect("write gateway.toml");
     let gw = Serve::spawn(
         tmp.path(),
         "gateway",
@@ -278,13 +264,5 @@ fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
 }
 
 fn claims_kid(token: &str) -> Value {
-    use base64::Engine;
-    let header = token.split('.').next().unwrap_or_default();
-    let json: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(header)
-            .unwrap_or_default(),
-    )
-    .unwrap_or(Value::Null);
-    json["kid"].clone()
+    certbound_testkit::jwt_header(token)["kid"].clone()
 }

@@ -3,6 +3,8 @@
 //! refresh before expiry, single flight, requests over the bound identity,
 //! one re-fetch on `invalid_token`, and typed errors.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;
@@ -12,26 +14,29 @@ use certbound_client::{
     CertboundClient, ClientError, ManualClock, Method, RefreshPolicy, StatusCode, TlsSettings,
     header,
 };
-use certbound_testkit::or_panic;
 use common::TestAs;
 use common::resource::{Resource, jwt_claims};
 use serde_json::Value;
 
 async fn token(client: &CertboundClient) -> String {
-    or_panic(client.token().await, "token").secret().to_owned()
+    client.token().await.expect("token").secret().to_owned()
 }
 
 async fn json(response: certbound_client::Response) -> Value {
-    or_panic(response.json::<Value>().await, "response JSON")
+    (response.json::<Value>().await).expect("response JSON")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn token_is_bound_cached_and_fetched_at_the_mtls_alias() {
     let auth = TestAs::start(300).await;
     let alice = auth.register("alice").await;
-    let client = or_panic(auth.builder("alice", &alice).scope("read").build(), "build");
+    let client = auth
+        .builder("alice", &alice)
+        .scope("read")
+        .build()
+        .expect("build");
 
-    let first = or_panic(client.token().await, "token");
+    let first = client.token().await.expect("token");
     let claims = jwt_claims(first.secret());
     assert_eq!(
         claims["cnf"]["x5t#S256"],
@@ -56,7 +61,7 @@ async fn token_is_bound_cached_and_fetched_at_the_mtls_alias() {
         "only the mTLS alias is used"
     );
     assert_eq!(
-        or_panic(client.token_endpoint().await, "endpoint"),
+        client.token_endpoint().await.expect("endpoint"),
         format!("{}/token", auth.mtls_url)
     );
 }
@@ -66,10 +71,11 @@ async fn refreshes_before_expiry_and_concurrent_callers_share_one_fetch() {
     let auth = TestAs::start(300).await;
     let alice = auth.register("alice").await;
     let clock = Arc::new(ManualClock::new());
-    let client = or_panic(
-        auth.builder("alice", &alice).clock(clock.clone()).build(),
-        "build",
-    );
+    let client = auth
+        .builder("alice", &alice)
+        .clock(clock.clone())
+        .build()
+        .expect("build");
 
     // 20 callers at once on a cold client: one discovery, one token request.
     let all = concurrently(&client, 20).await;
@@ -109,7 +115,7 @@ async fn concurrently(client: &CertboundClient, n: usize) -> Vec<String> {
     }
     let mut out = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        out.push(or_panic(or_panic(joined, "join"), "token"));
+        out.push(joined.expect("join").expect("token"));
     }
     assert_eq!(out.len(), n);
     out
@@ -120,8 +126,8 @@ async fn a_short_lived_token_is_replaced_after_it_expires() {
     // A real 2 s lifetime: margin min(30 s, 0.2 s); no clock tricks.
     let auth = TestAs::start(2).await;
     let alice = auth.register("alice").await;
-    let client = or_panic(auth.builder("alice", &alice).build(), "build");
-    let first = or_panic(client.token().await, "token");
+    let client = auth.builder("alice", &alice).build().expect("build");
+    let first = client.token().await.expect("token");
     let refresh_at = first.refresh_at().unwrap_or_else(std::time::Instant::now);
     let wait = refresh_at.saturating_duration_since(std::time::Instant::now());
     assert!(wait <= Duration::from_secs(2), "{wait:?}");
@@ -135,19 +141,17 @@ async fn requests_carry_the_bound_token_over_the_same_identity() {
     let auth = TestAs::start(300).await;
     let alice = auth.register("alice").await;
     let resource = Resource::start(&auth.pki).await;
-    let client = or_panic(auth.builder("alice", &alice).build(), "build");
+    let client = auth.builder("alice", &alice).build().expect("build");
 
-    let response = or_panic(
-        client
-            .get(format!("{}/things", resource.url))
-            .header(
-                header::HeaderName::from_static("x-trace"),
-                header::HeaderValue::from_static("t1"),
-            )
-            .send()
-            .await,
-        "GET",
-    );
+    let response = client
+        .get(format!("{}/things", resource.url))
+        .header(
+            header::HeaderName::from_static("x-trace"),
+            header::HeaderValue::from_static("t1"),
+        )
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(response.status(), StatusCode::OK);
     let body = json(response).await;
     assert_eq!(body["client_id"], "alice");
@@ -157,14 +161,12 @@ async fn requests_carry_the_bound_token_over_the_same_identity() {
     );
     assert_eq!(body["headers"]["x-trace"], "t1");
 
-    let response = or_panic(
-        client
-            .request(Method::PUT, format!("{}/things/1", resource.url))
-            .body("payload")
-            .send()
-            .await,
-        "PUT",
-    );
+    let response = client
+        .request(Method::PUT, format!("{}/things/1", resource.url))
+        .body("payload")
+        .send()
+        .await
+        .expect("PUT");
     assert_eq!(response.status(), StatusCode::OK);
     let body = json(response).await;
     assert_eq!(
@@ -179,20 +181,17 @@ async fn requests_carry_the_bound_token_over_the_same_identity() {
 
     // The same token from a different certificate is refused: the binding is real.
     let mallory = auth.pki.simple_client("mallory");
-    let other = or_panic(
-        certbound_client::OAuthClient::discover(&auth.issuer, &auth.tls(&mallory)).await,
-        "discover",
-    );
+    let other = certbound_client::OAuthClient::discover(&auth.issuer, &auth.tls(&mallory))
+        .await
+        .expect("discover");
     let stolen = token(&client).await;
-    let response = or_panic(
-        other
-            .http()
-            .get(format!("{}/things", resource.url))
-            .bearer_auth(&stolen)
-            .send()
-            .await,
-        "replay",
-    );
+    let response = other
+        .http()
+        .get(format!("{}/things", resource.url))
+        .bearer_auth(&stolen)
+        .send()
+        .await
+        .expect("replay");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -201,13 +200,13 @@ async fn invalid_token_triggers_exactly_one_refetch_and_retry() {
     let auth = TestAs::start(300).await;
     let alice = auth.register("alice").await;
     let resource = Resource::start(&auth.pki).await;
-    let client = or_panic(auth.builder("alice", &alice).build(), "build");
+    let client = auth.builder("alice", &alice).build().expect("build");
     let url = format!("{}/things", resource.url);
 
     // The resource revokes the cached token: one new token, one replayed POST.
     let revoked = token(&client).await;
     resource.state.revoke(&revoked);
-    let response = or_panic(client.post(&url).body("once").send().await, "POST");
+    let response = client.post(&url).body("once").send().await.expect("POST");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(auth.token_requests(), 2);
     let seen = resource.state.seen();
@@ -218,7 +217,7 @@ async fn invalid_token_triggers_exactly_one_refetch_and_retry() {
 
     // A resource that refuses every token: one retry, then its 401 is returned.
     resource.state.reject_all();
-    let response = or_panic(client.get(&url).send().await, "GET");
+    let response = client.get(&url).send().await.expect("GET");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(auth.token_requests(), 3, "exactly one re-fetch");
     assert_eq!(resource.state.seen().len(), 4, "exactly one retry");
@@ -229,14 +228,12 @@ async fn other_refusals_are_returned_without_a_refetch() {
     let auth = TestAs::start(300).await;
     let alice = auth.register("alice").await;
     let resource = Resource::start(&auth.pki).await;
-    let client = or_panic(auth.builder("alice", &alice).build(), "build");
-    let response = or_panic(
-        client
-            .get(format!("{}/forbidden", resource.url))
-            .send()
-            .await,
-        "GET",
-    );
+    let client = auth.builder("alice", &alice).build().expect("build");
+    let response = client
+        .get(format!("{}/forbidden", resource.url))
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(auth.token_requests(), 1);
     assert_eq!(resource.state.seen().len(), 1);
@@ -247,18 +244,17 @@ async fn a_failed_early_refresh_keeps_the_unexpired_token() {
     let mut auth = TestAs::start(300).await;
     let alice = auth.register("alice").await;
     let clock = Arc::new(ManualClock::new());
-    let client = or_panic(
-        auth.builder("alice", &alice)
-            .clock(clock.clone())
-            .refresh_policy(RefreshPolicy {
-                max_margin: Duration::from_secs(200),
-                fraction: 0.5,
-                ..RefreshPolicy::default()
-            })
-            .timeout(Duration::from_secs(5))
-            .build(),
-        "build",
-    );
+    let client = auth
+        .builder("alice", &alice)
+        .clock(clock.clone())
+        .refresh_policy(RefreshPolicy {
+            max_margin: Duration::from_secs(200),
+            fraction: 0.5,
+            ..RefreshPolicy::default()
+        })
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("build");
     let first = token(&client).await;
     auth.stop().await;
     // Margin min(200 s, 50% of 300 s) = 150 s: due for refresh at 160 s but
@@ -280,14 +276,13 @@ async fn unreachable_as_unknown_client_and_missing_identity_are_typed_errors() {
 
     // Nothing listens on a port just released.
     let port = {
-        let listener = or_panic(std::net::TcpListener::bind("127.0.0.1:0"), "bind");
-        or_panic(listener.local_addr(), "address").port()
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
     };
     let gone = format!("https://localhost:{port}");
-    let client = or_panic(
-        CertboundClient::builder(&gone, "alice", auth.tls(&alice)).build(),
-        "build",
-    );
+    let client = CertboundClient::builder(&gone, "alice", auth.tls(&alice))
+        .build()
+        .expect("build");
     match client.get(format!("{gone}/x")).send().await {
         Err(e @ ClientError::Transport { .. }) => {
             assert!(e.to_string().contains(&gone), "{e}");
@@ -300,7 +295,7 @@ async fn unreachable_as_unknown_client_and_missing_identity_are_typed_errors() {
     assert!(matches!(b, Err(ClientError::Transport { .. })));
 
     let bob = auth.pki.simple_client("bob");
-    let client = or_panic(auth.builder("bob", &bob).build(), "build");
+    let client = auth.builder("bob", &bob).build().expect("build");
     match client.token().await {
         Err(e @ ClientError::TokenRefused { .. }) => {
             let text = e.to_string();
@@ -312,16 +307,14 @@ async fn unreachable_as_unknown_client_and_missing_identity_are_typed_errors() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 
-    let anonymous = or_panic(
-        TlsSettings::from_pem_files(Some(&auth.pki.ca_path()), None),
-        "TLS settings",
-    );
+    let anonymous =
+        TlsSettings::from_pem_files(Some(&auth.pki.ca_path()), None).expect("TLS settings");
     assert!(matches!(
         CertboundClient::builder(&auth.issuer, "alice", anonymous).build(),
         Err(ClientError::NoIdentity)
     ));
 
-    let client = or_panic(auth.builder("alice", &alice).build(), "build");
+    let client = auth.builder("alice", &alice).build().expect("build");
     assert!(matches!(
         client.get("http://localhost:1/plain").send().await,
         Err(ClientError::InvalidRequest { .. })

@@ -3,15 +3,17 @@
 //! time while a normal call is served, and a client address over its
 //! connection limit is refused.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
+use certbound_testkit::server::{AsFixture, jwt_client};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certbound_server::clients::TokenFormat;
-use certbound_testkit::{TestIdentity, TestPki, client_config, or_panic};
-use common::{curl, register, start_as, start_gateway, start_upstream, token};
+use certbound_testkit::{TestIdentity, TestPki, client_config};
+use common::{curl, start_gateway, start_upstream, token};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -63,11 +65,8 @@ async fn call(pki: &TestPki, who: &TestIdentity, addr: SocketAddr, token: &str) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listener_limits_take_effect() {
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
-    register(&server, "a", "read", TokenFormat::Jwt).await;
-    let a = pki.simple_client("a");
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
+    let a = jwt_client(&server, &pki, "a", "read").await;
     let upstream = start_upstream().await;
     let gw = start_gateway(
         &pki,
@@ -80,25 +79,22 @@ async fn listener_limits_take_effect() {
     let ta = token(&pki, &server, &a, "a").await;
     assert_eq!(call(&pki, &a, gw.addr, &ta).await, 200);
 
-    let silent = or_panic(tls(&pki, &a, gw.addr).await, "connect");
+    let silent = tls(&pki, &a, gw.addr).await.expect("connect");
     let silent = tokio::spawn(wait_closed(silent, Instant::now()));
     // Authorised, so the body streams to the upstream, which waits for the
     // rest (the upstream timeout is 5 s): the gateway closes first.
-    let mut slow = or_panic(tls(&pki, &a, gw.addr).await, "connect");
-    or_panic(
-        slow.write_all(
+    let mut slow = tls(&pki, &a, gw.addr).await.expect("connect");
+    slow.write_all(
             format!(
                 "POST /api/orders HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {ta}\r\nContent-Length: 100\r\n\r\nx"
             )
             .as_bytes(),
         )
-        .await,
-        "write",
-    );
+        .await.expect("write");
     let slow = tokio::spawn(wait_closed(slow, Instant::now()));
     assert_eq!(call(&pki, &a, gw.addr, &ta).await, 200);
     for (name, task) in [("silent", silent), ("slow body", slow)] {
-        let (lived, got) = or_panic(task.await, "join");
+        let (lived, got) = task.await.expect("join");
         assert!(
             lived >= Duration::from_millis(700),
             "{name}: closed after {lived:?}"
@@ -112,7 +108,7 @@ async fn listener_limits_take_effect() {
 
     let mut held = Vec::new();
     for _ in 0..3 {
-        held.push(or_panic(tls(&pki, &a, gw.addr).await, "connect"));
+        held.push(tls(&pki, &a, gw.addr).await.expect("connect"));
     }
     assert_eq!(
         call(&pki, &a, gw.addr, &ta).await,

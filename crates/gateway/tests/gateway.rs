@@ -1,20 +1,24 @@
 //! The gateway end to end: a real authorization server, a real upstream, the
 //! gateway on mTLS in between, curl as the caller.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
+use certbound_testkit::assert_error;
+use certbound_testkit::bearer;
+use certbound_testkit::server::AsFixture;
+use certbound_testkit::server::rotate_key;
 use std::time::Duration;
 
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::{TestPki, or_panic};
-use common::{curl, register, start_as, start_gateway, start_upstream, token};
+
+use common::{curl, introspection_as, register, start_as, start_gateway, start_upstream, token};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enforces_binding_scopes_and_identity_headers() {
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "[tokens]\naccess_token_ttl = 2\n").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("[tokens]\naccess_token_ttl = 2\n").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "b", "read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
@@ -100,11 +104,7 @@ async fn enforces_binding_scopes_and_identity_headers() {
         );
     }
     let (status, body) = curl(&pki, Some(&a), &["-H", &auth, &format!("{base}/admin/x")]).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("insufficient_scope")),
-        "{body}"
-    );
+    assert_error(status, &body, (403, "insufficient_scope"));
     let (status, body) = curl(&pki, Some(&a), &[&format!("{base}/api/x")]).await;
     assert_eq!(status, 401, "{body}");
     let (status, _) = curl(&pki, Some(&a), &["-H", &auth, &format!("{base}/nowhere")]).await;
@@ -138,25 +138,17 @@ async fn enforces_binding_scopes_and_identity_headers() {
     );
 
     // Another issuer's token (unknown key): 401.
-    let other_dir = or_panic(tempfile::tempdir(), "tempdir");
+    let other_dir = tempfile::tempdir().expect("tempdir");
     let other = start_as(&pki, other_dir.path(), "").await;
     register(&other, "a", "read", TokenFormat::Jwt).await;
     let foreign = token(&pki, &other, &a, "a").await;
     let (status, body) = curl(
         &pki,
         Some(&a),
-        &[
-            "-H",
-            &format!("Authorization: Bearer {foreign}"),
-            &format!("{base}/api/x"),
-        ],
+        &["-H", &bearer(&foreign), &format!("{base}/api/x")],
     )
     .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_token")),
-        "{body}"
-    );
+    assert_error(status, &body, (401, "invalid_token"));
     // Expired: 401.
     tokio::time::sleep(Duration::from_millis(3100)).await;
     let (status, body) = curl(&pki, Some(&a), &["-H", &auth, &format!("{base}/api/x")]).await;
@@ -172,55 +164,32 @@ async fn enforces_binding_scopes_and_identity_headers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_outage_upstream_down_and_opaque_tokens() {
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "olive", "read", TokenFormat::Opaque).await;
-    certbound_testkit_as::register_introspecting_client(&server, "gateway").await;
+    certbound_testkit::server::register_introspecting_client(&server, "gateway").await;
     let (a, olive, gwid) = (
         pki.simple_client("a"),
         pki.simple_client("olive"),
         pki.simple_client("gateway"),
     );
     let upstream = start_upstream().await;
-    let extra = format!(
-        "introspection_client_id = \"gateway\"\ncert = \"{}\"\nkey = \"{}\"\nintrospection_cache_seconds = 1",
-        gwid.cert_path.display(),
-        gwid.key_path.display()
-    );
+    let extra = introspection_as(&gwid, "introspection_cache_seconds = 1");
     let gw = start_gateway(&pki, dir.path(), &server.issuer, &upstream, &extra).await;
     let base = format!("https://localhost:{}", gw.addr.port());
     let api = format!("{base}/api/x");
 
     let before = token(&pki, &server, &a, "a").await;
     assert_eq!(
-        curl(
-            &pki,
-            Some(&a),
-            &["-H", &format!("Authorization: Bearer {before}"), &api]
-        )
-        .await
-        .0,
+        curl(&pki, Some(&a), &["-H", &bearer(&before), &api])
+            .await
+            .0,
         200
     );
-    or_panic(
-        certbound_server::keys::rotate(
-            server.server.store.as_ref(),
-            certbound_server::keys::SigningAlg::Es256,
-            600,
-        )
-        .await,
-        "rotate",
-    );
+    rotate_key(&server).await;
     tokio::time::sleep(Duration::from_millis(1100)).await; // jwks_refetch_seconds = 1 in this config
     let after = token(&pki, &server, &a, "a").await;
-    let (status, body) = curl(
-        &pki,
-        Some(&a),
-        &["-H", &format!("Authorization: Bearer {after}"), &api],
-    )
-    .await;
+    let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(&after), &api]).await;
     assert_eq!(
         status, 200,
         "new key accepted without restarting the gateway: {body}"
@@ -228,8 +197,8 @@ async fn rotation_outage_upstream_down_and_opaque_tokens() {
 
     // Opaque token via introspection with the gateway's own identity; revoked → 401 after the cache TTL.
     let opaque = token(&pki, &server, &olive, "olive").await;
-    let bearer = format!("Authorization: Bearer {opaque}");
-    let (status, seen) = curl(&pki, Some(&olive), &["-H", &bearer, &api]).await;
+    let opaque_auth = bearer(&opaque);
+    let (status, seen) = curl(&pki, Some(&olive), &["-H", &opaque_auth, &api]).await;
     assert_eq!(status, 200, "{seen}");
     assert_eq!(seen["headers"]["x-certbound-client-id"], json!(["olive"]));
     let revoke = format!("{}/revoke", server.mtls_url.clone().unwrap_or_default());
@@ -244,34 +213,24 @@ async fn rotation_outage_upstream_down_and_opaque_tokens() {
         200
     );
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (status, body) = curl(&pki, Some(&olive), &["-H", &bearer, &api]).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_token")),
-        "{body}"
-    );
+    let (status, body) = curl(&pki, Some(&olive), &["-H", &opaque_auth, &api]).await;
+    assert_error(status, &body, (401, "invalid_token"));
 
     // The AS goes down: cached keys keep validating.
     server.stop().await;
     assert_eq!(
-        curl(
-            &pki,
-            Some(&a),
-            &["-H", &format!("Authorization: Bearer {after}"), &api]
-        )
-        .await
-        .0,
+        curl(&pki, Some(&a), &["-H", &bearer(&after), &api]).await.0,
         200
     );
     gw.stop().await;
 
     // Upstream down: 502 with a clear body.
-    let dir2 = or_panic(tempfile::tempdir(), "tempdir");
+    let dir2 = tempfile::tempdir().expect("tempdir");
     let server2 = start_as(&pki, dir2.path(), "").await;
     register(&server2, "a", "read", TokenFormat::Jwt).await;
     let dead = {
-        let l = or_panic(std::net::TcpListener::bind("127.0.0.1:0"), "bind");
-        format!("http://{}", or_panic(l.local_addr(), "addr"))
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", l.local_addr().expect("addr"))
     };
     let gw2 = start_gateway(&pki, dir2.path(), &server2.issuer, &dead, "").await;
     let t = token(&pki, &server2, &a, "a").await;
@@ -280,16 +239,12 @@ async fn rotation_outage_upstream_down_and_opaque_tokens() {
         Some(&a),
         &[
             "-H",
-            &format!("Authorization: Bearer {t}"),
+            &bearer(&t),
             &format!("https://localhost:{}/api/x", gw2.addr.port()),
         ],
     )
     .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (502, Some("bad_gateway")),
-        "{body}"
-    );
+    assert_error(status, &body, (502, "bad_gateway"));
     gw2.stop().await;
     server2.stop().await;
 }
@@ -299,9 +254,7 @@ async fn a_forwarded_certificate_says_whether_its_chain_validated() {
     use certbound_core::AuthMethod;
     use certbound_server::clients::ClientMetadata;
 
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let selfie = pki.self_signed("selfie", certbound_testkit::request_cn("selfie"));
     let mut m = ClientMetadata::new(AuthMethod::SelfSignedTlsClientAuth);
@@ -309,10 +262,9 @@ async fn a_forwarded_certificate_says_whether_its_chain_validated() {
         std::slice::from_ref(&selfie.issued.cert_der),
     ));
     m.scope = "read".into();
-    or_panic(
-        certbound_server::register_client(server.server.store.as_ref(), "selfie", m, None).await,
-        "register selfie",
-    );
+    certbound_server::register_client(server.server.store.as_ref(), "selfie", m, None)
+        .await
+        .expect("register selfie");
     let a = pki.simple_client("a");
     let upstream = start_upstream().await;
     let gw = start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;

@@ -1,14 +1,20 @@
 //! What an adversarial review of the gateway found (issue #14), through the
 //! real gateway: a real AS, the echo upstream, curl as the caller.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use certbound_core::AuthMethod;
 use certbound_server::RunningServer;
 use certbound_server::clients::{ClientMetadata, hash_secret};
-use certbound_testkit::{TestPki, or_panic};
+use certbound_testkit::TestPki;
+use certbound_testkit::assert_error;
+use certbound_testkit::bearer;
+use certbound_testkit::server::AsFixture;
+use certbound_testkit::server::rotate_key;
 use common::{curl, start_as, start_gateway_policy, start_upstream, token};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Registers `id` (`tls_client_auth` by `CN=id` unless `edit` changes it).
 async fn register_with(
@@ -21,27 +27,14 @@ async fn register_with(
     m.tls_client_auth_subject_dn = Some(format!("CN={id}"));
     m.scope = "read".into();
     edit(&mut m);
-    or_panic(
-        certbound_server::register_client(
-            server.server.store.as_ref(),
-            id,
-            m,
-            secret.map(hash_secret),
-        )
-        .await,
-        "register client",
-    );
-}
-
-fn bearer(t: &str) -> String {
-    format!("Authorization: Bearer {t}")
+    certbound_server::register_client(server.server.store.as_ref(), id, m, secret.map(hash_secret))
+        .await
+        .expect("register client");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_bound_tokens_for_the_gateways_own_url_pass_by_default() {
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     let upstream = start_upstream().await;
     // No audience and no require_bound_tokens in the config: the defaults.
     let gw = start_gateway_policy(&pki, dir.path(), &server.issuer, &upstream, "", "", "").await;
@@ -93,7 +86,7 @@ async fn only_bound_tokens_for_the_gateways_own_url_pass_by_default() {
         "error_description": "the token is not certificate-bound; this resource accepts only certificate-bound tokens"
     });
     let t = token(&pki, &server, &nobind, "nobind").await;
-    let claims = claims_of(&t);
+    let claims = certbound_testkit::jwt_claims(&t);
     assert!(claims["cnf"].is_null(), "really unbound: {claims}");
     assert_eq!(claims["aud"], json!(gw_url));
     for who in [Some(&nobind), None] {
@@ -116,7 +109,8 @@ async fn only_bound_tokens_for_the_gateways_own_url_pass_by_default() {
     assert_eq!(status, 200, "{body}");
     let t = body["access_token"].as_str().unwrap_or_default().to_owned();
     let (status, challenge, body) =
-        certbound_testkit_as::curl_with_challenge(&pki, None, &["-H", &bearer(&t), &api]).await;
+        certbound_testkit::server::curl_with_challenge(&pki, None, &["-H", &bearer(&t), &api])
+            .await;
     assert_eq!((status, &body), (401, &unbound));
     assert!(
         challenge.starts_with("bearer realm=\"certbound\", error=\"invalid_token\""),
@@ -143,17 +137,6 @@ async fn only_bound_tokens_for_the_gateways_own_url_pass_by_default() {
     server.stop().await;
 }
 
-/// The JWT's payload, unverified (to show what the AS issued).
-fn claims_of(jwt: &str) -> Value {
-    jwt.split('.')
-        .nth(1)
-        .and_then(|p| {
-            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, p).ok()
-        })
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null)
-}
-
 /// curl's whole answer, status line, headers and body, as text.
 async fn curl_raw(
     pki: &TestPki,
@@ -169,7 +152,7 @@ async fn curl_raw(
             .arg("--key")
             .arg(&id.key_path);
     }
-    let out = or_panic(cmd.args(args).output().await, "curl");
+    let out = cmd.args(args).output().await.expect("curl");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -201,7 +184,7 @@ fn assert_generic_unavailable(answer: &str, issuer: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let upstream = start_upstream().await;
     let a = pki.simple_client("a");
 
@@ -228,7 +211,7 @@ async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token
 
     // Keys cached, the AS rotates, then goes away: the new kid is 503, not
     // 401, both when the refetch fails and right after (rate-limited).
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     common::register(
         &server,
@@ -243,15 +226,7 @@ async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token
     let before = token(&pki, &server, &a, "a").await;
     let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(&before), &api]).await;
     assert_eq!(status, 200, "{body}");
-    or_panic(
-        certbound_server::keys::rotate(
-            server.server.store.as_ref(),
-            certbound_server::keys::SigningAlg::Es256,
-            600,
-        )
-        .await,
-        "rotate",
-    );
+    rotate_key(&server).await;
     let after = token(&pki, &server, &a, "a").await;
     server.stop().await;
     // Past jwks_refetch_seconds (1 s in this config), so the gateway tries.
@@ -268,9 +243,7 @@ async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_and_certificate_headers_under_other_spellings_never_reach_the_upstream() {
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     common::register(
         &server,
         "a",
@@ -418,17 +391,17 @@ async fn start_recording_upstream() -> (String, std::sync::Arc<std::sync::Mutex<
             "seen"
         }
     }));
-    let listener = or_panic(tokio::net::TcpListener::bind("127.0.0.1:0").await, "bind");
-    let addr = or_panic(listener.local_addr(), "addr");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}"), seen)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_an_upstream_reads_differently_are_refused_before_it_sees_them() {
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     common::register(
         &server,
         "a",
@@ -531,11 +504,7 @@ async fn paths_an_upstream_reads_differently_are_refused_before_it_sees_them() {
         ],
     )
     .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("insufficient_scope")),
-        "{body}"
-    );
+    assert_error(status, &body, (403, "insufficient_scope"));
     assert_eq!(seen_paths(), Vec::<String>::new());
 
     // An ordinary request still reaches it, parameters and all.
@@ -559,9 +528,7 @@ async fn paths_an_upstream_reads_differently_are_refused_before_it_sees_them() {
 /// method) are JSON a browser never renders, and no origin may read them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_answers_are_inert_json() {
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     let upstream = start_upstream().await;
     let gw = common::start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;
     let base = format!("https://localhost:{}", gw.addr.port());
@@ -601,11 +568,10 @@ async fn the_request_never_chooses_where_the_gateway_connects() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     // Stands for an internal service a caller would like to reach.
-    let internal = or_panic(
-        tokio::net::TcpListener::bind("127.0.0.1:0").await,
-        "bind internal",
-    );
-    let internal_addr = or_panic(internal.local_addr(), "addr");
+    let internal = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind internal");
+    let internal_addr = internal.local_addr().expect("addr");
     let reached = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&reached);
     tokio::spawn(async move {
@@ -613,9 +579,7 @@ async fn the_request_never_chooses_where_the_gateway_connects() {
             counter.fetch_add(1, Ordering::SeqCst);
         }
     });
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     let upstream = start_upstream().await;
     let gw = common::start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;
     let base = format!("https://localhost:{}", gw.addr.port());

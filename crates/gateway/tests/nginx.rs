@@ -2,20 +2,23 @@
 //! `auth_request`, passing `$ssl_client_escaped_cert`: allow, replay with
 //! another certificate → 401, insufficient scope → 403.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
+use certbound_testkit::server::AsFixture;
 use std::process::Stdio;
 use std::time::Duration;
 
 use certbound_gateway::GatewayConfig;
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::{TestPki, or_panic, require_tool};
-use common::{curl, register, start_as, start_upstream, token};
+use certbound_testkit::require_tool;
+use common::{curl, register, start_upstream, token};
 use serde_json::json;
 
 fn free_port() -> u16 {
-    let l = or_panic(std::net::TcpListener::bind("127.0.0.1:0"), "bind");
-    or_panic(l.local_addr(), "addr").port()
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
 }
 
 /// nginx runs without a master process (`master_process off`), so killing
@@ -32,9 +35,7 @@ impl Drop for Nginx {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_auth_request_allows_bound_tokens_and_refuses_replays() {
     let nginx = require_tool("nginx");
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "b", "read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
@@ -47,14 +48,11 @@ async fn nginx_auth_request_allows_bound_tokens_and_refuses_replays() {
         pki.ca_path().display(),
         server.issuer,
     );
-    let gw = or_panic(
-        certbound_gateway::start(or_panic(
-            GatewayConfig::from_toml(&gw_toml, &dir.path().join("gw.toml")),
-            "config",
-        ))
-        .await,
-        "gateway",
-    );
+    let gw = certbound_gateway::start(
+        GatewayConfig::from_toml(&gw_toml, &dir.path().join("gw.toml")).expect("config"),
+    )
+    .await
+    .expect("gateway");
 
     let port = free_port();
     let d = dir.path().display();
@@ -104,18 +102,16 @@ http {{
         gw_port = gw.addr.port(),
     );
     let conf_path = dir.path().join("nginx.conf");
-    or_panic(std::fs::write(&conf_path, conf), "write nginx.conf");
-    let child = or_panic(
-        std::process::Command::new(nginx)
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-p")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn(),
-        "start nginx",
-    );
+    std::fs::write(&conf_path, conf).expect("write nginx.conf");
+    let child = std::process::Command::new(nginx)
+        .arg("-c")
+        .arg(&conf_path)
+        .arg("-p")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start nginx");
     let _nginx = Nginx(child);
     let base = format!("https://localhost:{port}");
     // Wait until nginx listens.
@@ -160,9 +156,7 @@ http {{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn envoy_ext_authz_http_mode_reads_xfcc_from_the_trusted_peer() {
     use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
     let gw_toml = format!(
@@ -171,14 +165,11 @@ async fn envoy_ext_authz_http_mode_reads_xfcc_from_the_trusted_peer() {
         pki.ca_path().display(),
         server.issuer,
     );
-    let gw = or_panic(
-        certbound_gateway::start(or_panic(
-            GatewayConfig::from_toml(&gw_toml, &dir.path().join("gw.toml")),
-            "config",
-        ))
-        .await,
-        "gateway",
-    );
+    let gw = certbound_gateway::start(
+        GatewayConfig::from_toml(&gw_toml, &dir.path().join("gw.toml")).expect("config"),
+    )
+    .await
+    .expect("gateway");
     let ta = token(&pki, &server, &a, "a").await;
     let auth = format!("Authorization: Bearer {ta}");
     let xfcc = |id: &certbound_testkit::TestIdentity| {

@@ -2,36 +2,35 @@
 //! it follows the AS's revocation list, so a revoked token is refused within
 //! `revocation_poll_seconds` while verification stays local.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
+use certbound_testkit::assert_described_error;
+use certbound_testkit::bearer;
+use certbound_testkit::config::{GatewayListener, gateway_toml};
+use certbound_testkit::server::{AsFixture, jwt_client};
 use std::time::Duration;
 
 use certbound_gateway::GatewayConfig;
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::{TestPki, or_panic};
-use certbound_testkit_as::register_introspecting_client;
-use common::{curl, register, start_as, start_gateway, start_upstream, token};
+
+use certbound_testkit::server::register_introspecting_client;
+use common::{curl, introspection_as, register, start_gateway, start_upstream, token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_jwt_is_refused_within_the_poll_interval() {
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register_introspecting_client(&server, "gateway").await;
     let (a, gwid) = (pki.simple_client("a"), pki.simple_client("gateway"));
     let upstream = start_upstream().await;
-    let extra = format!(
-        "validation = \"jwt\"\nintrospection_client_id = \"gateway\"\ncert = \"{}\"\nkey = \"{}\"\nrevocation_poll_seconds = 1",
-        gwid.cert_path.display(),
-        gwid.key_path.display()
-    );
+    let extra = introspection_as(&gwid, "validation = \"jwt\"\nrevocation_poll_seconds = 1");
     let gw = start_gateway(&pki, dir.path(), &server.issuer, &upstream, &extra).await;
     let api = format!("https://localhost:{}/api/x", gw.addr.port());
 
     let revoked = token(&pki, &server, &a, "a").await;
     let kept = token(&pki, &server, &a, "a").await;
-    let bearer = |t: &str| format!("Authorization: Bearer {t}");
     // Twice each: the second request is a verified-token cache hit.
     for t in [&revoked, &kept, &revoked, &kept] {
         let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(t), &api]).await;
@@ -56,18 +55,11 @@ async fn a_revoked_jwt_is_refused_within_the_poll_interval() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(
-        (
-            status,
-            body["error"].as_str(),
-            body["error_description"].as_str()
-        ),
-        (
-            401,
-            Some("invalid_token"),
-            Some("the token has been revoked")
-        ),
-        "{body}"
+    assert_described_error(
+        status,
+        &body,
+        (401, "invalid_token", "the token has been revoked"),
+        "",
     );
     // The client's other token is untouched.
     let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(&kept), &api]).await;
@@ -78,25 +70,16 @@ async fn a_revoked_jwt_is_refused_within_the_poll_interval() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_without_the_permission_does_not_start() {
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
     // Registered, but without --may-introspect.
-    register(&server, "gateway", "", TokenFormat::Jwt).await;
-    let gwid = pki.simple_client("gateway");
-    let toml = format!(
-        "[listener]\nmode = \"mtls\"\naddr = \"127.0.0.1:0\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\n[authorization_server]\nissuer = \"{issuer}\"\nca = \"{ca}\"\nintrospection_client_id = \"gateway\"\ncert = \"{gc}\"\nkey = \"{gk}\"\n",
-        cert = pki.dir().join("server.pem").display(),
-        key = pki.dir().join("server.key").display(),
-        issuer = server.issuer,
-        ca = pki.ca_path().display(),
-        gc = gwid.cert_path.display(),
-        gk = gwid.key_path.display(),
+    let gwid = jwt_client(&server, &pki, "gateway", "").await;
+    let toml = gateway_toml(
+        &pki,
+        GatewayListener::Mtls,
+        &server.issuer,
+        &introspection_as(&gwid, ""),
     );
-    let config = or_panic(
-        GatewayConfig::from_toml(&toml, &dir.path().join("gateway.toml")),
-        "config",
-    );
+    let config = GatewayConfig::from_toml(&toml, &dir.path().join("gateway.toml")).expect("config");
     assert_eq!(
         config.authorization_server.revocation_poll(),
         Some(15),

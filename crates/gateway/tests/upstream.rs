@@ -2,8 +2,12 @@
 //! TLS, and recovered when the upstream closes them. The upstream is a real
 //! rustls + hyper server that counts the connections it accepts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
+use certbound_testkit::assert_error;
+use certbound_testkit::server::{AsFixture, jwt_client};
 use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
@@ -11,9 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::Body;
 use certbound_gateway::RunningGateway;
-use certbound_server::clients::TokenFormat;
-use certbound_testkit::{TestPki, or_panic};
-use common::{curl, register, start_as, token};
+
+use certbound_testkit::TestPki;
+use common::{curl, token};
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -37,17 +41,17 @@ struct HttpsUpstream {
 }
 
 async fn start_https_upstream(pki: &TestPki) -> HttpsUpstream {
-    let config = or_panic(
-        certbound_tls::server_config(
-            pki.server_chain(),
-            pki.server_key(),
-            &certbound_tls::ClientAuth::None,
-        ),
-        "upstream TLS config",
-    );
+    let config = certbound_tls::server_config(
+        pki.server_chain(),
+        pki.server_key(),
+        &certbound_tls::ClientAuth::None,
+    )
+    .expect("upstream TLS config");
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind upstream");
-    let port = or_panic(listener.local_addr(), "addr").port();
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream");
+    let port = listener.local_addr().expect("addr").port();
     let accepted = Arc::new(AtomicUsize::new(0));
     let connections = Arc::new(Mutex::new(JoinSet::new()));
     let (count, tasks) = (Arc::clone(&accepted), Arc::clone(&connections));
@@ -106,11 +110,8 @@ async fn start_gateway(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_upstream_connections_are_verified_reused_and_recovered() {
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
-    register(&server, "a", "read", TokenFormat::Jwt).await;
-    let a = pki.simple_client("a");
+    let AsFixture { pki, dir, server } = AsFixture::start("").await;
+    let a = jwt_client(&server, &pki, "a", "read").await;
     let bearer = format!(
         "Authorization: Bearer {}",
         token(&pki, &server, &a, "a").await
@@ -143,7 +144,7 @@ async fn https_upstream_connections_are_verified_reused_and_recovered() {
 
     // Large bodies stream both ways, and the connection is reused after them.
     let upload = dir.path().join("upload");
-    or_panic(std::fs::write(&upload, vec![b'u'; BIG]), "write upload");
+    std::fs::write(&upload, vec![b'u'; BIG]).expect("write upload");
     let data = format!("@{}", upload.display());
     let (status, seen) = curl(
         &pki,
@@ -191,11 +192,7 @@ async fn https_upstream_connections_are_verified_reused_and_recovered() {
     let blind = start_gateway(&pki, dir.path(), &server.issuer, &upstream.url, false).await;
     let url = format!("https://localhost:{}/api/x", blind.addr.port());
     let (status, body): (u16, Value) = curl(&pki, Some(&a), &["-H", &bearer, &url]).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (502, Some("bad_gateway")),
-        "{body}"
-    );
+    assert_error(status, &body, (502, "bad_gateway"));
     assert!(!body.to_string().contains(&host), "{body}");
     blind.stop().await;
 }

@@ -2,6 +2,8 @@
 //! real mTLS resource: binding, scopes, expiry, foreign issuers, key
 //! rotation without restart, the AS going down, and opaque tokens.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,15 +15,17 @@ use certbound_guard::{
     RevocationOptions,
 };
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::{TestPki, or_panic};
-use certbound_testkit_as::{
+use certbound_testkit::TestPki;
+use certbound_testkit::bearer;
+use certbound_testkit::server::rotate_key;
+use certbound_testkit::server::{AsFixture, jwt_client, serve_mtls};
+use certbound_testkit::server::{
     curl_with_challenge as curl, register_introspecting_client, register_tls_client as register,
     start_as, token,
 };
+use certbound_testkit::{assert_described_error, assert_error};
 use certbound_tls::TlsSettings;
-use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
 async fn whoami(BoundClient(token): BoundClient) -> axum::Json<Value> {
     axum::Json(json!({
@@ -42,28 +46,8 @@ async fn start_resource(pki: &TestPki, guard: Guard) -> String {
             "/admin",
             get(whoami).route_layer(GuardLayer::new(guard).require_scopes(["admin"])),
         );
-    let cas = or_panic(ClientCaBundle::from_pem_file(&pki.ca_path()), "CA bundle");
-    let config = or_panic(
-        certbound_tls::server_config(
-            pki.server_chain(),
-            pki.server_key(),
-            &ClientAuth::Request(cas.clone()),
-        ),
-        "tls",
-    );
-    let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind");
-    let addr = or_panic(listener.local_addr(), "addr");
-    tokio::spawn(certbound_tls::serve(
-        listener,
-        ListenerMode::MutualTls {
-            config,
-            client_cas: cas,
-        },
-        certbound_tls::ConnectionLimits::default(),
-        app,
-        std::future::pending(),
-    ));
-    format!("https://localhost:{}", addr.port())
+    let port = serve_mtls(pki, app, std::future::pending()).await;
+    format!("https://localhost:{port}")
 }
 
 fn options(issuer: &str) -> GuardOptions {
@@ -84,21 +68,19 @@ fn options_with_clock(issuer: &str) -> (GuardOptions, Arc<ManualClock>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binding_scopes_expiry_and_foreign_tokens() {
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "[tokens]\naccess_token_ttl = 1\n").await;
+    let AsFixture {
+        pki,
+        dir: _dir,
+        server,
+    } = AsFixture::start("[tokens]\naccess_token_ttl = 1\n").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "b", "read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
-    let tls = or_panic(
-        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
-        "tls",
-    );
+    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
     let (o, clock) = options_with_clock(&server.issuer);
-    let guard = or_panic(Guard::discover(o, &tls).await, "discover");
+    let guard = Guard::discover(o, &tls).await.expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
-    let bearer = |t: &str| format!("Authorization: Bearer {t}");
 
     let ta = token(&pki, &server, &a, "a").await;
     let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&ta), &read]).await;
@@ -178,24 +160,16 @@ async fn binding_scopes_expiry_and_foreign_tokens() {
         &["-H", &bearer(&ta), &format!("{rs}/admin")],
     )
     .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("insufficient_scope")),
-        "{body}"
-    );
+    assert_error(status, &body, (403, "insufficient_scope"));
     assert!(challenge.contains("scope=\"admin\""), "{challenge}");
 
     // A token from another authorization server (other issuer, other keys): 401.
-    let other_dir = or_panic(tempfile::tempdir(), "tempdir");
+    let other_dir = tempfile::tempdir().expect("tempdir");
     let other = start_as(&pki, other_dir.path(), "").await;
     register(&other, "a", "read", TokenFormat::Jwt).await;
     let foreign = token(&pki, &other, &a, "a").await;
     let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&foreign), &read]).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_token")),
-        "{body}"
-    );
+    assert_error(status, &body, (401, "invalid_token"));
 
     // Expired (ttl 1 s, no leeway): 401. The guard's clock stood still
     // since before the token was issued; moved well past its exp.
@@ -212,20 +186,17 @@ async fn binding_scopes_expiry_and_foreign_tokens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_without_restart_and_as_outage_with_cached_keys() {
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
-    register(&server, "a", "read", TokenFormat::Jwt).await;
-    let a = pki.simple_client("a");
-    let tls = or_panic(
-        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
-        "tls",
-    );
+    let AsFixture {
+        pki,
+        dir: _dir,
+        server,
+    } = AsFixture::start("").await;
+    let a = jwt_client(&server, &pki, "a", "read").await;
+    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
     let (o, clock) = options_with_clock(&server.issuer);
-    let guard = or_panic(Guard::discover(o, &tls).await, "discover");
+    let guard = Guard::discover(o, &tls).await.expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
-    let bearer = |t: &str| format!("Authorization: Bearer {t}");
 
     let before = token(&pki, &server, &a, "a").await;
     assert_eq!(
@@ -234,15 +205,7 @@ async fn rotation_without_restart_and_as_outage_with_cached_keys() {
             .0,
         200
     );
-    or_panic(
-        certbound_server::keys::rotate(
-            server.server.store.as_ref(),
-            certbound_server::keys::SigningAlg::Es256,
-            600,
-        )
-        .await,
-        "rotate",
-    );
+    rotate_key(&server).await;
     // The guard has the old JWKS cached; the new kid makes it refetch
     // once the refetch interval (200 ms) has passed.
     clock.advance(Duration::from_millis(250));
@@ -265,24 +228,25 @@ async fn rotation_without_restart_and_as_outage_with_cached_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opaque_tokens_through_introspection_until_revoked() {
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture {
+        pki,
+        dir: _dir,
+        server,
+    } = AsFixture::start("").await;
     register(&server, "olive", "read", TokenFormat::Opaque).await;
     register_introspecting_client(&server, "gateway").await;
     let olive = pki.simple_client("olive");
     let gw = pki.simple_client("gateway");
-    let tls = or_panic(
-        TlsSettings::from_pem_files(Some(&pki.ca_path()), Some((&gw.cert_path, &gw.key_path))),
-        "tls",
-    );
+    let tls =
+        TlsSettings::from_pem_files(Some(&pki.ca_path()), Some((&gw.cert_path, &gw.key_path)))
+            .expect("tls");
     let (mut o, clock) = options_with_clock(&server.issuer);
     o.introspection = Some(IntrospectionOptions {
         client_id: "gateway".into(),
         positive_ttl: Duration::from_millis(500),
         negative_ttl: Duration::from_millis(500),
     });
-    let guard = or_panic(Guard::discover(o, &tls).await, "discover");
+    let guard = Guard::discover(o, &tls).await.expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
     let t = token(&pki, &server, &olive, "olive").await;
@@ -308,11 +272,7 @@ async fn opaque_tokens_through_introspection_until_revoked() {
     // Past the introspection cache's 500 ms.
     clock.advance(Duration::from_millis(600));
     let (status, _, body) = curl(&pki, Some(&olive), &["-H", &bearer, &read]).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_token")),
-        "{body}"
-    );
+    assert_error(status, &body, (401, "invalid_token"));
     server.stop().await;
 }
 
@@ -352,22 +312,19 @@ async fn until_refused(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_jwts_are_refused_from_the_revocation_list() {
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture {
+        pki,
+        dir: _dir,
+        server,
+    } = AsFixture::start("").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "plain", "", TokenFormat::Jwt).await;
     register_introspecting_client(&server, "gateway").await;
     let a = pki.simple_client("a");
     let tls_as = |id: &str| {
         let who = pki.simple_client(id);
-        or_panic(
-            TlsSettings::from_pem_files(
-                Some(&pki.ca_path()),
-                Some((&who.cert_path, &who.key_path)),
-            ),
-            "tls",
-        )
+        TlsSettings::from_pem_files(Some(&pki.ca_path()), Some((&who.cert_path, &who.key_path)))
+            .expect("tls")
     };
     let with_revocation = |client_id: &str, stale: Option<Duration>| {
         let mut o = options(&server.issuer);
@@ -391,51 +348,32 @@ async fn revoked_jwts_are_refused_from_the_revocation_list() {
         Ok(_) => panic!("expected a set-up error, got a guard"),
     }
 
-    let guard = or_panic(
-        Guard::discover(
-            with_revocation("gateway", Some(Duration::from_secs(3))),
-            &tls_as("gateway"),
-        )
-        .await,
-        "discover",
-    );
+    let guard = Guard::discover(
+        with_revocation("gateway", Some(Duration::from_secs(3))),
+        &tls_as("gateway"),
+    )
+    .await
+    .expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
     let revoked = token(&pki, &server, &a, "a").await;
     let kept = token(&pki, &server, &a, "a").await;
     for t in [&revoked, &kept] {
-        let (status, _, body) = curl(
-            &pki,
-            Some(&a),
-            &["-H", &format!("Authorization: Bearer {t}"), &read],
-        )
-        .await;
+        let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(t), &read]).await;
         assert_eq!(status, 200, "{body}");
     }
     // Both are now in the verified-token cache; revocation must reach a cache hit.
     revoke_at(&pki, &server, &a, "a", &revoked).await;
     let (status, challenge, body) =
         until_refused(&pki, &a, &revoked, &read, Duration::from_secs(4)).await;
-    assert_eq!(
-        (
-            status,
-            body["error"].as_str(),
-            body["error_description"].as_str()
-        ),
-        (
-            401,
-            Some("invalid_token"),
-            Some("the token has been revoked")
-        ),
-        "{body}"
+    assert_described_error(
+        status,
+        &body,
+        (401, "invalid_token", "the token has been revoked"),
+        "",
     );
     assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
-    let (status, _, body) = curl(
-        &pki,
-        Some(&a),
-        &["-H", &format!("Authorization: Bearer {kept}"), &read],
-    )
-    .await;
+    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&kept), &read]).await;
     assert_eq!(
         status, 200,
         "another token of the same client still works: {body}"
@@ -445,12 +383,7 @@ async fn revoked_jwts_are_refused_from_the_revocation_list() {
     // refused, the other works) until it is 3 s stale; then every token is
     // refused with 503 rather than trusting a list that may be missing revocations.
     server.stop().await;
-    let (status, _, _) = curl(
-        &pki,
-        Some(&a),
-        &["-H", &format!("Authorization: Bearer {revoked}"), &read],
-    )
-    .await;
+    let (status, _, _) = curl(&pki, Some(&a), &["-H", &bearer(&revoked), &read]).await;
     assert_eq!(status, 401);
     let (status, _, body) = until_refused(&pki, &a, &kept, &read, Duration::from_secs(6)).await;
     assert_eq!(
@@ -473,23 +406,21 @@ async fn revoked_jwts_are_refused_from_the_revocation_list() {
 async fn audience_is_required_and_unbound_tokens_refused_by_default() {
     use certbound_core::AuthMethod;
     use certbound_server::clients::ClientMetadata;
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture {
+        pki,
+        dir: _dir,
+        server,
+    } = AsFixture::start("").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
     m.tls_client_auth_subject_dn = Some("CN=nobind".into());
     m.scope = "read".into();
     m.tls_client_certificate_bound_access_tokens = false;
-    or_panic(
-        certbound_server::register_client(server.server.store.as_ref(), "nobind", m, None).await,
-        "register",
-    );
+    certbound_server::register_client(server.server.store.as_ref(), "nobind", m, None)
+        .await
+        .expect("register");
     let (a, nobind) = (pki.simple_client("a"), pki.simple_client("nobind"));
-    let tls = or_panic(
-        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
-        "tls",
-    );
+    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
     // No way to build a guard that skips the audience check.
     for audiences in [vec![], vec![String::new()]] {
         let mut o = options(&server.issuer);
@@ -505,10 +436,9 @@ async fn audience_is_required_and_unbound_tokens_refused_by_default() {
     // Defaults: the AS's default audience (its issuer) passes, unbound tokens do not.
     let defaults = GuardOptions::new(server.issuer.clone(), server.issuer.clone());
     assert!(defaults.require_bound_tokens);
-    let guard = or_panic(Guard::discover(defaults, &tls).await, "discover");
+    let guard = Guard::discover(defaults, &tls).await.expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
-    let bearer = |t: &str| format!("Authorization: Bearer {t}");
     let ta = token(&pki, &server, &a, "a").await;
     let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&ta), &read]).await;
     assert_eq!(status, 200, "{body}");
@@ -526,7 +456,7 @@ async fn audience_is_required_and_unbound_tokens_refused_by_default() {
     // Another audience: a's bound token is refused by a guard for another resource.
     let mut o = options(&server.issuer);
     o.audiences = vec!["https://orders.example".into()];
-    let guard = or_panic(Guard::discover(o, &tls).await, "discover");
+    let guard = Guard::discover(o, &tls).await.expect("discover");
     let rs = start_resource(&pki, guard).await;
     let (status, _, body) =
         curl(&pki, Some(&a), &["-H", &bearer(&ta), &format!("{rs}/read")]).await;
@@ -541,20 +471,17 @@ async fn audience_is_required_and_unbound_tokens_refused_by_default() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_the_reachable_as_does_not_publish_is_401() {
     use certbound_core::{AccessTokenClaims, Confirmation};
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
-    register(&server, "a", "read", TokenFormat::Jwt).await;
-    let a = pki.simple_client("a");
-    let tls = or_panic(
-        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
-        "tls",
-    );
+    let AsFixture {
+        pki,
+        dir: _dir,
+        server,
+    } = AsFixture::start("").await;
+    let a = jwt_client(&server, &pki, "a", "read").await;
+    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
     let (o, clock) = options_with_clock(&server.issuer);
-    let guard = or_panic(Guard::discover(o, &tls).await, "discover");
+    let guard = Guard::discover(o, &tls).await.expect("discover");
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
-    let bearer = |t: &str| format!("Authorization: Bearer {t}");
 
     // The same claims as a real token, signed with a fresh key of our own.
     let real = token(&pki, &server, &a, "a").await;
@@ -564,21 +491,17 @@ async fn a_key_the_reachable_as_does_not_publish_is_401() {
             .map_or(0, |d| d.as_secs()),
     )
     .unwrap_or_default();
-    let key = or_panic(
-        certbound_server::keys::generate_key(certbound_server::keys::SigningAlg::Es256, now),
-        "key",
-    );
-    let signer = or_panic(
-        certbound_jose::JwsSigner::from_pkcs8_pem(
-            jsonwebtoken::Algorithm::ES256,
-            key.private_key_pem.as_bytes(),
-            key.kid.clone(),
-        )
-        .and_then(|s| s.with_typ("at+jwt")),
-        "signer",
-    );
-    let forged = or_panic(
-        signer.sign_claims(&AccessTokenClaims {
+    let key = certbound_server::keys::generate_key(certbound_server::keys::SigningAlg::Es256, now)
+        .expect("key");
+    let signer = certbound_jose::JwsSigner::from_pkcs8_pem(
+        jsonwebtoken::Algorithm::ES256,
+        key.private_key_pem.as_bytes(),
+        key.kid.clone(),
+    )
+    .and_then(|s| s.with_typ("at+jwt"))
+    .expect("signer");
+    let forged = signer
+        .sign_claims(&AccessTokenClaims {
             iss: server.issuer.clone(),
             sub: "a".into(),
             aud: server.issuer.clone(),
@@ -588,9 +511,8 @@ async fn a_key_the_reachable_as_does_not_publish_is_401() {
             client_id: "a".into(),
             scope: Some("read".into()),
             cnf: Some(Confirmation::for_thumbprint(a.thumbprint())),
-        }),
-        "sign",
-    );
+        })
+        .expect("sign");
     let unpublished = json!({
         "error": "invalid_token",
         "error_description": "signed by a key the authorization server does not publish"
@@ -633,18 +555,14 @@ async fn the_server_and_the_guard_give_the_same_verdicts() {
     use certbound_jose::{JoseError, JwsSigner};
 
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let a = pki.simple_client("a");
-    let tls = or_panic(
-        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
-        "tls",
-    );
-    let guard = or_panic(
-        Guard::discover(options(&server.issuer), &tls).await,
-        "discover",
-    );
+    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
+    let guard = Guard::discover(options(&server.issuer), &tls)
+        .await
+        .expect("discover");
     let now = SystemClock.unix_seconds();
     let claims = |iss: &str, aud: &str, exp: i64| AccessTokenClaims {
         iss: iss.into(),
@@ -657,19 +575,18 @@ async fn the_server_and_the_guard_give_the_same_verdicts() {
         scope: Some("read".into()),
         cnf: Some(Confirmation::for_thumbprint(a.thumbprint())),
     };
-    let keys = or_panic(server.server.keys.get().await, "keys");
+    let keys = server.server.keys.get().await.expect("keys");
     let signer = &keys.active.signer;
     let (iss, aud) = (server.issuer.as_str(), server.issuer.as_str());
-    let sign = |c: &AccessTokenClaims| or_panic(signer.sign_claims(c), "sign");
+    let sign = |c: &AccessTokenClaims| signer.sign_claims(c).expect("sign");
 
     let good = token(&pki, &server, &a, "a").await;
     let expired = sign(&claims(iss, aud, now - 60));
     let mut jwt_header = signer.header();
     jwt_header.typ = Some("JWT".into());
-    let wrong_typ = or_panic(
-        signer.sign(&jwt_header, &claims(iss, aud, now + 300)),
-        "sign",
-    );
+    let wrong_typ = signer
+        .sign(&jwt_header, &claims(iss, aud, now + 300))
+        .expect("sign");
     let wrong_aud = sign(&claims(iss, "https://elsewhere.example", now + 300));
     let wrong_iss = sign(&claims("https://other.example", aud, now + 300));
     let bad_signature = {
@@ -678,20 +595,19 @@ async fn the_server_and_the_guard_give_the_same_verdicts() {
         parts[1] = other.split('.').nth(1).unwrap_or_default().to_owned();
         parts.join(".")
     };
-    let stranger = or_panic(
-        certbound_server::keys::generate_key(certbound_server::keys::SigningAlg::Es256, now),
-        "key",
-    );
-    let stranger = or_panic(
-        JwsSigner::from_pkcs8_pem(
-            jsonwebtoken::Algorithm::ES256,
-            stranger.private_key_pem.as_bytes(),
-            stranger.kid.clone(),
-        )
-        .and_then(|s| s.with_typ("at+jwt")),
-        "signer",
-    );
-    let unknown_kid = or_panic(stranger.sign_claims(&claims(iss, aud, now + 300)), "sign");
+    let stranger =
+        certbound_server::keys::generate_key(certbound_server::keys::SigningAlg::Es256, now)
+            .expect("key");
+    let stranger = JwsSigner::from_pkcs8_pem(
+        jsonwebtoken::Algorithm::ES256,
+        stranger.private_key_pem.as_bytes(),
+        stranger.kid.clone(),
+    )
+    .and_then(|s| s.with_typ("at+jwt"))
+    .expect("signer");
+    let unknown_kid = stranger
+        .sign_claims(&claims(iss, aud, now + 300))
+        .expect("sign");
 
     let cases = [
         (&good, None),
@@ -718,7 +634,7 @@ async fn the_server_and_the_guard_give_the_same_verdicts() {
         let mut headers = http::HeaderMap::new();
         headers.insert(
             http::header::AUTHORIZATION,
-            or_panic(format!("Bearer {t}").parse(), "header"),
+            format!("Bearer {t}").parse().expect("header"),
         );
         let guard_verdict = match guard.verify(&headers, None, Some(a.thumbprint())).await {
             Ok(_) => None,

@@ -1,6 +1,8 @@
 //! The dev PKI writes what it says, safely, and its certificates parse into
 //! the identities RFC 8705 matching will see.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::os::unix::fs::PermissionsExt;
 
 use certbound_core::{CertificateIdentity, DistinguishedName};

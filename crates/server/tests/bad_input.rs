@@ -1,11 +1,12 @@
 //! Bad input at the token endpoint: each case gets the RFC's error, never a
 //! 500, and writes nothing (every table's row count is unchanged).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use certbound_core::AuthMethod;
 use certbound_server::clients::{ClientMetadata, TokenFormat};
-use certbound_testkit::or_panic;
 use common::{Backend, TestServer};
 use serde_json::Value;
 
@@ -186,7 +187,9 @@ async fn reflected(backend: Backend) {
     let url = format!("{}/token", server.url);
     let head = |name: &str| server.dir.path().join(name);
     let read_head = |name: &str| {
-        or_panic(std::fs::read_to_string(head(name)), "read headers").to_ascii_lowercase()
+        std::fs::read_to_string(head(name))
+            .expect("read headers")
+            .to_ascii_lowercase()
     };
     let evil = "Origin: https://evil.example";
 

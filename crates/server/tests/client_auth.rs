@@ -2,12 +2,15 @@
 //! matcher and `self_signed_tls_client_auth`, matching and not, on SQLite
 //! and PostgreSQL, with curl as the client.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use certbound_core::AuthMethod;
 use certbound_pki::CertificateRequest;
 use certbound_server::clients::ClientMetadata;
 use certbound_testkit::{TestIdentity, TestPki};
+use certbound_testkit::{assert_described_error, assert_error};
 use common::{Backend, TestServer, audited, claims, openssl_thumbprint};
 
 /// The one description every client-dependent authentication failure gets.
@@ -80,14 +83,7 @@ async fn expect_invalid_client(
     reason: &str,
 ) {
     let before = server.row_counts().await;
-    let (status, body) = server
-        .post(
-            "/token",
-            who,
-            format!("grant_type=client_credentials&client_id={id}").as_bytes(),
-            &[],
-        )
-        .await;
+    let (status, body) = server.token_request(who, id).await;
     assert_eq!(status, 401, "{id} {what}: {body}");
     assert_eq!(body["error"], "invalid_client", "{id} {what}");
     assert_eq!(body["error_description"], FAILED, "{id} {what}");
@@ -253,10 +249,7 @@ async fn secrets_and_binding(backend: Backend) {
         .await;
     assert_eq!(status, 200, "{body}");
     let token = body["access_token"].as_str().unwrap_or_default();
-    assert_eq!(
-        claims(token)["cnf"]["x5t#S256"],
-        Value::from(cert.thumbprint().to_string())
-    );
+    common::assert_bound(token, &cert);
     // Secret without certificate: unbound.
     let (status, body) = server
         .post(
@@ -295,11 +288,7 @@ async fn secrets_and_binding(backend: Backend) {
             &[],
         )
         .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_request")),
-        "{body}"
-    );
+    assert_error(status, &body, (400, "invalid_request"));
     assert_eq!(server.row_counts().await, before);
 
     // Wrong secret; Basic gets a challenge.
@@ -311,15 +300,7 @@ async fn secrets_and_binding(backend: Backend) {
             &["Authorization: Basic YmFzaWM6d3Jvbmc="],
         )
         .await;
-    assert_eq!(
-        (
-            status,
-            body["error"].as_str(),
-            body["error_description"].as_str()
-        ),
-        (401, Some("invalid_client"), Some(FAILED)),
-        "{body}"
-    );
+    assert_described_error(status, &body, (401, "invalid_client", FAILED), "");
     assert!(audited(
         "basic",
         &["client_authentication_failed", "wrong secret"]
@@ -333,15 +314,7 @@ async fn secrets_and_binding(backend: Backend) {
             &[],
         )
         .await;
-    assert_eq!(
-        (
-            status,
-            body["error"].as_str(),
-            body["error_description"].as_str()
-        ),
-        (401, Some("invalid_client"), Some(FAILED)),
-        "{body}"
-    );
+    assert_described_error(status, &body, (401, "invalid_client", FAILED), "");
     assert!(audited(
         "basic",
         &[
@@ -357,11 +330,7 @@ async fn secrets_and_binding(backend: Backend) {
             &[basic],
         )
         .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_request")),
-        "{body}"
-    );
+    assert_error(status, &body, (400, "invalid_request"));
 }
 on_both_backends!(client_secrets_and_binding_rules, super::secrets_and_binding);
 

@@ -2,6 +2,8 @@
 //! process (as `certbound clients add/remove` does) reaches a running server
 //! within `clients.cache_seconds`, on both storage engines.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -9,7 +11,7 @@ use std::time::{Duration, Instant};
 use certbound_core::AuthMethod;
 use certbound_server::clients::{ClientMetadata, RegisteredClient};
 use certbound_store::{SqlStore, Store};
-use certbound_testkit::{TestIdentity, or_panic};
+use certbound_testkit::TestIdentity;
 use common::{Backend, TestServer};
 
 fn metadata(dn: &str) -> ClientMetadata {
@@ -61,19 +63,16 @@ async fn changes_reach_the_cache(backend: Backend) {
 
     // Another process (its own pool, as the CLI has) removes svc and
     // registers it again, now for bob's certificate.
-    let other = or_panic(SqlStore::connect(&server.store_url).await, "second store");
-    assert!(or_panic(other.delete_client("svc").await, "delete"));
+    let other = SqlStore::connect(&server.store_url)
+        .await
+        .expect("second store");
+    assert!(other.delete_client("svc").await.expect("delete"));
     until_status(&server, &alice, (401, Some("invalid_client"))).await;
-    let again = or_panic(
-        RegisteredClient::from_metadata("svc", metadata("CN=bob"), None),
-        "metadata",
-    );
-    or_panic(
-        other
-            .create_client(&or_panic(again.to_stored(0), "stored"))
-            .await,
-        "re-create",
-    );
+    let again = RegisteredClient::from_metadata("svc", metadata("CN=bob"), None).expect("metadata");
+    other
+        .create_client(&again.to_stored(0).expect("stored"))
+        .await
+        .expect("re-create");
     until_status(&server, &bob, (200, None)).await;
     assert_eq!(
         token_status(&server, &alice).await,
@@ -95,7 +94,7 @@ async fn with_cache_seconds_zero_every_request_reads_the_store() {
     assert_eq!(token_status(&server, &alice).await, (200, None));
     assert!(server.running().server.clients.is_empty());
     let store = &server.running().server.store;
-    assert!(or_panic(store.delete_client("svc").await, "delete"));
+    assert!(store.delete_client("svc").await.expect("delete"));
     // No poll to wait for: the very next request sees it.
     assert_eq!(
         token_status(&server, &alice).await,

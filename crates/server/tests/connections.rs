@@ -3,12 +3,14 @@
 //! are closed in time, a normal client is served meanwhile, and a client
 //! address over its connection limit is refused.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use certbound_server::Config;
-use certbound_testkit::{TestPki, client_config, or_panic};
+use certbound_testkit::{TestPki, client_config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -57,7 +59,7 @@ async fn jwks_status(pki: &TestPki, addr: SocketAddr) -> std::io::Result<String>
 #[tokio::test]
 async fn listener_limits_from_file_and_environment_take_effect() {
     let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
     let toml = format!(
         "[storage]\nurl = \"{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[listeners.limits]\nheader_read_timeout_secs = 1\nmax_connections_per_ip = 3\n",
         certbound_testkit::sqlite_url(dir.path()),
@@ -69,39 +71,33 @@ async fn listener_limits_from_file_and_environment_take_effect() {
         "CERTBOUND_LISTENERS__LIMITS__BODY_READ_TIMEOUT_SECS".to_owned(),
         "1".to_owned(),
     )];
-    let config = or_panic(
-        Config::from_toml(&toml, &dir.path().join("certbound.toml"), env),
-        "config",
-    );
+    let config = Config::from_toml(&toml, &dir.path().join("certbound.toml"), env).expect("config");
     assert_eq!(config.listeners.limits.body_read_timeout_secs, 1);
-    let server = or_panic(certbound_server::start(config).await, "start");
+    let server = certbound_server::start(config).await.expect("start");
     let addr = server
         .mtls_addr
         .unwrap_or_else(|| panic!("no mTLS listener"));
 
     // After the handshake, nothing: closed by the header timeout (file).
-    let silent = or_panic(tls(&pki, addr).await, "connect");
+    let silent = tls(&pki, addr).await.expect("connect");
     let silent = tokio::spawn(wait_closed(silent, Instant::now()));
 
     // A /token body that stops after one byte: closed by the body timeout
     // (environment) without an answer.
-    let mut slow = or_panic(tls(&pki, addr).await, "connect");
-    or_panic(
-        slow.write_all(
+    let mut slow = tls(&pki, addr).await.expect("connect");
+    slow.write_all(
             b"POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ng",
         )
-        .await,
-        "write",
-    );
+        .await.expect("write");
     let slow = tokio::spawn(wait_closed(slow, Instant::now()));
 
     // Meanwhile a normal client is served.
     assert_eq!(
-        or_panic(jwks_status(&pki, addr).await, "jwks"),
+        jwks_status(&pki, addr).await.expect("jwks"),
         "HTTP/1.1 200 OK"
     );
     for (name, task) in [("silent", silent), ("slow body", slow)] {
-        let (lived, got) = or_panic(task.await, "join");
+        let (lived, got) = task.await.expect("join");
         assert!(
             lived >= Duration::from_millis(700),
             "{name}: closed after {lived:?}"
@@ -117,7 +113,7 @@ async fn listener_limits_from_file_and_environment_take_effect() {
     // during its handshake; freeing one lets a new one in.
     let mut held = Vec::new();
     for _ in 0..3 {
-        held.push(or_panic(tls(&pki, addr).await, "connect"));
+        held.push(tls(&pki, addr).await.expect("connect"));
     }
     assert!(
         jwks_status(&pki, addr).await.is_err(),

@@ -1,6 +1,8 @@
 //! Our JWTs verify with Python's PyJWT against our `/jwks`, fetched by
 //! `requests`, for every signing algorithm; a tampered token does not.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use certbound_core::AuthMethod;
@@ -11,17 +13,15 @@ use serde_json::Value;
 
 async fn pyjwt_verify(server: &TestServer, token: &str) -> (i32, Value, String) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/verify_jwt.py");
-    let out = certbound_testkit::or_panic(
-        tokio::process::Command::new(require_tool("python3"))
-            .arg(script)
-            .args(["--jwks-url", &format!("{}/jwks", server.url)])
-            .arg("--cacert")
-            .arg(server.pki.ca_path())
-            .args(["--issuer", &server.running().issuer, "--token", token])
-            .output()
-            .await,
-        "python3",
-    );
+    let out = tokio::process::Command::new(require_tool("python3"))
+        .arg(script)
+        .args(["--jwks-url", &format!("{}/jwks", server.url)])
+        .arg("--cacert")
+        .arg(server.pki.ca_path())
+        .args(["--issuer", &server.running().issuer, "--token", token])
+        .output()
+        .await
+        .expect("python3");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     (
         out.status.code().unwrap_or(-1),

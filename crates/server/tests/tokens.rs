@@ -1,10 +1,13 @@
 //! Introspection (RFC 7662) with `cnf`, revocation (RFC 7009), opaque
 //! tokens, and key rotation, on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use certbound_core::AuthMethod;
 use certbound_server::clients::{ClientMetadata, TokenFormat};
+use certbound_testkit::assert_error;
 use common::{Backend, TestServer, claims, header};
 use serde_json::Value;
 
@@ -129,19 +132,11 @@ async fn introspection_and_revocation(backend: Backend) {
     let (status, body) = server
         .post("/introspect", None, format!("token={good}").as_bytes(), &[])
         .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_client")),
-        "{body}"
-    );
+    assert_error(status, &body, (401, "invalid_client"));
     let (status, body) = server
         .post("/introspect", Some(&rs), b"client_id=rs", &[])
         .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_request")),
-        "{body}"
-    );
+    assert_error(status, &body, (400, "invalid_request"));
 }
 on_both_backends!(
     introspection_shows_cnf_and_revocation_ends_it,
@@ -162,15 +157,13 @@ async fn rotation(backend: Backend) {
     assert_eq!(header(&before)["typ"], "at+jwt");
 
     let store = server.running().server.store.clone();
-    let new = certbound_testkit::or_panic(
-        certbound_server::keys::rotate(
-            store.as_ref(),
-            certbound_server::keys::SigningAlg::Es256,
-            600,
-        )
-        .await,
-        "rotate",
-    );
+    let new = certbound_server::keys::rotate(
+        store.as_ref(),
+        certbound_server::keys::SigningAlg::Es256,
+        600,
+    )
+    .await
+    .expect("rotate");
     let after = server.token(Some(&alice), "alice").await;
     assert_eq!(
         header(&after)["kid"],

@@ -2,13 +2,15 @@
 //! file and `sqlite::memory:`) and a fresh PostgreSQL database. PostgreSQL
 //! must be running: these tests fail, never skip, without it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use certbound_store::{
     SqlStore, Store, StoreError, StoredClient, StoredSigningKey, StoredToken, Taken,
 };
-use certbound_testkit::{TestPostgres, or_panic, sqlite_url};
+use certbound_testkit::{TestPostgres, sqlite_url};
 
 /// A time after 2^31 seconds, so a 32-bit column would fail the round trip.
 const NOW: i64 = 4_102_444_800;
@@ -18,11 +20,11 @@ const EVIL_ID: &str = "x'; DROP TABLE clients; --";
 // ---------------------------------------------------------------- helpers
 
 async fn connect(url: &str) -> SqlStore {
-    or_panic(SqlStore::connect(url).await, "connect")
+    SqlStore::connect(url).await.expect("connect")
 }
 
 fn ok<T>(r: Result<T, StoreError>, what: &str) -> T {
-    or_panic(r, what)
+    r.expect(what)
 }
 
 fn some<T>(v: Option<T>, what: &str) -> T {
@@ -437,7 +439,7 @@ async fn concurrent_revocations_are_never_missed(a: &SqlStore, b: &SqlStore) {
             writers_done = true;
         }
         while let Some(joined) = tasks.try_join_next() {
-            or_panic(joined, "writer task");
+            joined.expect("writer task");
         }
         tokio::task::yield_now().await;
     }
@@ -503,7 +505,7 @@ async fn race_first_key(a: &SqlStore, b: &SqlStore) {
     }
     let mut winners = 0;
     while let Some(joined) = tasks.join_next().await {
-        if ok(or_panic(joined, "join task"), "racing insert_first") {
+        if ok(joined.expect("join task"), "racing insert_first") {
             winners += 1;
         }
     }
@@ -517,7 +519,7 @@ async fn race_first_key(a: &SqlStore, b: &SqlStore) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_file_suite() {
-    let dir = or_panic(tempfile::tempdir(), "temp dir");
+    let dir = tempfile::tempdir().expect("temp dir");
     let store = connect(&sqlite_url(dir.path())).await;
     assert_eq!(store.backend(), "sqlite");
     suite(&store).await;
@@ -533,7 +535,7 @@ async fn sqlite_file_suite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_file_race() {
-    let dir = or_panic(tempfile::tempdir(), "temp dir");
+    let dir = tempfile::tempdir().expect("temp dir");
     let url = sqlite_url(dir.path());
     let (a, b) = (connect(&url).await, connect(&url).await);
     race_first_key(&a, &b).await;
@@ -634,7 +636,7 @@ async fn unsupported_urls_are_invalid() {
         }
     }
     // sqlx rejects the query parameter: still the caller's URL at fault.
-    let dir = or_panic(tempfile::tempdir(), "temp dir");
+    let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("{}?bogus=1", sqlite_url(dir.path()));
     match SqlStore::connect(&url).await {
         Err(StoreError::InvalidUrl {
@@ -659,7 +661,7 @@ async fn closed_store_is_unavailable() {
 
 #[tokio::test]
 async fn sqlite_missing_directory_is_a_database_error() {
-    let dir = or_panic(tempfile::tempdir(), "temp dir");
+    let dir = tempfile::tempdir().expect("temp dir");
     let url = sqlite_url(&dir.path().join("no/such/dir"));
     let started = Instant::now();
     match SqlStore::connect(&url).await {
@@ -678,13 +680,13 @@ async fn sqlite_missing_directory_is_a_database_error() {
 #[tokio::test]
 async fn a_new_sqlite_database_and_its_wal_and_shm_are_owner_only() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = or_panic(tempfile::tempdir(), "temp dir");
+    let dir = tempfile::tempdir().expect("temp dir");
     let url = sqlite_url(dir.path());
     let store = connect(&url).await;
     // A write goes through the WAL, so -wal and -shm exist while it is open.
     ok(store.create_client(&client("a")).await, "create client");
     let mode = |name: &str| {
-        let meta = or_panic(std::fs::metadata(dir.path().join(name)), name);
+        let meta = std::fs::metadata(dir.path().join(name)).expect(name);
         meta.permissions().mode() & 0o777
     };
     for name in ["certbound.db", "certbound.db-wal", "certbound.db-shm"] {
@@ -694,13 +696,11 @@ async fn a_new_sqlite_database_and_its_wal_and_shm_are_owner_only() {
 
     // An existing database keeps its mode (serve warns about it instead),
     // and a second connection still works.
-    or_panic(
-        std::fs::set_permissions(
-            dir.path().join("certbound.db"),
-            std::fs::Permissions::from_mode(0o640),
-        ),
-        "chmod",
-    );
+    std::fs::set_permissions(
+        dir.path().join("certbound.db"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .expect("chmod");
     let store = connect(&url).await;
     assert_eq!(
         kids(&ok(store.signing_keys().await, "keys")).len(),

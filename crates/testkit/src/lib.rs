@@ -1,6 +1,12 @@
-//! Shared test helpers for the certbound crates: a throw-away PKI on disk,
-//! rustls client configurations, and checks for the external tools
-//! (curl, openssl) the interop tests drive. Dev-only; never shipped.
+//! The one test fixture for the certbound crates: a throw-away PKI on disk,
+//! rustls client configurations, the external tools (curl, openssl, psql)
+//! the tests drive, config templates, and JWT decoding. With feature
+//! `server` it starts an authorization server and registers clients; with
+//! `gateway` it starts a gateway and an echo upstream. Crates low in the
+//! graph (certbound-tls) use it without features so they need not compile
+//! the server. Dev-only; never shipped.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +20,23 @@ use certbound_pki::{
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tempfile::TempDir;
+
+mod answer;
+pub mod config;
+mod curl;
+#[cfg(feature = "gateway")]
+pub mod gateway;
+mod jwt;
+#[cfg(feature = "tls")]
+mod listener;
+#[cfg(feature = "server")]
+pub mod server;
+
+pub use answer::{assert_described_error, assert_error};
+pub use curl::{Curl, CurlOutput, json_or_text};
+pub use jwt::{jwt_claims, jwt_header};
+#[cfg(feature = "tls")]
+pub use listener::mtls_mode;
 
 /// A CA, a loopback server certificate and any client certificates a test
 /// asks for, written to a temporary directory removed on drop.
@@ -43,12 +66,10 @@ impl TestIdentity {
 impl TestPki {
     /// Runs `pki init` in a fresh temp dir (ECDSA P-256).
     pub fn new() -> Self {
-        let dir = or_panic(tempfile::tempdir(), "create temp dir");
-        or_panic(
-            certbound_pki::init_dir(dir.path(), KeyAlgorithm::EcdsaP256, WriteMode::CreateNew),
-            "pki init",
-        );
-        let ca = or_panic(certbound_pki::load_ca(dir.path()), "load CA");
+        let dir = tempfile::tempdir().expect("create temp dir");
+        certbound_pki::init_dir(dir.path(), KeyAlgorithm::EcdsaP256, WriteMode::CreateNew)
+            .expect("pki init");
+        let ca = certbound_pki::load_ca(dir.path()).expect("load CA");
         Self { dir, ca }
     }
 
@@ -79,14 +100,14 @@ impl TestPki {
 
     /// Issues `name.pem`/`name.key` signed by this CA.
     pub fn client(&self, name: &str, request: CertificateRequest) -> TestIdentity {
-        self.write(name, or_panic(self.ca.issue(&request), "issue client"))
+        self.write(name, self.ca.issue(&request).expect("issue client"))
     }
 
     /// Issues a self-signed `name.pem`/`name.key`.
     pub fn self_signed(&self, name: &str, request: CertificateRequest) -> TestIdentity {
         self.write(
             name,
-            or_panic(certbound_pki::self_signed(&request), "self-sign client"),
+            certbound_pki::self_signed(&request).expect("self-sign client"),
         )
     }
 
@@ -98,24 +119,20 @@ impl TestPki {
     fn write(&self, name: &str, issued: IssuedCertificate) -> TestIdentity {
         let cert_path = self.dir().join(format!("{name}.pem"));
         let key_path = self.dir().join(format!("{name}.key"));
-        or_panic(
-            certbound_pki::write_file(
-                &cert_path,
-                issued.cert_pem.as_bytes(),
-                false,
-                WriteMode::Overwrite,
-            ),
-            "write cert",
-        );
-        or_panic(
-            certbound_pki::write_file(
-                &key_path,
-                issued.key_pem.as_bytes(),
-                true,
-                WriteMode::Overwrite,
-            ),
-            "write key",
-        );
+        certbound_pki::write_file(
+            &cert_path,
+            issued.cert_pem.as_bytes(),
+            false,
+            WriteMode::Overwrite,
+        )
+        .expect("write cert");
+        certbound_pki::write_file(
+            &key_path,
+            issued.key_pem.as_bytes(),
+            true,
+            WriteMode::Overwrite,
+        )
+        .expect("write key");
         TestIdentity {
             cert_path,
             key_path,
@@ -128,6 +145,11 @@ impl Default for TestPki {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The `Authorization` header line (for curl's `-H`) carrying `token`.
+pub fn bearer(token: &str) -> String {
+    format!("Authorization: Bearer {token}")
 }
 
 /// A request with only a CN.
@@ -149,13 +171,13 @@ pub fn request_ip(cn: &str, ip: IpAddr) -> CertificateRequest {
 
 /// Every certificate in a PEM file.
 pub fn load_certs(path: &Path) -> Vec<CertificateDer<'static>> {
-    let iter = or_panic(CertificateDer::pem_file_iter(path), "open PEM");
-    iter.map(|c| or_panic(c, "parse PEM")).collect()
+    let iter = CertificateDer::pem_file_iter(path).expect("open PEM");
+    iter.map(|c| c.expect("parse PEM")).collect()
 }
 
 /// The private key in a PEM file.
 pub fn load_key(path: &Path) -> PrivateKeyDer<'static> {
-    or_panic(PrivateKeyDer::from_pem_file(path), "parse key PEM")
+    PrivateKeyDer::from_pem_file(path).expect("parse key PEM")
 }
 
 /// A rustls client trusting `ca`, optionally presenting `identity`.
@@ -173,18 +195,16 @@ pub fn client_config_versions(
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
-    or_panic(roots.add(ca), "add CA root");
+    roots.add(ca).expect("add CA root");
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = or_panic(
-        rustls::ClientConfig::builder_with_provider(provider).with_protocol_versions(versions),
-        "protocol versions",
-    )
-    .with_root_certificates(roots);
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .expect("protocol versions")
+        .with_root_certificates(roots);
     match identity {
-        Some(id) => or_panic(
-            builder.with_client_auth_cert(load_certs(&id.cert_path), load_key(&id.key_path)),
-            "client auth cert",
-        ),
+        Some(id) => builder
+            .with_client_auth_cert(load_certs(&id.cert_path), load_key(&id.key_path))
+            .expect("client auth cert"),
         None => builder.with_no_client_auth(),
     }
 }
@@ -207,20 +227,12 @@ pub fn require_tool(name: &str) -> PathBuf {
 
 /// Runs a command and returns (exit code, stdout, stderr).
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = or_panic(cmd.output(), "spawn command");
+    let out = cmd.output().expect("spawn command");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-/// Unwraps in test code with a message saying which step failed.
-pub fn or_panic<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{what}: {e}"),
-    }
 }
 
 /// Where [`TestPostgres`] creates its databases unless `CERTBOUND_TEST_PG_URL` says otherwise.

@@ -2,6 +2,8 @@
 //! limit their connections, while a normal client is still served. Real
 //! sockets on loopback, real TLS; timeouts are configured short (1–2 s).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::net::SocketAddr;
@@ -9,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use certbound_testkit::{TestPki, client_config, or_panic};
+use certbound_testkit::{TestPki, client_config};
 use certbound_tls::{CertificateHeader, ConnectionLimits};
 use common::{BIG_RESPONSE, mtls_mode, proxy_mode, rustls_get, start_limited};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -53,27 +55,22 @@ fn tls_config(pki: &TestPki, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
 }
 
 async fn tls_connect(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> TlsStream<TcpStream> {
-    let tcp = or_panic(TcpStream::connect(addr).await, "connect");
+    let tcp = TcpStream::connect(addr).await.expect("connect");
     tls_over(tcp, config).await
 }
 
 async fn tls_over(tcp: TcpStream, config: Arc<rustls::ClientConfig>) -> TlsStream<TcpStream> {
-    let name = or_panic(
-        rustls::pki_types::ServerName::try_from("localhost"),
-        "server name",
-    );
-    or_panic(
-        tokio_rustls::TlsConnector::from(config)
-            .connect(name, tcp)
-            .await,
-        "TLS handshake",
-    )
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("server name");
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake")
 }
 
 /// Connects from a chosen loopback address (127.0.0.0/8 all reach us).
 async fn tcp_from(local: &str, addr: SocketAddr) -> std::io::Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
-    socket.bind(or_panic(format!("{local}:0").parse(), "local addr"))?;
+    socket.bind(format!("{local}:0").parse().expect("local addr"))?;
     socket.connect(addr).await
 }
 
@@ -104,7 +101,7 @@ async fn closed_within<S: AsyncRead + Unpin>(
 async fn all_closed(mut tasks: JoinSet<Duration>, timeout: Duration) {
     let mut n = 0;
     while let Some(done) = tasks.join_next().await {
-        let lived = or_panic(done, "closing task");
+        let lived = done.expect("closing task");
         assert!(
             lived + EARLY >= timeout,
             "closed after {lived:?}, before the {timeout:?} timeout"
@@ -116,10 +113,9 @@ async fn all_closed(mut tasks: JoinSet<Duration>, timeout: Duration) {
 
 /// A normal client is served while the stalled connections are open.
 async fn normal_client_served(pki: &TestPki, addr: SocketAddr) {
-    let (body, _) = or_panic(
-        rustls_get(addr, Arc::new(client_config(pki.ca_der(), None))).await,
-        "normal client",
-    );
+    let (body, _) = rustls_get(addr, Arc::new(client_config(pki.ca_der(), None)))
+        .await
+        .expect("normal client");
     assert!(body.get("tls_version").is_some(), "{body}");
 }
 
@@ -128,7 +124,7 @@ async fn read_response<S: AsyncRead + Unpin>(s: &mut S) -> String {
     let mut raw = Vec::new();
     let mut byte = [0u8; 1];
     while !raw.ends_with(b"\r\n\r\n") {
-        let n = or_panic(s.read(&mut byte).await, "read response head");
+        let n = s.read(&mut byte).await.expect("read response head");
         assert_eq!(
             n,
             1,
@@ -147,16 +143,14 @@ async fn read_response<S: AsyncRead + Unpin>(s: &mut S) -> String {
         })
         .unwrap_or(0);
     let mut body = vec![0u8; len];
-    or_panic(s.read_exact(&mut body).await, "read body");
+    s.read_exact(&mut body).await.expect("read body");
     format!("{head}{}", String::from_utf8_lossy(&body))
 }
 
 async fn get_keep_alive<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> String {
-    or_panic(
-        s.write_all(b"GET /whoami HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .await,
-        "write request",
-    );
+    s.write_all(b"GET /whoami HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("write request");
     let res = read_response(s).await;
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
     res
@@ -169,13 +163,12 @@ async fn tcp_connections_that_never_handshake_are_closed() {
     let mut tasks = JoinSet::new();
     let since = Instant::now();
     for i in 0..N {
-        let mut tcp = or_panic(TcpStream::connect(server.addr).await, "connect");
+        let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
         if i % 2 == 1 {
             // Half start a ClientHello and stop.
-            or_panic(
-                tcp.write_all(&[0x16, 0x03, 0x01, 0x00, 0xc8]).await,
-                "write",
-            );
+            tcp.write_all(&[0x16, 0x03, 0x01, 0x00, 0xc8])
+                .await
+                .expect("write");
         }
         tasks.spawn(closed_within(tcp, since, secs(1) + MARGIN));
     }
@@ -209,7 +202,7 @@ async fn plain_connections_stuck_in_protocol_detection_are_closed() {
     .await;
     let mut tasks = JoinSet::new();
     for i in 0..N {
-        let mut tcp = or_panic(TcpStream::connect(server.addr).await, "connect");
+        let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
         let since = Instant::now();
         // Nothing; half an HTTP/2 preface; half a request line.
         let partial: &[u8] = match i % 3 {
@@ -217,10 +210,10 @@ async fn plain_connections_stuck_in_protocol_detection_are_closed() {
             1 => b"PRI * HTTP/2.0\r\n",
             _ => b"GET /whoa",
         };
-        or_panic(tcp.write_all(partial).await, "write");
+        tcp.write_all(partial).await.expect("write");
         tasks.spawn(closed_within(tcp, since, secs(1) + MARGIN));
     }
-    let mut normal = or_panic(TcpStream::connect(server.addr).await, "connect");
+    let mut normal = TcpStream::connect(server.addr).await.expect("connect");
     get_keep_alive(&mut normal).await;
     all_closed(tasks, secs(1)).await;
 }
@@ -292,7 +285,7 @@ async fn h2_connect(
 ) {
     let tls = tls_connect(addr, tls_config(pki, &[b"h2"])).await;
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    let (send, mut conn) = or_panic(h2::client::handshake(tls).await, "h2 handshake");
+    let (send, mut conn) = h2::client::handshake(tls).await.expect("h2 handshake");
     let ping = conn.ping_pong();
     let task = tokio::spawn(async move {
         let _ = conn.await;
@@ -301,16 +294,15 @@ async fn h2_connect(
 }
 
 async fn h2_get(send: &mut h2::client::SendRequest<Bytes>) {
-    let req = or_panic(
-        http::Request::get("https://localhost/whoami").body(()),
-        "request",
-    );
-    let (res, _) = or_panic(send.send_request(req, true), "send request");
-    let res = or_panic(res.await, "response");
+    let req = http::Request::get("https://localhost/whoami")
+        .body(())
+        .expect("request");
+    let (res, _) = send.send_request(req, true).expect("send request");
+    let res = res.await.expect("response");
     assert_eq!(res.status(), 200);
     let mut body = res.into_body();
     while let Some(chunk) = body.data().await {
-        or_panic(chunk, "body");
+        chunk.expect("body");
     }
 }
 
@@ -361,14 +353,12 @@ async fn http2_streams_that_never_send_their_body_are_closed() {
     let mut tasks = JoinSet::new();
     for _ in 0..N {
         let (mut send, _, conn) = h2_connect(&pki, server.addr).await;
-        let req = or_panic(
-            http::Request::post("https://localhost/echo")
-                .header("content-length", "10")
-                .body(()),
-            "request",
-        );
+        let req = http::Request::post("https://localhost/echo")
+            .header("content-length", "10")
+            .body(())
+            .expect("request");
         // Headers without END_STREAM, then no DATA frame at all.
-        let (res, stream) = or_panic(send.send_request(req, false), "send request");
+        let (res, stream) = send.send_request(req, false).expect("send request");
         let since = Instant::now();
         tasks.spawn(async move {
             let _keep = (send, stream, res);
@@ -392,14 +382,10 @@ async fn slow_http1_request_bodies_are_closed_but_steady_ones_finish() {
     for _ in 0..N {
         let tls = tls_connect(server.addr, tls_config(&pki, &[b"http/1.1"])).await;
         let (reader, mut writer) = tokio::io::split(tls);
-        or_panic(
-            writer
-                .write_all(
-                    b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nx",
-                )
-                .await,
-            "write",
-        );
+        writer
+            .write_all(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nx")
+            .await
+            .expect("write");
         let since = Instant::now();
         // One byte every 3 s: each gap is longer than the 1 s timeout.
         tokio::spawn(async move {
@@ -415,15 +401,13 @@ async fn slow_http1_request_bodies_are_closed_but_steady_ones_finish() {
     // The timeout is between reads, not for the whole body: ten bytes
     // 300 ms apart take 3 s and are answered.
     let mut steady = tls_connect(server.addr, tls_config(&pki, &[b"http/1.1"])).await;
-    or_panic(
-        steady
-            .write_all(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n")
-            .await,
-        "write",
-    );
+    steady
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n")
+        .await
+        .expect("write");
     for _ in 0..10 {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        or_panic(steady.write_all(b"y").await, "write body byte");
+        steady.write_all(b"y").await.expect("write body byte");
     }
     let res = read_response(&mut steady).await;
     assert!(
@@ -441,11 +425,9 @@ async fn responses_the_client_never_reads_are_cut_off() {
     let mut conns = Vec::new();
     for _ in 0..4 {
         let mut tls = tls_connect(server.addr, tls_config(&pki, &[b"http/1.1"])).await;
-        or_panic(
-            tls.write_all(b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n")
-                .await,
-            "write",
-        );
+        tls.write_all(b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .expect("write");
         conns.push(tls);
     }
     normal_client_served(&pki, server.addr).await;
@@ -469,10 +451,7 @@ async fn tls_served_from(pki: &TestPki, local: &str, addr: SocketAddr) -> bool {
     let Ok(tcp) = tcp_from(local, addr).await else {
         return false;
     };
-    let name = or_panic(
-        rustls::pki_types::ServerName::try_from("localhost"),
-        "server name",
-    );
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("server name");
     let connect =
         tokio_rustls::TlsConnector::from(tls_config(pki, &[b"http/1.1"])).connect(name, tcp);
     match tokio::time::timeout(secs(5), connect).await {
@@ -542,7 +521,7 @@ async fn listener_refuses_connections_over_max_connections_per_ip() {
     .await;
     let mut held = Vec::new();
     for _ in 0..3 {
-        let tcp = or_panic(tcp_from("127.0.0.1", server.addr).await, "connect");
+        let tcp = tcp_from("127.0.0.1", server.addr).await.expect("connect");
         held.push(tls_over(tcp, tls_config(&pki, &[b"http/1.1"])).await);
     }
     assert!(!tls_served_from(&pki, "127.0.0.1", server.addr).await);
@@ -600,21 +579,18 @@ async fn http2_responses_a_zero_window_never_lets_through_are_cut_off() {
         let tls = tls_connect(server.addr, tls_config(&pki, &[b"h2"])).await;
         // No flow-control window at all: no DATA frame may reach the client,
         // and hyper waits for capacity without a write ever blocking.
-        let (mut send, conn) = or_panic(
-            h2::client::Builder::new()
-                .initial_window_size(0)
-                .handshake::<_, Bytes>(tls)
-                .await,
-            "h2 handshake",
-        );
+        let (mut send, conn) = h2::client::Builder::new()
+            .initial_window_size(0)
+            .handshake::<_, Bytes>(tls)
+            .await
+            .expect("h2 handshake");
         let conn = tokio::spawn(async move {
             let _ = conn.await;
         });
-        let req = or_panic(
-            http::Request::get("https://localhost/big").body(()),
-            "request",
-        );
-        let (res, _) = or_panic(send.send_request(req, true), "send request");
+        let req = http::Request::get("https://localhost/big")
+            .body(())
+            .expect("request");
+        let (res, _) = send.send_request(req, true).expect("send request");
         let since = Instant::now();
         tasks.spawn(async move {
             let _keep = (send, res);

@@ -1,11 +1,13 @@
 //! The mTLS listener end to end: real handshakes with curl and rustls.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;
 
 use certbound_pki::CertificateRequest;
-use certbound_testkit::{TestPki, client_config, client_config_versions, or_panic, request_cn};
+use certbound_testkit::{TestPki, client_config, client_config_versions, request_cn};
 use common::{curl, curl_as, json, rustls_get, start_mtls};
 use serde_json::Value;
 
@@ -83,7 +85,7 @@ async fn expired_ca_signed_certificate_is_recorded_as_invalid_chain() {
     );
     let server = start_mtls(&pki).await;
     let config = Arc::new(client_config(pki.ca_der(), Some(&old)));
-    let (v, _) = or_panic(rustls_get(server.addr, config).await, "request");
+    let (v, _) = rustls_get(server.addr, config).await.expect("request");
     assert_eq!(
         v["certificate"]["x5t#S256"],
         Value::from(old.thumbprint().to_string())
@@ -105,24 +107,21 @@ async fn a_key_that_does_not_match_the_certificate_fails_the_handshake() {
     // rustls sends alice's certificate but signs CertificateVerify with
     // mallory's key: exactly what a thief holding only the certificate can do.
     let mut roots = rustls::RootCertStore::empty();
-    or_panic(roots.add(pki.ca_der()), "root");
+    roots.add(pki.ca_der()).expect("root");
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let signer = or_panic(
-        provider
-            .key_provider
-            .load_private_key(certbound_testkit::load_key(&mallory.key_path)),
-        "load key",
-    );
+    let signer = provider
+        .key_provider
+        .load_private_key(certbound_testkit::load_key(&mallory.key_path))
+        .expect("load key");
     let stolen = Arc::new(rustls::sign::CertifiedKey::new(
         certbound_testkit::load_certs(&alice.cert_path),
         signer,
     ));
-    let config = or_panic(
-        rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions(),
-        "versions",
-    )
-    .with_root_certificates(roots)
-    .with_client_cert_resolver(Arc::new(AlwaysSend(stolen)));
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_client_cert_resolver(Arc::new(AlwaysSend(stolen)));
     let result = rustls_get(server.addr, Arc::new(config)).await;
     let err = match result {
         Ok(v) => panic!("handshake must fail, got {v:?}"),
@@ -150,14 +149,12 @@ async fn a_key_that_does_not_match_the_certificate_fails_the_handshake() {
     assert_ne!(code, 0, "{body}");
 
     // The server is still healthy afterwards.
-    let (v, _) = or_panic(
-        rustls_get(
-            server.addr,
-            Arc::new(client_config(pki.ca_der(), Some(&alice))),
-        )
-        .await,
-        "good request",
-    );
+    let (v, _) = rustls_get(
+        server.addr,
+        Arc::new(client_config(pki.ca_der(), Some(&alice))),
+    )
+    .await
+    .expect("good request");
     assert_eq!(
         v["certificate"]["x5t#S256"],
         Value::from(alice.thumbprint().to_string())
@@ -191,11 +188,12 @@ async fn tls13_resumption_keeps_the_client_certificate() {
         &[&rustls::version::TLS13],
     ));
 
-    let (first, first_resumed) =
-        or_panic(rustls_get(server.addr, Arc::clone(&config)).await, "first");
+    let (first, first_resumed) = rustls_get(server.addr, Arc::clone(&config))
+        .await
+        .expect("first");
     assert!(!first_resumed);
     assert_eq!(first["tls_version"], "TLSv1_3");
-    let (second, second_resumed) = or_panic(rustls_get(server.addr, config).await, "second");
+    let (second, second_resumed) = rustls_get(server.addr, config).await.expect("second");
     assert!(second_resumed, "client should have resumed");
     assert_eq!(
         second["resumed"], true,
@@ -218,7 +216,7 @@ async fn tls12_clients_are_served_too() {
         Some(&alice),
         &[&rustls::version::TLS12],
     ));
-    let (v, _) = or_panic(rustls_get(server.addr, config).await, "tls1.2");
+    let (v, _) = rustls_get(server.addr, config).await.expect("tls1.2");
     assert_eq!(v["tls_version"], "TLSv1_2");
     assert_eq!(
         v["certificate"]["x5t#S256"],
@@ -260,22 +258,18 @@ async fn certificate_headers_sent_over_mtls_are_stripped() {
 async fn tls_listener_without_client_auth_never_asks() {
     let pki = TestPki::new();
     let alice = pki.simple_client("alice");
-    let config = or_panic(
-        certbound_tls::server_config(
-            pki.server_chain(),
-            pki.server_key(),
-            &certbound_tls::ClientAuth::None,
-        ),
-        "config",
-    );
+    let config = certbound_tls::server_config(
+        pki.server_chain(),
+        pki.server_key(),
+        &certbound_tls::ClientAuth::None,
+    )
+    .expect("config");
     let server = common::start(certbound_tls::ListenerMode::Tls { config }).await;
-    let (v, _) = or_panic(
-        rustls_get(
-            server.addr,
-            Arc::new(client_config(pki.ca_der(), Some(&alice))),
-        )
-        .await,
-        "request",
-    );
+    let (v, _) = rustls_get(
+        server.addr,
+        Arc::new(client_config(pki.ca_der(), Some(&alice))),
+    )
+    .await
+    .expect("request");
     assert_eq!(v["certificate"], Value::Null);
 }

@@ -4,6 +4,8 @@
 //! The listener trusts 127.0.0.2; curl `--interface 127.0.0.2` plays the
 //! proxy and plain 127.0.0.1 plays an attacker who reached the port directly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use base64::Engine;

@@ -1,51 +1,33 @@
 //! The example's router behind a real certbound AS: the bound holder is
 //! greeted, a replay with another certificate is 401, a missing scope 403.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use certbound_client::TlsSettings;
 use certbound_guard::{Guard, GuardOptions};
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::{TestPki, or_panic};
-use certbound_testkit_as::{curl, register_tls_client, start_as};
-use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode};
+use certbound_testkit::assert_error;
+
+use certbound_testkit::server::{AsFixture, curl, register_tls_client, serve_mtls};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn example_resource_server_enforces_bound_tokens() {
-    let pki = TestPki::new();
-    let dir = or_panic(tempfile::tempdir(), "tempdir");
-    let server = start_as(&pki, dir.path(), "").await;
+    let AsFixture {
+        pki,
+        dir: _dir,
+        server,
+    } = AsFixture::start("").await;
     register_tls_client(&server, "client-a", "hello.read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("client-a"), pki.simple_client("client-b"));
 
-    let tls = or_panic(
-        TlsSettings::from_pem_files(Some(&pki.ca_path()), None),
-        "tls",
-    );
+    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
     // Tokens of clients registered without an audience carry the AS's
     // default one, its issuer; only bound tokens are accepted by default.
     let options = GuardOptions::new(server.issuer.clone(), server.issuer.clone());
-    let guard = or_panic(Guard::discover(options, &tls).await, "guard");
-    let cas = or_panic(ClientCaBundle::from_pem_file(&pki.ca_path()), "CA");
-    let config = or_panic(
-        certbound_tls::server_config(
-            pki.server_chain(),
-            pki.server_key(),
-            &ClientAuth::Request(cas.clone()),
-        ),
-        "tls config",
-    );
-    let listener = or_panic(tokio::net::TcpListener::bind("127.0.0.1:0").await, "bind");
-    let port = or_panic(listener.local_addr(), "addr").port();
-    tokio::spawn(certbound_tls::serve(
-        listener,
-        ListenerMode::MutualTls {
-            config,
-            client_cas: cas,
-        },
-        certbound_tls::ConnectionLimits::default(),
-        certbound_example_resource_server::app(guard),
-        std::future::pending(),
-    ));
+    let guard = Guard::discover(options, &tls).await.expect("guard");
+    let app = certbound_example_resource_server::app(guard);
+    let port = serve_mtls(&pki, app, std::future::pending()).await;
 
     let token_url = format!("{}/token", server.mtls_url.clone().unwrap_or_default());
     let (status, body) = curl(
@@ -70,21 +52,13 @@ async fn example_resource_server_enforces_bound_tokens() {
     assert_eq!(body["message"], "hello client-a");
     assert_eq!(body["bound_to"], Value::from(a.thumbprint().to_string()));
     let (status, body) = curl(&pki, Some(&b), &["-H", &auth, &hello]).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_token")),
-        "{body}"
-    );
+    assert_error(status, &body, (401, "invalid_token"));
     let (status, body) = curl(
         &pki,
         Some(&a),
         &["-H", &auth, &format!("https://localhost:{port}/admin")],
     )
     .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("insufficient_scope")),
-        "{body}"
-    );
+    assert_error(status, &body, (403, "insufficient_scope"));
     server.stop().await;
 }

@@ -9,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use certbound_testkit::{TestPki, or_panic, require_tool, run};
+use certbound_testkit::config::as_toml;
+use certbound_testkit::{Curl, TestPki, run};
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_certbound");
@@ -26,6 +27,18 @@ pub fn add_client(dir: &Path, cfg: &str, args: &[&str]) -> String {
     );
     assert_eq!(code, 0, "clients add {args:?}: {out}{err}");
     out
+}
+
+/// `clients add` for a `tls_client_auth` client `id` matched by `CN=id`,
+/// with `scope` and any `more` arguments.
+pub fn add_tls_client(dir: &Path, cfg: &str, id: &str, scope: &str, more: &[&str]) -> String {
+    let dn = format!("CN={id}");
+    let mut args = vec!["--id", id, "--auth", "tls_client_auth", "--subject-dn", &dn];
+    if !scope.is_empty() {
+        args.extend(["--scope", scope]);
+    }
+    args.extend(more);
+    add_client(dir, cfg, &args)
 }
 
 /// A `certbound serve` child process; killed on drop.
@@ -53,17 +66,15 @@ impl Serve {
         env: &[(&str, &str)],
         ready_prefix: &str,
     ) -> Self {
-        let mut child = or_panic(
-            Command::new(BIN)
-                .current_dir(dir)
-                .arg(subcommand)
-                .args(args)
-                .envs(env.iter().copied())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn(),
-            "spawn certbound serve",
-        );
+        let mut child = Command::new(BIN)
+            .current_dir(dir)
+            .arg(subcommand)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn certbound serve");
         let (tx, rx) = mpsc::channel::<(bool, String)>();
         if let Some(err) = child.stderr.take() {
             let tx = tx.clone();
@@ -144,13 +155,10 @@ impl Drop for Serve {
 }
 
 pub fn curl(args: &[&str]) -> (i32, Value) {
-    let (code, out, err) = run(Command::new(require_tool("curl"))
-        .args(["-sS", "--noproxy", "*", "--max-time", "20"])
-        .args(args));
-    (
-        code,
-        serde_json::from_str(&out).unwrap_or(Value::String(format!("{out}{err}"))),
-    )
+    let out = Curl::new().args(args).run_blocking();
+    let json = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|_| Value::String(format!("{}{}", out.stdout, out.stderr)));
+    (out.code, json)
 }
 
 pub fn write_config(dir: &Path, pki: &TestPki, storage: &str, listeners: &str) -> PathBuf {
@@ -166,23 +174,10 @@ pub fn write_config_named(
     listeners: &str,
 ) -> PathBuf {
     let path = dir.join(name);
-    let text = format!(
-        "{top}\n[storage]\nurl = \"{storage}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n{listeners}\n[keys]\ncache_seconds = 0\n",
-        pki.dir().join("server.pem").display(),
-        pki.dir().join("server.key").display(),
-        pki.ca_path().display(),
-    );
-    or_panic(std::fs::write(&path, text), "write config");
+    let text = format!("{top}\n{}", as_toml(pki, storage, listeners, ""));
+    std::fs::write(&path, text).expect("write config");
     path
 }
 
-pub fn claims(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap_or_default();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap_or_default(),
-    )
-    .unwrap_or(Value::Null)
-}
+#[allow(unused_imports)]
+pub use certbound_testkit::jwt_claims as claims;

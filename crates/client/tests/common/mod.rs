@@ -11,9 +11,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::extract::Request;
 use axum::middleware::Next;
 use certbound_client::{CertboundClient, CertboundClientBuilder, TlsSettings};
-use certbound_server::clients::ClientMetadata;
-use certbound_server::{Config, RunningServer};
-use certbound_testkit::{TestIdentity, TestPki, or_panic};
+use certbound_server::RunningServer;
+use certbound_server::clients::TokenFormat;
+use certbound_testkit::config::as_toml;
+use certbound_testkit::server::{register_tls_client, start_as_from};
+use certbound_testkit::{TestIdentity, TestPki};
 use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -41,8 +43,8 @@ pub struct TestAs {
 }
 
 async fn bind() -> (TcpListener, String) {
-    let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind");
-    let port = or_panic(listener.local_addr(), "local address").port();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("local address").port();
     (listener, format!("https://localhost:{port}"))
 }
 
@@ -50,33 +52,27 @@ impl TestAs {
     /// Starts with `[tokens] access_token_ttl = ttl`.
     pub async fn start(ttl: u64) -> Self {
         let pki = TestPki::new();
-        let dir = or_panic(tempfile::tempdir(), "tempdir");
+        let dir = tempfile::tempdir().expect("tempdir");
         let (mtls_listener, mtls_url) = bind().await;
         let (public_listener, issuer) = bind().await;
-        let toml = format!(
-            "[storage]\nurl = \"{store}\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\n\
-             [listeners.mtls]\naddr = \"127.0.0.1:0\"\nurl = \"{mtls_url}\"\n\
-             [listeners.public]\naddr = \"127.0.0.1:0\"\nurl = \"{issuer}\"\n\
-             [keys]\ncache_seconds = 0\n[tokens]\naccess_token_ttl = {ttl}\n",
-            store = certbound_testkit::sqlite_url(dir.path()),
-            cert = pki.dir().join("server.pem").display(),
-            key = pki.dir().join("server.key").display(),
-            ca = pki.ca_path().display(),
+        let listeners = format!(
+            "[listeners.mtls]\naddr = \"127.0.0.1:0\"\nurl = \"{mtls_url}\"\n\
+             [listeners.public]\naddr = \"127.0.0.1:0\"\nurl = \"{issuer}\""
         );
-        let config = or_panic(
-            Config::from_toml(&toml, &dir.path().join("certbound.toml"), Vec::new()),
-            "config",
+        let toml = as_toml(
+            &pki,
+            &certbound_testkit::sqlite_url(dir.path()),
+            &listeners,
+            &format!("[tokens]\naccess_token_ttl = {ttl}"),
         );
-        let running = or_panic(certbound_server::start(config).await, "start server");
+        let running = start_as_from(&toml, dir.path()).await;
         assert_eq!(running.issuer, issuer);
 
         let counts = Arc::new(Counts::default());
-        let cas = or_panic(ClientCaBundle::from_pem_file(&pki.ca_path()), "client CAs");
+        let cas = ClientCaBundle::from_pem_file(&pki.ca_path()).expect("client CAs");
         let tls = |auth: &ClientAuth| {
-            or_panic(
-                certbound_tls::server_config(pki.server_chain(), pki.server_key(), auth),
-                "server TLS config",
-            )
+            certbound_tls::server_config(pki.server_chain(), pki.server_key(), auth)
+                .expect("server TLS config")
         };
         let modes = [
             (
@@ -150,32 +146,16 @@ impl TestAs {
     /// Registers `id` as a `tls_client_auth` client (subject `CN=id`, scopes
     /// `read write`) and issues its certificate.
     pub async fn register(&self, id: &str) -> TestIdentity {
-        let metadata: ClientMetadata = or_panic(
-            serde_json::from_value(serde_json::json!({
-                "token_endpoint_auth_method": "tls_client_auth",
-                "tls_client_auth_subject_dn": format!("CN={id}"),
-                "scope": "read write",
-            })),
-            "client metadata",
-        );
-        let store = match &self.running {
-            Some(r) => Arc::clone(&r.server.store),
-            None => panic!("server stopped"),
-        };
-        or_panic(
-            certbound_server::register_client(store.as_ref(), id, metadata, None).await,
-            "register client",
-        );
+        let running = self.running.as_ref().expect("server running");
+        register_tls_client(running, id, "read write", TokenFormat::default()).await;
         self.pki.simple_client(id)
     }
 
     /// TLS settings trusting the test CA and presenting `identity`.
     pub fn tls(&self, identity: &TestIdentity) -> TlsSettings {
         let ca = self.pki.ca_path();
-        or_panic(
-            TlsSettings::from_pem_files(Some(&ca), Some((&identity.cert_path, &identity.key_path))),
-            "TLS settings",
-        )
+        TlsSettings::from_pem_files(Some(&ca), Some((&identity.cert_path, &identity.key_path)))
+            .expect("TLS settings")
     }
 
     /// A client builder for `id` with `identity`.

@@ -13,12 +13,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use certbound_testkit::{TestPki, or_panic};
-use certbound_tls::{ClientAuth, ClientCaBundle, ListenerMode, PeerCertificate};
+use certbound_testkit::TestPki;
+use certbound_testkit::server::serve_mtls;
+use certbound_tls::PeerCertificate;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// One request the resource received.
@@ -59,15 +57,8 @@ impl ResourceState {
     }
 }
 
-/// The JWT payload, unverified.
-pub fn jwt_claims(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap_or_default();
-    URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null)
-}
+#[allow(unused_imports)]
+pub use certbound_testkit::jwt_claims;
 
 fn unauthorized(challenge: &'static str, why: &str) -> Response {
     (
@@ -161,37 +152,15 @@ pub struct Resource {
 impl Resource {
     /// Serves the resource with the PKI's server certificate, requesting client certificates.
     pub async fn start(pki: &TestPki) -> Self {
-        let cas = or_panic(
-            ClientCaBundle::from_pem_file(&pki.ca_path()),
-            "client CA bundle",
-        );
-        let config = or_panic(
-            certbound_tls::server_config(
-                pki.server_chain(),
-                pki.server_key(),
-                &ClientAuth::Request(cas.clone()),
-            ),
-            "resource TLS config",
-        );
         let state = Arc::new(ResourceState::default());
         let app = Router::new()
             .fallback(handle)
             .with_state(Arc::clone(&state));
-        let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind resource");
-        let port = or_panic(listener.local_addr(), "resource address").port();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(certbound_tls::serve(
-            listener,
-            ListenerMode::MutualTls {
-                config,
-                client_cas: cas,
-            },
-            certbound_tls::ConnectionLimits::default(),
-            app,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let port = serve_mtls(pki, app, async move {
+            let _ = stopped.await;
+        })
+        .await;
         Self {
             url: format!("https://localhost:{port}"),
             state,

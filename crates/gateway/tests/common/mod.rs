@@ -1,46 +1,25 @@
-//! Shared by the gateway tests: a real AS, an echo upstream, a gateway, curl.
+//! The gateway tests' short names for the testkit's AS and gateway helpers.
 
 #![allow(dead_code, missing_docs)]
 
 use std::path::Path;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::routing::any;
-use certbound_gateway::{GatewayConfig, RunningGateway};
-use certbound_testkit::{TestPki, or_panic};
-pub use certbound_testkit_as::{curl, register_tls_client as register, start_as, token};
-use http::{HeaderMap, Method, Uri};
-use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use certbound_gateway::RunningGateway;
+#[allow(unused_imports)]
+pub use certbound_testkit::gateway::start_upstream;
+use certbound_testkit::gateway::{GatewaySetup, start_gateway as start};
+#[allow(unused_imports)]
+pub use certbound_testkit::server::{curl, register_tls_client as register, start_as, token};
+use certbound_testkit::{TestIdentity, TestPki};
 
-/// Echoes what it received as JSON.
-pub async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> axum::Json<Value> {
-    let h: serde_json::Map<String, Value> = headers
-        .keys()
-        .map(|k| {
-            (
-                k.as_str().to_owned(),
-                Value::from(
-                    headers
-                        .get_all(k)
-                        .iter()
-                        .filter_map(|v| v.to_str().ok())
-                        .collect::<Vec<_>>(),
-                ),
-            )
-        })
-        .collect();
-    axum::Json(
-        json!({ "method": method.as_str(), "uri": uri.to_string(), "headers": h, "body": String::from_utf8_lossy(&body) }),
+/// `[authorization_server]` keys that make the gateway introspect as
+/// client `gateway` with `gwid`'s certificate, then `more`.
+pub fn introspection_as(gwid: &TestIdentity, more: &str) -> String {
+    format!(
+        "introspection_client_id = \"gateway\"\ncert = \"{}\"\nkey = \"{}\"\n{more}",
+        gwid.cert_path.display(),
+        gwid.key_path.display()
     )
-}
-
-pub async fn start_upstream() -> String {
-    let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind upstream");
-    let addr = or_panic(listener.local_addr(), "addr");
-    tokio::spawn(async move { axum::serve(listener, Router::new().fallback(any(echo))).await });
-    format!("http://{addr}")
 }
 
 pub async fn start_gateway(
@@ -62,9 +41,7 @@ pub async fn start_gateway_with(
     extra: &str,
     upstream_extra: &str,
 ) -> RunningGateway {
-    // What the AS puts in `aud` by default (tokens.default_audience = the issuer).
-    let policy = format!("audience = \"{issuer}\"");
-    start_gateway_policy(pki, dir, issuer, upstream, extra, upstream_extra, &policy).await
+    gateway(pki, dir, issuer, upstream, extra, upstream_extra, None).await
 }
 
 /// [`start_gateway_with`] with `policy` lines in `[policy]` instead of the
@@ -78,42 +55,32 @@ pub async fn start_gateway_policy(
     upstream_extra: &str,
     policy: &str,
 ) -> RunningGateway {
-    let toml = format!(
-        r#"[listener]
-mode = "mtls"
-addr = "127.0.0.1:0"
-[tls]
-cert = "{cert}"
-key = "{key}"
-client_ca = "{ca}"
-[authorization_server]
-issuer = "{issuer}"
-ca = "{ca}"
-{extra}
-[policy]
-{policy}
-leeway_seconds = 0
-jwks_refetch_seconds = 1
-[upstream]
-request_timeout_ms = 5000
-forward_client_cert = true
-{upstream_extra}
-[[routes]]
-path_prefix = "/admin"
-upstream = "{upstream}"
-scopes = ["admin"]
-[[routes]]
-path_prefix = "/api"
-upstream = "{upstream}"
-scopes = ["read"]
-"#,
-        cert = pki.dir().join("server.pem").display(),
-        key = pki.dir().join("server.key").display(),
-        ca = pki.ca_path().display(),
-    );
-    let config = or_panic(
-        GatewayConfig::from_toml(&toml, &dir.join("gateway.toml")),
-        "gateway config",
-    );
-    or_panic(certbound_gateway::start(config).await, "start gateway")
+    gateway(
+        pki,
+        dir,
+        issuer,
+        upstream,
+        extra,
+        upstream_extra,
+        Some(policy),
+    )
+    .await
+}
+
+async fn gateway(
+    pki: &TestPki,
+    dir: &Path,
+    issuer: &str,
+    upstream: &str,
+    extra: &str,
+    upstream_extra: &str,
+    policy: Option<&str>,
+) -> RunningGateway {
+    let setup = GatewaySetup {
+        upstream,
+        extra,
+        policy,
+        upstream_extra,
+    };
+    start(pki, dir, issuer, setup).await
 }

@@ -3,9 +3,11 @@
 
 #![allow(dead_code, missing_docs)]
 
-use certbound_server::clients::{ClientMetadata, hash_secret};
-use certbound_server::{Config, RunningServer};
-use certbound_testkit::{TestIdentity, TestPki, TestPostgres, or_panic, require_tool};
+use certbound_server::RunningServer;
+use certbound_server::clients::ClientMetadata;
+use certbound_testkit::config::{MTLS_LISTENER, as_toml};
+use certbound_testkit::server::{register_client, start_as_from};
+use certbound_testkit::{Curl, TestIdentity, TestPki, TestPostgres, json_or_text};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -51,7 +53,7 @@ impl TestServer {
         // Capture the server's audit events from the first start on.
         let _ = audit_log();
         let pki = TestPki::new();
-        let dir = or_panic(tempfile::tempdir(), "tempdir");
+        let dir = tempfile::tempdir().expect("tempdir");
         let (store_url, pg) = match backend {
             Backend::Sqlite => (certbound_testkit::sqlite_url(dir.path()), None),
             Backend::Postgres => {
@@ -59,17 +61,8 @@ impl TestServer {
                 (pg.url(), Some(pg))
             }
         };
-        let toml = format!(
-            "[storage]\nurl = \"{store_url}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[keys]\ncache_seconds = 0\n{extra}",
-            pki.dir().join("server.pem").display(),
-            pki.dir().join("server.key").display(),
-            pki.ca_path().display(),
-        );
-        let config = or_panic(
-            Config::from_toml(&toml, &dir.path().join("certbound.toml"), Vec::new()),
-            "config",
-        );
-        let running = or_panic(certbound_server::start(config).await, "start server");
+        let toml = as_toml(&pki, &store_url, MTLS_LISTENER, extra);
+        let running = start_as_from(&toml, dir.path()).await;
         let url = running.mtls_url.clone().unwrap_or_default();
         Self {
             pki,
@@ -89,16 +82,7 @@ impl TestServer {
     }
 
     pub async fn register(&self, id: &str, metadata: ClientMetadata, secret: Option<&str>) {
-        or_panic(
-            certbound_server::register_client(
-                self.running().server.store.as_ref(),
-                id,
-                metadata,
-                secret.map(hash_secret),
-            )
-            .await,
-            "register client",
-        );
+        register_client(self.running(), id, metadata, secret).await;
     }
 
     /// POSTs `body` to `path` with curl; returns (status, JSON body or Null).
@@ -123,112 +107,67 @@ impl TestServer {
         extra: &[&str],
     ) -> (u16, Value) {
         let body_file = self.dir.path().join(format!("body-{}", unique()));
-        or_panic(std::fs::write(&body_file, body), "write body");
-        let mut args: Vec<String> = vec![
-            "-sS".into(),
-            "--noproxy".into(),
-            "*".into(),
-            "--max-time".into(),
-            "20".into(),
-            "-w".into(),
-            "\n%{http_code}".into(),
-            "--cacert".into(),
-            self.pki.ca_path().display().to_string(),
-            "--data-binary".into(),
-            format!("@{}", body_file.display()),
-        ];
+        std::fs::write(&body_file, body).expect("write body");
+        let mut curl = Curl::new()
+            .status()
+            .ca(&self.pki)
+            .arg("--data-binary")
+            .arg(format!("@{}", body_file.display()));
         if !headers
             .iter()
             .any(|h| h.to_ascii_lowercase().starts_with("content-type"))
         {
-            args.extend([
-                "-H".into(),
-                "Content-Type: application/x-www-form-urlencoded".into(),
-            ]);
+            curl = curl.args(["-H", "Content-Type: application/x-www-form-urlencoded"]);
         }
         for h in headers {
-            args.extend(["-H".into(), (*h).to_owned()]);
+            curl = curl.args(["-H", h]);
         }
-        if let Some(id) = identity {
-            args.extend([
-                "--cert".into(),
-                id.cert_path.display().to_string(),
-                "--key".into(),
-                id.key_path.display().to_string(),
-            ]);
-        }
-        args.extend(extra.iter().map(|s| (*s).to_owned()));
-        args.push(url.to_owned());
-        let out = or_panic(
-            tokio::process::Command::new(require_tool("curl"))
-                .args(&args)
-                .output()
-                .await,
-            "curl",
-        );
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "curl failed: {}{}",
-            text,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        let json = if body.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()))
-        };
-        (status.trim().parse().unwrap_or(0), json)
+        let out = curl.identity(identity).args(extra).arg(url).run().await;
+        assert!(out.code == 0, "curl failed: {}{}", out.stdout, out.stderr);
+        let (status, body) = out.status_and_body();
+        (status, json_or_text(body))
+    }
+
+    /// A `client_credentials` request for `client_id` with the given certificate.
+    pub async fn token_request(
+        &self,
+        identity: Option<&TestIdentity>,
+        client_id: &str,
+    ) -> (u16, Value) {
+        let form = format!("grant_type=client_credentials&client_id={client_id}");
+        self.post("/token", identity, form.as_bytes(), &[]).await
     }
 
     /// A token for `client_id` with the given certificate (expects success).
     pub async fn token(&self, identity: Option<&TestIdentity>, client_id: &str) -> String {
-        let (status, body) = self
-            .post(
-                "/token",
-                identity,
-                format!("grant_type=client_credentials&client_id={client_id}").as_bytes(),
-                &[],
-            )
-            .await;
+        let (status, body) = self.token_request(identity, client_id).await;
         assert_eq!(status, 200, "{body}");
         body["access_token"].as_str().unwrap_or_default().to_owned()
     }
 
     pub async fn get(&self, path: &str) -> Value {
-        let out = or_panic(
-            tokio::process::Command::new(require_tool("curl"))
-                .args(["-sS", "--noproxy", "*", "--fail", "--cacert"])
-                .arg(self.pki.ca_path())
-                .arg(format!("{}{path}", self.url))
-                .output()
-                .await,
-            "curl",
-        );
-        assert!(
-            out.status.success(),
-            "GET {path}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        or_panic(serde_json::from_slice(&out.stdout), "JSON")
+        let out = Curl::new()
+            .arg("--fail")
+            .ca(&self.pki)
+            .arg(format!("{}{path}", self.url))
+            .run()
+            .await;
+        assert!(out.code == 0, "GET {path}: {}", out.stderr);
+        serde_json::from_str(&out.stdout).expect("JSON")
     }
 
     /// Row counts of every table, to prove a refused request wrote nothing.
     pub async fn row_counts(&self) -> Vec<(String, i64)> {
         sqlx::any::install_default_drivers();
-        let pool = or_panic(
-            sqlx::AnyPool::connect(&self.store_url).await,
-            "connect for counting",
-        );
+        let pool = sqlx::AnyPool::connect(&self.store_url)
+            .await
+            .expect("connect for counting");
         let mut out = Vec::new();
         for table in ["clients", "signing_keys", "opaque_tokens", "revoked_jtis"] {
-            let n: i64 = or_panic(
-                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-                    .fetch_one(&pool)
-                    .await,
-                "count",
-            );
+            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&pool)
+                .await
+                .expect("count");
             out.push((table.to_owned(), n));
         }
         pool.close().await;
@@ -240,6 +179,14 @@ impl TestServer {
             r.stop().await;
         }
     }
+}
+
+/// Asserts `token`'s `cnf.x5t#S256` is the thumbprint of `holder`'s certificate.
+pub fn assert_bound(token: &str, holder: &TestIdentity) {
+    assert_eq!(
+        claims(token)["cnf"]["x5t#S256"],
+        Value::from(holder.thumbprint().to_string())
+    );
 }
 
 /// Everything logged by this test process, so tests can read the audit
@@ -303,21 +250,5 @@ pub fn openssl_thumbprint(cert: &std::path::Path) -> String {
     out.trim().trim_end_matches('=').to_owned()
 }
 
-/// Claims of a JWT, unverified (tests verify separately).
-pub fn claims(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap_or_default();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap_or_default();
-    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-}
-
-pub fn header(token: &str) -> Value {
-    use base64::Engine;
-    let part = token.split('.').next().unwrap_or_default();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .unwrap_or_default();
-    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-}
+#[allow(unused_imports)]
+pub use certbound_testkit::{jwt_claims as claims, jwt_header as header};

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use certbound_testkit::{TestPki, or_panic, require_tool};
+use certbound_testkit::{Curl, TestPki};
 use certbound_tls::{
-    CertificateHeader, ChainStatus, ClientAuth, ClientCaBundle, ConnectionInfo, ConnectionLimits,
-    ListenerMode, PeerCertificate, TrustedProxies,
+    CertificateHeader, ChainStatus, ClientCaBundle, ConnectionInfo, ConnectionLimits, ListenerMode,
+    PeerCertificate, TrustedProxies,
 };
 use http::HeaderMap;
 use serde_json::{Value, json};
@@ -81,8 +81,8 @@ pub async fn start(mode: ListenerMode) -> Running {
 }
 
 pub async fn start_limited(mode: ListenerMode, limits: ConnectionLimits) -> Running {
-    let listener = or_panic(TcpListener::bind("127.0.0.1:0").await, "bind");
-    let addr = or_panic(listener.local_addr(), "local addr");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(certbound_tls::serve(
         listener,
@@ -97,38 +97,22 @@ pub async fn start_limited(mode: ListenerMode, limits: ConnectionLimits) -> Runn
 }
 
 pub fn client_cas(pki: &TestPki) -> ClientCaBundle {
-    or_panic(
-        ClientCaBundle::from_pem_file(&pki.ca_path()),
-        "client CA bundle",
-    )
+    ClientCaBundle::from_pem_file(&pki.ca_path()).expect("client CA bundle")
 }
 
 pub async fn start_mtls(pki: &TestPki) -> Running {
     start(mtls_mode(pki)).await
 }
 
-pub fn mtls_mode(pki: &TestPki) -> ListenerMode {
-    let cas = client_cas(pki);
-    let config = or_panic(
-        certbound_tls::server_config(
-            pki.server_chain(),
-            pki.server_key(),
-            &ClientAuth::Request(cas.clone()),
-        ),
-        "server config",
-    );
-    ListenerMode::MutualTls {
-        config,
-        client_cas: cas,
-    }
-}
+#[allow(unused_imports)]
+pub use certbound_testkit::mtls_mode;
 
 pub async fn start_proxy(pki: &TestPki, trusted: &[&str], header: CertificateHeader) -> Running {
     start(proxy_mode(pki, trusted, header)).await
 }
 
 pub fn proxy_mode(pki: &TestPki, trusted: &[&str], header: CertificateHeader) -> ListenerMode {
-    let proxies = or_panic(TrustedProxies::parse(trusted), "trusted proxies");
+    let proxies = TrustedProxies::parse(trusted).expect("trusted proxies");
     ListenerMode::TrustedProxy {
         proxies,
         header,
@@ -138,19 +122,12 @@ pub fn proxy_mode(pki: &TestPki, trusted: &[&str], header: CertificateHeader) ->
 
 /// Runs curl (never through a proxy from the environment); returns (exit code, body).
 pub async fn curl(args: &[&str]) -> (i32, String) {
-    let out = or_panic(
-        tokio::process::Command::new(require_tool("curl"))
-            .args(["-sS", "--noproxy", "*", "--max-time", "20"])
-            .args(args)
-            .output()
-            .await,
-        "spawn curl",
-    );
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let out = Curl::new().args(args).run().await;
+    let mut text = out.stdout;
+    if out.code != 0 {
+        text.push_str(&out.stderr);
     }
-    (out.status.code().unwrap_or(-1), text)
+    (out.code, text)
 }
 
 /// curl with the PKI's CA, presenting `who`'s certificate.
@@ -160,12 +137,18 @@ pub async fn curl_as(
     extra: &[&str],
     url: &str,
 ) -> (i32, String) {
-    let ca = pki.ca_path().to_string_lossy().into_owned();
-    let cert = who.cert_path.to_string_lossy().into_owned();
-    let key = who.key_path.to_string_lossy().into_owned();
-    let mut args = extra.to_vec();
-    args.extend(["--cacert", &ca, "--cert", &cert, "--key", &key, url]);
-    curl(&args).await
+    let out = Curl::new()
+        .args(extra)
+        .ca(pki)
+        .identity(Some(who))
+        .arg(url)
+        .run()
+        .await;
+    let mut text = out.stdout;
+    if out.code != 0 {
+        text.push_str(&out.stderr);
+    }
+    (out.code, text)
 }
 
 pub fn json(body: &str) -> Value {
