@@ -33,7 +33,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 wait_for() {
   for _ in $(seq 1 300); do
     curl -sf --noproxy '*' -o /dev/null --max-time 2 "$@" && return 0
@@ -53,19 +54,7 @@ FORM='grant_type=client_credentials&client_id=bench-client&scope=read'
 start_as() { # binary name cpu -> sets AS_PID, AS_PORT
   AS_PORT=$(free_port)
   mkdir -p "$WORK/$2"
-  cat >"$WORK/$2/certbound.toml" <<EOF
-[storage]
-url = "sqlite://$WORK/$2/certbound.db"
-[tls]
-cert = "$PKI/server.pem"
-key = "$PKI/server.key"
-client_ca = "$CA"
-[listeners.mtls]
-addr = "127.0.0.1:$AS_PORT"
-url = "https://127.0.0.1:$AS_PORT"
-[tokens]
-access_token_ttl = 3600
-EOF
+  certbound_toml "sqlite://$WORK/$2/certbound.db" "$AS_PORT" >"$WORK/$2/certbound.toml"
   "$1" clients add --config "$WORK/$2/certbound.toml" --id bench-client --auth tls_client_auth \
     --subject-dn "CN=bench-client,O=certbound bench" --scope read >/dev/null
   taskset -c "$3" "$1" serve --config "$WORK/$2/certbound.toml" >"$WORK/$2/as.log" 2>&1 &
@@ -74,30 +63,10 @@ EOF
   wait_for --cacert "$CA" "https://127.0.0.1:$AS_PORT/readyz"
 }
 
-# The same gateway configuration for both builds: bound tokens required and
-# the AS's audience named, which old builds accept too.
+# The same gateway configuration for both builds (bench/lib.sh).
 start_gateway() { # binary -> sets GW_PID, GW_PORT
   GW_PORT=$(free_port)
-  cat >"$WORK/gw-$GW_PORT.toml" <<EOF
-[listener]
-mode = "mtls"
-addr = "127.0.0.1:$GW_PORT"
-[tls]
-cert = "$PKI/server.pem"
-key = "$PKI/server.key"
-client_ca = "$CA"
-[authorization_server]
-issuer = "https://127.0.0.1:$AS_PORT"
-ca = "$CA"
-validation = "jwt"
-[policy]
-require_bound_tokens = true
-audience = "https://127.0.0.1:$AS_PORT"
-[[routes]]
-path_prefix = "/"
-upstream = "http://127.0.0.1:$UP_PORT"
-scopes = ["read"]
-EOF
+  gateway_toml "$GW_PORT" "$AS_PORT" "$UP_PORT" >"$WORK/gw-$GW_PORT.toml"
   taskset -c 0 "$1" gateway --config "$WORK/gw-$GW_PORT.toml" >"$WORK/gw-$GW_PORT.log" 2>&1 &
   GW_PID=$!
   PIDS+=("$GW_PID")

@@ -88,9 +88,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 # Waits until `curl ARGS` succeeds (a listener is up), at most 30 s.
 wait_for() {
@@ -115,19 +114,7 @@ start_certbound() {
   local name=$1 url=$2 port
   port=$(free_port)
   mkdir -p "$WORK/$name"
-  cat >"$WORK/$name/certbound.toml" <<EOF
-[storage]
-url = "$url"
-[tls]
-cert = "$PKI/server.pem"
-key = "$PKI/server.key"
-client_ca = "$CA"
-[listeners.mtls]
-addr = "127.0.0.1:$port"
-url = "https://127.0.0.1:$port"
-[tokens]
-access_token_ttl = 3600
-EOF
+  certbound_toml "$url" "$port" >"$WORK/$name/certbound.toml"
   "$CB" clients add --config "$WORK/$name/certbound.toml" --id bench-client \
     --auth tls_client_auth --subject-dn "CN=bench-client,O=certbound bench" \
     --scope "read write" >/dev/null
@@ -256,27 +243,7 @@ kill "$NODE_PID" "$CB_PG_PID" 2>/dev/null || true
 # ---------------------------------------------------------------- gateway
 log "gateway: certbound gateway vs direct mTLS vs nginx, $RUNS rounds"
 GW_PORT=$(free_port)
-cat >"$WORK/gateway.toml" <<EOF
-[listener]
-mode = "mtls"
-addr = "127.0.0.1:$GW_PORT"
-[tls]
-cert = "$PKI/server.pem"
-key = "$PKI/server.key"
-client_ca = "$CA"
-[authorization_server]
-issuer = "https://127.0.0.1:$CB_SQLITE_PORT"
-ca = "$CA"
-validation = "jwt"
-[policy]
-require_bound_tokens = true
-# The AS's default audience (its issuer): the bench client has no --audience.
-audience = "https://127.0.0.1:$CB_SQLITE_PORT"
-[[routes]]
-path_prefix = "/"
-upstream = "http://127.0.0.1:$UP_PORT"
-scopes = ["read"]
-EOF
+gateway_toml "$GW_PORT" "$CB_SQLITE_PORT" "$UP_PORT" >"$WORK/gateway.toml"
 "${SERVER_CPU[@]}" "$CB" gateway --config "$WORK/gateway.toml" >"$WORK/gateway.log" 2>&1 &
 GW_PID=$!
 PIDS+=("$GW_PID")

@@ -165,7 +165,7 @@ impl CertboundClient {
         let clock = Arc::clone(&self.inner.clock);
         self.inner
             .cache
-            .get(move || clock.now(), || self.fetch_token())
+            .get(move || clock.instant(), || self.fetch_token())
             .await
     }
 
@@ -178,7 +178,7 @@ impl CertboundClient {
     async fn fetch_token(&self) -> Result<AccessToken, ClientError> {
         let oauth = self.oauth().await?;
         let url = oauth.mtls_token_endpoint();
-        let started = self.inner.clock.now();
+        let started = self.inner.clock.instant();
         debug!(client_id = %self.inner.client_id, endpoint = %url, "requesting an access token");
         let response = oauth
             .client_credentials(&self.inner.client_id, self.inner.scope.as_deref())

@@ -9,7 +9,6 @@
 
 mod bound;
 mod cache;
-mod clock;
 mod discovery;
 mod error;
 mod request;
@@ -19,7 +18,8 @@ pub use cache::{AccessToken, RefreshPolicy};
 pub use certbound_core::metadata::{AuthorizationServerMetadata, Endpoint, metadata_url};
 /// Re-exported: the client side of certbound-tls is part of this SDK's API.
 pub use certbound_tls::TlsSettings;
-pub use clock::{Clock, ManualClock, SystemClock};
+// One clock for the whole workspace: the SDK's expiry decisions read it too.
+pub use certbound_core::{Clock, ManualClock, SystemClock};
 pub use discovery::{OAuthClient, TokenResponse, describe};
 pub use error::ClientError;
 pub use request::{BoundRequest, ResourceRequest};

@@ -74,7 +74,10 @@ impl Clock for ManualClock {
     }
 
     fn instant(&self) -> Instant {
-        self.start_instant + self.offset()
+        let offset = self.offset();
+        self.start_instant
+            .checked_add(offset)
+            .unwrap_or(self.start_instant)
     }
 }
 

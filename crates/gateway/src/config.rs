@@ -6,41 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
-use certbound_tls::overrides::apply_env_overrides;
-use certbound_tls::{ListenerKind, ListenerSettings, TlsError, TlsFiles};
+use certbound_tls::{ConfigSource, ListenerKind, ListenerSettings, TlsError, TlsFiles};
 use serde::Deserialize;
-use thiserror::Error;
 
-/// Why a gateway configuration cannot be used.
-#[derive(Debug, Error)]
-pub enum GatewayConfigError {
-    /// The file could not be read.
-    #[error("cannot read {}: {source}", .path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Cause.
-        source: std::io::Error,
-    },
-    /// A key is wrong, unknown or missing.
-    #[error("{}: key `{key}`: {message}", .path.display())]
-    Key {
-        /// The file.
-        path: PathBuf,
-        /// Dotted key.
-        key: String,
-        /// What to change.
-        message: String,
-    },
-    /// An environment override cannot be applied, or set a value that is wrong.
-    #[error("environment variable {var}: {message}")]
-    Env {
-        /// The variable, e.g. `CERTBOUND_GATEWAY__LISTENER__ADDR`.
-        var: String,
-        /// What is wrong (naming the key it set) and what to set instead.
-        message: String,
-    },
-}
+/// Why a gateway configuration cannot be used (shared with the server's file).
+pub use certbound_tls::ConfigError as GatewayConfigError;
 
 /// Prefix of the environment variables that override `gateway.toml`; unlike
 /// the server's `CERTBOUND_`, so one host can run both.
@@ -217,10 +187,7 @@ impl GatewayConfig {
     /// Reads a file, overrides it from the `CERTBOUND_GATEWAY__*` environment
     /// and validates it; relative paths resolve against its directory.
     pub fn load(path: &Path) -> Result<Self, GatewayConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| GatewayConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = ConfigSource::read(path)?;
         Self::from_toml_with_env(&text, path, std::env::vars())
     }
 
@@ -235,28 +202,11 @@ impl GatewayConfig {
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, GatewayConfigError> {
-        let plain_err = |key: String, message: String| GatewayConfigError::Key {
-            path: path.to_owned(),
-            key,
-            message,
-        };
-        let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| plain_err(String::new(), e.to_string()))?;
-        let overrides = apply_env_overrides(&mut table, ENV_PREFIX, &TOP_LEVEL_KEYS, env).map_err(
-            |e| match e {
-                TlsError::Override { var, message } => GatewayConfigError::Env { var, message },
-                other => plain_err(String::new(), other.to_string()),
-            },
-        )?;
-        let key_err = |key: String, message: String| match overrides.variable_for(&key) {
-            Some(var) => GatewayConfigError::Env {
-                var: var.to_owned(),
-                message: format!("key `{key}`: {message}"),
-            },
-            None => plain_err(key, message),
-        };
+        let mut source = ConfigSource::parse(text, path, ENV_PREFIX, &TOP_LEVEL_KEYS, env)?;
+        let table = std::mem::take(&mut source.table);
+        let key_err = |key: String, message: String| source.key_error(key, message);
         // Without overrides the text itself is read, so errors keep its line numbers.
-        let parsed = if overrides.is_empty() {
+        let parsed = if !source.has_overrides() {
             let de = toml::Deserializer::parse(text)
                 .map_err(|e| key_err(String::new(), e.to_string()))?;
             serde_path_to_error::deserialize(de)

@@ -64,6 +64,17 @@ pub(crate) fn refused_method(method: &http::Method) -> Option<Response> {
     Some(res)
 }
 
+/// 400 for a path the gateway will not route (see the refusal table in
+/// docs/gateway.md), with one audit event.
+fn refused(refusal: routes::PathRefusal) -> Response {
+    info!(target: "certbound::audit", event = "request_refused", reason = ?refusal);
+    error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        refusal.description(),
+    )
+}
+
 /// The gateway's own error answer: JSON that a browser never sniffs into a
 /// page, however much of the request the description repeats.
 pub(crate) fn error(status: StatusCode, code: &str, description: &str) -> Response {
@@ -238,14 +249,7 @@ pub(crate) async fn proxy(
 ) -> Response {
     let path = match routes::normalize_path(req.uri().path()) {
         Ok(path) => path,
-        Err(refusal) => {
-            info!(target: "certbound::audit", event = "request_refused", reason = ?refusal);
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                refusal.description(),
-            );
-        }
+        Err(refusal) => return refused(refusal),
     };
     let route = match routes::find(&state.routes, host_of(&req), &path) {
         Ok(Some(route)) => route,
@@ -256,14 +260,7 @@ pub(crate) async fn proxy(
                 "no route for this host and path",
             );
         }
-        Err(refusal) => {
-            info!(target: "certbound::audit", event = "request_refused", reason = ?refusal);
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                refusal.description(),
-            );
-        }
+        Err(refusal) => return refused(refusal),
     };
     let token = match authorise(
         &state,

@@ -9,48 +9,14 @@ mod common;
 
 use certbound_testkit::server::{AsFixture, jwt_client};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use certbound_testkit::{TestIdentity, TestPki, client_config};
+use certbound_testkit::{
+    TestIdentity, TestPki, assert_closed_unanswered, connect_tls, hold_connections, wait_closed,
+};
 use common::{curl, start_gateway, start_upstream, token};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
-use tokio_rustls::client::TlsStream;
-
-async fn tls(
-    pki: &TestPki,
-    who: &TestIdentity,
-    addr: SocketAddr,
-) -> std::io::Result<TlsStream<TcpStream>> {
-    let tcp = TcpStream::connect(addr).await?;
-    let name =
-        rustls::pki_types::ServerName::try_from("localhost").map_err(std::io::Error::other)?;
-    tokio_rustls::TlsConnector::from(Arc::new(client_config(pki.ca_der(), Some(who))))
-        .connect(name, tcp)
-        .await
-}
-
-/// Reads until the gateway closes; returns when it did and what it sent.
-async fn wait_closed(mut s: TlsStream<TcpStream>, since: Instant) -> (Duration, Vec<u8>) {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    let read = tokio::time::timeout_at(since + Duration::from_secs(3), async {
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    assert!(
-        read.is_ok(),
-        "connection still open 3 s after it went quiet"
-    );
-    (since.elapsed(), got)
-}
 
 /// A normal call with curl: POST /api/orders; the status (0 if refused).
 async fn call(pki: &TestPki, who: &TestIdentity, addr: SocketAddr, token: &str) -> u16 {
@@ -79,11 +45,11 @@ async fn listener_limits_take_effect() {
     let ta = token(&pki, &server, &a, "a").await;
     assert_eq!(call(&pki, &a, gw.addr, &ta).await, 200);
 
-    let silent = tls(&pki, &a, gw.addr).await.expect("connect");
+    let silent = connect_tls(&pki, Some(&a), gw.addr).await.expect("connect");
     let silent = tokio::spawn(wait_closed(silent, Instant::now()));
     // Authorised, so the body streams to the upstream, which waits for the
     // rest (the upstream timeout is 5 s): the gateway closes first.
-    let mut slow = tls(&pki, &a, gw.addr).await.expect("connect");
+    let mut slow = connect_tls(&pki, Some(&a), gw.addr).await.expect("connect");
     slow.write_all(
             format!(
                 "POST /api/orders HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {ta}\r\nContent-Length: 100\r\n\r\nx"
@@ -93,23 +59,13 @@ async fn listener_limits_take_effect() {
         .await.expect("write");
     let slow = tokio::spawn(wait_closed(slow, Instant::now()));
     assert_eq!(call(&pki, &a, gw.addr, &ta).await, 200);
-    for (name, task) in [("silent", silent), ("slow body", slow)] {
-        let (lived, got) = task.await.expect("join");
-        assert!(
-            lived >= Duration::from_millis(700),
-            "{name}: closed after {lived:?}"
-        );
-        assert!(
-            got.is_empty(),
-            "{name}: answered {:?}",
-            String::from_utf8_lossy(&got)
-        );
-    }
+    assert_closed_unanswered(
+        vec![("silent", silent), ("slow body", slow)],
+        Duration::from_millis(700),
+    )
+    .await;
 
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        held.push(tls(&pki, &a, gw.addr).await.expect("connect"));
-    }
+    let mut held = hold_connections(&pki, Some(&a), gw.addr, 3).await;
     assert_eq!(
         call(&pki, &a, gw.addr, &ta).await,
         0,

@@ -11,9 +11,10 @@ use certbound_server::clients::{ClientMetadata, hash_secret};
 use certbound_testkit::TestPki;
 use certbound_testkit::assert_error;
 use certbound_testkit::bearer;
+use certbound_testkit::gateway::{GatewaySetup, start_gateway};
 use certbound_testkit::server::AsFixture;
 use certbound_testkit::server::rotate_key;
-use common::{curl, start_as, start_gateway_policy, start_upstream, token};
+use common::{curl, start_as, start_upstream, token};
 use serde_json::json;
 
 /// Registers `id` (`tls_client_auth` by `CN=id` unless `edit` changes it).
@@ -37,7 +38,13 @@ async fn only_bound_tokens_for_the_gateways_own_url_pass_by_default() {
     let AsFixture { pki, dir, server } = AsFixture::start("").await;
     let upstream = start_upstream().await;
     // No audience and no require_bound_tokens in the config: the defaults.
-    let gw = start_gateway_policy(&pki, dir.path(), &server.issuer, &upstream, "", "", "").await;
+    let setup = GatewaySetup {
+        upstream: &upstream,
+        extra: "",
+        policy: Some(""),
+        upstream_extra: "",
+    };
+    let gw = start_gateway(&pki, dir.path(), &server.issuer, setup).await;
     let gw_url = format!("https://localhost:{}", gw.addr.port());
     let api = format!("{gw_url}/api/x");
     let for_gw = |m: &mut ClientMetadata| m.audience = Some(gw_url.clone());
@@ -119,16 +126,14 @@ async fn only_bound_tokens_for_the_gateways_own_url_pass_by_default() {
     gw.stop().await;
 
     // The switch still exists: with it off, the same unbound token passes.
-    let open = start_gateway_policy(
-        &pki,
-        dir.path(),
-        &server.issuer,
-        &upstream,
-        "",
-        "",
-        &format!("require_bound_tokens = false\naudience = \"{gw_url}\""),
-    )
-    .await;
+    let policy = format!("require_bound_tokens = false\naudience = \"{gw_url}\"");
+    let setup = GatewaySetup {
+        upstream: &upstream,
+        extra: "",
+        policy: Some(&policy),
+        upstream_extra: "",
+    };
+    let open = start_gateway(&pki, dir.path(), &server.issuer, setup).await;
     let api = format!("https://localhost:{}/api/x", open.addr.port());
     let (status, seen) = curl(&pki, None, &["-H", &bearer(&t), &api]).await;
     assert_eq!(status, 200, "{seen}");

@@ -105,7 +105,14 @@ async fn start_gateway(
     } else {
         String::new()
     };
-    common::start_gateway_with(pki, dir, issuer, &format!("{upstream}/base"), "", &ca).await
+    let upstream = format!("{upstream}/base");
+    let setup = common::GatewaySetup {
+        upstream: &upstream,
+        extra: "",
+        policy: None,
+        upstream_extra: &ca,
+    };
+    certbound_testkit::gateway::start_gateway(pki, dir, issuer, setup).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

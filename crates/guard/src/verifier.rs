@@ -8,11 +8,11 @@ use certbound_core::claims::ACCESS_TOKEN_TYP;
 use certbound_core::metadata::{AuthorizationServerMetadata, Endpoint, metadata_url};
 use certbound_core::{AccessTokenClaims, Clock, SystemClock, Thumbprint};
 use certbound_jose::{
-    JoseError, JwtVerifier, KeySetCache, RefetchPolicy, RegisteredClaim, VerificationPolicy,
+    ASYMMETRIC_ALGORITHMS, JoseError, JwtVerifier, KeySetCache, RefetchPolicy, RegisteredClaim,
+    VerificationPolicy,
 };
 use certbound_tls::TlsSettings;
 use http::HeaderMap;
-use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
 use crate::GuardError;
@@ -95,17 +95,7 @@ impl GuardOptions {
     /// one of these audiences, an asymmetric algorithm (never HMAC).
     pub fn policy(&self) -> VerificationPolicy {
         VerificationPolicy {
-            algorithms: vec![
-                Algorithm::ES256,
-                Algorithm::ES384,
-                Algorithm::EdDSA,
-                Algorithm::PS256,
-                Algorithm::PS384,
-                Algorithm::PS512,
-                Algorithm::RS256,
-                Algorithm::RS384,
-                Algorithm::RS512,
-            ],
+            algorithms: ASYMMETRIC_ALGORITHMS.to_vec(),
             typ: Some(ACCESS_TOKEN_TYP.to_owned()),
             issuer: Some(self.issuer.clone()),
             audiences: Some(self.audiences.clone()),

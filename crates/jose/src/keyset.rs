@@ -10,6 +10,38 @@ use serde_json::Value;
 
 use crate::VerificationKey;
 
+/// The RSA signature algorithms an RSA key may verify (PSS first).
+pub const RSA_ALGORITHMS: [Algorithm; 6] = [
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+];
+
+/// Every asymmetric algorithm a verifier accepts by default; HMAC never,
+/// since a public key must not double as a shared secret.
+pub const ASYMMETRIC_ALGORITHMS: [Algorithm; 9] = {
+    let mut all = [
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+        Algorithm::ES256,
+        Algorithm::ES256,
+        Algorithm::ES256,
+        Algorithm::ES256,
+        Algorithm::ES256,
+        Algorithm::ES256,
+    ];
+    let mut i = 0;
+    while i < RSA_ALGORITHMS.len() {
+        all[3 + i] = RSA_ALGORITHMS[i];
+        i += 1;
+    }
+    all
+};
+
 /// Verification keys by `kid`.
 pub trait KeyStore: Send + Sync + 'static {
     /// The key published under `kid`.
@@ -105,14 +137,7 @@ fn allowed_algorithms(jwk: &Jwk) -> Option<Vec<Algorithm>> {
         AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
             vec![Algorithm::EdDSA]
         }
-        AlgorithmParameters::RSA(_) => vec![
-            Algorithm::PS256,
-            Algorithm::PS384,
-            Algorithm::PS512,
-            Algorithm::RS256,
-            Algorithm::RS384,
-            Algorithm::RS512,
-        ],
+        AlgorithmParameters::RSA(_) => RSA_ALGORITHMS.to_vec(),
         _ => return None,
     };
     // The JWK `alg` as a JWS algorithm (via its registered name).

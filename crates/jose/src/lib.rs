@@ -39,7 +39,7 @@ mod tests;
 
 pub use cache::{KeySetCache, KeySource, RefetchPolicy};
 pub use jwk::{GeneratedKey, generate, thumbprint};
-pub use keyset::{KeySet, KeyStore, verification_key};
+pub use keyset::{ASYMMETRIC_ALGORITHMS, KeySet, KeyStore, RSA_ALGORITHMS, verification_key};
 pub use provider::{RING_PROVIDER, install};
 pub use signer::JwsSigner;
 pub use verify::{

@@ -3,53 +3,17 @@
 //! levels: `CERTBOUND_STORAGE__URL`, `CERTBOUND_LISTENERS__MTLS__ADDR`),
 //! validated at start with errors that name the key and the fix.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use certbound_tls::overrides::apply_env_overrides;
-use certbound_tls::{ListenerKind, ListenerSettings, TlsError, TlsFiles, check_public_url};
+use certbound_tls::{
+    ConfigSource, ListenerKind, ListenerSettings, TlsError, TlsFiles, check_public_url,
+};
 use serde::Deserialize;
-use thiserror::Error;
 
 use crate::keys::SigningAlg;
 
-/// Why a configuration cannot be used.
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {}: {source}", .path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML.
-    #[error("{} is not valid TOML: {message}", .path.display())]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// Parser message with line and column.
-        message: String,
-    },
-    /// A key has a wrong type, is unknown, or is missing.
-    #[error("{}: key `{key}`: {message}", .path.display())]
-    Key {
-        /// The file.
-        path: PathBuf,
-        /// Dotted key path, e.g. `listeners.mtls.addr`.
-        key: String,
-        /// What is wrong and what to write instead.
-        message: String,
-    },
-    /// An environment override cannot be applied, or set a value that is wrong.
-    #[error("environment variable {var}: {message}")]
-    Env {
-        /// The variable, e.g. `CERTBOUND_LISTENERS__MTLS__ADDR`.
-        var: String,
-        /// What is wrong (naming the key it set) and what to set instead.
-        message: String,
-    },
-}
+/// Why a configuration cannot be used (shared with the gateway's file).
+pub use certbound_tls::ConfigError;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -201,10 +165,7 @@ impl Config {
     /// Reads, overrides from the environment, validates, and resolves
     /// relative paths against the file's directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = ConfigSource::read(path)?;
         Self::from_toml(&text, path, std::env::vars())
     }
 
@@ -214,36 +175,16 @@ impl Config {
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            path: path.to_owned(),
-            message: e.to_string().trim().to_owned(),
-        })?;
         // Only names that start with a config section are overrides;
         // CERTBOUND_LOG (the log filter) and others are not config.
-        let overrides = apply_env_overrides(&mut table, ENV_PREFIX, &TOP_LEVEL_KEYS, env).map_err(
-            |e| match e {
-                TlsError::Override { var, message } => ConfigError::Env { var, message },
-                other => ConfigError::Syntax {
-                    path: path.to_owned(),
-                    message: other.to_string(),
-                },
-            },
-        )?;
-        let key_err = |key: String, message: String| match overrides.variable_for(&key) {
-            Some(var) => ConfigError::Env {
-                var: var.to_owned(),
-                message: format!("key `{key}`: {message}"),
-            },
-            None => ConfigError::Key {
-                path: path.to_owned(),
-                key,
-                message,
-            },
-        };
-        name_listener_modes(&mut table).map_err(|(key, m)| key_err(key, m))?;
+        let mut source = ConfigSource::parse(text, path, ENV_PREFIX, &TOP_LEVEL_KEYS, env)?;
+        name_listener_modes(&mut source.table).map_err(|(key, m)| source.key_error(key, m))?;
+        let table = std::mem::take(&mut source.table);
         let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| key_err(e.path().to_string(), e.inner().to_string()))?;
-        config.validate().map_err(|(key, m)| key_err(key, m))?;
+            .map_err(|e| source.key_error(e.path().to_string(), e.inner().to_string()))?;
+        config
+            .validate()
+            .map_err(|(key, m)| source.key_error(key, m))?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
         Ok(config)

@@ -6,48 +6,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use certbound_server::Config;
-use certbound_testkit::{TestPki, client_config};
+use certbound_testkit::{
+    TestPki, assert_closed_unanswered, connect_tls, hold_connections, wait_closed,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
-use tokio_rustls::client::TlsStream;
-
-async fn tls(pki: &TestPki, addr: SocketAddr) -> std::io::Result<TlsStream<TcpStream>> {
-    let tcp = TcpStream::connect(addr).await?;
-    let name =
-        rustls::pki_types::ServerName::try_from("localhost").map_err(std::io::Error::other)?;
-    tokio_rustls::TlsConnector::from(Arc::new(client_config(pki.ca_der(), None)))
-        .connect(name, tcp)
-        .await
-}
-
-/// Reads until the server closes; returns when it did and what it sent.
-async fn wait_closed(mut s: TlsStream<TcpStream>, since: Instant) -> (Duration, Vec<u8>) {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    let read = tokio::time::timeout_at(since + Duration::from_secs(3), async {
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    assert!(
-        read.is_ok(),
-        "connection still open 3 s after it went quiet"
-    );
-    (since.elapsed(), got)
-}
 
 /// GET /jwks with `Connection: close`; the status line.
 async fn jwks_status(pki: &TestPki, addr: SocketAddr) -> std::io::Result<String> {
-    let mut s = tls(pki, addr).await?;
+    let mut s = connect_tls(pki, None, addr).await?;
     s.write_all(b"GET /jwks HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .await?;
     let mut raw = Vec::new();
@@ -79,12 +49,12 @@ async fn listener_limits_from_file_and_environment_take_effect() {
         .unwrap_or_else(|| panic!("no mTLS listener"));
 
     // After the handshake, nothing: closed by the header timeout (file).
-    let silent = tls(&pki, addr).await.expect("connect");
+    let silent = connect_tls(&pki, None, addr).await.expect("connect");
     let silent = tokio::spawn(wait_closed(silent, Instant::now()));
 
     // A /token body that stops after one byte: closed by the body timeout
     // (environment) without an answer.
-    let mut slow = tls(&pki, addr).await.expect("connect");
+    let mut slow = connect_tls(&pki, None, addr).await.expect("connect");
     slow.write_all(
             b"POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ng",
         )
@@ -96,25 +66,15 @@ async fn listener_limits_from_file_and_environment_take_effect() {
         jwks_status(&pki, addr).await.expect("jwks"),
         "HTTP/1.1 200 OK"
     );
-    for (name, task) in [("silent", silent), ("slow body", slow)] {
-        let (lived, got) = task.await.expect("join");
-        assert!(
-            lived >= Duration::from_millis(700),
-            "{name}: closed after {lived:?}"
-        );
-        assert!(
-            got.is_empty(),
-            "{name}: answered {:?}",
-            String::from_utf8_lossy(&got)
-        );
-    }
+    assert_closed_unanswered(
+        vec![("silent", silent), ("slow body", slow)],
+        Duration::from_millis(700),
+    )
+    .await;
 
     // Three connections from 127.0.0.1 are the limit; a fourth is closed
     // during its handshake; freeing one lets a new one in.
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        held.push(tls(&pki, addr).await.expect("connect"));
-    }
+    let mut held = hold_connections(&pki, None, addr, 3).await;
     assert!(
         jwks_status(&pki, addr).await.is_err(),
         "fourth connection served"

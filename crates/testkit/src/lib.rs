@@ -29,6 +29,7 @@ pub mod gateway;
 mod jwt;
 #[cfg(feature = "tls")]
 mod listener;
+mod raw;
 #[cfg(feature = "server")]
 pub mod server;
 
@@ -37,6 +38,7 @@ pub use curl::{Curl, CurlOutput, json_or_text};
 pub use jwt::{jwt_claims, jwt_header};
 #[cfg(feature = "tls")]
 pub use listener::mtls_mode;
+pub use raw::{assert_closed_unanswered, connect_tls, hold_connections, wait_closed};
 
 /// A CA, a loopback server certificate and any client certificates a test
 /// asks for, written to a temporary directory removed on drop.

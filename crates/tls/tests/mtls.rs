@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use certbound_pki::CertificateRequest;
-use certbound_testkit::{TestPki, client_config, client_config_versions, request_cn};
+use certbound_testkit::{TestIdentity, TestPki, client_config, client_config_versions, request_cn};
 use common::{curl, curl_as, json, rustls_get, start_mtls};
 use serde_json::Value;
 
@@ -46,16 +46,7 @@ async fn curl_self_signed_client_is_accepted_but_not_chain_validated() {
     let server = start_mtls(&pki).await;
     let (code, body) = curl_as(&pki, &selfie, &[], &url(server.addr)).await;
     assert_eq!(code, 0, "{body}");
-    let v = json(&body);
-    assert_eq!(
-        v["certificate"]["x5t#S256"],
-        Value::from(selfie.thumbprint().to_string())
-    );
-    assert_eq!(v["certificate"]["chain_validated"], false);
-    let status = v["certificate"]["chain_status"]
-        .as_str()
-        .unwrap_or_default();
-    assert!(status.starts_with("invalid:"), "{status}");
+    assert_unvalidated(&json(&body), &selfie, "invalid:");
 }
 
 #[tokio::test]
@@ -86,15 +77,7 @@ async fn expired_ca_signed_certificate_is_recorded_as_invalid_chain() {
     let server = start_mtls(&pki).await;
     let config = Arc::new(client_config(pki.ca_der(), Some(&old)));
     let (v, _) = rustls_get(server.addr, config).await.expect("request");
-    assert_eq!(
-        v["certificate"]["x5t#S256"],
-        Value::from(old.thumbprint().to_string())
-    );
-    assert_eq!(v["certificate"]["chain_validated"], false);
-    let status = v["certificate"]["chain_status"]
-        .as_str()
-        .unwrap_or_default();
-    assert!(status.contains("xpired"), "{status}");
+    assert_unvalidated(&v, &old, "xpired");
 }
 
 #[tokio::test]
@@ -179,14 +162,9 @@ impl rustls::client::ResolvesClientCert for AlwaysSend {
 
 #[tokio::test]
 async fn tls13_resumption_keeps_the_client_certificate() {
-    let pki = TestPki::new();
-    let alice = pki.simple_client("alice");
+    let (pki, alice) = alice();
     let server = start_mtls(&pki).await;
-    let config = Arc::new(client_config_versions(
-        pki.ca_der(),
-        Some(&alice),
-        &[&rustls::version::TLS13],
-    ));
+    let config = only(&pki, &alice, &rustls::version::TLS13);
 
     let (first, first_resumed) = rustls_get(server.addr, Arc::clone(&config))
         .await
@@ -208,14 +186,9 @@ async fn tls13_resumption_keeps_the_client_certificate() {
 
 #[tokio::test]
 async fn tls12_clients_are_served_too() {
-    let pki = TestPki::new();
-    let alice = pki.simple_client("alice");
+    let (pki, alice) = alice();
     let server = start_mtls(&pki).await;
-    let config = Arc::new(client_config_versions(
-        pki.ca_der(),
-        Some(&alice),
-        &[&rustls::version::TLS12],
-    ));
+    let config = only(&pki, &alice, &rustls::version::TLS12);
     let (v, _) = rustls_get(server.addr, config).await.expect("tls1.2");
     assert_eq!(v["tls_version"], "TLSv1_2");
     assert_eq!(
@@ -272,4 +245,34 @@ async fn tls_listener_without_client_auth_never_asks() {
     .await
     .expect("request");
     assert_eq!(v["certificate"], Value::Null);
+}
+
+/// The handler saw `who`'s certificate, recorded as not chain-validated,
+/// with a status that says `why`.
+fn assert_unvalidated(v: &Value, who: &TestIdentity, why: &str) {
+    assert_eq!(
+        v["certificate"]["x5t#S256"],
+        Value::from(who.thumbprint().to_string())
+    );
+    assert_eq!(v["certificate"]["chain_validated"], false);
+    let status = v["certificate"]["chain_status"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(status.contains(why), "{status}");
+}
+
+/// A PKI with one client, `alice`.
+fn alice() -> (TestPki, TestIdentity) {
+    let pki = TestPki::new();
+    let alice = pki.simple_client("alice");
+    (pki, alice)
+}
+
+/// A client config presenting `who` that speaks only `version`.
+fn only(
+    pki: &TestPki,
+    who: &TestIdentity,
+    version: &'static rustls::SupportedProtocolVersion,
+) -> Arc<rustls::ClientConfig> {
+    Arc::new(client_config_versions(pki.ca_der(), Some(who), &[version]))
 }

@@ -1,0 +1,51 @@
+# Shared by bench/run.sh and bench/ab.sh (sourced, not run).
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Prints the gateway configuration every benchmark uses: mTLS, JWT validation
+# against the AS at AS_PORT, bound tokens required, the AS's default audience
+# (its issuer; the bench client has no --audience), one route to UP_PORT.
+# Needs $PKI (server.pem/.key) and $CA.
+gateway_toml() { # GW_PORT AS_PORT UP_PORT
+  cat <<EOF
+[listener]
+mode = "mtls"
+addr = "127.0.0.1:$1"
+[tls]
+cert = "$PKI/server.pem"
+key = "$PKI/server.key"
+client_ca = "$CA"
+[authorization_server]
+issuer = "https://127.0.0.1:$2"
+ca = "$CA"
+validation = "jwt"
+[policy]
+require_bound_tokens = true
+audience = "https://127.0.0.1:$2"
+[[routes]]
+path_prefix = "/"
+upstream = "http://127.0.0.1:$3"
+scopes = ["read"]
+EOF
+}
+
+# Prints the AS configuration every benchmark uses: one mTLS listener on
+# PORT, storage at URL, hour-long tokens. Needs $PKI and $CA.
+certbound_toml() { # STORAGE_URL PORT
+  cat <<EOF
+[storage]
+url = "$1"
+[tls]
+cert = "$PKI/server.pem"
+key = "$PKI/server.key"
+client_ca = "$CA"
+[listeners.mtls]
+addr = "127.0.0.1:$2"
+url = "https://127.0.0.1:$2"
+[tokens]
+access_token_ttl = 3600
+EOF
+}
