@@ -8,22 +8,15 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use certbound_testkit::{TestPki, run};
-use common::{Serve, add_client, add_tls_client, certbound, curl, write_config};
+use certbound_testkit::{curl_tls_args, run};
+use common::{Serve, add_client, add_tls_client, certbound, curl, fresh_config};
 use serde_json::Value;
 
 #[test]
 fn token_command_discovers_and_uses_the_mtls_alias() {
-    let pki = TestPki::new();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let storage = certbound_testkit::sqlite_url(tmp.path());
-    let config = write_config(
-        tmp.path(),
-        &pki,
-        &storage,
+    let (pki, tmp, cfg) = fresh_config(
         "[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[listeners.public]\naddr = \"127.0.0.1:0\"",
     );
-    let cfg = config.to_string_lossy().into_owned();
     add_client(
         tmp.path(),
         &cfg,
@@ -71,25 +64,32 @@ fn token_command_discovers_and_uses_the_mtls_alias() {
             .is_some_and(|m| m.contains(&Value::from("tls_client_auth")))
     );
 
-    let (code, out, err) = certbound(
-        tmp.path(),
-        &[
+    // `certbound token` as svc, for `scope`, with `more` flags.
+    let svc_token = |scope: &str, more: &[&str]| {
+        let (cert, key) = (
+            svc.cert_path.to_string_lossy(),
+            svc.key_path.to_string_lossy(),
+        );
+        let ca = pki.ca_path().to_string_lossy().into_owned();
+        let mut args = vec![
             "token",
             "--as-url",
             &serve.issuer,
             "--cert",
-            &svc.cert_path.to_string_lossy(),
+            &cert,
             "--key",
-            &svc.key_path.to_string_lossy(),
+            &key,
             "--cacert",
-            &pki.ca_path().to_string_lossy(),
+            &ca,
             "--client-id",
             "svc",
             "--scope",
-            "read",
-            "--decode",
-        ],
-    );
+            scope,
+        ];
+        args.extend_from_slice(more);
+        certbound(tmp.path(), &args)
+    };
+    let (code, out, err) = svc_token("read", &["--decode"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains(&alias), "uses the alias: {err}");
     let doc: Value = serde_json::from_str(&out).expect("token output");
@@ -101,24 +101,7 @@ fn token_command_discovers_and_uses_the_mtls_alias() {
     );
 
     // A failure is one clear line naming the OAuth error.
-    let (code, _, err) = certbound(
-        tmp.path(),
-        &[
-            "token",
-            "--as-url",
-            &serve.issuer,
-            "--cert",
-            &svc.cert_path.to_string_lossy(),
-            "--key",
-            &svc.key_path.to_string_lossy(),
-            "--cacert",
-            &pki.ca_path().to_string_lossy(),
-            "--client-id",
-            "svc",
-            "--scope",
-            "admin",
-        ],
-    );
+    let (code, _, err) = svc_token("admin", &[]);
     assert_eq!(code, 1);
     assert!(
         err.lines()
@@ -149,16 +132,7 @@ fn demo_tells_the_whole_story_and_exits_zero() {
 
 #[test]
 fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
-    let pki = TestPki::new();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let storage = certbound_testkit::sqlite_url(tmp.path());
-    let config = write_config(
-        tmp.path(),
-        &pki,
-        &storage,
-        "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
-    );
-    let cfg = config.to_string_lossy().into_owned();
+    let (pki, tmp, cfg) = fresh_config("[listeners.mtls]\naddr = \"127.0.0.1:0\"");
     add_tls_client(tmp.path(), &cfg, "a", "read", &[]);
     let a = pki.simple_client("a");
     let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
@@ -197,44 +171,31 @@ fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
         "https://localhost:{}/api/x",
         gw.issuer.rsplit(':').next().unwrap_or_default()
     );
-    let ca = pki.ca_path().to_string_lossy().into_owned();
-    let (cert, key) = (
-        a.cert_path.to_string_lossy().into_owned(),
-        a.key_path.to_string_lossy().into_owned(),
-    );
+    let tls = curl_tls_args(&pki.ca_path(), &a.cert_path, &a.key_path);
+    let token_url = format!("{}/token", serve.mtls);
     let token = || {
-        let (_, body) = curl(&[
-            "--cacert",
-            &ca,
-            "--cert",
-            &cert,
-            "--key",
-            &key,
+        let mut args: Vec<&str> = tls.iter().map(String::as_str).collect();
+        args.extend([
             "-d",
             "grant_type=client_credentials&client_id=a",
-            &format!("{}/token", serve.mtls),
+            &token_url,
         ]);
+        let (_, body) = curl(&args);
         body["access_token"].as_str().unwrap_or_default().to_owned()
     };
     let call = |t: &str| {
-        let (_, out, _) = run(Command::new("curl").args([
-            "-sS",
-            "--noproxy",
-            "*",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--cacert",
-            &ca,
-            "--cert",
-            &cert,
-            "--key",
-            &key,
-            "-H",
-            &format!("Authorization: Bearer {t}"),
-            &api,
-        ]));
+        let (_, out, _) = run(Command::new("curl")
+            .args([
+                "-sS",
+                "--noproxy",
+                "*",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+            ])
+            .args(&tls)
+            .args(["-H", &format!("Authorization: Bearer {t}"), &api]));
         out
     };
     let before = token();

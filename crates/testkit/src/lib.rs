@@ -182,6 +182,20 @@ pub fn load_key(path: &Path) -> PrivateKeyDer<'static> {
     PrivateKeyDer::from_pem_file(path).expect("parse key PEM")
 }
 
+/// curl's arguments to trust `ca` and present the certificate `cert` with
+/// the private key `key` (which tests may deliberately mismatch).
+pub fn curl_tls_args(ca: &Path, cert: &Path, key: &Path) -> Vec<String> {
+    let path = |p: &Path| p.to_string_lossy().into_owned();
+    vec![
+        "--cacert".into(),
+        path(ca),
+        "--cert".into(),
+        path(cert),
+        "--key".into(),
+        path(key),
+    ]
+}
+
 /// A rustls client trusting `ca`, optionally presenting `identity`.
 pub fn client_config(
     ca: CertificateDer<'static>,

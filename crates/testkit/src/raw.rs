@@ -53,10 +53,7 @@ pub async fn wait_closed(mut s: TlsStream<TcpStream>, since: Instant) -> (Durati
 
 /// Awaits each named [`wait_closed`] task and checks the peer closed it
 /// without answering, and not before `min` had passed.
-pub async fn assert_closed_unanswered(
-    tasks: Vec<(&str, ClosedWatch)>,
-    min: Duration,
-) {
+pub async fn assert_closed_unanswered(tasks: Vec<(&str, ClosedWatch)>, min: Duration) {
     for (name, task) in tasks {
         let (lived, got) = task.await.expect("join");
         assert!(lived >= min, "{name}: closed after {lived:?}");

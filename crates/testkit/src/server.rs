@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use certbound_core::AuthMethod;
+use certbound_core::{AccessTokenClaims, AuthMethod, Clock, Confirmation, SystemClock};
 use certbound_server::clients::{ClientMetadata, TokenFormat};
 use certbound_server::{Config, RunningServer};
 use serde_json::Value;
@@ -182,4 +182,24 @@ pub async fn rotate_key(server: &RunningServer) {
     )
     .await
     .expect("rotate");
+}
+
+/// A JWT access token for `client_id` (scope `read`, bound to `who`) signed
+/// with the AS's active key whose `exp` passed a minute ago: what an issued
+/// token becomes once its lifetime is over, without waiting for that.
+pub async fn expired_token(server: &RunningServer, client_id: &str, who: &TestIdentity) -> String {
+    let now = SystemClock.unix_seconds();
+    let claims = AccessTokenClaims {
+        iss: server.issuer.clone(),
+        sub: client_id.to_owned(),
+        aud: server.issuer.clone(),
+        exp: now - 60,
+        iat: now - 120,
+        jti: format!("expired-{client_id}-{now}"),
+        client_id: client_id.to_owned(),
+        scope: Some("read".into()),
+        cnf: Some(Confirmation::for_thumbprint(who.thumbprint())),
+    };
+    let keys = server.server.keys.get().await.expect("signing keys");
+    keys.active.signer.sign_claims(&claims).expect("sign")
 }

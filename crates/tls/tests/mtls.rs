@@ -7,7 +7,9 @@ mod common;
 use std::sync::Arc;
 
 use certbound_pki::CertificateRequest;
-use certbound_testkit::{TestIdentity, TestPki, client_config, client_config_versions, request_cn};
+use certbound_testkit::{
+    TestIdentity, TestPki, client_config, client_config_versions, curl_tls_args, request_cn,
+};
 use common::{curl, curl_as, json, rustls_get, start_mtls};
 use serde_json::Value;
 
@@ -114,21 +116,10 @@ async fn a_key_that_does_not_match_the_certificate_fails_the_handshake() {
     assert!(err.contains("DecryptError"), "{err}");
 
     // curl refuses the mismatched pair too (before or during the handshake).
-    let ca = pki.ca_path().to_string_lossy().into_owned();
-    let (cert, key) = (
-        alice.cert_path.to_string_lossy().into_owned(),
-        mallory.key_path.to_string_lossy().into_owned(),
-    );
-    let (code, body) = curl(&[
-        "--cacert",
-        &ca,
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-        &url(server.addr),
-    ])
-    .await;
+    let mut args = curl_tls_args(&pki.ca_path(), &alice.cert_path, &mallory.key_path);
+    args.push(url(server.addr));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, body) = curl(&args).await;
     assert_ne!(code, 0, "{body}");
 
     // The server is still healthy afterwards.

@@ -161,6 +161,17 @@ pub fn curl(args: &[&str]) -> (i32, Value) {
     (out.code, json)
 }
 
+/// A new PKI and directory holding a `certbound.toml` (SQLite in that
+/// directory) with `listeners`; the config's path as a string.
+pub fn fresh_config(listeners: &str) -> (TestPki, tempfile::TempDir, String) {
+    let pki = TestPki::new();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let storage = certbound_testkit::sqlite_url(tmp.path());
+    let config = write_config(tmp.path(), &pki, &storage, listeners);
+    let cfg = config.to_string_lossy().into_owned();
+    (pki, tmp, cfg)
+}
+
 pub fn write_config(dir: &Path, pki: &TestPki, storage: &str, listeners: &str) -> PathBuf {
     write_config_named(dir, "certbound.toml", pki, "", storage, listeners)
 }
