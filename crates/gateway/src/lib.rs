@@ -14,7 +14,7 @@ mod service;
 mod upstream;
 
 pub use config::{GatewayConfig, GatewayConfigError};
-pub use run::{RunningGateway, start};
+pub use run::{RunningGateway, start, start_with_clock};
 
 /// Identity headers the gateway sets for upstreams (and strips from callers).
 pub mod headers {

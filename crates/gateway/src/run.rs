@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use certbound_core::{Clock, SystemClock};
 use certbound_guard::{Guard, GuardOptions, IntrospectionOptions, RevocationOptions};
 use certbound_tls::TlsSettings;
 use tokio::sync::watch;
@@ -45,6 +46,15 @@ fn setup(what: &str, e: impl std::fmt::Display) -> std::io::Error {
 
 /// Discovers the authorization server, binds the listener and serves.
 pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
+    start_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// As [`start`], reading time from `clock` (token expiry, key refetch and
+/// cache ages), so a test can move it instead of sleeping.
+pub async fn start_with_clock(
+    config: GatewayConfig,
+    clock: Arc<dyn Clock>,
+) -> std::io::Result<RunningGateway> {
     // Bound first: the default audience is the URL with the port in use.
     let listener = certbound_tls::bind_listener("listener", &config.listener, &config.tls)
         .await
@@ -70,6 +80,7 @@ pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
     let as_tls = TlsSettings::from_pem_files(a.ca.as_deref(), identity)
         .map_err(|e| setup("authorization_server TLS", e))?;
     let mut options = GuardOptions::new(a.issuer.clone(), default_audience.clone());
+    options.clock = clock;
     // Every route's audience, so the guard refuses tokens meant for none of them.
     let mut audiences: Vec<String> = Vec::new();
     for c in &config.routes {

@@ -9,11 +9,17 @@ use certbound_testkit::assert_error;
 use certbound_testkit::bearer;
 use certbound_testkit::server::AsFixture;
 use certbound_testkit::server::{expired_token, rotate_key};
+use std::sync::Arc;
 use std::time::Duration;
+
+use certbound_core::ManualClock;
 
 use certbound_server::clients::TokenFormat;
 
-use common::{curl, introspection_as, register, start_as, start_gateway, start_upstream, token};
+use common::{
+    curl, introspection_as, register, start_as, start_gateway, start_gateway_clocked,
+    start_upstream, token,
+};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,7 +181,16 @@ async fn rotation_outage_upstream_down_and_opaque_tokens() {
     );
     let upstream = start_upstream().await;
     let extra = introspection_as(&gwid, "introspection_cache_seconds = 1");
-    let gw = start_gateway(&pki, dir.path(), &server.issuer, &upstream, &extra).await;
+    let clock = Arc::new(ManualClock::new());
+    let gw = start_gateway_clocked(
+        &pki,
+        dir.path(),
+        &server.issuer,
+        &upstream,
+        &extra,
+        Arc::clone(&clock),
+    )
+    .await;
     let base = format!("https://localhost:{}", gw.addr.port());
     let api = format!("{base}/api/x");
 
@@ -187,7 +202,7 @@ async fn rotation_outage_upstream_down_and_opaque_tokens() {
         200
     );
     rotate_key(&server).await;
-    tokio::time::sleep(Duration::from_millis(1100)).await; // jwks_refetch_seconds = 1 in this config
+    clock.advance(Duration::from_millis(1100)); // past jwks_refetch_seconds = 1
     let after = token(&pki, &server, &a, "a").await;
     let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(&after), &api]).await;
     assert_eq!(
@@ -212,7 +227,7 @@ async fn rotation_outage_upstream_down_and_opaque_tokens() {
         .0,
         200
     );
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_millis(1100)); // past introspection_cache_seconds = 1
     let (status, body) = curl(&pki, Some(&olive), &["-H", &opaque_auth, &api]).await;
     assert_error(status, &body, (401, "invalid_token"));
 

@@ -226,7 +226,16 @@ async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token
     )
     .await;
     let issuer = server.issuer.clone();
-    let gw = common::start_gateway(&pki, dir.path(), &issuer, &upstream, "").await;
+    let clock = std::sync::Arc::new(certbound_core::ManualClock::new());
+    let gw = common::start_gateway_clocked(
+        &pki,
+        dir.path(),
+        &issuer,
+        &upstream,
+        "",
+        std::sync::Arc::clone(&clock),
+    )
+    .await;
     let api = format!("https://localhost:{}/api/x", gw.addr.port());
     let before = token(&pki, &server, &a, "a").await;
     let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(&before), &api]).await;
@@ -235,7 +244,7 @@ async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token
     let after = token(&pki, &server, &a, "a").await;
     server.stop().await;
     // Past jwks_refetch_seconds (1 s in this config), so the gateway tries.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    clock.advance(std::time::Duration::from_millis(1100));
     for _ in 0..2 {
         let answer = curl_raw(&pki, Some(&a), &["-H", &bearer(&after), &api]).await;
         assert_generic_unavailable(&answer, &issuer);

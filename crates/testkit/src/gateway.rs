@@ -5,6 +5,9 @@ use std::path::Path;
 use axum::Router;
 use axum::body::Bytes;
 use axum::routing::any;
+use std::sync::Arc;
+
+use certbound_core::{Clock, SystemClock};
 use certbound_gateway::{GatewayConfig, RunningGateway};
 use http::{HeaderMap, Method, Uri};
 use serde_json::{Value, json};
@@ -76,6 +79,17 @@ pub async fn start_gateway(
     issuer: &str,
     setup: GatewaySetup<'_>,
 ) -> RunningGateway {
+    start_gateway_clocked(pki, dir, issuer, setup, Arc::new(SystemClock)).await
+}
+
+/// As [`start_gateway`], the gateway reading time from `clock`.
+pub async fn start_gateway_clocked(
+    pki: &TestPki,
+    dir: &Path,
+    issuer: &str,
+    setup: GatewaySetup<'_>,
+    clock: Arc<dyn Clock>,
+) -> RunningGateway {
     let GatewaySetup {
         upstream,
         extra,
@@ -89,11 +103,12 @@ pub async fn start_gateway(
          {routes}",
         routes = routes(upstream),
     );
-    start_gateway_from(
-        &gateway_toml(pki, GatewayListener::Mtls, issuer, &body),
-        dir,
-    )
-    .await
+    let toml = gateway_toml(pki, GatewayListener::Mtls, issuer, &body);
+    let config =
+        GatewayConfig::from_toml(&toml, &dir.join("gateway.toml")).expect("gateway config");
+    certbound_gateway::start_with_clock(config, clock)
+        .await
+        .expect("start gateway")
 }
 
 /// `/admin` (scope `admin`) and `/api` (scope `read`) routed to `upstream`.

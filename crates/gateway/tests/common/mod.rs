@@ -39,3 +39,22 @@ pub async fn start_gateway(
     };
     start(pki, dir, issuer, setup).await
 }
+
+/// [`start_gateway`] reading time from `clock`, so a test moves it past
+/// `jwks_refetch_seconds` or a cache lifetime instead of sleeping.
+pub async fn start_gateway_clocked(
+    pki: &TestPki,
+    dir: &Path,
+    issuer: &str,
+    upstream: &str,
+    extra: &str,
+    clock: std::sync::Arc<certbound_core::ManualClock>,
+) -> RunningGateway {
+    let setup = GatewaySetup {
+        upstream,
+        extra,
+        policy: None,
+        upstream_extra: "",
+    };
+    certbound_testkit::gateway::start_gateway_clocked(pki, dir, issuer, setup, clock).await
+}
