@@ -66,6 +66,13 @@ fn options_with_clock(issuer: &str) -> (GuardOptions, Arc<ManualClock>) {
     (o, clock)
 }
 
+/// A guard for `issuer` trusting the PKI's CA, on a clock the test moves.
+async fn clocked_guard(pki: &TestPki, issuer: &str) -> (Guard, Arc<ManualClock>) {
+    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
+    let (o, clock) = options_with_clock(issuer);
+    (Guard::discover(o, &tls).await.expect("discover"), clock)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binding_scopes_expiry_and_foreign_tokens() {
     let AsFixture {
@@ -76,9 +83,7 @@ async fn binding_scopes_expiry_and_foreign_tokens() {
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "b", "read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
-    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
-    let (o, clock) = options_with_clock(&server.issuer);
-    let guard = Guard::discover(o, &tls).await.expect("discover");
+    let (guard, clock) = clocked_guard(&pki, &server.issuer).await;
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
 
@@ -192,9 +197,7 @@ async fn rotation_without_restart_and_as_outage_with_cached_keys() {
         server,
     } = AsFixture::start("").await;
     let a = jwt_client(&server, &pki, "a", "read").await;
-    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
-    let (o, clock) = options_with_clock(&server.issuer);
-    let guard = Guard::discover(o, &tls).await.expect("discover");
+    let (guard, clock) = clocked_guard(&pki, &server.issuer).await;
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
 
@@ -477,9 +480,7 @@ async fn a_key_the_reachable_as_does_not_publish_is_401() {
         server,
     } = AsFixture::start("").await;
     let a = jwt_client(&server, &pki, "a", "read").await;
-    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
-    let (o, clock) = options_with_clock(&server.issuer);
-    let guard = Guard::discover(o, &tls).await.expect("discover");
+    let (guard, clock) = clocked_guard(&pki, &server.issuer).await;
     let rs = start_resource(&pki, guard).await;
     let read = format!("{rs}/read");
 
