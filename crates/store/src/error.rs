@@ -67,6 +67,8 @@ pub enum Taken {
     ClientId(String),
     /// A retired signing key already uses this `kid`.
     RetiredKid(String),
+    /// A user already has this username.
+    Username(String),
     /// Another unique key, in the database's words.
     Other(String),
 }
@@ -81,6 +83,7 @@ impl std::fmt::Display for Taken {
                     "signing key kid {kid:?} is already used by a retired key"
                 )
             }
+            Self::Username(name) => write!(f, "username {name:?}"),
             Self::Other(message) => f.write_str(message),
         }
     }

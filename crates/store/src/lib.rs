@@ -8,17 +8,25 @@
 
 mod error;
 mod file;
+mod grants;
 mod records;
 mod sql;
+mod users;
 
 pub use error::{StoreError, Taken};
 pub use file::sqlite_file;
+pub use grants::{
+    GrantAccessToken, GrantStore, Rotation, StoredCode, StoredGrant, StoredInteraction,
+    StoredRefreshToken,
+};
 pub use records::{RevokedJti, StoredClient, StoredSigningKey, StoredToken};
 pub use sql::SqlStore;
+pub use users::{StoredUser, UserStore};
 
-/// Everything the authorization server persists.
+/// Everything the authorization server persists; users and the code flow's
+/// state are in [`UserStore`] and [`GrantStore`].
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: UserStore + GrantStore + Send + Sync + 'static {
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -91,7 +99,7 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<RevokedJti>, StoreError>;
 
-    /// Deletes expired tokens and revocations, and retired keys whose
-    /// `publish_until` has passed. Returns the number of rows removed.
+    /// Deletes expired tokens, revocations, interactions, codes, grants and
+    /// refresh tokens, and retired keys whose `publish_until` has passed. Returns the number of rows removed.
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }

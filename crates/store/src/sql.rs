@@ -13,8 +13,10 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
 mod errors;
+mod grants;
 mod rows;
 mod url;
+mod users;
 
 use errors::{classify, connect_error, migrate_error};
 use rows::{client_from_row, key_from_row, token_from_row};
@@ -381,27 +383,8 @@ impl Store for SqlStore {
         expires_at: i64,
         at: i64,
     ) -> Result<(), StoreError> {
-        // The counter update comes first: it takes the write lock (SQLite) or
-        // the row lock (PostgreSQL) until commit, so sequence numbers become
-        // visible in the order they were handed out.
         let mut tx = self.pool.begin().await.map_err(classify)?;
-        sqlx::query("UPDATE revocation_sequence SET seq = seq + 1 WHERE id = 1")
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-        // `WHERE` keeps SQLite from reading ON CONFLICT as part of the SELECT.
-        sqlx::query(
-            "INSERT INTO revoked_jtis (jti, client_id, expires_at, revoked_at, seq) \
-             SELECT $1, $2, $3, $4, seq FROM revocation_sequence WHERE id = 1 \
-             ON CONFLICT (jti) DO NOTHING",
-        )
-        .bind(jti)
-        .bind(client_id)
-        .bind(expires_at)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
+        revoke_jti_in(&mut tx, jti, client_id, expires_at, at).await?;
         tx.commit().await.map_err(classify)
     }
 
@@ -443,9 +426,14 @@ impl Store for SqlStore {
     }
 
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
-        const PURGES: [&str; 3] = [
+        const PURGES: [&str; 8] = [
             "DELETE FROM opaque_tokens WHERE expires_at < $1",
             "DELETE FROM revoked_jtis WHERE expires_at < $1",
+            "DELETE FROM interactions WHERE expires_at < $1",
+            "DELETE FROM authorization_codes WHERE expires_at < $1",
+            "DELETE FROM refresh_tokens WHERE expires_at < $1",
+            "DELETE FROM grant_access_tokens WHERE expires_at < $1",
+            "DELETE FROM grants WHERE expires_at < $1",
             // Never the active key, whose publish_until is NULL anyway.
             "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND publish_until < $1",
         ];
@@ -486,4 +474,35 @@ async fn bump_client_generation(
         .await
         .map(|_| ())
         .map_err(classify)
+}
+
+/// Adds `jti` to the revocation list inside `tx` (idempotent).
+async fn revoke_jti_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    jti: &str,
+    client_id: &str,
+    expires_at: i64,
+    at: i64,
+) -> Result<(), StoreError> {
+    // The counter update comes first: it takes the write lock (SQLite) or
+    // the row lock (PostgreSQL) until commit, so sequence numbers become
+    // visible in the order they were handed out.
+    sqlx::query("UPDATE revocation_sequence SET seq = seq + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await
+        .map_err(classify)?;
+    // `WHERE` keeps SQLite from reading ON CONFLICT as part of the SELECT.
+    sqlx::query(
+        "INSERT INTO revoked_jtis (jti, client_id, expires_at, revoked_at, seq) \
+         SELECT $1, $2, $3, $4, seq FROM revocation_sequence WHERE id = 1 \
+         ON CONFLICT (jti) DO NOTHING",
+    )
+    .bind(jti)
+    .bind(client_id)
+    .bind(expires_at)
+    .bind(at)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+    .map_err(classify)
 }

@@ -1,0 +1,485 @@
+//! [`GrantStore`] on SQL: every multi-row change is one transaction whose
+//! first statement writes, so SQLite takes its write lock at once and
+//! PostgreSQL its row lock, and concurrent callers see one winner.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::errors::classify;
+use super::{SqlStore, revoke_jti_in};
+use crate::{
+    GrantAccessToken, GrantStore, Rotation, StoreError, StoredCode, StoredGrant, StoredInteraction,
+    StoredRefreshToken,
+};
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+const INTERACTION_COLUMNS: &str = "interaction_hash, client_id, request, browser_hash, \
+     csrf_hash, user_id, auth_time, consented_scope, created_at, expires_at, completed_at";
+const CODE_COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, scope, \
+     code_challenge, nonce, auth_time, created_at, expires_at, redeemed_at, grant_id";
+const GRANT_COLUMNS: &str = "grant_id, client_id, user_id, scope, cnf_x5t_s256, auth_time, \
+     created_at, expires_at, used_at, revoked_at";
+const REFRESH_COLUMNS: &str =
+    "token_hash, grant_id, issued_at, expires_at, rotated_at, successor_hash, sealed_response";
+
+fn interaction_from_row(row: &AnyRow) -> Result<StoredInteraction, StoreError> {
+    let read = || -> Result<StoredInteraction, sqlx::Error> {
+        Ok(StoredInteraction {
+            interaction_hash: row.try_get("interaction_hash")?,
+            client_id: row.try_get("client_id")?,
+            request: row.try_get("request")?,
+            browser_hash: row.try_get("browser_hash")?,
+            csrf_hash: row.try_get("csrf_hash")?,
+            user_id: row.try_get("user_id")?,
+            auth_time: row.try_get("auth_time")?,
+            consented_scope: row.try_get("consented_scope")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            completed_at: row.try_get("completed_at")?,
+        })
+    };
+    read().map_err(classify)
+}
+
+fn code_from_row(row: &AnyRow) -> Result<StoredCode, StoreError> {
+    let read = || -> Result<StoredCode, sqlx::Error> {
+        Ok(StoredCode {
+            code_hash: row.try_get("code_hash")?,
+            client_id: row.try_get("client_id")?,
+            user_id: row.try_get("user_id")?,
+            redirect_uri: row.try_get("redirect_uri")?,
+            scope: row.try_get("scope")?,
+            code_challenge: row.try_get("code_challenge")?,
+            nonce: row.try_get("nonce")?,
+            auth_time: row.try_get("auth_time")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            redeemed_at: row.try_get("redeemed_at")?,
+            grant_id: row.try_get("grant_id")?,
+        })
+    };
+    read().map_err(classify)
+}
+
+fn grant_from_row(row: &AnyRow) -> Result<StoredGrant, StoreError> {
+    let read = || -> Result<StoredGrant, sqlx::Error> {
+        Ok(StoredGrant {
+            grant_id: row.try_get("grant_id")?,
+            client_id: row.try_get("client_id")?,
+            user_id: row.try_get("user_id")?,
+            scope: row.try_get("scope")?,
+            cnf_x5t_s256: row.try_get("cnf_x5t_s256")?,
+            auth_time: row.try_get("auth_time")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            used_at: row.try_get("used_at")?,
+            revoked_at: row.try_get("revoked_at")?,
+        })
+    };
+    read().map_err(classify)
+}
+
+fn refresh_from_row(row: &AnyRow) -> Result<StoredRefreshToken, StoreError> {
+    let read = || -> Result<StoredRefreshToken, sqlx::Error> {
+        Ok(StoredRefreshToken {
+            token_hash: row.try_get("token_hash")?,
+            grant_id: row.try_get("grant_id")?,
+            issued_at: row.try_get("issued_at")?,
+            expires_at: row.try_get("expires_at")?,
+            rotated_at: row.try_get("rotated_at")?,
+            successor_hash: row.try_get("successor_hash")?,
+            sealed_response: row.try_get("sealed_response")?,
+        })
+    };
+    read().map_err(classify)
+}
+
+async fn insert_refresh(tx: &mut Tx<'_>, token: &StoredRefreshToken) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO refresh_tokens ({REFRESH_COLUMNS}) VALUES ($1, $2, $3, $4, NULL, NULL, NULL)"
+    );
+    sqlx::query(&sql)
+        .bind(token.token_hash.as_str())
+        .bind(token.grant_id.as_str())
+        .bind(token.issued_at)
+        .bind(token.expires_at)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+        .map_err(classify)
+}
+
+async fn insert_access(
+    tx: &mut Tx<'_>,
+    grant_id: &str,
+    access: &GrantAccessToken,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO grant_access_tokens (jti, grant_id, expires_at) VALUES ($1, $2, $3)")
+        .bind(access.jti.as_str())
+        .bind(grant_id)
+        .bind(access.expires_at)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+        .map_err(classify)
+}
+
+/// Marks the grant used if it is live: the row lock this takes orders the
+/// caller against a concurrent [`revoke_grant_in`]. False if revoked or gone.
+async fn touch_live_grant(tx: &mut Tx<'_>, grant_id: &str, now: i64) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE grants SET used_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL")
+            .bind(grant_id)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map_err(classify)?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Revokes one grant and puts its unexpired access tokens on the revocation list.
+async fn revoke_grant_in(tx: &mut Tx<'_>, grant_id: &str, now: i64) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE grants SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL")
+            .bind(grant_id)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map_err(classify)?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let rows = sqlx::query(
+        "SELECT a.jti, a.expires_at, g.client_id FROM grant_access_tokens a \
+         JOIN grants g ON g.grant_id = a.grant_id \
+         WHERE a.grant_id = $1 AND a.expires_at >= $2",
+    )
+    .bind(grant_id)
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(classify)?;
+    for row in &rows {
+        let jti: String = row.try_get("jti").map_err(classify)?;
+        let expires_at: i64 = row.try_get("expires_at").map_err(classify)?;
+        let client_id: String = row.try_get("client_id").map_err(classify)?;
+        revoke_jti_in(tx, &jti, &client_id, expires_at, now).await?;
+    }
+    Ok(true)
+}
+
+/// Revokes every live grant of a user (when the user is removed).
+pub(super) async fn revoke_grants_of_user(
+    tx: &mut Tx<'_>,
+    user_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let rows = sqlx::query("SELECT grant_id FROM grants WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(user_id)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(classify)?;
+    for row in &rows {
+        let grant_id: String = row.try_get("grant_id").map_err(classify)?;
+        revoke_grant_in(tx, &grant_id, now).await?;
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl GrantStore for SqlStore {
+    async fn create_interaction(&self, i: &StoredInteraction) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO interactions ({INTERACTION_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        );
+        sqlx::query(&sql)
+            .bind(i.interaction_hash.as_str())
+            .bind(i.client_id.as_str())
+            .bind(i.request.as_str())
+            .bind(i.browser_hash.as_str())
+            .bind(i.csrf_hash.as_str())
+            .bind(i.user_id.as_deref())
+            .bind(i.auth_time)
+            .bind(i.consented_scope.as_deref())
+            .bind(i.created_at)
+            .bind(i.expires_at)
+            .bind(i.completed_at)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
+    async fn interaction(
+        &self,
+        interaction_hash: &str,
+    ) -> Result<Option<StoredInteraction>, StoreError> {
+        let sql =
+            format!("SELECT {INTERACTION_COLUMNS} FROM interactions WHERE interaction_hash = $1");
+        let row = sqlx::query(&sql)
+            .bind(interaction_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.as_ref().map(interaction_from_row).transpose()
+    }
+
+    async fn accept_login(
+        &self,
+        interaction_hash: &str,
+        user_id: &str,
+        auth_time: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE interactions SET user_id = $2, auth_time = $3, consented_scope = NULL \
+             WHERE interaction_hash = $1 AND completed_at IS NULL",
+        )
+        .bind(interaction_hash)
+        .bind(user_id)
+        .bind(auth_time)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn accept_consent(
+        &self,
+        interaction_hash: &str,
+        scope: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE interactions SET consented_scope = $2 \
+             WHERE interaction_hash = $1 AND completed_at IS NULL AND user_id IS NOT NULL",
+        )
+        .bind(interaction_hash)
+        .bind(scope)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn complete_interaction(
+        &self,
+        interaction_hash: &str,
+        now: i64,
+        code: Option<&StoredCode>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let done = sqlx::query(
+            "UPDATE interactions SET completed_at = $2 \
+             WHERE interaction_hash = $1 AND completed_at IS NULL",
+        )
+        .bind(interaction_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if let Some(c) = code {
+            let sql = format!(
+                "INSERT INTO authorization_codes ({CODE_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL)"
+            );
+            sqlx::query(&sql)
+                .bind(c.code_hash.as_str())
+                .bind(c.client_id.as_str())
+                .bind(c.user_id.as_str())
+                .bind(c.redirect_uri.as_str())
+                .bind(c.scope.as_str())
+                .bind(c.code_challenge.as_str())
+                .bind(c.nonce.as_deref())
+                .bind(c.auth_time)
+                .bind(c.created_at)
+                .bind(c.expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(true)
+    }
+
+    async fn consent(&self, user_id: &str, client_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2")
+            .bind(user_id)
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.map(|r| r.try_get::<String, _>("scope"))
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn save_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO consents (user_id, client_id, scope, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, \
+             created_at = excluded.created_at",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(scope)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(classify)
+    }
+
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+            .bind(user_id)
+            .bind(client_id)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn code(&self, code_hash: &str) -> Result<Option<StoredCode>, StoreError> {
+        let sql = format!("SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = $1");
+        let row = sqlx::query(&sql)
+            .bind(code_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.as_ref().map(code_from_row).transpose()
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+        grant: &StoredGrant,
+        access: &GrantAccessToken,
+        refresh: Option<&StoredRefreshToken>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let done = sqlx::query(
+            "UPDATE authorization_codes SET redeemed_at = $2, grant_id = $3 \
+             WHERE code_hash = $1 AND redeemed_at IS NULL",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .bind(grant.grant_id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let sql = format!(
+            "INSERT INTO grants ({GRANT_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)"
+        );
+        sqlx::query(&sql)
+            .bind(grant.grant_id.as_str())
+            .bind(grant.client_id.as_str())
+            .bind(grant.user_id.as_str())
+            .bind(grant.scope.as_str())
+            .bind(grant.cnf_x5t_s256.as_deref())
+            .bind(grant.auth_time)
+            .bind(grant.created_at)
+            .bind(grant.expires_at)
+            .bind(grant.used_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        insert_access(&mut tx, &grant.grant_id, access).await?;
+        if let Some(token) = refresh {
+            insert_refresh(&mut tx, token).await?;
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(true)
+    }
+
+    async fn grant(&self, grant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
+        let sql = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE grant_id = $1");
+        let row = sqlx::query(&sql)
+            .bind(grant_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
+    async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let revoked = revoke_grant_in(&mut tx, grant_id, now).await?;
+        tx.commit().await.map_err(classify)?;
+        Ok(revoked)
+    }
+
+    async fn record_access_token(
+        &self,
+        grant_id: &str,
+        access: &GrantAccessToken,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        if !touch_live_grant(&mut tx, grant_id, now).await? {
+            return Ok(false);
+        }
+        insert_access(&mut tx, grant_id, access).await?;
+        tx.commit().await.map_err(classify)?;
+        Ok(true)
+    }
+
+    async fn refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<StoredRefreshToken>, StoreError> {
+        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
+        let row = sqlx::query(&sql)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.as_ref().map(refresh_from_row).transpose()
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        now: i64,
+        successor: &StoredRefreshToken,
+        sealed_response: Option<&str>,
+        access: &GrantAccessToken,
+    ) -> Result<Rotation, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        if !touch_live_grant(&mut tx, &successor.grant_id, now).await? {
+            return Ok(Rotation::GrantRevoked);
+        }
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3, \
+             sealed_response = $4 WHERE token_hash = $1 AND rotated_at IS NULL",
+        )
+        .bind(old_hash)
+        .bind(now)
+        .bind(successor.token_hash.as_str())
+        .bind(sealed_response)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        if done.rows_affected() == 0 {
+            return Ok(Rotation::AlreadyRotated);
+        }
+        insert_refresh(&mut tx, successor).await?;
+        insert_access(&mut tx, &successor.grant_id, access).await?;
+        tx.commit().await.map_err(classify)?;
+        Ok(Rotation::Rotated)
+    }
+}
