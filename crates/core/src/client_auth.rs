@@ -18,15 +18,19 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// Client secret in the form body (RFC 6749 §2.3.1).
     ClientSecretPost,
+    /// A public client (native or single-page app) that holds no secret:
+    /// it sends only `client_id` and must use PKCE (RFC 7591 §2 `none`).
+    None,
 }
 
 impl AuthMethod {
     /// Every supported method, in metadata order.
-    pub const ALL: [AuthMethod; 4] = [
+    pub const ALL: [AuthMethod; 5] = [
         Self::TlsClientAuth,
         Self::SelfSignedTlsClientAuth,
         Self::ClientSecretBasic,
         Self::ClientSecretPost,
+        Self::None,
     ];
 
     /// The registered name.
@@ -36,6 +40,7 @@ impl AuthMethod {
             Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
         }
     }
 
@@ -162,6 +167,7 @@ mod tests {
             "tls_client_auth".parse::<AuthMethod>(),
             Ok(AuthMethod::TlsClientAuth)
         );
-        assert!("none".parse::<AuthMethod>().is_err());
+        assert_eq!("none".parse::<AuthMethod>(), Ok(AuthMethod::None));
+        assert!("private_key_jwt".parse::<AuthMethod>().is_err());
     }
 }

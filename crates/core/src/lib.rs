@@ -13,6 +13,8 @@ mod error;
 pub mod identity;
 pub mod metadata;
 pub mod oauth;
+pub mod pkce;
+pub mod redirect_uri;
 mod thumbprint;
 
 pub use claims::{AccessTokenClaims, Confirmation};
@@ -23,4 +25,6 @@ pub use error::{DnError, IdentityError};
 pub use identity::{CertificateIdentity, SubjectAltNames, Validity};
 pub use metadata::{AuthorizationServerMetadata, metadata_url};
 pub use oauth::ErrorCode;
+pub use pkce::{CodeChallenge, PkceError};
+pub use redirect_uri::{RedirectUri, RedirectUriFault};
 pub use thumbprint::{Thumbprint, ThumbprintText};

@@ -107,6 +107,9 @@ pub async fn authenticate(
                 return Err(fail("wrong secret"));
             }
         }
+        // A public client proves nothing but its id; the grants it may use
+        // (code with PKCE, bound refresh) carry the proof instead.
+        AuthMethod::None => {}
         AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth => {
             let Some(cert) = &certificate else {
                 return Err(fail("no client certificate presented"));

@@ -11,7 +11,8 @@ use std::net::IpAddr;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use certbound_core::{
-    AuthMethod, CertificateIdentity, DistinguishedName, Thumbprint, TlsClientAuthMatcher,
+    AuthMethod, CertificateIdentity, DistinguishedName, RedirectUri, Thumbprint,
+    TlsClientAuthMatcher,
 };
 use certbound_store::StoredClient;
 use serde::{Deserialize, Serialize};
@@ -81,7 +82,28 @@ pub struct ClientMetadata {
     /// issued to them or naming them in `aud`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub may_introspect: bool,
+    /// Where the authorization response may go, matched exactly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_uris: Vec<String>,
+    /// The name the consent page shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    /// The logo the consent page shows (`https` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// certbound extension: issue a refresh token with every code redemption,
+    /// even when the user did not grant `offline_access`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub always_issue_refresh_token: bool,
 }
+
+/// Grant types a client may register.
+pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+
+/// Longest `client_name` accepted.
+const MAX_CLIENT_NAME: usize = 200;
+/// Longest redirect or logo URI accepted.
+const MAX_URI: usize = 2000;
 
 fn yes() -> bool {
     true
@@ -109,6 +131,10 @@ impl ClientMetadata {
             require_certificate_bound_access_tokens: false,
             grant_types: default_grants(),
             may_introspect: false,
+            redirect_uris: Vec::new(),
+            client_name: None,
+            logo_uri: None,
+            always_issue_refresh_token: false,
         }
     }
 
@@ -149,6 +175,8 @@ pub struct RegisteredClient {
     pub grant_types: Vec<String>,
     /// May introspect any token and read the revocation list.
     pub may_introspect: bool,
+    /// Registered redirect URIs, exact strings.
+    pub redirect_uris: Vec<RedirectUri>,
     /// The metadata as stored (for `clients show`).
     pub metadata: ClientMetadata,
 }
@@ -244,7 +272,11 @@ impl RegisteredClient {
             return Err(InvalidClient::new(P::ClientSecret, rule));
         }
         let scopes = parse_scope(&m.scope)?;
-        if let Some(grant) = m.grant_types.iter().find(|g| *g != "client_credentials") {
+        if let Some(grant) = m
+            .grant_types
+            .iter()
+            .find(|g| !GRANT_TYPES.contains(&g.as_str()))
+        {
             return Err(InvalidClient::new(
                 P::GrantTypes,
                 ClientRule::UnsupportedGrantType {
@@ -252,6 +284,7 @@ impl RegisteredClient {
                 },
             ));
         }
+        let redirect_uris = grant_rules(method, m)?;
         if m.require_certificate_bound_access_tokens
             && !m.tls_client_certificate_bound_access_tokens
         {
@@ -273,6 +306,7 @@ impl RegisteredClient {
             require_binding: m.require_certificate_bound_access_tokens,
             grant_types: m.grant_types.clone(),
             may_introspect: m.may_introspect,
+            redirect_uris,
             metadata,
         })
     }
@@ -303,6 +337,72 @@ impl RegisteredClient {
             created_at,
         })
     }
+}
+
+/// The rules of the browser-based grants; returns the parsed redirect URIs.
+fn grant_rules(method: AuthMethod, m: &ClientMetadata) -> Result<Vec<RedirectUri>, InvalidClient> {
+    use ClientParameter as P;
+    let has = |g: &str| m.grant_types.iter().any(|x| x == g);
+    if method == AuthMethod::None && has("client_credentials") {
+        return Err(InvalidClient::new(
+            P::GrantTypes,
+            ClientRule::PublicClientCredentials,
+        ));
+    }
+    if has("refresh_token") && !has("authorization_code") {
+        return Err(InvalidClient::new(
+            P::GrantTypes,
+            ClientRule::RefreshWithoutCode,
+        ));
+    }
+    let mut uris = Vec::with_capacity(m.redirect_uris.len());
+    for given in &m.redirect_uris {
+        if given.len() > MAX_URI {
+            return Err(InvalidClient::new(
+                P::RedirectUris,
+                ClientRule::TooLong { max: MAX_URI },
+            ));
+        }
+        let uri = RedirectUri::parse(given).map_err(|fault| {
+            InvalidClient::new(
+                P::RedirectUris,
+                ClientRule::RedirectUri {
+                    given: given.clone(),
+                    fault,
+                },
+            )
+        })?;
+        if !uris.contains(&uri) {
+            uris.push(uri);
+        }
+    }
+    if has("authorization_code") && uris.is_empty() {
+        return Err(InvalidClient::new(
+            P::RedirectUris,
+            ClientRule::RedirectUriMissing,
+        ));
+    }
+    if let Some(name) = &m.client_name {
+        if name.trim().is_empty() {
+            return Err(InvalidClient::new(P::ClientName, ClientRule::Empty));
+        }
+        if name.len() > MAX_CLIENT_NAME {
+            return Err(InvalidClient::new(
+                P::ClientName,
+                ClientRule::TooLong {
+                    max: MAX_CLIENT_NAME,
+                },
+            ));
+        }
+    }
+    if let Some(logo) = &m.logo_uri {
+        let https = logo.len() <= MAX_URI
+            && url::Url::parse(logo).is_ok_and(|u| u.scheme() == "https" && u.host().is_some());
+        if !https {
+            return Err(InvalidClient::new(P::LogoUri, ClientRule::LogoNotHttps));
+        }
+    }
+    Ok(uris)
 }
 
 fn non_blank(parameter: ClientParameter, value: &str) -> Result<String, InvalidClient> {

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use certbound_core::AuthMethod;
+use certbound_core::{AuthMethod, RedirectUriFault};
 
 /// A client metadata parameter, by its RFC 7591 / RFC 8705 name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,12 @@ pub enum ClientParameter {
     GrantTypes,
     /// `require_certificate_bound_access_tokens`.
     RequireCertificateBoundAccessTokens,
+    /// `redirect_uris`.
+    RedirectUris,
+    /// `client_name`.
+    ClientName,
+    /// `logo_uri`.
+    LogoUri,
 }
 
 impl ClientParameter {
@@ -51,6 +57,9 @@ impl ClientParameter {
             Self::Scope => "scope",
             Self::GrantTypes => "grant_types",
             Self::RequireCertificateBoundAccessTokens => "require_certificate_bound_access_tokens",
+            Self::RedirectUris => "redirect_uris",
+            Self::ClientName => "client_name",
+            Self::LogoUri => "logo_uri",
         }
     }
 }
@@ -123,11 +132,31 @@ pub enum ClientRule {
         /// The offending token.
         token: String,
     },
-    /// A grant type other than `client_credentials`.
+    /// A grant type this server does not implement.
     UnsupportedGrantType {
         /// The value given.
         given: String,
     },
+    /// A redirect URI that cannot be registered.
+    RedirectUri {
+        /// The value given.
+        given: String,
+        /// What is wrong with it.
+        fault: RedirectUriFault,
+    },
+    /// `authorization_code` without any redirect URI.
+    RedirectUriMissing,
+    /// `refresh_token` without `authorization_code`, the only grant that issues one.
+    RefreshWithoutCode,
+    /// A public client (`none`) with `client_credentials`, which needs client authentication.
+    PublicClientCredentials,
+    /// Longer than the limit.
+    TooLong {
+        /// The limit, in bytes.
+        max: usize,
+    },
+    /// `logo_uri` that is not an `https` URL.
+    LogoNotHttps,
     /// Requiring bound tokens while turning binding off.
     ContradictsUnboundTokens,
 }
@@ -205,8 +234,23 @@ impl fmt::Display for InvalidClient {
             ),
             ClientRule::UnsupportedGrantType { given } => write!(
                 f,
-                "grant type '{given}' is not supported; use client_credentials"
+                "grant type '{}' is not supported; use authorization_code, refresh_token or client_credentials",
+                given.escape_default()
             ),
+            ClientRule::RedirectUri { given, fault } => {
+                write!(f, "redirect URI '{}' {fault}", given.escape_default())
+            }
+            ClientRule::RedirectUriMissing => f.write_str(
+                "the authorization_code grant needs at least one redirect URI (--redirect-uri)",
+            ),
+            ClientRule::RefreshWithoutCode => f.write_str(
+                "the refresh_token grant needs the authorization_code grant, which issues refresh tokens",
+            ),
+            ClientRule::PublicClientCredentials => f.write_str(
+                "a public client (token_endpoint_auth_method none) cannot use client_credentials",
+            ),
+            ClientRule::TooLong { max } => write!(f, "{p} is longer than {max} bytes"),
+            ClientRule::LogoNotHttps => write!(f, "{p} must be an https URL"),
             ClientRule::ContradictsUnboundTokens => f.write_str(
                 "require_certificate_bound_access_tokens contradicts tls_client_certificate_bound_access_tokens = false",
             ),
