@@ -55,3 +55,34 @@ pub fn revoked(caller: &str, jti: Option<&str>, revoked: bool) {
 pub fn revocation_refused(caller: &str, jti: &str, owner: &str) {
     warn!(target: "certbound::audit", event = "token_revocation_refused", caller = ?caller, jti, owner = ?owner, reason = "the token was issued to another client");
 }
+
+/// An authorization code was redeemed; `grant` names what it created.
+pub fn code_redeemed(client_id: &str, grant: &str, refresh_token: bool) {
+    info!(target: "certbound::audit", event = "code_redeemed", client_id = ?client_id, grant = %short(grant), refresh_token);
+}
+
+/// An authorization code was presented again; its grant is revoked.
+pub fn code_replayed(client_id: &str, grant: &str) {
+    warn!(target: "certbound::audit", event = "code_replayed", client_id = ?client_id, grant = %short(grant), reason = "authorization code used twice: every token issued from it is revoked");
+}
+
+/// A refresh token was used (rotated or not).
+pub fn refreshed(client_id: &str, grant: &str, rotated: bool) {
+    info!(target: "certbound::audit", event = "token_refreshed", client_id = ?client_id, grant = %short(grant), rotated);
+}
+
+/// A rotated refresh token was presented again after its grace window.
+pub fn refresh_replayed(client_id: &str, grant: &str) {
+    warn!(target: "certbound::audit", event = "refresh_token_replayed", client_id = ?client_id, grant = %short(grant), reason = "a rotated refresh token was reused: the whole grant is revoked");
+}
+
+/// A grant was revoked at `/revoke`.
+pub fn grant_revoked(caller: &str, grant: &str, revoked: bool) {
+    info!(target: "certbound::audit", event = "grant_revoked", caller = ?caller, grant = %short(grant), revoked);
+}
+
+/// The first characters of a grant id: enough to correlate log lines, and
+/// the id is not a credential anyway (tokens are looked up by their hash).
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}

@@ -12,6 +12,10 @@ use serde::Deserialize;
 
 use crate::keys::SigningAlg;
 
+mod refresh;
+
+pub use refresh::RefreshTokensConfig;
+
 /// Why a configuration cannot be used (shared with the gateway's file).
 pub use certbound_tls::ConfigError;
 
@@ -40,6 +44,9 @@ pub struct Config {
     /// Signing-key handling.
     #[serde(default)]
     pub keys: KeysConfig,
+    /// Refresh tokens of the authorization code flow.
+    #[serde(default)]
+    pub refresh_tokens: RefreshTokensConfig,
 }
 
 /// `[storage]`
@@ -151,7 +158,7 @@ impl Default for KeysConfig {
 pub const ENV_PREFIX: &str = "CERTBOUND_";
 
 /// The top-level keys of the file; `CERTBOUND_<KEY>…` overrides only these.
-const TOP_LEVEL_KEYS: [&str; 7] = [
+const TOP_LEVEL_KEYS: [&str; 8] = [
     "issuer",
     "storage",
     "tls",
@@ -159,6 +166,7 @@ const TOP_LEVEL_KEYS: [&str; 7] = [
     "tokens",
     "clients",
     "keys",
+    "refresh_tokens",
 ];
 
 impl Config {
@@ -252,6 +260,7 @@ impl Config {
                 "must be between 1 and 86400 seconds".into(),
             ));
         }
+        self.refresh_tokens.validate()?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@ pub mod endpoints;
 mod error;
 pub mod file_modes;
 pub mod form;
+pub mod grants;
 pub mod keys;
 mod run;
 pub mod tokens;
@@ -38,6 +39,8 @@ pub struct Settings {
     pub access_token_ttl: i64,
     /// Whether secret-based client authentication is allowed.
     pub allow_client_secret: bool,
+    /// Refresh-token lifetimes and rotation.
+    pub refresh: config::RefreshTokensConfig,
 }
 
 /// Shared state of one authorization-server instance.

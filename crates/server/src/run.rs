@@ -174,9 +174,17 @@ pub async fn start_with_store(
             "{base}{}",
             endpoints::REVOCATION_LIST_PATH
         )),
-        grant_types_supported: vec!["client_credentials".to_owned()],
+        grant_types_supported: crate::clients::GRANT_TYPES
+            .iter()
+            .map(|g| (*g).to_owned())
+            .collect(),
         token_endpoint_auth_methods_supported: methods.clone(),
-        introspection_endpoint_auth_methods_supported: methods.clone(),
+        // Public clients prove nothing at introspection (RFC 7662 §2.1).
+        introspection_endpoint_auth_methods_supported: methods
+            .iter()
+            .filter(|m| *m != AuthMethod::None.as_str())
+            .cloned()
+            .collect(),
         revocation_endpoint_auth_methods_supported: methods,
         response_types_supported: vec![],
         tls_client_certificate_bound_access_tokens: true,
@@ -211,6 +219,7 @@ pub async fn start_with_store(
             issuer: issuer.clone(),
             access_token_ttl: ttl,
             allow_client_secret: config.clients.allow_client_secret,
+            refresh: config.refresh_tokens.clone(),
         },
         metadata_json,
     });

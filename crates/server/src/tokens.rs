@@ -24,30 +24,50 @@ pub struct IssuedToken {
     pub scope: String,
 }
 
-/// Issues a token to `client` for `scopes`, bound to `binding` when given.
+/// What an access token is issued for.
+#[derive(Debug)]
+pub struct AccessGrant<'a> {
+    /// `sub`: the client itself for `client_credentials`, the user otherwise.
+    pub subject: &'a str,
+    /// Granted scopes.
+    pub scopes: &'a [String],
+    /// `cnf.x5t#S256` when bound.
+    pub binding: Option<Thumbprint>,
+    /// `jti`, chosen by the caller when it must be recorded before signing.
+    pub jti: String,
+    /// `iat`; `exp` is `iat` plus the configured lifetime.
+    pub issued_at: i64,
+}
+
+impl AccessGrant<'_> {
+    /// When a token issued now for this grant expires.
+    pub fn expires_at(&self, server: &AuthorizationServer) -> i64 {
+        self.issued_at + server.settings.access_token_ttl
+    }
+}
+
+/// Issues a token to `client` for `grant`.
 pub async fn issue(
     server: &AuthorizationServer,
     client: &RegisteredClient,
-    scopes: &[String],
-    binding: Option<Thumbprint>,
+    grant: AccessGrant<'_>,
 ) -> Result<IssuedToken, OAuthError> {
-    let now = crate::now();
+    let now = grant.issued_at;
     let ttl = server.settings.access_token_ttl;
-    let jti = crate::new_jti();
-    let scope = scopes.join(" ");
+    let scope = grant.scopes.join(" ");
     let claims = AccessTokenClaims {
         iss: server.settings.issuer.clone(),
-        sub: client.client_id.clone(),
+        sub: grant.subject.to_owned(),
         aud: client
             .audience
             .clone()
             .unwrap_or_else(|| server.settings.default_audience.clone()),
         exp: now + ttl,
         iat: now,
-        jti,
+        jti: grant.jti,
         client_id: client.client_id.clone(),
         scope: (!scope.is_empty()).then(|| scope.clone()),
-        cnf: binding.map(Confirmation::for_thumbprint),
+        cnf: grant.binding.map(Confirmation::for_thumbprint),
     };
     let access_token = match client.format {
         TokenFormat::Jwt => {

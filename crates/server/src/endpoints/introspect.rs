@@ -12,11 +12,13 @@ use axum::extract::State;
 use certbound_tls::PeerCertificate;
 use serde_json::{Value, json};
 
-use certbound_core::AccessTokenClaims;
+use certbound_core::{AccessTokenClaims, AuthMethod};
+use certbound_store::{StoredGrant, StoredRefreshToken};
 
 use crate::clients::RegisteredClient;
 use crate::clients::auth::{ClientAuthorization, authenticate};
 use crate::form::Form;
+use crate::grants::refresh_token;
 use crate::tokens::{self, Lookup};
 use crate::{AuthorizationServer, OAuthError, audit};
 
@@ -28,9 +30,27 @@ pub async fn introspect(
     form: Form,
 ) -> Result<Json<Value>, OAuthError> {
     let caller = authenticate(&server, &authorization, &form, certificate).await?;
+    if caller.client.method == AuthMethod::None {
+        audit::client_rejected(
+            &caller.client.client_id,
+            "public clients may not introspect",
+            None,
+        );
+        return Err(OAuthError::invalid_client(
+            "a public client (token_endpoint_auth_method none) cannot use introspection",
+        ));
+    }
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    if let Some((stored, grant)) = refresh_token::find(&server, token).await? {
+        return Ok(Json(introspect_refresh(
+            &server,
+            &caller.client,
+            &stored,
+            &grant,
+        )));
+    }
     let body = match tokens::lookup(&server, token).await? {
         Lookup::Active(claims, _) if !may_see(&caller.client, &claims) => {
             audit::introspection_refused(
@@ -71,6 +91,37 @@ pub async fn introspect(
         }
     };
     Ok(Json(body))
+}
+
+/// The RFC 7662 answer for a refresh token: only its own client, or one
+/// registered with `may_introspect`, learns that it is active.
+fn introspect_refresh(
+    server: &AuthorizationServer,
+    caller: &RegisteredClient,
+    stored: &StoredRefreshToken,
+    grant: &StoredGrant,
+) -> Value {
+    let now = server.keys.clock().unix_seconds();
+    let visible = caller.may_introspect || grant.client_id == caller.client_id;
+    let active = visible && refresh_token::is_active(stored, grant, now);
+    audit::introspected(&caller.client_id, None, active);
+    if !active {
+        return json!({ "active": false });
+    }
+    let mut body = json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "client_id": grant.client_id,
+        "sub": grant.user_id,
+        "iss": server.settings.issuer,
+        "exp": stored.expires_at,
+        "iat": stored.issued_at,
+        "scope": grant.scope,
+    });
+    if let Some(x5t) = &grant.cnf_x5t_s256 {
+        body["cnf"] = json!({ "x5t#S256": x5t });
+    }
+    body
 }
 
 /// Whether `caller` may learn about an active token with these claims.

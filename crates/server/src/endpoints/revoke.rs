@@ -8,6 +8,7 @@ use http::StatusCode;
 
 use crate::clients::auth::{ClientAuthorization, authenticate};
 use crate::form::Form;
+use crate::grants::refresh_token;
 use crate::tokens::{self, Lookup};
 use crate::{AuthorizationServer, OAuthError, audit};
 
@@ -23,6 +24,17 @@ pub async fn revoke(
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    if let Some((_, grant)) = refresh_token::find(&server, token).await? {
+        // RFC 7009 §2.1: revoking a refresh token revokes its grant and the
+        // access tokens issued under it; another client's gets the same 200.
+        let revoked = grant.client_id == caller.client.client_id
+            && server
+                .store
+                .revoke_grant(&grant.grant_id, server.keys.clock().unix_seconds())
+                .await?;
+        audit::grant_revoked(&caller.client.client_id, &grant.grant_id, revoked);
+        return Ok(StatusCode::OK);
+    }
     let (claims, format) = match tokens::lookup(&server, token).await? {
         Lookup::Active(c, f) | Lookup::Dead(c, f) => (c, f),
         Lookup::Unknown => {

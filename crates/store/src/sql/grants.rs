@@ -165,6 +165,15 @@ async fn revoke_grant_in(tx: &mut Tx<'_>, grant_id: &str, now: i64) -> Result<bo
         let expires_at: i64 = row.try_get("expires_at").map_err(classify)?;
         let client_id: String = row.try_get("client_id").map_err(classify)?;
         revoke_jti_in(tx, &jti, &client_id, expires_at, now).await?;
+        // Opaque tokens are looked up by hash, not on the revocation list.
+        sqlx::query(
+            "UPDATE opaque_tokens SET revoked_at = $2 WHERE jti = $1 AND revoked_at IS NULL",
+        )
+        .bind(jti.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(classify)?;
     }
     Ok(true)
 }

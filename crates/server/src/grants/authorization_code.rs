@@ -1,0 +1,162 @@
+//! `authorization_code` (RFC 6749 §4.1.3) with PKCE S256 (RFC 7636): one
+//! redemption per code, on any number of instances; a second one revokes
+//! everything the first issued (RFC 6749 §4.1.2).
+
+use axum::response::Response;
+use certbound_core::{AuthMethod, CodeChallenge};
+use certbound_store::{GrantAccessToken, StoredCode, StoredGrant, StoredRefreshToken};
+
+use super::{
+    access_binding, invalid_grant, json_response, new_secret, require_grant_type, response_body,
+};
+use crate::clients::auth::AuthenticatedClient;
+use crate::clients::parse_scope;
+use crate::form::Form;
+use crate::tokens::{self, token_hash};
+use crate::{AuthorizationServer, OAuthError, audit};
+
+/// The scope that asks for a refresh token (OpenID Connect Core §11).
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// Longest code we look up; ours are 43 characters.
+const MAX_CODE_LEN: usize = 512;
+
+/// What an unknown code, and every code we will not say more about, gets.
+const CODE_INVALID: &str = "the authorization code is invalid, expired or already used";
+
+/// Redeems a code for an access token and, when granted, a refresh token.
+pub async fn grant(
+    server: &AuthorizationServer,
+    caller: &AuthenticatedClient,
+    form: &Form,
+) -> Result<Response, OAuthError> {
+    let client = &caller.client;
+    require_grant_type(client, "authorization_code")?;
+    let code = form
+        .get("code")
+        .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+    if code.len() > MAX_CODE_LEN {
+        return Err(invalid_grant(CODE_INVALID));
+    }
+    let now = server.keys.clock().unix_seconds();
+    let code_hash = token_hash(code);
+    let Some(stored) = server.store.code(&code_hash).await? else {
+        audit::token_refused(&client.client_id, "unknown authorization code");
+        return Err(invalid_grant(CODE_INVALID));
+    };
+    // Checked before anything else: another client must learn nothing, and
+    // must not be able to burn the code.
+    if stored.client_id != client.client_id {
+        audit::token_refused(&client.client_id, "authorization code of another client");
+        return Err(invalid_grant(CODE_INVALID));
+    }
+    if stored.redeemed_at.is_some() {
+        return Err(replayed(server, &stored, now).await);
+    }
+    if stored.expires_at <= now {
+        audit::token_refused(&client.client_id, "authorization code expired");
+        return Err(invalid_grant("the authorization code has expired"));
+    }
+    if form
+        .get("redirect_uri")
+        .is_some_and(|r| r != stored.redirect_uri)
+    {
+        audit::token_refused(&client.client_id, "redirect_uri mismatch");
+        return Err(invalid_grant(
+            "redirect_uri does not match the one in the authorization request",
+        ));
+    }
+    let challenge = CodeChallenge::from_stored(&stored.code_challenge)
+        .map_err(|e| OAuthError::internal(&format!("stored code_challenge: {e}")))?;
+    if let Err(e) = challenge.verify(form.get("code_verifier")) {
+        audit::token_refused(&client.client_id, "PKCE verification failed");
+        return Err(invalid_grant(e.to_string()));
+    }
+    match server.store.user(&stored.user_id).await? {
+        Some(user) if !user.disabled => {}
+        _ => {
+            audit::token_refused(&client.client_id, "user disabled or removed");
+            return Err(invalid_grant("the user's account is disabled or removed"));
+        }
+    }
+    let scopes = parse_scope(&stored.scope).map_err(|e| OAuthError::internal(&e))?;
+    let binding = access_binding(caller)?;
+    let settings = &server.settings;
+    let wants_refresh = client.grant_types.iter().any(|g| g == "refresh_token")
+        && (scopes.iter().any(|s| s == OFFLINE_ACCESS)
+            || client.metadata.always_issue_refresh_token);
+    let grant = StoredGrant {
+        grant_id: new_secret()?,
+        client_id: client.client_id.clone(),
+        user_id: stored.user_id.clone(),
+        scope: stored.scope.clone(),
+        // RFC 8705 §4: a public client's refresh tokens are bound to the
+        // certificate it redeemed the code with.
+        cnf_x5t_s256: match (client.method, &caller.certificate) {
+            (AuthMethod::None, Some(cert)) => Some(cert.thumbprint().to_string()),
+            _ => None,
+        },
+        auth_time: stored.auth_time,
+        created_at: now,
+        expires_at: now.saturating_add(if wants_refresh {
+            i64::try_from(settings.refresh.max_ttl).unwrap_or(i64::MAX)
+        } else {
+            settings.access_token_ttl
+        }),
+        used_at: now,
+        revoked_at: None,
+    };
+    let access = tokens::AccessGrant {
+        subject: &stored.user_id,
+        scopes: &scopes,
+        binding,
+        jti: crate::new_jti(),
+        issued_at: now,
+    };
+    let recorded = GrantAccessToken {
+        jti: access.jti.clone(),
+        expires_at: access.expires_at(server),
+    };
+    let refresh_token = if wants_refresh {
+        Some(new_secret()?)
+    } else {
+        None
+    };
+    let refresh_row = refresh_token.as_deref().map(|token| StoredRefreshToken {
+        token_hash: token_hash(token),
+        grant_id: grant.grant_id.clone(),
+        issued_at: now,
+        expires_at: now
+            .saturating_add(i64::try_from(settings.refresh.ttl).unwrap_or(i64::MAX))
+            .min(grant.expires_at),
+        rotated_at: None,
+        successor_hash: None,
+        sealed_response: None,
+    });
+    let won = server
+        .store
+        .redeem_code(&code_hash, now, &grant, &recorded, refresh_row.as_ref())
+        .await?;
+    if !won {
+        // Another redemption committed first: this one is a replay.
+        let current = server.store.code(&code_hash).await?.unwrap_or(stored);
+        return Err(replayed(server, &current, now).await);
+    }
+    let issued = tokens::issue(server, client, access).await?;
+    audit::code_redeemed(&client.client_id, &grant.grant_id, refresh_token.is_some());
+    Ok(json_response(response_body(
+        &issued,
+        refresh_token.as_deref(),
+    )?))
+}
+
+/// A second redemption: revoke what the first one issued, then refuse.
+async fn replayed(server: &AuthorizationServer, code: &StoredCode, now: i64) -> OAuthError {
+    if let Some(grant_id) = &code.grant_id {
+        match server.store.revoke_grant(grant_id, now).await {
+            Ok(_) => audit::code_replayed(&code.client_id, grant_id),
+            Err(e) => return e.into(),
+        }
+    }
+    invalid_grant("the authorization code was already used; the tokens issued for it are revoked")
+}
