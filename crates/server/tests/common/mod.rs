@@ -163,7 +163,19 @@ impl TestServer {
             .await
             .expect("connect for counting");
         let mut out = Vec::new();
-        for table in ["clients", "signing_keys", "opaque_tokens", "revoked_jtis"] {
+        for table in [
+            "clients",
+            "signing_keys",
+            "opaque_tokens",
+            "revoked_jtis",
+            "users",
+            "interactions",
+            "consents",
+            "authorization_codes",
+            "grants",
+            "refresh_tokens",
+            "grant_access_tokens",
+        ] {
             let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
                 .fetch_one(&pool)
                 .await
