@@ -1,0 +1,152 @@
+//! One-winner races over two pools ("instances") on one database: code
+//! redemption, refresh token rotation, and access tokens recorded while the
+//! grant is revoked. Run on a SQLite temp file and a fresh PostgreSQL
+//! database; PostgreSQL must be running: these tests fail, never skip,
+//! without it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use certbound_store::{GrantStore, Rotation, SqlStore, Store};
+use certbound_testkit::{TestPostgres, sqlite_url};
+use common::{DAY, HOUR, NOW, Probe, access, connect, grant, issue_code, ok, refresh};
+
+const RACERS: usize = 20;
+
+/// 20 tasks over two pools ("instances") redeem one code: one wins.
+async fn race_redeem(a: &SqlStore, b: &SqlStore, probe: &Probe) -> usize {
+    issue_code(a, "race-code", NOW + 60).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.spawn(async move {
+            let g = grant(&format!("race-g-{i}"), NOW + DAY);
+            let rt = refresh(&format!("race-rt-{i}"), &g.grant_id, NOW + DAY);
+            let at = access(&format!("race-at-{i}"), NOW + HOUR);
+            let result = store
+                .redeem_code("race-code", NOW, &g, &at, Some(&rt))
+                .await;
+            (i, result)
+        });
+    }
+    let mut winners = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("join") {
+            (i, Ok(true)) => winners.push(i),
+            (_, Ok(false)) => {}
+            (i, Err(e)) => panic!("racer {i}: redeem_code failed: {e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one redemption wins: {winners:?}");
+    let winner = winners[0];
+    let redeemed = ok(a.code("race-code").await, "code").unwrap();
+    assert_eq!(redeemed.grant_id, Some(format!("race-g-{winner}")));
+    for i in 0..RACERS {
+        let stored = ok(b.grant(&format!("race-g-{i}")).await, "grant").is_some();
+        assert_eq!(stored, i == winner, "grant of racer {i}");
+        let rt = ok(b.refresh_token(&format!("race-rt-{i}")).await, "rt");
+        assert_eq!(rt.is_some(), i == winner, "refresh token of racer {i}");
+    }
+    assert_eq!(probe.count("grants", "grant_id", None).await, 1);
+    assert_eq!(probe.count("refresh_tokens", "token_hash", None).await, 1);
+    assert_eq!(probe.count("grant_access_tokens", "jti", None).await, 1);
+    winner
+}
+
+/// 20 tasks rotate the winner's refresh token, each with its own successor.
+async fn race_rotate(a: &SqlStore, b: &SqlStore, probe: &Probe, winner: usize) {
+    let (grant_id, old) = (format!("race-g-{winner}"), format!("race-rt-{winner}"));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let (grant_id, old) = (grant_id.clone(), old.clone());
+        tasks.spawn(async move {
+            let next = refresh(&format!("next-rt-{i}"), &grant_id, NOW + DAY);
+            let at = access(&format!("next-at-{i}"), NOW + HOUR);
+            let sealed = format!("sealed-{i}");
+            let result = store
+                .rotate_refresh_token(&old, NOW + 1, &next, Some(&sealed), &at)
+                .await;
+            (i, result)
+        });
+    }
+    let mut rotated = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("join") {
+            (i, Ok(Rotation::Rotated)) => rotated.push(i),
+            (_, Ok(Rotation::AlreadyRotated)) => {}
+            (i, other) => panic!("racer {i}: expected Rotated or AlreadyRotated, got {other:?}"),
+        }
+    }
+    assert_eq!(rotated.len(), 1, "exactly one rotation wins: {rotated:?}");
+    let won = rotated[0];
+    let old_row = ok(a.refresh_token(&old).await, "old").unwrap();
+    assert_eq!(old_row.successor_hash, Some(format!("next-rt-{won}")));
+    assert_eq!(old_row.sealed_response, Some(format!("sealed-{won}")));
+    for i in 0..RACERS {
+        let stored = ok(b.refresh_token(&format!("next-rt-{i}")).await, "rt").is_some();
+        assert_eq!(stored, i == won, "successor of racer {i}");
+        assert_eq!(
+            probe.access_tokens(&format!("next-at-{i}")).await,
+            i64::from(i == won)
+        );
+    }
+    assert_eq!(
+        probe
+            .count("refresh_tokens", "grant_id", Some(&grant_id))
+            .await,
+        2
+    );
+}
+
+/// Access tokens recorded while the grant is revoked from the other pool:
+/// every one recorded is on the revocation list, none escapes it.
+async fn race_record_and_revoke(a: &SqlStore, b: &SqlStore, winner: usize) {
+    let grant_id = format!("race-g-{winner}");
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let (store, grant_id) = (a.clone(), grant_id.clone());
+        tasks.spawn(async move {
+            let jti = format!("late-at-{i}");
+            let recorded = store
+                .record_access_token(&grant_id, &access(&jti, NOW + HOUR), NOW + 2)
+                .await;
+            (jti, recorded)
+        });
+    }
+    let revoked = b.revoke_grant(&grant_id, NOW + 2).await;
+    assert!(ok(revoked, "concurrent revoke"));
+    while let Some(joined) = tasks.join_next().await {
+        let (jti, recorded) = joined.expect("join");
+        let recorded = recorded.unwrap_or_else(|e| panic!("record {jti}: {e:?}"));
+        let listed = ok(a.is_jti_revoked(&jti).await, "listed");
+        assert_eq!(
+            listed, recorded,
+            "{jti}: recorded {recorded}, revoked {listed}"
+        );
+    }
+}
+
+async fn races(a: &SqlStore, b: &SqlStore, probe: &Probe) {
+    let winner = race_redeem(a, b, probe).await;
+    race_rotate(a, b, probe, winner).await;
+    race_record_and_revoke(a, b, winner).await;
+}
+
+// ---------------------------------------------------------------- backends
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_file_grant_races() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = sqlite_url(dir.path());
+    let (a, b) = (connect(&url).await, connect(&url).await);
+    races(&a, &b, &Probe::new(&url).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_grant_races() {
+    let db = TestPostgres::create();
+    let (a, b) = (connect(&db.url()).await, connect(&db.url()).await);
+    races(&a, &b, &Probe::new(&db.url()).await).await;
+}
