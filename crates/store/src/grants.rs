@@ -203,7 +203,9 @@ pub trait GrantStore: Send + Sync {
         token_hash: &str,
     ) -> Result<Option<StoredRefreshToken>, StoreError>;
     /// Replaces `old_hash` with `successor` under a live grant and records
-    /// the access token issued with it, in one transaction.
+    /// the access token issued with it, in one transaction. The old token
+    /// must belong to `successor.grant_id`; an unknown, foreign or already
+    /// rotated one yields [`Rotation::AlreadyRotated`] with nothing stored.
     async fn rotate_refresh_token(
         &self,
         old_hash: &str,

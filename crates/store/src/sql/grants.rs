@@ -474,12 +474,14 @@ impl GrantStore for SqlStore {
         }
         let done = sqlx::query(
             "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3, \
-             sealed_response = $4 WHERE token_hash = $1 AND rotated_at IS NULL",
+             sealed_response = $4 WHERE token_hash = $1 AND rotated_at IS NULL \
+             AND grant_id = $5",
         )
         .bind(old_hash)
         .bind(now)
         .bind(successor.token_hash.as_str())
         .bind(sealed_response)
+        .bind(successor.grant_id.as_str())
         .execute(&mut *tx)
         .await
         .map_err(classify)?;
