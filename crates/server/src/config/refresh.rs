@@ -54,3 +54,34 @@ impl RefreshTokensConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(f: impl FnOnce(&mut RefreshTokensConfig)) -> Result<(), (String, String)> {
+        let mut c = RefreshTokensConfig::default();
+        f(&mut c);
+        c.validate()
+    }
+
+    #[test]
+    fn defaults_pass_and_each_rule_names_its_key() {
+        assert_eq!(with(|_| {}), Ok(()));
+        assert_eq!(with(|c| c.grace_seconds = 0), Ok(()));
+        let key = |r: Result<(), (String, String)>| r.err().map(|(k, _)| k);
+        assert_eq!(key(with(|c| c.ttl = 0)).as_deref(), Some("refresh_tokens.ttl"));
+        assert_eq!(
+            key(with(|c| c.max_ttl = c.ttl - 1)).as_deref(),
+            Some("refresh_tokens.max_ttl")
+        );
+        assert_eq!(
+            key(with(|c| c.max_ttl = 3651 * 86_400)).as_deref(),
+            Some("refresh_tokens.max_ttl")
+        );
+        assert_eq!(
+            key(with(|c| c.grace_seconds = 301)).as_deref(),
+            Some("refresh_tokens.grace_seconds")
+        );
+    }
+}
