@@ -86,3 +86,30 @@ pub fn grant_revoked(caller: &str, grant: &str, revoked: bool) {
 fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
+
+/// A user was added (`certbound users add` or another admin path).
+pub fn user_added(username: &str, user_id: &str) {
+    info!(target: "certbound::audit", event = "user_added", username = ?username, user_id);
+}
+
+/// A user record changed: `change` is `password_set`, `password_rehashed`,
+/// `disabled` or `enabled`.
+pub fn user_changed(username: &str, user_id: &str, change: &str) {
+    info!(target: "certbound::audit", event = "user_changed", username = ?username, user_id, change);
+}
+
+/// A user was removed, with their consents and grants.
+pub fn user_removed(username: &str, user_id: &str) {
+    info!(target: "certbound::audit", event = "user_removed", username = ?username, user_id);
+}
+
+/// A user signed in with the right password.
+pub fn login_accepted(username: &str, user_id: &str) {
+    info!(target: "certbound::audit", event = "login_accepted", username = ?username, user_id);
+}
+
+/// A login was refused; `reason` is `unknown_user`, `wrong_password` or
+/// `disabled` (the page shows one message for all three).
+pub fn login_refused(username: &str, reason: &str) {
+    warn!(target: "certbound::audit", event = "login_refused", username = ?username, reason);
+}

@@ -70,7 +70,10 @@ mod tests {
         assert_eq!(with(|_| {}), Ok(()));
         assert_eq!(with(|c| c.grace_seconds = 0), Ok(()));
         let key = |r: Result<(), (String, String)>| r.err().map(|(k, _)| k);
-        assert_eq!(key(with(|c| c.ttl = 0)).as_deref(), Some("refresh_tokens.ttl"));
+        assert_eq!(
+            key(with(|c| c.ttl = 0)).as_deref(),
+            Some("refresh_tokens.ttl")
+        );
         assert_eq!(
             key(with(|c| c.max_ttl = c.ttl - 1)).as_deref(),
             Some("refresh_tokens.max_ttl")
