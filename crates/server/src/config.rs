@@ -40,6 +40,35 @@ pub struct Config {
     /// Signing-key handling.
     #[serde(default)]
     pub keys: KeysConfig,
+    /// Sign-in at `/authorize`: built-in pages or a delegated login app.
+    #[serde(default)]
+    pub login: LoginConfig,
+}
+
+/// `[login]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginConfig {
+    /// A login app that signs people in instead of the built-in pages; the
+    /// browser is sent there with `?challenge=…`.
+    pub url: Option<String>,
+    /// The scope a client needs to drive interactions through `/admin/interactions`.
+    pub admin_scope: String,
+    /// Failed sign-ins (per username, and per address) that start the backoff.
+    pub max_failures: u32,
+    /// The window, in seconds, in which failed sign-ins are counted.
+    pub failure_window_seconds: u64,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            admin_scope: "certbound:admin".into(),
+            max_failures: 5,
+            failure_window_seconds: 900,
+        }
+    }
 }
 
 /// `[storage]`
@@ -151,7 +180,7 @@ impl Default for KeysConfig {
 pub const ENV_PREFIX: &str = "CERTBOUND_";
 
 /// The top-level keys of the file; `CERTBOUND_<KEY>…` overrides only these.
-const TOP_LEVEL_KEYS: [&str; 7] = [
+const TOP_LEVEL_KEYS: [&str; 8] = [
     "issuer",
     "storage",
     "tls",
@@ -159,6 +188,7 @@ const TOP_LEVEL_KEYS: [&str; 7] = [
     "tokens",
     "clients",
     "keys",
+    "login",
 ];
 
 impl Config {
@@ -244,6 +274,24 @@ impl Config {
             return Err(key_err(
                 "storage.url",
                 format!("'{url}' is neither sqlite://PATH nor postgres://…"),
+            ));
+        }
+        if let Some(url) = &self.login.url {
+            // No query of its own: certbound appends `?challenge=…`.
+            check_public_url(url).map_err(|m| key_err("login.url", m))?;
+        }
+        if crate::clients::parse_scope(&self.login.admin_scope)
+            .map_or(true, |s| s.len() != 1)
+        {
+            return Err(key_err(
+                "login.admin_scope",
+                "must be one scope token, e.g. \"certbound:admin\"".into(),
+            ));
+        }
+        if self.login.max_failures == 0 || self.login.failure_window_seconds == 0 {
+            return Err(key_err(
+                "login.max_failures",
+                "max_failures and failure_window_seconds must be at least 1".into(),
             ));
         }
         if self.tokens.access_token_ttl == 0 || self.tokens.access_token_ttl > 86_400 {
