@@ -6,7 +6,6 @@
 mod common;
 
 use std::process::Command;
-use std::time::Duration;
 
 use certbound_testkit::{curl_tls_args, run};
 use common::{Serve, add_client, add_tls_client, certbound, curl, fresh_config};

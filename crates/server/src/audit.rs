@@ -67,9 +67,9 @@ pub fn authorization_refused(redirect_uri: Option<&str>, error: &str, descriptio
     warn!(target: "certbound::audit", event = "authorization_refused", redirected_to = ?redirect_uri, error, description = ?description);
 }
 
-/// Someone signed in to an interaction.
-pub fn login_accepted(client_id: &str, user_id: &str) {
-    info!(target: "certbound::audit", event = "login_succeeded", client_id = ?client_id, user_id = ?user_id);
+/// Someone signed in to an interaction (built-in page or login app).
+pub fn interaction_login(client_id: &str, user_id: &str) {
+    info!(target: "certbound::audit", event = "interaction_login", client_id = ?client_id, user_id = ?user_id);
 }
 
 /// A sign-in failed; `reason` is the real one (the person sees one generic
@@ -111,4 +111,31 @@ pub fn admin_step(app: &str, step: &str, client_id: &str) {
 /// A client without the admin scope called the admin API.
 pub fn admin_refused(caller: &str, scope: &str) {
     warn!(target: "certbound::audit", event = "interaction_admin_refused", caller = ?caller, missing_scope = ?scope);
+}
+
+/// A user was added (`certbound users add` or another admin path).
+pub fn user_added(username: &str, user_id: &str) {
+    info!(target: "certbound::audit", event = "user_added", username = ?username, user_id);
+}
+
+/// A user record changed: `change` is `password_set`, `password_rehashed`,
+/// `disabled` or `enabled`.
+pub fn user_changed(username: &str, user_id: &str, change: &str) {
+    info!(target: "certbound::audit", event = "user_changed", username = ?username, user_id, change);
+}
+
+/// A user was removed, with their consents and grants.
+pub fn user_removed(username: &str, user_id: &str) {
+    info!(target: "certbound::audit", event = "user_removed", username = ?username, user_id);
+}
+
+/// A user signed in with the right password.
+pub fn login_accepted(username: &str, user_id: &str) {
+    info!(target: "certbound::audit", event = "login_accepted", username = ?username, user_id);
+}
+
+/// A login was refused; `reason` is `unknown_user`, `wrong_password` or
+/// `disabled` (the page shows one message for all three).
+pub fn login_refused(username: &str, reason: &str) {
+    warn!(target: "certbound::audit", event = "login_refused", username = ?username, reason);
 }

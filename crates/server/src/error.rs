@@ -13,6 +13,7 @@ use tracing::error;
 
 use crate::clients::InvalidClient;
 use crate::config::ConfigError;
+use crate::users::InvalidUser;
 
 /// Failures of the authorization server outside a single request's input.
 #[derive(Debug, Error)]
@@ -61,6 +62,28 @@ pub enum ServerError {
         #[source]
         source: serde_json::Error,
     },
+    /// A user record was refused: a field breaks a rule.
+    #[error(transparent)]
+    InvalidUser(#[from] InvalidUser),
+    /// Adding a user was refused: the username is taken.
+    #[error("user '{username}' already exists; pick another --username")]
+    UserExists {
+        /// The username.
+        username: String,
+        /// The store's conflict.
+        #[source]
+        source: StoreError,
+    },
+    /// No user has this username.
+    #[error("no user '{username}'; `certbound users list` shows who exists")]
+    UnknownUser {
+        /// The username asked for.
+        username: String,
+    },
+    /// Hashing or checking a password failed (bad parameters or a corrupt
+    /// stored hash); the message names the fault, never the password.
+    #[error("password hash: {0}")]
+    PasswordHash(String),
     /// Binding a listener or another I/O step failed.
     #[error("{what}: {source}")]
     Io {

@@ -13,6 +13,7 @@ pub mod form;
 pub mod keys;
 mod run;
 pub mod tokens;
+pub mod users;
 
 use std::sync::Arc;
 

@@ -49,7 +49,8 @@ pub struct AddArgs {
     /// client_id.
     #[arg(long)]
     id: String,
-    /// tls_client_auth, self_signed_tls_client_auth, client_secret_basic or client_secret_post.
+    /// tls_client_auth, self_signed_tls_client_auth, client_secret_basic,
+    /// client_secret_post, or none (a public client: a browser or native app).
     #[arg(long)]
     auth: AuthMethod,
     /// tls_client_auth_subject_dn (RFC 4514).
@@ -96,6 +97,24 @@ pub struct AddArgs {
     /// issued to it or naming it in `aud`.
     #[arg(long)]
     may_introspect: bool,
+    /// Where authorization responses may go, matched exactly (repeatable):
+    /// https, http on a loopback address, or an app's private scheme.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// Grant types, comma-separated: authorization_code, refresh_token,
+    /// client_credentials [default: client_credentials].
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    grant_types: Vec<String>,
+    /// client_name, shown on the consent page.
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// logo_uri, shown on the consent page (https).
+    #[arg(long, value_name = "URI")]
+    logo_uri: Option<String>,
+    /// Issue a refresh token with every code redemption, even without the
+    /// offline_access scope.
+    #[arg(long)]
+    always_refresh_token: bool,
 }
 
 /// Runs a `clients` subcommand.
@@ -131,6 +150,12 @@ pub async fn run(cmd: ClientsCommand) -> anyhow::Result<()> {
             doc["client_id"] = serde_json::json!(client.client_id);
             doc["has_secret"] = serde_json::json!(client.secret_hash.is_some());
             doc["may_introspect"] = serde_json::json!(client.may_introspect);
+            // The browser-flow fields, present even when unset.
+            let m = &client.metadata;
+            doc["redirect_uris"] = serde_json::json!(m.redirect_uris);
+            doc["client_name"] = serde_json::json!(m.client_name);
+            doc["logo_uri"] = serde_json::json!(m.logo_uri);
+            doc["always_issue_refresh_token"] = serde_json::json!(m.always_issue_refresh_token);
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }
@@ -162,6 +187,17 @@ async fn add(args: AddArgs) -> anyhow::Result<()> {
     m.tls_client_certificate_bound_access_tokens = !args.no_bound_tokens;
     m.require_certificate_bound_access_tokens = args.require_bound_tokens;
     m.may_introspect = args.may_introspect;
+    if !args.grant_types.is_empty() {
+        m.grant_types = args
+            .grant_types
+            .iter()
+            .map(|g| g.trim().to_owned())
+            .collect();
+    }
+    m.redirect_uris = args.redirect_uris;
+    m.client_name = args.name;
+    m.logo_uri = args.logo_uri;
+    m.always_issue_refresh_token = args.always_refresh_token;
     m.jwks = match (&args.jwks, args.cert.is_empty()) {
         (Some(_), false) => bail!("give --jwks or --cert, not both"),
         (Some(path), true) => {
@@ -191,6 +227,9 @@ async fn add(args: AddArgs) -> anyhow::Result<()> {
         );
     }
     let secret = if args.auth.uses_secret() || args.secret {
+        if args.auth == AuthMethod::None {
+            bail!("--secret does not apply to --auth none: a public client has no secret");
+        }
         if !args.auth.uses_secret() {
             bail!(
                 "--secret applies to client_secret_basic and client_secret_post; {} clients authenticate with their certificate",
@@ -247,8 +286,10 @@ fn flag_of(parameter: ClientParameter) -> &'static str {
         ClientParameter::Jwks => "--jwks/--cert",
         ClientParameter::ClientSecret => "--secret",
         ClientParameter::Scope => "--scope",
-        // No flag: `clients add` always registers client_credentials.
-        ClientParameter::GrantTypes => "grant_types",
+        ClientParameter::GrantTypes => "--grant-types",
         ClientParameter::RequireCertificateBoundAccessTokens => "--require-bound-tokens",
+        ClientParameter::RedirectUris => "--redirect-uri",
+        ClientParameter::ClientName => "--name",
+        ClientParameter::LogoUri => "--logo-uri",
     }
 }

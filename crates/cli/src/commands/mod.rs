@@ -12,6 +12,7 @@ mod pki;
 mod serve;
 mod signal;
 mod token;
+mod users;
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,9 @@ pub enum Command {
     /// Register, list, show and remove clients in the configured store.
     #[command(subcommand)]
     Clients(clients::ClientsCommand),
+    /// Add, list, show, change and remove the users who sign in.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// List and rotate token-signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -61,6 +65,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
                     Command::Gateway(args) => gateway::run(args).await,
                     Command::Demo => demo::run().await,
                     Command::Clients(cmd) => clients::run(cmd).await,
+                    Command::Users(cmd) => users::run(cmd).await,
                     Command::Keys(cmd) => keys::run(cmd).await,
                     Command::Token(args) => token::run(args).await,
                     Command::Call(args) => call::run(args).await,

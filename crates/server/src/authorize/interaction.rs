@@ -232,7 +232,7 @@ pub async fn accept_login(
     interaction.stored.user_id = Some(user_id.to_owned());
     interaction.stored.auth_time = Some(auth_time);
     interaction.stored.consented_scope = None;
-    audit::login_accepted(&interaction.client.client_id, user_id);
+    audit::interaction_login(&interaction.client.client_id, user_id);
     Ok(())
 }
 
