@@ -66,6 +66,8 @@ pub fn routes() -> Router<Arc<AuthorizationServer>> {
             get(pages::consent_page).post(pages::consent_submit),
         )
         .route(html::STYLESHEET_PATH, get(pages::stylesheet))
+        // Browsers ask for it on every page; a 404 would be logged as an error.
+        .route("/favicon.ico", get(|| async { http::StatusCode::NO_CONTENT }))
         .route(
             &format!("{ADMIN_INTERACTIONS_PATH}/{{challenge}}"),
             get(admin::show),
