@@ -74,7 +74,12 @@ pub fn interaction_login(client_id: &str, user_id: &str) {
 
 /// A sign-in failed; `reason` is the real one (the person sees one generic
 /// message). The password is never logged.
-pub fn login_failed(client_id: &str, username: &str, address: Option<std::net::IpAddr>, reason: &str) {
+pub fn login_failed(
+    client_id: &str,
+    username: &str,
+    address: Option<std::net::IpAddr>,
+    reason: &str,
+) {
     warn!(target: "certbound::audit", event = "login_failed", client_id = ?client_id, username = ?username, address = address.map(tracing::field::display), reason);
 }
 

@@ -280,9 +280,7 @@ impl Config {
             // No query of its own: certbound appends `?challenge=…`.
             check_public_url(url).map_err(|m| key_err("login.url", m))?;
         }
-        if crate::clients::parse_scope(&self.login.admin_scope)
-            .map_or(true, |s| s.len() != 1)
-        {
+        if crate::clients::parse_scope(&self.login.admin_scope).map_or(true, |s| s.len() != 1) {
             return Err(key_err(
                 "login.admin_scope",
                 "must be one scope token, e.g. \"certbound:admin\"".into(),

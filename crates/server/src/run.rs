@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certbound_core::{AuthMethod, Clock, SystemClock};
 use certbound_core::metadata::{AuthorizationServerMetadata, Endpoint};
+use certbound_core::{AuthMethod, Clock, SystemClock};
 use certbound_store::{SqlStore, Store};
 use certbound_tls::{BoundListener, ListenerSettings, TlsFiles, bind_listener};
 use tokio::sync::watch;

@@ -55,16 +55,23 @@ async fn drive_browser(auth_url: &str, redirect_uri: &str, screenshots: Option<&
         .lines()
         .last()
         .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no report: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+        .unwrap_or_else(|| {
+            panic!(
+                "no report: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
     assert!(report.get("error").is_none(), "{report:#}");
     report
 }
 
 async fn start(client_name: &str) -> (Front, String, String, String) {
     let f = Front::start("").await;
-    f.add_user("alice", "Alice Liddell", "correct horse battery").await;
+    f.add_user("alice", "Alice Liddell", "correct horse battery")
+        .await;
     let redirect_uri = loopback_client().await;
-    f.public_client("photos", Some(client_name), &[&redirect_uri]).await;
+    f.public_client("photos", Some(client_name), &[&redirect_uri])
+        .await;
     let (_, challenge) = pkce();
     let mut params = good_params("photos", &redirect_uri, &challenge);
     params[3] = ("scope", "read write");
@@ -82,9 +89,15 @@ async fn chromium_signs_in_consents_and_reaches_the_client() {
     assert_eq!(r["loginTitle"], "Sign in");
     assert_eq!(r["loginHeading"], "Sign in");
     assert_eq!(r["loginClientText"], "Photo Printing Co.");
-    assert_eq!(r["loginLabels"], serde_json::json!(["Username", "Password"]));
+    assert_eq!(
+        r["loginLabels"],
+        serde_json::json!(["Username", "Password"])
+    );
     assert_eq!(r["loginCsrfFields"], 1);
-    assert_eq!(r["consentHeading"], "Photo Printing Co. wants access to your account");
+    assert_eq!(
+        r["consentHeading"],
+        "Photo Printing Co. wants access to your account"
+    );
     assert_eq!(r["scopes"], serde_json::json!(["read", "write"]));
     assert_eq!(r["rememberLabel"], "Remember this decision");
     assert_eq!(r["buttons"], serde_json::json!(["Deny", "Allow"]));
@@ -92,7 +105,10 @@ async fn chromium_signs_in_consents_and_reaches_the_client() {
     assert!(r.get("console").is_none(), "CSP or script errors: {r:#}");
 
     let landed = r["finalUrl"].as_str().unwrap();
-    assert!(landed.starts_with(&format!("{redirect_uri}?code=")), "{landed}");
+    assert!(
+        landed.starts_with(&format!("{redirect_uri}?code=")),
+        "{landed}"
+    );
     assert_eq!(param(landed, "state").as_deref(), Some("st-123"));
     assert_eq!(param(landed, "iss").as_deref(), Some(f.base.as_str()));
     let code = param(landed, "code").unwrap();

@@ -156,7 +156,11 @@ pub async fn show(
     authenticate_app(&server, &authorization, query.as_deref(), certificate).await?;
     let i = interaction::load(&server, &challenge).await?;
     let user = match &i.stored.user_id {
-        Some(id) => server.store.user(id).await.map_err(InteractionError::from)?,
+        Some(id) => server
+            .store
+            .user(id)
+            .await
+            .map_err(InteractionError::from)?,
         None => None,
     };
     let user = user.map(|u| {

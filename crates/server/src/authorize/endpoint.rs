@@ -140,14 +140,25 @@ pub async fn continue_interaction(
     };
     let secret = browser_secret(&headers);
     let result = match form.get("error") {
-        Some(error) => rejected(&server, handle, secret.as_deref(), error, form.get("error_description")).await,
-        None => async {
-            let mut loaded = interaction::load(&server, handle).await?;
-            loaded.check_browser(secret.as_deref())?;
-            let next = interaction::next(&server, &mut loaded).await?;
-            Ok(step_response(&server, &loaded, next))
+        Some(error) => {
+            rejected(
+                &server,
+                handle,
+                secret.as_deref(),
+                error,
+                form.get("error_description"),
+            )
+            .await
         }
-        .await,
+        None => {
+            async {
+                let mut loaded = interaction::load(&server, handle).await?;
+                loaded.check_browser(secret.as_deref())?;
+                let next = interaction::next(&server, &mut loaded).await?;
+                Ok(step_response(&server, &loaded, next))
+            }
+            .await
+        }
     };
     result.unwrap_or_else(|e: InteractionError| error_page(&e.into()))
 }
@@ -179,15 +190,16 @@ async fn rejected(
     let description = description
         .filter(|d| valid_description(d))
         .map(str::to_owned);
-    Ok(AuthorizationResponse::error(&loaded.request.target, kind, description)
-        .into_http(&server.settings.issuer))
+    Ok(
+        AuthorizationResponse::error(&loaded.request.target, kind, description)
+            .into_http(&server.settings.issuer),
+    )
 }
 
 /// RFC 6749 §4.1.2.1: `error_description` is printable ASCII without `"`
 /// and `\`; we also bound its length.
 pub fn valid_description(d: &str) -> bool {
     d.len() <= MAX_PARAMETER_BYTES
-        && d
-            .bytes()
+        && d.bytes()
             .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5b | 0x5d..=0x7e))
 }

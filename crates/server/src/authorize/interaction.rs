@@ -35,10 +35,14 @@ pub enum InteractionError {
     #[error("this sign-in request has already been completed; start again from the application")]
     Completed,
     /// The request does not come from the browser that started it.
-    #[error("this sign-in request was started in another browser; start again from the application in this one")]
+    #[error(
+        "this sign-in request was started in another browser; start again from the application in this one"
+    )]
     WrongBrowser,
     /// The form's CSRF token is missing or wrong.
-    #[error("the form is missing its security token or the token is wrong; reload the page and try again")]
+    #[error(
+        "the form is missing its security token or the token is wrong; reload the page and try again"
+    )]
     Csrf,
     /// A step that needs a signed-in user came first.
     #[error("nobody has signed in to this request yet")]
@@ -350,7 +354,8 @@ async fn finish(
     interaction: &Interaction,
 ) -> Result<AuthorizationResponse, InteractionError> {
     let s = &interaction.stored;
-    let (Some(user_id), Some(auth_time), Some(scope)) = (&s.user_id, s.auth_time, &s.consented_scope)
+    let (Some(user_id), Some(auth_time), Some(scope)) =
+        (&s.user_id, s.auth_time, &s.consented_scope)
     else {
         return Err(InteractionError::NotLoggedIn);
     };

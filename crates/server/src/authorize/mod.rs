@@ -67,7 +67,10 @@ pub fn routes() -> Router<Arc<AuthorizationServer>> {
         )
         .route(html::STYLESHEET_PATH, get(pages::stylesheet))
         // Browsers ask for it on every page; a 404 would be logged as an error.
-        .route("/favicon.ico", get(|| async { http::StatusCode::NO_CONTENT }))
+        .route(
+            "/favicon.ico",
+            get(|| async { http::StatusCode::NO_CONTENT }),
+        )
         .route(
             &format!("{ADMIN_INTERACTIONS_PATH}/{{challenge}}"),
             get(admin::show),

@@ -268,7 +268,11 @@ pub async fn consent_submit(
                     Some("the user denied the request".into()),
                 )
                 .await?;
-                Ok(step_response(&server, &interaction, Next::Respond(response)))
+                Ok(step_response(
+                    &server,
+                    &interaction,
+                    Next::Respond(response),
+                ))
             }
             _ => Err(PageError::bad_request(
                 ErrorKind::InvalidRequest,

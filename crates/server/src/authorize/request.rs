@@ -105,32 +105,33 @@ pub async fn validate(
                 "unknown client_id: no client is registered with this id",
             )
         })?;
-    let redirect_uri = match (form.get("redirect_uri"), client.redirect_uris.as_slice()) {
-        (Some(given), registered) => registered
-            .iter()
-            .find(|r| r.as_str() == given)
-            .ok_or_else(|| {
-                PageError::bad_request(
+    let redirect_uri =
+        match (form.get("redirect_uri"), client.redirect_uris.as_slice()) {
+            (Some(given), registered) => registered
+                .iter()
+                .find(|r| r.as_str() == given)
+                .ok_or_else(|| {
+                    PageError::bad_request(
+                        ErrorKind::InvalidRequest,
+                        "redirect_uri is not one the client registered (they must match exactly)",
+                    )
+                })?,
+            (None, [only]) => only,
+            (None, []) => {
+                return Err(PageError::bad_request(
                     ErrorKind::InvalidRequest,
-                    "redirect_uri is not one the client registered (they must match exactly)",
+                    "this client has no registered redirect_uri, so it cannot use /authorize",
                 )
-            })?,
-        (None, [only]) => only,
-        (None, []) => {
-            return Err(PageError::bad_request(
-                ErrorKind::InvalidRequest,
-                "this client has no registered redirect_uri, so it cannot use /authorize",
-            )
-            .into());
-        }
-        (None, _) => {
-            return Err(PageError::bad_request(
-                ErrorKind::InvalidRequest,
-                "redirect_uri is required: the client registered more than one",
-            )
-            .into());
-        }
-    };
+                .into());
+            }
+            (None, _) => {
+                return Err(PageError::bad_request(
+                    ErrorKind::InvalidRequest,
+                    "redirect_uri is required: the client registered more than one",
+                )
+                .into());
+            }
+        };
     // From here on the client and its redirect URI are known good: errors
     // go back to the client (RFC 6749 §4.1.2.1), in the mode it asked for
     // when that mode is valid.
@@ -172,9 +173,11 @@ pub async fn validate(
             "response_mode must be query or form_post".into(),
         ));
     }
-    let challenge =
-        CodeChallenge::from_request(form.get("code_challenge"), form.get("code_challenge_method"))
-            .map_err(|e| refuse(ErrorKind::InvalidRequest, e.to_string().into()))?;
+    let challenge = CodeChallenge::from_request(
+        form.get("code_challenge"),
+        form.get("code_challenge_method"),
+    )
+    .map_err(|e| refuse(ErrorKind::InvalidRequest, e.to_string().into()))?;
     let scopes = requested_scopes(&client, form.get("scope"))
         .map_err(|description| refuse(ErrorKind::InvalidScope, description.into()))?;
     Ok((
@@ -200,8 +203,7 @@ fn requested_scopes(client: &RegisteredClient, scope: Option<&str>) -> Result<Ve
     let requested = parse_scope(scope).map_err(|e| e.to_string())?;
     let may_refresh = client.grant_types.iter().any(|g| g == "refresh_token");
     for s in &requested {
-        let allowed =
-            client.scopes.contains(s) || (s.as_str() == OFFLINE_ACCESS && may_refresh);
+        let allowed = client.scopes.contains(s) || (s.as_str() == OFFLINE_ACCESS && may_refresh);
         if !allowed {
             return Err(format!("scope '{s}' is not registered for this client"));
         }

@@ -109,8 +109,14 @@ impl Front {
     /// Rows in the front channel's tables.
     pub async fn counts(&self) -> [(&'static str, i64); 3] {
         sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&self.store_url).await.expect("connect");
-        let mut out = [("interactions", 0), ("authorization_codes", 0), ("consents", 0)];
+        let pool = sqlx::AnyPool::connect(&self.store_url)
+            .await
+            .expect("connect");
+        let mut out = [
+            ("interactions", 0),
+            ("authorization_codes", 0),
+            ("consents", 0),
+        ];
         for (table, n) in &mut out {
             *n = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
                 .fetch_one(&pool)
@@ -124,13 +130,14 @@ impl Front {
     /// Completed interactions, to see that a refused step changed nothing.
     pub async fn completed_interactions(&self) -> i64 {
         sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&self.store_url).await.expect("connect");
-        let n = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM interactions WHERE completed_at IS NOT NULL",
-        )
-        .fetch_one(&pool)
-        .await
-        .expect("count");
+        let pool = sqlx::AnyPool::connect(&self.store_url)
+            .await
+            .expect("connect");
+        let n =
+            sqlx::query_scalar("SELECT COUNT(*) FROM interactions WHERE completed_at IS NOT NULL")
+                .fetch_one(&pool)
+                .await
+                .expect("count");
         pool.close().await;
         n
     }
@@ -212,7 +219,10 @@ pub fn param(url: &str, name: &str) -> Option<String> {
 /// The `value` of the hidden input `name` in `html`.
 pub fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
     let end = html[start..].find('"').expect("closing quote") + start;
     html[start..end].to_owned()
 }
@@ -227,7 +237,11 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 /// POSTs a form body.
-pub async fn post_form(client: &reqwest::Client, url: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+pub async fn post_form(
+    client: &reqwest::Client,
+    url: &str,
+    pairs: &[(&str, &str)],
+) -> reqwest::Response {
     client
         .post(url)
         .header("content-type", "application/x-www-form-urlencoded")
@@ -245,16 +259,32 @@ pub struct LoginForm {
 }
 
 /// Starts an authorization with `params` and opens the login page.
-pub async fn open_login(front: &Front, browser: &reqwest::Client, params: &[(&str, &str)]) -> LoginForm {
+pub async fn open_login(
+    front: &Front,
+    browser: &reqwest::Client,
+    params: &[(&str, &str)],
+) -> LoginForm {
     let res = browser
         .get(front.url(&authorize_query(params)))
         .send()
         .await
         .expect("authorize");
-    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap_or_default());
+    assert_eq!(
+        res.status(),
+        303,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
     let to_login = location(&res);
-    assert!(to_login.starts_with("/authorize/login?challenge="), "{to_login}");
-    let page = browser.get(front.url(&to_login)).send().await.expect("login page");
+    assert!(
+        to_login.starts_with("/authorize/login?challenge="),
+        "{to_login}"
+    );
+    let page = browser
+        .get(front.url(&to_login))
+        .send()
+        .await
+        .expect("login page");
     assert_eq!(page.status(), 200);
     let html = page.text().await.expect("html");
     LoginForm {
