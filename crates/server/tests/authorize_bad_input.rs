@@ -17,6 +17,22 @@ use front::{Front, LoginForm, hidden, location, open_login, param, pkce, post_fo
 const CB: &str = "https://app.example/cb";
 const CB2: &str = "https://app.example/cb2";
 
+/// A page submission row: name, browser, URL, form, description.
+type PageRow<'a> = (
+    &'a str,
+    &'a reqwest::Client,
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    &'a str,
+);
+/// A consent row: name, browser, form, description.
+type ConsentRow<'a> = (
+    &'a str,
+    &'a reqwest::Client,
+    Vec<(&'a str, &'a str)>,
+    &'a str,
+);
+
 /// Where an error is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shown {
@@ -372,7 +388,7 @@ async fn bad_page_submissions() {
     let login_url = f.url("/authorize/login");
     let consent_url = f.url("/authorize/consent");
 
-    let rows: Vec<(&str, &reqwest::Client, &str, Vec<(&str, &str)>, &str)> = vec![
+    let rows: Vec<PageRow<'_>> = vec![
         (
             "login without CSRF token",
             &browser,
@@ -480,7 +496,7 @@ async fn bad_page_submissions() {
     }
 
     let (challenge, csrf) = to_consent(&f, &browser, &login).await;
-    let rows: Vec<(&str, &reqwest::Client, Vec<(&str, &str)>, &str)> = vec![
+    let rows: Vec<ConsentRow<'_>> = vec![
         (
             "consent without CSRF token",
             &browser,
