@@ -18,7 +18,8 @@ as_root() {
 # Debian package : the command the tests run.
 missing=()
 for pair in curl:curl openssl:openssl coreutils:basenc postgresql-client:psql \
-  python3:python3 python3-pip:pip3 nginx:nginx procps:/bin/kill; do
+  python3:python3 python3-pip:pip3 nginx:nginx procps:/bin/kill \
+  chromium:chromium chromium-driver:chromedriver nodejs:node npm:npm; do
   command=${pair#*:}
   command -v "$command" >/dev/null 2>&1 || [ -x "/usr/sbin/$command" ] || missing+=("${pair%%:*}")
 done
@@ -37,6 +38,10 @@ if ! python3 -c "import jwt, requests, cryptography" >/dev/null 2>&1; then
     || python3 -m pip install --quiet --user "${packages[@]}" 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages "${packages[@]}"
 fi
+
+# The browser tests drive Debian's Chromium through playwright-core (its
+# own browser download is never used: login.mjs points at /usr/bin/chromium).
+(cd interop/node && npm ci --no-audit --no-fund --loglevel=error)
 
 # The PostgreSQL tests need a server on 127.0.0.1:5432 (trust auth, user postgres).
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then

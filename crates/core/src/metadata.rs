@@ -16,6 +16,9 @@ pub struct AuthorizationServerMetadata {
     pub issuer: String,
     /// Token endpoint (may not request client certificates).
     pub token_endpoint: String,
+    /// RFC 6749 §3.1 authorization endpoint, on the listener browsers use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_endpoint: Option<String>,
     /// JWKS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
@@ -41,9 +44,18 @@ pub struct AuthorizationServerMetadata {
     /// Same, for revocation.
     #[serde(default)]
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
-    /// Response types (none yet: no authorization endpoint).
+    /// Response types (`code` once the authorization endpoint is served).
     #[serde(default)]
     pub response_types_supported: Vec<String>,
+    /// Response modes (`query`, OAuth 2.0 Form Post `form_post`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response_modes_supported: Vec<String>,
+    /// RFC 7636 PKCE methods (`S256` only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub code_challenge_methods_supported: Vec<String>,
+    /// RFC 9207: authorization responses carry `iss`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub authorization_response_iss_parameter_supported: bool,
     /// RFC 8705 §3.3: this server issues certificate-bound access tokens.
     #[serde(default)]
     pub tls_client_certificate_bound_access_tokens: bool,
@@ -132,6 +144,7 @@ mod tests {
         AuthorizationServerMetadata {
             issuer: "https://as.example".into(),
             token_endpoint: "https://as.example/token".into(),
+            authorization_endpoint: Some("https://as.example/authorize".into()),
             jwks_uri: Some("https://as.example/jwks".into()),
             introspection_endpoint: Some("https://as.example/introspect".into()),
             revocation_endpoint: Some("https://as.example/revoke".into()),
@@ -140,7 +153,10 @@ mod tests {
             token_endpoint_auth_methods_supported: vec!["tls_client_auth".into()],
             introspection_endpoint_auth_methods_supported: vec!["tls_client_auth".into()],
             revocation_endpoint_auth_methods_supported: vec!["tls_client_auth".into()],
-            response_types_supported: vec![],
+            response_types_supported: vec!["code".into()],
+            response_modes_supported: vec!["query".into(), "form_post".into()],
+            code_challenge_methods_supported: vec!["S256".into()],
+            authorization_response_iss_parameter_supported: true,
             tls_client_certificate_bound_access_tokens: true,
             mtls_endpoint_aliases: BTreeMap::from([(
                 "token_endpoint".to_owned(),
@@ -181,6 +197,7 @@ mod tests {
         let written = AuthorizationServerMetadata {
             mtls_endpoint_aliases: BTreeMap::new(),
             scopes_supported: vec![],
+            response_types_supported: vec![],
             ..certbound_like()
         };
         let value = match serde_json::to_value(&written) {

@@ -87,6 +87,68 @@ fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
+/// An authorization request was accepted and its interaction started.
+pub fn interaction_started(client_id: &str, scope: &str) {
+    info!(target: "certbound::audit", event = "authorization_started", client_id = ?client_id, scope = ?scope);
+}
+
+/// An authorization request was refused; `redirect_uri` is set when the
+/// error went back to the client, unset when only an error page was shown.
+pub fn authorization_refused(redirect_uri: Option<&str>, error: &str, description: &str) {
+    warn!(target: "certbound::audit", event = "authorization_refused", redirected_to = ?redirect_uri, error, description = ?description);
+}
+
+/// Someone signed in to an interaction (built-in page or login app).
+pub fn interaction_login(client_id: &str, user_id: &str) {
+    info!(target: "certbound::audit", event = "interaction_login", client_id = ?client_id, user_id = ?user_id);
+}
+
+/// A sign-in failed; `reason` is the real one (the person sees one generic
+/// message). The password is never logged.
+pub fn login_failed(
+    client_id: &str,
+    username: &str,
+    address: Option<std::net::IpAddr>,
+    reason: &str,
+) {
+    warn!(target: "certbound::audit", event = "login_failed", client_id = ?client_id, username = ?username, address = address.map(tracing::field::display), reason);
+}
+
+/// A sign-in was refused by the failed-login backoff.
+pub fn login_throttled(
+    client_id: &str,
+    username: &str,
+    address: Option<std::net::IpAddr>,
+    retry_after: u64,
+) {
+    warn!(target: "certbound::audit", event = "login_throttled", client_id = ?client_id, username = ?username, address = address.map(tracing::field::display), retry_after);
+}
+
+/// A user approved scopes for a client.
+pub fn consent_granted(client_id: &str, user_id: &str, scope: &str, remembered: bool) {
+    info!(target: "certbound::audit", event = "consent_granted", client_id = ?client_id, user_id = ?user_id, scope = ?scope, remembered);
+}
+
+/// An interaction ended without a code.
+pub fn interaction_rejected(client_id: &str, user_id: Option<&str>, error: &str) {
+    warn!(target: "certbound::audit", event = "authorization_rejected", client_id = ?client_id, user_id = ?user_id, error);
+}
+
+/// An authorization code was issued (never the code itself).
+pub fn code_issued(client_id: &str, user_id: &str, scope: &str) {
+    info!(target: "certbound::audit", event = "code_issued", client_id = ?client_id, user_id = ?user_id, scope = ?scope);
+}
+
+/// A login app drove an interaction through the admin API.
+pub fn admin_step(app: &str, step: &str, client_id: &str) {
+    info!(target: "certbound::audit", event = "interaction_admin_step", app = ?app, step, client_id = ?client_id);
+}
+
+/// A client without the admin scope called the admin API.
+pub fn admin_refused(caller: &str, scope: &str) {
+    warn!(target: "certbound::audit", event = "interaction_admin_refused", caller = ?caller, missing_scope = ?scope);
+}
+
 /// A user was added (`certbound users add` or another admin path).
 pub fn user_added(username: &str, user_id: &str) {
     info!(target: "certbound::audit", event = "user_added", username = ?username, user_id);

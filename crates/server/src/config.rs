@@ -12,8 +12,10 @@ use serde::Deserialize;
 
 use crate::keys::SigningAlg;
 
+mod login;
 mod refresh;
 
+pub use login::LoginConfig;
 pub use refresh::RefreshTokensConfig;
 
 /// Why a configuration cannot be used (shared with the gateway's file).
@@ -47,6 +49,9 @@ pub struct Config {
     /// Refresh tokens of the authorization code flow.
     #[serde(default)]
     pub refresh_tokens: RefreshTokensConfig,
+    /// Sign-in at `/authorize`: built-in pages or a delegated login app.
+    #[serde(default)]
+    pub login: LoginConfig,
 }
 
 /// `[storage]`
@@ -158,7 +163,7 @@ impl Default for KeysConfig {
 pub const ENV_PREFIX: &str = "CERTBOUND_";
 
 /// The top-level keys of the file; `CERTBOUND_<KEY>…` overrides only these.
-const TOP_LEVEL_KEYS: [&str; 8] = [
+const TOP_LEVEL_KEYS: [&str; 9] = [
     "issuer",
     "storage",
     "tls",
@@ -167,6 +172,7 @@ const TOP_LEVEL_KEYS: [&str; 8] = [
     "clients",
     "keys",
     "refresh_tokens",
+    "login",
 ];
 
 impl Config {
@@ -254,6 +260,7 @@ impl Config {
                 format!("'{url}' is neither sqlite://PATH nor postgres://…"),
             ));
         }
+        self.login.validate()?;
         if self.tokens.access_token_ttl == 0 || self.tokens.access_token_ttl > 86_400 {
             return Err(key_err(
                 "tokens.access_token_ttl",

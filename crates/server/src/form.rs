@@ -23,6 +23,11 @@ impl Form {
         self.0.get(name).map(String::as_str)
     }
 
+    /// Every parameter with a value, in no particular order.
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Parses a body. Separate from the extractor so it can be fuzzed and tested.
     pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
         let mut params = HashMap::with_capacity(4);

@@ -3,6 +3,7 @@
 //! can serve with [`start`] or embed with [`endpoints::router`].
 
 pub mod audit;
+pub mod authorize;
 pub mod clients;
 pub mod config;
 pub mod endpoints;
@@ -24,7 +25,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 pub use config::Config;
 pub use error::{OAuthError, ServerError};
-pub use run::{RunningServer, start};
+pub use run::{RunningServer, start, start_with_clock};
 
 use clients::{ClientCache, RegisteredClient};
 use keys::KeyCache;
@@ -56,6 +57,8 @@ pub struct AuthorizationServer {
     pub settings: Settings,
     /// The RFC 8414 document, serialised once.
     pub metadata_json: String,
+    /// `/authorize`, login and consent: settings and per-instance state.
+    pub front_channel: authorize::FrontChannel,
 }
 
 impl AuthorizationServer {

@@ -6,14 +6,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certbound_core::AuthMethod;
 use certbound_core::metadata::{AuthorizationServerMetadata, Endpoint};
+use certbound_core::{AuthMethod, Clock, SystemClock};
 use certbound_store::{SqlStore, Store};
 use certbound_tls::{BoundListener, ListenerSettings, TlsFiles, bind_listener};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::info;
 
+use crate::authorize::{Backoff, FrontChannel};
 use crate::clients::ClientCache;
 use crate::keys::{KeyCache, KeyUse};
 use crate::{AuthorizationServer, Config, ServerError, Settings, endpoints};
@@ -116,14 +117,23 @@ async fn watch_client_changes(
 
 /// Opens the store and starts every configured listener.
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
-    let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&config.storage.url).await?);
-    start_with_store(config, store).await
+    start_with_clock(config, Arc::new(SystemClock)).await
 }
 
-/// As [`start`], with an already-open store.
+/// As [`start`], reading time from `clock` (tests move a `ManualClock`).
+pub async fn start_with_clock(
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningServer, ServerError> {
+    let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&config.storage.url).await?);
+    start_with_store(config, store, clock).await
+}
+
+/// As [`start_with_clock`], with an already-open store.
 pub async fn start_with_store(
     config: Config,
     store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
 ) -> Result<RunningServer, ServerError> {
     // jsonwebtoken's crypto is ring's, installed before any token is touched.
     certbound_jose::install();
@@ -167,6 +177,7 @@ pub async fn start_with_store(
     let metadata = AuthorizationServerMetadata {
         issuer: issuer.clone(),
         token_endpoint: format!("{base}/token"),
+        authorization_endpoint: Some(format!("{base}/authorize")),
         jwks_uri: Some(format!("{base}/jwks")),
         introspection_endpoint: Some(format!("{base}/introspect")),
         revocation_endpoint: Some(format!("{base}/revoke")),
@@ -186,7 +197,10 @@ pub async fn start_with_store(
             .cloned()
             .collect(),
         revocation_endpoint_auth_methods_supported: methods,
-        response_types_supported: vec![],
+        response_types_supported: vec!["code".to_owned()],
+        response_modes_supported: vec!["query".to_owned(), "form_post".to_owned()],
+        code_challenge_methods_supported: vec!["S256".to_owned()],
+        authorization_response_iss_parameter_supported: true,
         tls_client_certificate_bound_access_tokens: true,
         mtls_endpoint_aliases,
         scopes_supported: vec![],
@@ -194,7 +208,7 @@ pub async fn start_with_store(
     let metadata_json =
         serde_json::to_string(&metadata).map_err(|e| ServerError::Setup(e.to_string()))?;
     let ttl = i64::try_from(config.tokens.access_token_ttl).unwrap_or(300);
-    let keys = KeyCache::open(
+    let keys = KeyCache::open_with_clock(
         Arc::clone(&store),
         config.tokens.signing_alg,
         Duration::from_secs(config.keys.cache_seconds),
@@ -202,8 +216,21 @@ pub async fn start_with_store(
             token_ttl: ttl,
             signing_lag: i64::try_from(config.keys.cache_seconds).unwrap_or(i64::MAX),
         },
+        Arc::clone(&clock),
     )
     .await?;
+    let login = &config.login;
+    let front_channel = FrontChannel {
+        login_url: login.url.clone(),
+        admin_scope: login.admin_scope.clone(),
+        base_url: base.clone(),
+        backoff: Backoff::new(
+            Arc::clone(&clock),
+            login.max_failures,
+            Duration::from_secs(login.failure_window_seconds),
+        ),
+        clock,
+    };
     let clients = ClientCache::new(config.clients.cache_seconds > 0);
     clients.observe_generation(store.client_generation().await.ok());
     let server = Arc::new(AuthorizationServer {
@@ -222,6 +249,7 @@ pub async fn start_with_store(
             refresh: config.refresh_tokens.clone(),
         },
         metadata_json,
+        front_channel,
     });
 
     let (stop, stopped) = watch::channel(false);

@@ -33,6 +33,7 @@ pub fn router(server: Arc<AuthorizationServer>) -> Router {
         .route(REVOCATION_LIST_PATH, post(revocations::revocations))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(crate::authorize::routes())
         .layer(axum::middleware::map_response(nosniff))
         .with_state(server)
 }

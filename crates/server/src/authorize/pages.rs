@@ -1,0 +1,285 @@
+//! The built-in login and consent pages: server-rendered, no JavaScript,
+//! a CSRF token on every form, a 303 after every POST. They drive the same
+//! interaction core as a delegated login app.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use certbound_tls::ConnectionInfo;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+use super::backoff::BackoffKey;
+use super::browser::browser_secret;
+use super::error::{ErrorKind, PageError};
+use super::html::{self, ConsentPage, LoginPage, Policy, WaitPage, error_page};
+use super::interaction::{self, Interaction, InteractionError, Next};
+use super::{LOGIN_PATH, step_response, with_challenge};
+use crate::form::{Form, MAX_FORM_BYTES};
+use crate::users::{LoginCheck, LoginRefusal, check_login};
+use crate::{AuthorizationServer, audit};
+
+/// `GET /assets/certbound.css`.
+pub async fn stylesheet() -> Response {
+    let mut res = Response::new(axum::body::Body::from(html::STYLESHEET));
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    res
+}
+
+/// A browser step's parsed input: the form or query, and the interaction
+/// it names, checked against the browser's cookie.
+struct Step {
+    form: Form,
+    interaction: Interaction,
+    secret: String,
+}
+
+/// Loads the interaction `form` names and checks the browser; with
+/// `check_csrf`, the form's token too.
+async fn step(
+    server: &AuthorizationServer,
+    headers: &HeaderMap,
+    raw: &[u8],
+    check_csrf: bool,
+) -> Result<Step, PageError> {
+    if server.front_channel.login_url.is_some() {
+        // The login app signs people in; these pages must not be a way round it.
+        return Err(PageError {
+            status: StatusCode::NOT_FOUND,
+            kind: ErrorKind::InvalidRequest,
+            description: "sign-in happens at the configured login app, not here".into(),
+        });
+    }
+    if raw.len() > MAX_FORM_BYTES {
+        return Err(PageError::bad_request(
+            ErrorKind::InvalidRequest,
+            "the form is too large",
+        ));
+    }
+    let form = Form::parse(raw)
+        .map_err(|e| PageError::bad_request(ErrorKind::InvalidRequest, e.description))?;
+    let handle = form.get("challenge").ok_or_else(|| {
+        PageError::bad_request(ErrorKind::InvalidRequest, "challenge is required")
+    })?;
+    let interaction = interaction::load(server, handle).await?;
+    let secret = browser_secret(headers);
+    interaction.check_browser(secret.as_deref())?;
+    if check_csrf {
+        interaction.check_csrf(form.get("csrf_token"))?;
+    }
+    Ok(Step {
+        form,
+        interaction,
+        secret: secret.unwrap_or_default(),
+    })
+}
+
+/// The policy of a page of `interaction`: its forms may end in a redirect
+/// to the client.
+fn policy_origin(interaction: &Interaction) -> Option<String> {
+    html::csp_origin(&interaction.request.target.redirect_uri)
+}
+
+/// `GET /authorize/login?challenge=…`.
+pub async fn login_page(
+    State(server): State<Arc<AuthorizationServer>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let result = async {
+        let Step {
+            form,
+            mut interaction,
+            secret,
+        } = step(&server, &headers, query.as_bytes(), false).await?;
+        if interaction.stored.user_id.is_some() {
+            // Already signed in (back button): carry on.
+            let next = interaction::next(&server, &mut interaction).await?;
+            return Ok(step_response(&server, &interaction, next));
+        }
+        let origin = policy_origin(&interaction);
+        Ok::<_, PageError>(html::render(
+            StatusCode::OK,
+            &LoginPage {
+                challenge: &interaction.handle,
+                csrf: &interaction.csrf_token(&secret),
+                client_name: interaction.client_name(),
+                failed: form.get("failed").is_some(),
+            },
+            Policy {
+                form_origin: origin.as_deref(),
+                form_post_script: false,
+            },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&e))
+}
+
+/// `POST /authorize/login`.
+pub async fn login_submit(
+    State(server): State<Arc<AuthorizationServer>>,
+    connection: Option<Extension<ConnectionInfo>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let Step {
+            form,
+            mut interaction,
+            ..
+        } = step(&server, &headers, &body, true).await?;
+        let username = form.get("username").unwrap_or_default();
+        let password = form.get("password").unwrap_or_default();
+        let client_id = interaction.client.client_id.clone();
+        // Behind a trusted proxy every request has the proxy's address,
+        // which would lock everyone out at once: count usernames only.
+        let address = connection
+            .filter(|c| !c.trusted_proxy)
+            .map(|c| c.peer_addr.ip().to_canonical());
+        let mut keys = vec![BackoffKey::username(username)];
+        keys.extend(address.map(BackoffKey::Address));
+        let backoff = &server.front_channel.backoff;
+        if let Err(wait) = backoff.check(&keys) {
+            audit::login_throttled(&client_id, username, address, wait.as_secs());
+            return Ok(too_many_attempts(wait.as_secs().max(1)));
+        }
+        match check_login(server.store.as_ref(), username, password).await? {
+            LoginCheck::Accepted(user) => {
+                backoff.record_success(&keys[0]);
+                let now = server.front_channel.clock.unix_seconds();
+                interaction::accept_login(&server, &mut interaction, &user.user_id, now).await?;
+                let next = interaction::next(&server, &mut interaction).await?;
+                Ok(step_response(&server, &interaction, next))
+            }
+            LoginCheck::Refused(refusal) => {
+                let reason = match refusal {
+                    LoginRefusal::UnknownUser => "unknown user",
+                    LoginRefusal::WrongPassword => "wrong password",
+                    LoginRefusal::Disabled => "user disabled",
+                };
+                audit::login_failed(&client_id, username, address, reason);
+                backoff.record_failure(&keys);
+                let again = with_challenge(LOGIN_PATH, &interaction.handle);
+                Ok(html::see_other(&format!("{again}&failed=1")))
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(|e: PageError| error_page(&e))
+}
+
+/// The 429 page with `Retry-After`.
+fn too_many_attempts(seconds: u64) -> Response {
+    let mut res = html::render(
+        StatusCode::TOO_MANY_REQUESTS,
+        &WaitPage { seconds },
+        Policy::default(),
+    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    res
+}
+
+/// `GET /authorize/consent?challenge=…`.
+pub async fn consent_page(
+    State(server): State<Arc<AuthorizationServer>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let result = async {
+        let Step {
+            interaction,
+            secret,
+            ..
+        } = step(&server, &headers, query.as_bytes(), false).await?;
+        let Some(user_id) = interaction.stored.user_id.as_deref() else {
+            return Ok(html::see_other(&with_challenge(
+                LOGIN_PATH,
+                &interaction.handle,
+            )));
+        };
+        let user = server.store.user(user_id).await?;
+        let user_name = user
+            .as_ref()
+            .map(|u| u.display_name.clone().unwrap_or_else(|| u.username.clone()))
+            .ok_or(InteractionError::NotLoggedIn)?;
+        let origin = policy_origin(&interaction);
+        Ok::<_, PageError>(html::render(
+            StatusCode::OK,
+            &ConsentPage {
+                challenge: &interaction.handle,
+                csrf: &interaction.csrf_token(&secret),
+                client_name: interaction.client_name(),
+                logo_uri: interaction.client.metadata.logo_uri.as_deref(),
+                scopes: &interaction.request.scopes,
+                user_name: &user_name,
+            },
+            Policy {
+                form_origin: origin.as_deref(),
+                form_post_script: false,
+            },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&e))
+}
+
+/// `POST /authorize/consent`: Allow or Deny.
+pub async fn consent_submit(
+    State(server): State<Arc<AuthorizationServer>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let Step {
+            form,
+            mut interaction,
+            ..
+        } = step(&server, &headers, &body, true).await?;
+        if interaction.stored.user_id.is_none() {
+            return Err(InteractionError::NotLoggedIn.into());
+        }
+        match form.get("decision") {
+            Some("allow") => {
+                let scopes = interaction.request.scopes.clone();
+                let remember = form.get("remember").is_some();
+                interaction::accept_consent(&server, &mut interaction, &scopes, remember).await?;
+                let next = interaction::next(&server, &mut interaction).await?;
+                Ok(step_response(&server, &interaction, next))
+            }
+            Some("deny") => {
+                let response = interaction::reject(
+                    &server,
+                    &interaction,
+                    ErrorKind::AccessDenied,
+                    Some("the user denied the request".into()),
+                )
+                .await?;
+                Ok(step_response(
+                    &server,
+                    &interaction,
+                    Next::Respond(response),
+                ))
+            }
+            _ => Err(PageError::bad_request(
+                ErrorKind::InvalidRequest,
+                "decision must be allow or deny",
+            )),
+        }
+    }
+    .await;
+    result.unwrap_or_else(|e: PageError| error_page(&e))
+}

@@ -1,0 +1,141 @@
+//! A real browser (Debian's Chromium, headless, through playwright-core)
+//! signs in on the built-in pages, consents, and lands on the client's
+//! loopback redirect URI; a client name holding markup is shown as text.
+//! The first test saves the screenshots docs/login.md shows.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod front;
+
+use std::path::{Path, PathBuf};
+
+use front::{Front, authorize_query, good_params, param, pkce};
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A loopback "client" that answers every request with 200.
+async fn loopback_client() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().fallback(|| async { "signed in; you can close this window" });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://127.0.0.1:{port}/cb")
+}
+
+/// Runs interop/node/login.mjs and returns what it reported.
+async fn drive_browser(auth_url: &str, redirect_uri: &str, screenshots: Option<&Path>) -> Value {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    certbound_testkit::require_tool(&chromium);
+    let node_dir = repo_root().join("interop/node");
+    assert!(
+        node_dir.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run scripts/test.sh (or npm ci in interop/node)"
+    );
+    let mut cmd = tokio::process::Command::new(certbound_testkit::require_tool("node"));
+    cmd.arg("login.mjs")
+        .current_dir(&node_dir)
+        .env("AUTH_URL", auth_url)
+        .env("USERNAME", "alice")
+        .env("PASSWORD", "correct horse battery")
+        .env("REDIRECT_PREFIX", redirect_uri)
+        .env("CHROMIUM", &chromium);
+    if let Some(dir) = screenshots {
+        cmd.env("SCREENSHOTS", dir);
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(120), cmd.output())
+        .await
+        .expect("the browser finished in time")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no report: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert!(report.get("error").is_none(), "{report:#}");
+    report
+}
+
+async fn start(client_name: &str) -> (Front, String, String, String) {
+    let f = Front::start("").await;
+    f.add_user("alice", "Alice Liddell", "correct horse battery")
+        .await;
+    let redirect_uri = loopback_client().await;
+    f.public_client("photos", Some(client_name), &[&redirect_uri])
+        .await;
+    let (_, challenge) = pkce();
+    let mut params = good_params("photos", &redirect_uri, &challenge);
+    params[3] = ("scope", "read write");
+    let url = f.url(&authorize_query(&params));
+    (f, redirect_uri, url, challenge)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_signs_in_consents_and_reaches_the_client() {
+    let (f, redirect_uri, url, _) = start("Photo Printing Co.").await;
+    let shots = repo_root().join("docs/img");
+    std::fs::create_dir_all(&shots).unwrap();
+    let r = drive_browser(&url, &redirect_uri, Some(&shots)).await;
+
+    assert_eq!(r["loginTitle"], "Sign in");
+    assert_eq!(r["loginHeading"], "Sign in");
+    assert_eq!(r["loginClientText"], "Photo Printing Co.");
+    assert_eq!(
+        r["loginLabels"],
+        serde_json::json!(["Username", "Password"])
+    );
+    assert_eq!(r["loginCsrfFields"], 1);
+    assert_eq!(
+        r["consentHeading"],
+        "Photo Printing Co. wants access to your account"
+    );
+    assert_eq!(r["scopes"], serde_json::json!(["read", "write"]));
+    assert_eq!(r["rememberLabel"], "Remember this decision");
+    assert_eq!(r["buttons"], serde_json::json!(["Deny", "Allow"]));
+    assert_eq!(r["dialogs"], serde_json::json!([]));
+    assert!(r.get("console").is_none(), "CSP or script errors: {r:#}");
+
+    let landed = r["finalUrl"].as_str().unwrap();
+    assert!(
+        landed.starts_with(&format!("{redirect_uri}?code=")),
+        "{landed}"
+    );
+    assert_eq!(param(landed, "state").as_deref(), Some("st-123"));
+    assert_eq!(param(landed, "iss").as_deref(), Some(f.base.as_str()));
+    let code = param(landed, "code").unwrap();
+    let stored = f
+        .store()
+        .code(&certbound_server::tokens::token_hash(&code))
+        .await
+        .unwrap()
+        .expect("the code is stored");
+    assert_eq!(stored.scope, "read write");
+    for shot in ["login.png", "consent.png"] {
+        let bytes = std::fs::read(shots.join(shot)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{shot}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_in_a_client_name_is_shown_as_text() {
+    let evil = "<img src=x onerror=alert(1)><b>Evil</b>";
+    let (_f, redirect_uri, url, _) = start(evil).await;
+    let r = drive_browser(&url, &redirect_uri, None).await;
+    // The literal text is visible, and no element was made from it.
+    assert_eq!(r["loginClientText"], evil);
+    assert_eq!(r["consentClientText"], evil);
+    assert_eq!(r["consentClientElements"], 0);
+    assert_eq!(r["images"], 0, "no logo_uri, so no image at all");
+    assert_eq!(r["bolds"], 0);
+    assert_eq!(r["dialogs"], serde_json::json!([]));
+    assert!(r["finalUrl"].as_str().unwrap().starts_with(&redirect_uri));
+}
