@@ -7,24 +7,10 @@
 
 mod front;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use front::{Front, authorize_query, good_params, param, pkce};
+use front::{Front, authorize_query, good_params, loopback_client, param, pkce, repo_root};
 use serde_json::Value;
-use tokio::net::TcpListener;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A loopback "client" that answers every request with 200.
-async fn loopback_client() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let app = axum::Router::new().fallback(|| async { "signed in; you can close this window" });
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://127.0.0.1:{port}/cb")
-}
 
 /// Runs interop/node/login.mjs and returns what it reported.
 async fn drive_browser(auth_url: &str, redirect_uri: &str, screenshots: Option<&Path>) -> Value {

@@ -8,24 +8,12 @@
 
 mod front;
 
-use std::path::{Path, PathBuf};
-
 use certbound_testkit::jwt_claims;
-use front::Front;
+use front::{Front, loopback_client, repo_root};
 use serde_json::Value;
-use tokio::net::TcpListener;
 
-fn node_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/node")
-}
-
-/// The client's loopback redirect URI: a listener answering 200.
-async fn loopback_client() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let app = axum::Router::new().fallback(|| async { "signed in" });
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://127.0.0.1:{port}/cb")
+fn node_dir() -> std::path::PathBuf {
+    repo_root().join("interop/node")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use certbound_core::{AuthMethod, CodeChallenge};
 use certbound_store::{GrantAccessToken, StoredCode, StoredGrant, StoredRefreshToken};
 
 use super::{
-    access_binding, invalid_grant, json_response, new_secret, require_grant_type, response_body,
+    access_binding, invalid_grant, json_response, new_secret, presented_secret, response_body,
 };
 use crate::clients::auth::AuthenticatedClient;
 use crate::clients::parse_scope;
@@ -17,9 +17,6 @@ use crate::{AuthorizationServer, OAuthError, audit};
 
 /// The scope that asks for a refresh token (OpenID Connect Core §11).
 pub const OFFLINE_ACCESS: &str = "offline_access";
-
-/// Longest code we look up; ours are 43 characters.
-const MAX_CODE_LEN: usize = 512;
 
 /// What an unknown code, and every code we will not say more about, gets.
 const CODE_INVALID: &str = "the authorization code is invalid, expired or already used";
@@ -31,13 +28,7 @@ pub async fn grant(
     form: &Form,
 ) -> Result<Response, OAuthError> {
     let client = &caller.client;
-    require_grant_type(client, "authorization_code")?;
-    let code = form
-        .get("code")
-        .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-    if code.len() > MAX_CODE_LEN {
-        return Err(invalid_grant(CODE_INVALID));
-    }
+    let code = presented_secret(client, "authorization_code", form, "code", CODE_INVALID)?;
     let now = server.keys.clock().unix_seconds();
     let code_hash = token_hash(code);
     let Some(stored) = server.store.code(&code_hash).await? else {

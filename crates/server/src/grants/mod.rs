@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::clients::auth::AuthenticatedClient;
 use crate::clients::{RegisteredClient, parse_scope};
+use crate::form::Form;
 use crate::tokens::IssuedToken;
 use crate::{OAuthError, audit};
 
@@ -67,6 +68,29 @@ fn json_response(body: Vec<u8>) -> Response {
 /// 400 `invalid_grant`.
 fn invalid_grant(description: impl Into<Cow<'static, str>>) -> OAuthError {
     OAuthError::bad_request(ErrorCode::InvalidGrant, description)
+}
+
+/// Longest code or refresh token we look up; ours are 43 characters.
+const MAX_SECRET_LEN: usize = 512;
+
+/// The grant's one credential parameter (`code`, `refresh_token`), from a
+/// client allowed to use `grant`: missing is `invalid_request`, too long to
+/// be ours is `invalid_grant` with `invalid` (no lookup is spent on it).
+fn presented_secret<'f>(
+    client: &RegisteredClient,
+    grant: &str,
+    form: &'f Form,
+    parameter: &'static str,
+    invalid: &'static str,
+) -> Result<&'f str, OAuthError> {
+    require_grant_type(client, grant)?;
+    let value = form
+        .get(parameter)
+        .ok_or_else(|| OAuthError::invalid_request(format!("{parameter} is required")))?;
+    if value.len() > MAX_SECRET_LEN {
+        return Err(invalid_grant(invalid));
+    }
+    Ok(value)
 }
 
 /// A new opaque secret (refresh tokens, grant ids): 256 bits, base64url.

@@ -10,7 +10,7 @@ use certbound_core::AuthMethod;
 use certbound_store::{GrantAccessToken, Rotation, StoredGrant, StoredRefreshToken};
 
 use super::{
-    access_binding, invalid_grant, json_response, narrowed_scope, new_secret, require_grant_type,
+    access_binding, invalid_grant, json_response, narrowed_scope, new_secret, presented_secret,
     response_body, sealed,
 };
 use crate::clients::auth::AuthenticatedClient;
@@ -18,9 +18,6 @@ use crate::clients::parse_scope;
 use crate::form::Form;
 use crate::tokens::{self, token_hash};
 use crate::{AuthorizationServer, OAuthError, audit};
-
-/// Longest refresh token we look up; ours are 43 characters.
-const MAX_TOKEN_LEN: usize = 512;
 
 /// What an unknown token, and every token we will not say more about, gets.
 const TOKEN_INVALID: &str = "the refresh token is invalid, expired or revoked";
@@ -32,13 +29,13 @@ pub async fn grant(
     form: &Form,
 ) -> Result<Response, OAuthError> {
     let client = &caller.client;
-    require_grant_type(client, "refresh_token")?;
-    let token = form
-        .get("refresh_token")
-        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(invalid_grant(TOKEN_INVALID));
-    }
+    let token = presented_secret(
+        client,
+        "refresh_token",
+        form,
+        "refresh_token",
+        TOKEN_INVALID,
+    )?;
     let now = server.keys.clock().unix_seconds();
     let hash = token_hash(token);
     let Some(stored) = server.store.refresh_token(&hash).await? else {
@@ -203,7 +200,7 @@ pub async fn find(
     token: &str,
 ) -> Result<Option<(StoredRefreshToken, StoredGrant)>, OAuthError> {
     // JWTs are access tokens; anything long is not one of ours.
-    if token.len() > MAX_TOKEN_LEN || token.contains('.') {
+    if token.len() > super::MAX_SECRET_LEN || token.contains('.') {
         return Ok(None);
     }
     let Some(stored) = server.store.refresh_token(&token_hash(token)).await? else {

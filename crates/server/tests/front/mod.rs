@@ -314,3 +314,17 @@ pub async fn submit_login(
     )
     .await
 }
+
+/// The repository root (screenshots go to docs/img, node scripts live in interop/node).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The client's loopback redirect URI: a listener answering every request with 200.
+pub async fn loopback_client() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().fallback(|| async { "signed in; you can close this window" });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://127.0.0.1:{port}/cb")
+}
