@@ -173,14 +173,28 @@ async fn introspect(server: &TestServer, rs: &TestIdentity, token: &str) -> Valu
     body
 }
 
+/// A server with the public client "app", the user, and the app's certificate.
+async fn app_server(backend: Backend, extra: &str) -> (TestServer, TestIdentity) {
+    let server = TestServer::start_with(backend, extra).await;
+    server.register("app", public_client(), None).await;
+    add_user(&server, USER).await;
+    let phone = server.pki.simple_client("phone");
+    (server, phone)
+}
+
+/// A fresh refresh token of "app", redeemed over mTLS with `phone`.
+async fn refresh_token_of(server: &TestServer, phone: &TestIdentity) -> String {
+    let code = code_for(server, "app", "read offline_access", 60).await;
+    let (status, body) = redeem(server, Some(phone), "app", &code, VERIFIER).await;
+    assert_eq!(status, 200, "{body}");
+    text(&body, "refresh_token").to_owned()
+}
+
 // ------------------------------------------------------------------ flows
 
 async fn public_client_flow(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    server.register("app", public_client(), None).await;
-    add_user(&server, USER).await;
+    let (server, phone) = app_server(backend, "").await;
     let rs = introspector(&server).await;
-    let phone = server.pki.simple_client("phone");
     let thief = server.pki.simple_client("thief");
 
     let code = code_for(&server, "app", "read offline_access", 60).await;
@@ -271,11 +285,8 @@ on_both_backends!(
 );
 
 async fn code_replay_revokes_what_it_issued(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    server.register("app", public_client(), None).await;
-    add_user(&server, USER).await;
+    let (server, phone) = app_server(backend, "").await;
     let rs = introspector(&server).await;
-    let phone = server.pki.simple_client("phone");
     let code = code_for(&server, "app", "read offline_access", 60).await;
     let (status, first) = redeem(&server, Some(&phone), "app", &code, VERIFIER).await;
     assert_eq!(status, 200, "{first}");
@@ -349,13 +360,8 @@ on_both_backends!(
 );
 
 async fn lost_response_grace_window(backend: Backend) {
-    let server = TestServer::start_with(backend, "[refresh_tokens]\ngrace_seconds = 60\n").await;
-    server.register("app", public_client(), None).await;
-    add_user(&server, USER).await;
-    let phone = server.pki.simple_client("phone");
-    let code = code_for(&server, "app", "read offline_access", 60).await;
-    let (_, body) = redeem(&server, Some(&phone), "app", &code, VERIFIER).await;
-    let rt = text(&body, "refresh_token").to_owned();
+    let (server, phone) = app_server(backend, "[refresh_tokens]\ngrace_seconds = 60\n").await;
+    let rt = refresh_token_of(&server, &phone).await;
     let (status, first) = refresh(&server, Some(&phone), "app", &rt, "").await;
     assert_eq!(status, 200, "{first}");
     // The response was lost; the app repeats the request and gets it again.
@@ -393,13 +399,8 @@ on_both_backends!(
 );
 
 async fn reuse_without_grace_revokes_the_family(backend: Backend) {
-    let server = TestServer::start_with(backend, "[refresh_tokens]\ngrace_seconds = 0\n").await;
-    server.register("app", public_client(), None).await;
-    add_user(&server, USER).await;
-    let phone = server.pki.simple_client("phone");
-    let code = code_for(&server, "app", "read offline_access", 60).await;
-    let (_, body) = redeem(&server, Some(&phone), "app", &code, VERIFIER).await;
-    let rt = text(&body, "refresh_token").to_owned();
+    let (server, phone) = app_server(backend, "[refresh_tokens]\ngrace_seconds = 0\n").await;
+    let rt = refresh_token_of(&server, &phone).await;
     let (_, first) = refresh(&server, Some(&phone), "app", &rt, "").await;
     let (status, body) = refresh(&server, Some(&phone), "app", &rt, "").await;
     assert_eq!(
@@ -425,10 +426,7 @@ on_both_backends!(
 // ------------------------------------------------------------------ races
 
 async fn twenty_redemptions_one_winner(backend: Backend) {
-    let server = TestServer::start_with(backend, "[refresh_tokens]\ngrace_seconds = 0\n").await;
-    server.register("app", public_client(), None).await;
-    add_user(&server, USER).await;
-    let phone = server.pki.simple_client("phone");
+    let (server, phone) = app_server(backend, "[refresh_tokens]\ngrace_seconds = 0\n").await;
     let code = code_for(&server, "app", "read offline_access", 60).await;
     let attempts = (0..20).map(|_| redeem(&server, Some(&phone), "app", &code, VERIFIER));
     let results = futures_util::future::join_all(attempts).await;
@@ -457,9 +455,7 @@ async fn twenty_redemptions_one_winner(backend: Backend) {
     .await;
     assert_eq!(status, 400);
 
-    let code = code_for(&server, "app", "read offline_access", 60).await;
-    let (_, body) = redeem(&server, Some(&phone), "app", &code, VERIFIER).await;
-    let rt = text(&body, "refresh_token").to_owned();
+    let rt = refresh_token_of(&server, &phone).await;
     let attempts = (0..20).map(|_| refresh(&server, Some(&phone), "app", &rt, ""));
     let results = futures_util::future::join_all(attempts).await;
     let winners = results.iter().filter(|(s, _)| *s == 200).count();
