@@ -9,6 +9,9 @@ goes through `psql`.
     seed.py STORAGE_URL codes --count N --challenge C --redirect-uri URI
         N fresh authorization codes (each valid 60 s, the server's limit),
         printed one per line; PKCE S256 challenge C.
+    seed.py STORAGE_URL drop-unused-codes
+        Deletes the client's codes nobody redeemed, so a benchmark leaves no
+        pile of dead rows for the server's hourly purge to meet mid-run.
 
 STORAGE_URL is certbound's [storage] url: sqlite://PATH or postgres://...
 Secrets are stored the way the server stores them: base64url (no padding)
@@ -70,6 +73,16 @@ class Db:
     def psql(self, command: str, stdin: str = ""):
         subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", self.pg, "-c", command],
                        input=stdin, text=True, check=True, stdout=subprocess.DEVNULL)
+
+    def execute(self, sql: str, params: list):
+        """One statement; `params` replace $1, $2... (safe values only for psql)."""
+        if self.sqlite:
+            self.sqlite.execute(re.sub(r"\$\d+", "?", sql), params)
+            self.sqlite.commit()
+        else:
+            for i, v in reversed(list(enumerate(params, 1))):
+                sql = sql.replace(f"${i}", literal(v))
+            self.psql(sql)
 
     def insert_once(self, table: str, row: dict):
         """INSERT the row unless its primary key is already there."""
@@ -138,6 +151,11 @@ def seed_codes(db: Db, args):
     sys.stdout.write("".join(c + "\n" for c in codes))
 
 
+def drop_unused_codes(db: Db, args):
+    db.execute("DELETE FROM authorization_codes WHERE client_id = $1 AND redeemed_at IS NULL",
+               [args.client_id])
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("storage_url")
@@ -149,8 +167,10 @@ def main() -> int:
     c.add_argument("--challenge", required=True, help="PKCE S256 code_challenge")
     c.add_argument("--redirect-uri", required=True)
     c.add_argument("--ttl", type=int, default=CODE_TTL_MAX, help="seconds (at most 60)")
-    for s in (r, c):
+    d = sub.add_parser("drop-unused-codes", help="delete the codes nobody redeemed")
+    for s in (r, c, d):
         s.add_argument("--client-id", default="bench-client")
+    for s in (r, c):
         s.add_argument("--scope", default="read")
     args = p.parse_args()
     if args.what == "refresh" and not re.fullmatch(r"[A-Za-z0-9_-]{16,512}", args.token):
@@ -164,7 +184,7 @@ def main() -> int:
             p.error("--challenge must be a base64url SHA-256 (43 characters)")
     try:
         db = Db(args.storage_url)
-        (seed_refresh if args.what == "refresh" else seed_codes)(db, args)
+        {"refresh": seed_refresh, "codes": seed_codes, "drop-unused-codes": drop_unused_codes}[args.what](db, args)
     except (ValueError, sqlite3.Error, subprocess.CalledProcessError, OSError) as e:
         print(f"seed.py: {e}", file=sys.stderr)
         return 1
