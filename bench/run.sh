@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark scenario side by side on 127.0.0.1 and rewrites
-# BENCHMARKS.md. One command, a fresh machine, well under 15 minutes:
+# BENCHMARKS.md. One command, a fresh machine, about 16 minutes:
 #
 #   bash bench/run.sh
 #
@@ -9,7 +9,12 @@
 # BENCH_PIN (1: servers on CPU 0, load generator on CPU 1; default 1 when
 # nproc >= 2), BENCH_OUT (default BENCHMARKS.md at the repository root),
 # BENCH_HALT_POLL (0: skip the extra run with guest halt polling turned on
-# for its duration, on VMs where it is off; default 1).
+# for its duration, on VMs where it is off; default 1), BENCH_GRANTS (0: skip
+# the refresh-token and code-redemption scenarios; default 1), BENCH_ONLY_GRANTS
+# (1: run only those, then stop without writing the report; for a quick check),
+# BENCH_CODE_RATE and BENCH_NODE_CODE_RATE (a generous requests/s estimate for
+# code redemption on certbound and on node-oidc-provider, default 30000 and
+# 6000: each run gets (warm-up + duration) x that many fresh codes).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -20,6 +25,13 @@ RUNS=${BENCH_RUNS:-3}
 OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}
 CONCURRENCY=(1 16 64)
 FORM='grant_type=client_credentials&client_id=bench-client&scope=read'
+# The refresh-token and code-redemption scenarios (keep-alive only).
+GRANT_CONCURRENCY=(1 64)
+GRANTS=${BENCH_GRANTS:-1}
+ONLY_GRANTS=${BENCH_ONLY_GRANTS:-0}
+CODE_RATE=${BENCH_CODE_RATE:-30000}
+NODE_CODE_RATE=${BENCH_NODE_CODE_RATE:-6000}
+REDIRECT_URI=https://127.0.0.1/cb
 START_TIME=$(date +%s)
 
 log() { printf '[bench %4ds] %s\n' $(($(date +%s) - START_TIME)) "$*" >&2; }
@@ -117,7 +129,8 @@ start_certbound() {
   certbound_toml "$url" "$port" >"$WORK/$name/certbound.toml"
   "$CB" clients add --config "$WORK/$name/certbound.toml" --id bench-client \
     --auth tls_client_auth --subject-dn "CN=bench-client,O=certbound bench" \
-    --scope "read write" >/dev/null
+    --scope "read write" --grant-types authorization_code,refresh_token,client_credentials \
+    --redirect-uri "$REDIRECT_URI" >/dev/null
   "${SERVER_CPU[@]}" "$CB" serve --config "$WORK/$name/certbound.toml" >"$WORK/$name.log" 2>&1 &
   STARTED_PID=$!
   STARTED_PORT=$port
@@ -127,7 +140,9 @@ start_certbound() {
 start_node() {
   local port
   port=$(free_port)
-  PORT=$port TLS_CERT=$PKI/server.pem TLS_KEY=$PKI/server.key CLIENT_CA=$CA \
+  MINT_PORT=$(free_port)
+  BENCH_MINT_PORT=$MINT_PORT REDIRECT_URI=$REDIRECT_URI \
+    PORT=$port TLS_CERT=$PKI/server.pem TLS_KEY=$PKI/server.key CLIENT_CA=$CA \
     CLIENT_ID=bench-client CLIENT_SUBJECT_DN="CN=bench-client,O=certbound bench" \
     SCOPE="read write" TOKEN_TTL=3600 \
     "${SERVER_CPU[@]}" node "$PEER_DIR/server.mjs" >"$WORK/node.log" 2>&1 &
@@ -157,8 +172,8 @@ NODE_IDLE_RSS_KB=$(rss_kb "$NODE_PID" VmRSS)
 PORT=$NODE_PORT CLIENT_CERT=$PKI/bench-client.pem CLIENT_KEY=$PKI/bench-client.key CA_CERT=$CA \
   CLIENT_ID=bench-client SCOPE="read write" bash "$PEER_DIR/check.sh" >&2 \
   || die "node-oidc-provider does not issue bound tokens"
-cnf_of() { # token endpoint URL -> cnf.x5t#S256 of a fresh token
-  curl -sf --noproxy '*' "${CLIENT[@]}" -d "$FORM" "$1" | jq -r .access_token \
+cnf_of() { # token endpoint URL [FORM] -> cnf.x5t#S256 of a fresh token
+  curl -sf --noproxy '*' "${CLIENT[@]}" -d "${2:-$FORM}" "$1" | jq -r .access_token \
     | cut -d. -f2 | tr '_-' '/+' | awk '{while (length($0) % 4) $0 = $0 "="; print}' \
     | base64 -d | jq -r '.cnf["x5t#S256"]'
 }
@@ -188,8 +203,9 @@ measure() {
 }
 
 # ---------------------------------------------------------------- token issuance
-log "token issuance: ${#CONCURRENCY[@]} concurrencies x 2 modes x $RUNS rounds x 4 systems"
-for mode in keep-alive new-connection; do
+[ "$ONLY_GRANTS" = 1 ] && GRANTS=1
+[ "$ONLY_GRANTS" = 1 ] || log "token issuance: ${#CONCURRENCY[@]} concurrencies x 2 modes x $RUNS rounds x 4 systems"
+[ "$ONLY_GRANTS" = 1 ] || for mode in keep-alive new-connection; do
   extra=()
   [ "$mode" = new-connection ] && extra=(--new-connection)
   for c in "${CONCURRENCY[@]}"; do
@@ -214,7 +230,7 @@ done
 HALT_POLL=/sys/module/haltpoll/parameters/guest_halt_poll_ns
 HALT_POLL_NS=$(cat "$HALT_POLL" 2>/dev/null || echo none)
 C_HI=${CONCURRENCY[${#CONCURRENCY[@]}-1]}
-if [ "${BENCH_HALT_POLL:-1}" = 1 ] && [ "$HALT_POLL_NS" = 0 ] && [ -w "$HALT_POLL" ]; then
+if [ "$ONLY_GRANTS" != 1 ] && [ "${BENCH_HALT_POLL:-1}" = 1 ] && [ "$HALT_POLL_NS" = 0 ] && [ -w "$HALT_POLL" ]; then
   log "token issuance keep-alive c=$C_HI again with guest halt polling at the kernel default, $RUNS rounds"
   echo 200000 >"$HALT_POLL" && RESTORE_HALT_POLL=1
   for r in $(seq 1 "$RUNS"); do
@@ -230,14 +246,117 @@ fi
 # ---------------------------------------------------------------- signature cost
 # One ES256 access-token signature on the servers' core: with the ceiling's
 # CPU per request it bounds how close any ES256 token endpoint can come.
-log "ES256 token signature on the server core, $RUNS times"
-for r in $(seq 1 "$RUNS"); do
+[ "$ONLY_GRANTS" = 1 ] || log "ES256 token signature on the server core, $RUNS times"
+[ "$ONLY_GRANTS" = 1 ] || for r in $(seq 1 "$RUNS"); do
   "${SERVER_CPU[@]}" "$LOAD" sign --alg es256 --duration 1 --format json \
     --output "$RES/sign-es256-r$r.json" >/dev/null || die "sign run $r failed"
 done
+# Memory over token issuance, before the grant scenarios fill node-oidc-provider's store.
 LOAD_HWM_KB=$(rss_kb "$CB_SQLITE_PID" VmHWM)
 LOAD_RSS_KB=$(rss_kb "$CB_SQLITE_PID" VmRSS)
 NODE_HWM_KB=$(rss_kb "$NODE_PID" VmHWM)
+# ---------------------------------------------------------------- refresh token, code redemption
+# The authorization code flow's two token requests, as a confidential
+# tls_client_auth client makes them. The user's login and consent are not
+# measured: certbound's database is seeded (bench/seed.py) and
+# node-oidc-provider mints through its own models (server.mjs, BENCH_MINT_PORT),
+# as if the user had just approved. Both issue the same bound ES256 JWT
+# (scope read, no refresh token at redemption: no offline_access).
+#   refresh: one refresh token, not rotated on use (both servers' behaviour
+#     for this client), sent again and again.
+#   code: every code is single use, so each run gets its own fresh codes
+#     (--forms-file, one form per request); codes live 60 s on both servers.
+if [ "$GRANTS" = 1 ]; then
+  awk -v w="$WARMUP" -v d="$DURATION" 'BEGIN { exit !(w + d <= 40) }' \
+    || die "code redemption needs BENCH_WARMUP + BENCH_DURATION <= 40 s (codes live 60 s)"
+  VERIFIER=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
+  CHALLENGE=$(printf %s "$VERIFIER" | openssl dgst -sha256 -binary | basenc --base64url | tr -d '=\n')
+  REDIRECT_ENC=$(jq -rn --arg v "$REDIRECT_URI" '$v | @uri')
+  CB_RT=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+  python3 "$ROOT/bench/seed.py" "sqlite://$WORK/cb-sqlite/certbound.db" refresh --token "$CB_RT" \
+    || die "seeding certbound (SQLite) failed"
+  python3 "$ROOT/bench/seed.py" "postgres://postgres@127.0.0.1:5432/$PG_DB" refresh --token "$CB_RT" \
+    || die "seeding certbound (PostgreSQL) failed"
+  NODE_RT=$(curl -sf --noproxy '*' -X POST "http://127.0.0.1:$MINT_PORT/mint-refresh") \
+    || die "node-oidc-provider did not mint a refresh token"
+  refresh_form() { printf 'grant_type=refresh_token&refresh_token=%s&client_id=bench-client' "$1"; }
+
+  # Fresh codes for SYSTEM, N of them, one per line on stdout.
+  mint_codes() {
+    case $1 in
+      certbound-sqlite) python3 "$ROOT/bench/seed.py" "sqlite://$WORK/cb-sqlite/certbound.db" codes \
+        --count "$2" --challenge "$CHALLENGE" --redirect-uri "$REDIRECT_URI" ;;
+      certbound-postgres) python3 "$ROOT/bench/seed.py" "postgres://postgres@127.0.0.1:5432/$PG_DB" codes \
+        --count "$2" --challenge "$CHALLENGE" --redirect-uri "$REDIRECT_URI" ;;
+      node-oidc-provider) curl -sf --noproxy '*' -X POST \
+        "http://127.0.0.1:$MINT_PORT/mint-codes?n=$2&code_challenge=$CHALLENGE" ;;
+    esac
+  }
+  # Codes (stdin) -> one token request form per line (stdout).
+  code_forms() {
+    awk -v v="$VERIFIER" -v r="$REDIRECT_ENC" 'NF {
+      print "grant_type=authorization_code&code=" $0 "&code_verifier=" v "&redirect_uri=" r "&client_id=bench-client" }'
+  }
+  # Every system must answer both grants with 200 and a bound token first:
+  # twice for the refresh token (so it is really not rotated away), and a
+  # code must work once and be refused the second time.
+  for sys in "certbound-sqlite $CB_SQLITE_PORT $CB_RT" "certbound-postgres $CB_PG_PORT $CB_RT" \
+    "node-oidc-provider $NODE_PORT $NODE_RT"; do
+    read -r name port rt <<<"$sys"
+    url="https://127.0.0.1:$port/token"
+    for _ in 1 2; do
+      [ "$(cnf_of "$url" "$(refresh_form "$rt")")" = "$WANT_CNF" ] \
+        || die "$name does not answer the refresh_token grant with a bound token"
+    done
+    form=$(mint_codes "$name" 1 | code_forms) || die "minting a code on $name failed"
+    [ "$(cnf_of "$url" "$form")" = "$WANT_CNF" ] \
+      || die "$name does not answer the authorization_code grant with a bound token"
+    status=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "${CLIENT[@]}" -d "$form" "$url")
+    [ "$status" = 400 ] || die "$name redeemed the same code twice ($status)"
+  done
+  log "refresh token and code redemption verified on all three; measuring keep-alive c=${GRANT_CONCURRENCY[*]}, $RUNS rounds"
+
+  FORMS=$WORK/code-forms.txt
+  for c in "${GRANT_CONCURRENCY[@]}"; do
+    for r in $(seq 1 "$RUNS"); do
+      for sys in "certbound-sqlite $CB_SQLITE_PORT $CB_SQLITE_PID $CB_RT" \
+        "certbound-postgres $CB_PG_PORT $CB_PG_PID $CB_RT" "node-oidc-provider $NODE_PORT $NODE_PID $NODE_RT"; do
+        read -r name port pid rt <<<"$sys"
+        measure "refresh__${name}__keep-alive__c${c}__r${r}" "https://127.0.0.1:$port/token" \
+          --concurrency "$c" --form "$(refresh_form "$rt")" --cpu-of "$pid"
+      done
+      for sys in "certbound-sqlite $CB_SQLITE_PORT $CB_SQLITE_PID $CODE_RATE" \
+        "certbound-postgres $CB_PG_PORT $CB_PG_PID $CODE_RATE" "node-oidc-provider $NODE_PORT $NODE_PID $NODE_CODE_RATE"; do
+        read -r name port pid rate <<<"$sys"
+        # Exactly enough for this run at the estimated rate, minted right before it.
+        count=$(awk -v w="$WARMUP" -v d="$DURATION" -v r="$rate" 'BEGIN { n = (w + d) * r; printf "%d", (n == int(n)) ? n : int(n) + 1 }')
+        mint_codes "$name" "$count" | code_forms >"$FORMS" || die "minting $count codes on $name failed"
+        [ "$(wc -l <"$FORMS")" -eq "$count" ] || die "$name: $(wc -l <"$FORMS") codes minted, $count asked for"
+        result="code__${name}__keep-alive__c${c}__r${r}"
+        measure "$result" "https://127.0.0.1:$port/token" --concurrency "$c" --forms-file "$FORMS" --cpu-of "$pid"
+        # The codes nobody redeemed go, as they would expire unused (node's expire in memory).
+        case $name in
+          certbound-sqlite) python3 "$ROOT/bench/seed.py" "sqlite://$WORK/cb-sqlite/certbound.db" drop-unused-codes ;;
+          certbound-postgres) python3 "$ROOT/bench/seed.py" "postgres://postgres@127.0.0.1:5432/$PG_DB" drop-unused-codes ;;
+        esac || die "dropping the unused codes of $name failed"
+        knob=BENCH_CODE_RATE
+        [ "$name" = node-oidc-provider ] && knob=BENCH_NODE_CODE_RATE
+        if [ "$(jq -r .requests "$RES/$result.json")" = 0 ]; then
+          log "  $result: all $count codes went in the warm-up, nothing measured (raise $knob)"
+        elif [ "$(jq -r .forms.exhausted "$RES/$result.json")" = true ]; then
+          log "  $result used all $count codes after $(jq -r .duration_secs "$RES/$result.json") s of measuring (its rate is over that time; raise $knob for full runs)"
+        fi
+      done
+    done
+    log "  refresh token and code redemption c=$c done"
+  done
+  rm -f "$FORMS"
+fi
+if [ "$ONLY_GRANTS" = 1 ]; then
+  python3 "$ROOT/bench/report.py" --grants-only "$RES" >&2
+  log "done (BENCH_ONLY_GRANTS=1: no report written; raw results: $TARGET/bench-results)"
+  exit 0
+fi
 kill "$NODE_PID" "$CB_PG_PID" 2>/dev/null || true
 
 # ---------------------------------------------------------------- gateway

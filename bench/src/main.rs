@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Send HTTP/1.1 requests over (m)TLS and report throughput and latency.
-    Load(load::LoadArgs),
+    Load(Box<load::LoadArgs>),
     /// Answer every request with 200 and a fixed JSON body (TLS ceiling / upstream).
     FixedServer(server::ServerArgs),
     /// Sign access tokens back to back on one thread and report the cost of one.

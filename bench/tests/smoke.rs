@@ -300,3 +300,160 @@ fn sign_reports_the_cost_of_one_token_signature() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A plain-HTTP/1.1 keep-alive server on std that records every request
+/// body and answers 200, so a test can see what each request sent.
+struct BodyRecorder {
+    url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl BodyRecorder {
+    fn start() -> Self {
+        use std::io::Write;
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/token", listener.local_addr().unwrap());
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let sink = bodies.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let sink = sink.clone();
+                std::thread::spawn(move || {
+                    let mut writer = stream.try_clone().unwrap();
+                    let mut reader = BufReader::new(stream);
+                    loop {
+                        let mut length = 0usize;
+                        let mut line = String::new();
+                        loop {
+                            line.clear();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            let lower = line.to_ascii_lowercase();
+                            if let Some(v) = lower.strip_prefix("content-length:") {
+                                length = v.trim().parse().unwrap();
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        reader.read_exact(&mut body).unwrap();
+                        sink.lock().unwrap().push(String::from_utf8(body).unwrap());
+                        if writer
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        BodyRecorder { url, bodies }
+    }
+
+    /// Every body received so far, sorted.
+    fn sorted(&self) -> Vec<String> {
+        let mut all = self.bodies.lock().unwrap().clone();
+        all.sort();
+        all
+    }
+}
+
+/// Runs `load` against a plain-HTTP URL; returns (exit code, report, stderr).
+fn load_plain(url: &str, extra: &[&str]) -> (i32, Value, String) {
+    let out = Command::new(BIN)
+        .args(["--threads", "2", "load", "--url", url, "--format", "json"])
+        .args(extra)
+        .output()
+        .expect("run load");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap_or(-1), report, stderr)
+}
+
+#[test]
+fn forms_file_sends_every_line_exactly_once_then_stops() {
+    let dir = std::env::temp_dir().join(format!("certbound-bench-forms-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("forms.txt");
+    let lines: Vec<String> = (0..600)
+        .map(|i| format!("grant_type=x&code=c{i:04}"))
+        .collect();
+    // CRLF line ends and blank lines are tolerated; blank lines are no forms.
+    std::fs::write(&path, format!("{}\r\n\n", lines.join("\r\n"))).unwrap();
+    let file = path.to_str().unwrap();
+
+    // A generous duration: the run must end because the lines ran out, and
+    // never wrap around to the first line again.
+    let server = BodyRecorder::start();
+    let (code, report, stderr) = load_plain(
+        &server.url,
+        &[
+            "-c",
+            "8",
+            "-d",
+            "60",
+            "--warmup",
+            "0.05",
+            "--forms-file",
+            file,
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_fields(&report);
+    assert_eq!(report["forms"]["lines"], 600, "{report:#}");
+    assert_eq!(report["forms"]["used"], 600, "{report:#}");
+    assert_eq!(report["forms"]["exhausted"], true, "{report:#}");
+    assert_eq!(num(&report, "errors"), 0, "{report:#}");
+    assert!(
+        report["duration_secs"].as_f64().unwrap() < 60.0,
+        "{report:#}"
+    );
+    let mut want = lines.clone();
+    want.sort();
+    assert_eq!(server.sorted(), want, "each line exactly once");
+    // Warm-up used some lines; the measured requests are the rest.
+    assert!(num(&report, "requests") <= 600, "{report:#}");
+
+    // --requests ends it first: only that many lines are taken.
+    let server = BodyRecorder::start();
+    let (code, report, stderr) =
+        load_plain(&server.url, &["-c", "4", "-n", "100", "--forms-file", file]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(num(&report, "requests"), 100, "{report:#}");
+    assert_eq!(report["forms"]["used"], 100, "{report:#}");
+    assert_eq!(report["forms"]["exhausted"], false, "{report:#}");
+    let got = server.sorted();
+    assert_eq!(got.len(), 100);
+    got.windows(2)
+        .for_each(|w| assert_ne!(w[0], w[1], "a line sent twice"));
+    assert!(got.iter().all(|b| lines.contains(b)));
+
+    // Without --forms-file there is no forms entry.
+    let (code, report, _) = load_plain(&server.url, &["-n", "3", "--form", "a=b"]);
+    assert_eq!(code, 0);
+    assert!(report["forms"].is_null(), "{report:#}");
+
+    // --form and --forms-file together, and a file with no form, are refused.
+    let empty = dir.join("empty.txt");
+    std::fs::write(&empty, "\n\n").unwrap();
+    for extra in [
+        &["-n", "1", "--forms-file", file, "--form", "a=b"][..],
+        &["-n", "1", "--forms-file", empty.to_str().unwrap()],
+        &[
+            "-n",
+            "1",
+            "--forms-file",
+            dir.join("missing").to_str().unwrap(),
+        ],
+    ] {
+        let (code, report, stderr) = load_plain(&server.url, extra);
+        assert_eq!(code, 2, "{extra:?}: {stderr}");
+        assert!(report.is_null());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

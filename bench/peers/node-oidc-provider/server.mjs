@@ -3,6 +3,7 @@
 import cluster from 'node:cluster';
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer as createPlainServer } from 'node:http';
 import { createServer } from 'node:https';
 import process from 'node:process';
 
@@ -25,6 +26,12 @@ const SCOPE = env('SCOPE', 'read write').split(' ').filter(Boolean).join(' ');
 const AUDIENCE = env('AUDIENCE', ISSUER);
 const TOKEN_TTL = Number.parseInt(env('TOKEN_TTL', '300'), 10);
 const WORKERS = Number.parseInt(env('WORKERS', '1'), 10);
+const REDIRECT_URI = env('REDIRECT_URI', 'https://127.0.0.1/cb');
+const MINT_PORT = Number.parseInt(env('BENCH_MINT_PORT', '0'), 10);
+const ACCOUNT_ID = env('BENCH_ACCOUNT_ID', 'bench-user');
+// Entries the in-memory store holds (node-oidc-provider's own LRU, whose
+// default of 1000 would evict minted codes before they are redeemed).
+const STORE_SIZE = Number.parseInt(env('STORE_SIZE', '1000000'), 10);
 
 if (!Number.isInteger(PORT) || PORT <= 0 || PORT > 65535) {
   console.error('server.mjs: PORT must be a TCP port number');
@@ -32,6 +39,19 @@ if (!Number.isInteger(PORT) || PORT <= 0 || PORT > 65535) {
 }
 if (!Number.isInteger(WORKERS) || WORKERS < 1) {
   console.error('server.mjs: WORKERS must be a positive integer');
+  process.exit(2);
+}
+if (!Number.isInteger(MINT_PORT) || MINT_PORT < 0 || MINT_PORT > 65535) {
+  console.error('server.mjs: BENCH_MINT_PORT must be a TCP port number');
+  process.exit(2);
+}
+if (MINT_PORT !== 0 && WORKERS !== 1) {
+  // Each worker has its own in-memory store: a token minted in one is unknown to the others.
+  console.error('server.mjs: BENCH_MINT_PORT needs WORKERS=1');
+  process.exit(2);
+}
+if (!Number.isInteger(STORE_SIZE) || STORE_SIZE < 1000) {
+  console.error('server.mjs: STORE_SIZE must be an integer of at least 1000');
   process.exit(2);
 }
 
@@ -128,8 +148,104 @@ function getCertificate(ctx) {
   return socket[kCert] ?? undefined;
 }
 
+// --- minting (bench only) ---------------------------------------------------------------
+
+// A plain-HTTP listener on 127.0.0.1 only, for bench/run.sh: it creates
+// tokens through the provider's own models, as an authorization would.
+//   POST /mint-refresh               -> one refresh token (text)
+//   POST /mint-codes?n=N&code_challenge=C -> N authorization codes, one per line,
+//                                       each with its own grant, for REDIRECT_URI
+// Both for ACCOUNT_ID, scope `read`, resource AUDIENCE.
+const MAX_MINT = 1000000;
+
+function grantFor(provider) {
+  const grant = new provider.Grant({ accountId: ACCOUNT_ID, clientId: CLIENT_ID });
+  grant.addResourceScope(AUDIENCE, 'read');
+  return grant.save();
+}
+
+async function mintRefresh(provider) {
+  const client = await provider.Client.find(CLIENT_ID);
+  const grantId = await grantFor(provider);
+  const rt = new provider.RefreshToken({
+    accountId: ACCOUNT_ID,
+    authTime: Math.floor(Date.now() / 1000),
+    client,
+    grantId,
+    gty: 'authorization_code',
+    resource: AUDIENCE,
+    rotations: 0,
+    scope: 'read',
+  });
+  return rt.save();
+}
+
+async function mintCodes(provider, n, codeChallenge) {
+  const client = await provider.Client.find(CLIENT_ID);
+  const authTime = Math.floor(Date.now() / 1000);
+  const codes = [];
+  for (let i = 0; i < n; i += 1) {
+    const grantId = await grantFor(provider);
+    const code = new provider.AuthorizationCode({
+      accountId: ACCOUNT_ID,
+      authTime,
+      client,
+      codeChallenge,
+      codeChallengeMethod: 'S256',
+      grantId,
+      redirectUri: REDIRECT_URI,
+      resource: AUDIENCE,
+      scope: 'read',
+    });
+    codes.push(await code.save());
+  }
+  return codes;
+}
+
+function startMinting(provider) {
+  const server = createPlainServer(async (req, res) => {
+    const reply = (status, text) => {
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      res.end(text);
+    };
+    try {
+      const url = new URL(req.url, 'http://127.0.0.1');
+      if (req.method !== 'POST') {
+        reply(405, 'POST only\n');
+      } else if (url.pathname === '/mint-refresh') {
+        reply(200, `${await mintRefresh(provider)}\n`);
+      } else if (url.pathname === '/mint-codes') {
+        const n = Number.parseInt(url.searchParams.get('n') ?? '', 10);
+        const challenge = url.searchParams.get('code_challenge') ?? '';
+        if (!Number.isInteger(n) || n < 1 || n > MAX_MINT) {
+          reply(400, `n must be an integer from 1 to ${MAX_MINT}\n`);
+        } else if (!/^[A-Za-z0-9_-]{43}$/.test(challenge)) {
+          reply(400, 'code_challenge must be a base64url SHA-256 (43 characters)\n');
+        } else {
+          const codes = await mintCodes(provider, n, challenge);
+          reply(200, `${codes.join('\n')}\n`);
+        }
+      } else {
+        reply(404, 'not found\n');
+      }
+    } catch (err) {
+      reply(500, `${err.message}\n`);
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(MINT_PORT, '127.0.0.1', () => resolve(server));
+  });
+}
+
+// --- provider (continued) ------------------------------------------------------------------
+
 async function startWorker(jwk) {
   const { default: Provider } = await import('oidc-provider');
+  // node-oidc-provider's own in-memory adapter and LRU store, only larger.
+  const { default: MemoryAdapter } = await import('oidc-provider/lib/adapters/memory_adapter.js');
+  const { default: LRU } = await import('oidc-provider/lib/helpers/lru.js');
+  const store = new LRU({ maxSize: STORE_SIZE });
 
   const resourceServer = {
     scope: SCOPE,
@@ -144,17 +260,29 @@ async function startWorker(jwk) {
       client_id: CLIENT_ID,
       token_endpoint_auth_method: 'tls_client_auth',
       tls_client_auth_subject_dn: CLIENT_SUBJECT_DN,
-      grant_types: ['client_credentials'],
-      response_types: [],
-      redirect_uris: [],
+      grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+      response_types: ['code'],
+      redirect_uris: [REDIRECT_URI],
       scope: SCOPE,
       tls_client_certificate_bound_access_tokens: true,
       id_token_signed_response_alg: 'ES256',
     }],
+    adapter: (model) => new MemoryAdapter(model, store, 15),
     clientAuthMethods: ['tls_client_auth', 'self_signed_tls_client_auth'],
+    // Refresh tokens of this confidential client stay the same on use
+    // (certbound's default for confidential clients); PKCE always required.
+    rotateRefreshToken: false,
+    pkce: { required: () => true },
     jwks: { keys: [jwk] },
-    scopes: SCOPE.split(' '),
-    ttl: { ClientCredentials: TOKEN_TTL },
+    // offline_access (in node-oidc-provider's default scopes) enables the refresh_token grant.
+    scopes: [...SCOPE.split(' '), 'offline_access'],
+    ttl: {
+      AccessToken: TOKEN_TTL,
+      AuthorizationCode: 60,
+      ClientCredentials: TOKEN_TTL,
+      Grant: 14 * 24 * 60 * 60,
+      RefreshToken: 14 * 24 * 60 * 60,
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -200,6 +328,7 @@ async function startWorker(jwk) {
     server.once('error', reject);
     server.listen(PORT, '127.0.0.1', resolve);
   });
+  if (MINT_PORT !== 0) await startMinting(provider);
   return server;
 }
 

@@ -69,6 +69,11 @@ pub struct LoadArgs {
     /// JSON body (content-type application/json).
     #[arg(long)]
     pub json: Option<String>,
+    /// Form bodies, one per line (for single-use values such as
+    /// authorization codes): each request, warm-up included, takes the next
+    /// unused line, never one twice; when none is left the run ends.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["form", "json"])]
+    pub forms_file: Option<PathBuf>,
     /// Send `Authorization: Bearer TOKEN`.
     #[arg(long, conflicts_with = "bearer_file")]
     pub bearer: Option<String>,

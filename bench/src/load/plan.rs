@@ -2,6 +2,7 @@
 //! limits and the request every worker sends.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -36,6 +37,8 @@ pub struct Plan {
     pub new_connection: bool,
     /// The request sent.
     pub request: RequestTemplate,
+    /// With `--forms-file`: the bodies, each sent once, in order.
+    pub forms: Option<Vec<Bytes>>,
     /// The status counted as success.
     pub expect_status: StatusCode,
     /// Processes whose CPU time the report gives per request.
@@ -55,9 +58,9 @@ pub struct RequestTemplate {
 }
 
 impl RequestTemplate {
-    /// A fresh request ready to send.
-    pub fn build(&self) -> Request<Full<Bytes>> {
-        let mut req = Request::new(Full::new(self.body.clone()));
+    /// A fresh request ready to send, with `body` instead of the template's if given.
+    pub fn build(&self, body: Option<&Bytes>) -> Request<Full<Bytes>> {
+        let mut req = Request::new(Full::new(body.unwrap_or(&self.body).clone()));
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = self.path.clone();
         *req.headers_mut() = self.headers.clone();
@@ -105,8 +108,10 @@ impl Plan {
                 args.expect_status
             ))
         })?;
+        let forms = args.forms_file.as_deref().map(read_forms).transpose()?;
         Ok(Self {
             request: request_template(args, &target)?,
+            forms,
             target,
             connector,
             concurrency: args.concurrency,
@@ -136,10 +141,13 @@ impl Plan {
 
 /// Method, headers and body from the options.
 fn request_template(args: &LoadArgs, target: &Target) -> Result<RequestTemplate> {
-    let body = match (&args.form, &args.json) {
-        (Some(form), _) => Some(("application/x-www-form-urlencoded", form)),
-        (None, Some(json)) => Some(("application/json", json)),
-        (None, None) => None,
+    // With --forms-file every request brings its own body; the template's stays empty.
+    let no_body = String::new();
+    let body = match (&args.form, &args.json, &args.forms_file) {
+        (Some(form), _, _) => Some(("application/x-www-form-urlencoded", form)),
+        (None, Some(json), _) => Some(("application/json", json)),
+        (None, None, Some(_)) => Some(("application/x-www-form-urlencoded", &no_body)),
+        (None, None, None) => None,
     };
     let method = match &args.method {
         Some(m) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
@@ -181,6 +189,36 @@ fn request_template(args: &LoadArgs, target: &Target) -> Result<RequestTemplate>
         headers,
         body: body.map_or_else(Bytes::new, |(_, b)| Bytes::from(b.clone())),
     })
+}
+
+/// The non-empty lines of a `--forms-file` (a trailing `\r` dropped), in order.
+fn read_forms(path: &Path) -> Result<Vec<Bytes>> {
+    let data = Bytes::from(std::fs::read(path).map_err(|source| BenchError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })?);
+    let mut forms = Vec::new();
+    let mut start = 0;
+    for end in (0..data.len())
+        .filter(|&i| data[i] == b'\n')
+        .chain(std::iter::once(data.len()))
+    {
+        let mut line = data.slice(start..end);
+        if line.last() == Some(&b'\r') {
+            line.truncate(line.len() - 1);
+        }
+        if !line.is_empty() {
+            forms.push(line);
+        }
+        start = end + 1;
+    }
+    if forms.is_empty() {
+        return Err(usage(format!(
+            "--forms-file {} holds no form body (one per line)",
+            path.display()
+        )));
+    }
+    Ok(forms)
 }
 
 /// The token of --bearer or --bearer-file, if any.
@@ -274,7 +312,7 @@ mod tests {
             "--new-connection",
         ])
         .unwrap();
-        let req = p.request.build();
+        let req = p.request.build(None);
         assert_eq!(req.method(), Method::POST);
         assert_eq!(req.uri(), "/t");
         let h = req.headers();
@@ -296,7 +334,7 @@ mod tests {
             "put",
         ])
         .unwrap();
-        let req = p.request.build();
+        let req = p.request.build(None);
         assert_eq!(req.method(), Method::PUT);
         assert_eq!(req.headers()[CONTENT_TYPE], "application/json");
         assert!(req.headers().get(CONNECTION).is_none());

@@ -26,6 +26,18 @@ pub struct Latency {
     pub mean: f64,
 }
 
+/// How a `--forms-file` was used.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct FormsUsage {
+    /// Form bodies in the file.
+    pub lines: u64,
+    /// Lines sent, each once, warm-up included.
+    pub used: u64,
+    /// Whether a request found no line left, which ended the run before
+    /// `--duration`/`--requests` did (`rps` is over the time actually measured).
+    pub exhausted: bool,
+}
+
 /// Everything a run measured (warm-up excluded).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -65,6 +77,8 @@ pub struct Report {
     /// Their CPU together, microseconds per measured request (none without
     /// `--cpu-of` or without requests).
     pub server_cpu_us_per_request: Option<f64>,
+    /// With `--forms-file`: how many of its lines were used.
+    pub forms: Option<FormsUsage>,
 }
 
 /// Microseconds to milliseconds, rounded to the microsecond.
@@ -118,6 +132,13 @@ impl Report {
             error_samples: shared.samples.messages(),
             server_cpu: Vec::new(),
             server_cpu_us_per_request: None,
+            forms: shared
+                .forms_usage()
+                .map(|(lines, used, exhausted)| FormsUsage {
+                    lines: lines as u64,
+                    used: used as u64,
+                    exhausted,
+                }),
         }
     }
 
@@ -154,6 +175,19 @@ impl Report {
         );
         let _ = writeln!(out, "throughput    {:.1} ok req/s", self.rps);
         let _ = writeln!(out, "connections   {}", self.connections);
+        if let Some(f) = self.forms {
+            let _ = writeln!(
+                out,
+                "forms file    {} of {} lines used{}",
+                f.used,
+                f.lines,
+                if f.exhausted {
+                    " (ran out: the run ended early)"
+                } else {
+                    ""
+                }
+            );
+        }
         let _ = writeln!(out, "body bytes    {}", self.body_bytes);
         let _ = writeln!(
             out,

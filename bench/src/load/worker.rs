@@ -3,7 +3,7 @@
 
 use std::error::Error as StdError;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -28,6 +28,9 @@ pub struct Shared {
     deadline: Option<Instant>,
     /// Measured requests handed out so far.
     claimed: AtomicU64,
+    /// `--forms-file` lines handed out so far, plus one per request that
+    /// found none left (so it only grows, and never wraps to the first line).
+    forms_taken: AtomicUsize,
     /// TCP connections that carried measured requests.
     pub connections: AtomicU64,
     /// Distinct error messages.
@@ -43,25 +46,54 @@ impl Shared {
             measure_start,
             deadline,
             claimed: AtomicU64::new(0),
+            forms_taken: AtomicUsize::new(0),
             connections: AtomicU64::new(0),
             samples: ErrorSamples::default(),
         }
     }
 
-    /// Whether a request may start now, and whether it is measured.
-    fn next(&self) -> Option<bool> {
+    /// Whether a request may start now: if so, whether it is measured and
+    /// its own body (the next `--forms-file` line), if it has one.
+    fn next(&self) -> Option<Ticket> {
         let now = Instant::now();
-        if now < self.measure_start {
-            return Some(false);
+        let measured = now >= self.measure_start;
+        if measured {
+            if self.deadline.is_some_and(|d| now >= d) {
+                return None;
+            }
+            if let Some(max) = self.plan.requests
+                && self.claimed.fetch_add(1, Ordering::Relaxed) >= max
+            {
+                return None;
+            }
         }
-        if self.deadline.is_some_and(|d| now >= d) {
-            return None;
-        }
-        match self.plan.requests {
-            Some(max) if self.claimed.fetch_add(1, Ordering::Relaxed) >= max => None,
-            _ => Some(true),
-        }
+        let body = match &self.plan.forms {
+            // Each index is handed out once; past the end the run is over.
+            Some(forms) => Some(
+                forms
+                    .get(self.forms_taken.fetch_add(1, Ordering::Relaxed))?
+                    .clone(),
+            ),
+            None => None,
+        };
+        Some(Ticket { measured, body })
     }
+
+    /// With `--forms-file`: lines in the file, lines sent (warm-up
+    /// included), and whether a request found none left.
+    pub fn forms_usage(&self) -> Option<(usize, usize, bool)> {
+        let total = self.plan.forms.as_ref()?.len();
+        let taken = self.forms_taken.load(Ordering::Relaxed);
+        Some((total, taken.min(total), taken > total))
+    }
+}
+
+/// One request a worker may send.
+struct Ticket {
+    /// Counted in the report (not warm-up).
+    measured: bool,
+    /// Its body, when requests do not all send the same one.
+    body: Option<Bytes>,
 }
 
 /// A request failure: its kind and a message for the samples.
@@ -109,14 +141,17 @@ pub async fn run(shared: Arc<Shared>) -> Result<WorkerStats> {
     let mut stats = WorkerStats::new()?;
     let plan = &shared.plan;
     let mut conn: Option<Conn> = None;
-    while let Some(measured) = shared.next() {
+    while let Some(Ticket { measured, body }) = shared.next() {
         let started = Instant::now();
+        let body = body.as_ref();
         let outcome = tokio::time::timeout(plan.timeout, async {
             if plan.new_connection {
                 let mut fresh = connect(&shared, measured).await?;
-                send(&mut fresh.sender, plan).await.map_err(Failure::from)
+                send(&mut fresh.sender, plan, body)
+                    .await
+                    .map_err(Failure::from)
             } else {
-                keep_alive(&shared, &mut conn, measured).await
+                keep_alive(&shared, &mut conn, measured, body).await
             }
         })
         .await;
@@ -153,11 +188,13 @@ pub async fn run(shared: Arc<Shared>) -> Result<WorkerStats> {
 }
 
 /// One request on the worker's connection, (re)connecting when there is none
-/// or the server closed it.
+/// or the server closed it. A request resent after `Canceled` was never
+/// written, so its body still reaches the server once.
 async fn keep_alive(
     shared: &Shared,
     conn: &mut Option<Conn>,
     measured: bool,
+    body: Option<&Bytes>,
 ) -> Result<(StatusCode, u64), Failure> {
     if let Some(c) = conn.as_mut() {
         if c.sender.ready().await.is_ok() {
@@ -165,7 +202,7 @@ async fn keep_alive(
                 c.counted = true;
                 shared.connections.fetch_add(1, Ordering::Relaxed);
             }
-            match send(&mut c.sender, &shared.plan).await {
+            match send(&mut c.sender, &shared.plan, body).await {
                 // Closed by the server before our request went out: reconnect once.
                 Err(SendError::Canceled(_)) => {}
                 other => return other.map_err(Failure::from),
@@ -174,7 +211,7 @@ async fn keep_alive(
         *conn = None;
     }
     let fresh = conn.insert(connect(shared, measured).await?);
-    send(&mut fresh.sender, &shared.plan)
+    send(&mut fresh.sender, &shared.plan, body)
         .await
         .map_err(Failure::from)
 }
@@ -236,13 +273,15 @@ impl From<SendError> for Failure {
     }
 }
 
-/// Sends the plan's request and reads the whole body; returns status and body length.
+/// Sends the plan's request (with `body` if given) and reads the whole
+/// response body; returns status and body length.
 async fn send(
     sender: &mut SendRequest<Full<Bytes>>,
     plan: &Plan,
+    body: Option<&Bytes>,
 ) -> Result<(StatusCode, u64), SendError> {
     let response = sender
-        .send_request(plan.request.build())
+        .send_request(plan.request.build(body))
         .await
         .map_err(|e| {
             if e.is_canceled() {
