@@ -114,6 +114,27 @@ pub struct GrantAccessToken {
     pub expires_at: i64,
 }
 
+/// A refresh token with its grant and whether the grant's user may still
+/// get tokens, read in one query (the refresh grant's hot path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenGrant {
+    /// The token.
+    pub token: StoredRefreshToken,
+    /// Its grant.
+    pub grant: StoredGrant,
+    /// The user exists and is not disabled.
+    pub user_enabled: bool,
+}
+
+/// A code with whether its user may still get tokens, read in one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRedemption {
+    /// The code.
+    pub code: StoredCode,
+    /// The user exists and is not disabled.
+    pub user_enabled: bool,
+}
+
 /// What a rotation of a refresh token did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rotation {
@@ -169,6 +190,11 @@ pub trait GrantStore: Send + Sync {
 
     /// One code by hash.
     async fn code(&self, code_hash: &str) -> Result<Option<StoredCode>, StoreError>;
+    /// One code by hash with whether its user is enabled, in one query.
+    async fn code_for_redemption(
+        &self,
+        code_hash: &str,
+    ) -> Result<Option<CodeRedemption>, StoreError>;
     /// Redeems the code: in one transaction marks it redeemed by `grant`,
     /// stores the grant, its first access token and its first refresh token.
     /// False, with nothing changed, if it was already redeemed: exactly one
@@ -202,6 +228,12 @@ pub trait GrantStore: Send + Sync {
         &self,
         token_hash: &str,
     ) -> Result<Option<StoredRefreshToken>, StoreError>;
+    /// One refresh token with its grant and whether the grant's user is
+    /// enabled, in one query; `None` if the token (or its grant) is unknown.
+    async fn refresh_token_grant(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenGrant>, StoreError>;
     /// Replaces `old_hash` with `successor` under a live grant and records
     /// the access token issued with it, in one transaction. The old token
     /// must belong to `successor.grant_id`; an unknown, foreign or already

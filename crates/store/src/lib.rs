@@ -16,8 +16,8 @@ mod users;
 pub use error::{StoreError, Taken};
 pub use file::sqlite_file;
 pub use grants::{
-    GrantAccessToken, GrantStore, Rotation, StoredCode, StoredGrant, StoredInteraction,
-    StoredRefreshToken,
+    CodeRedemption, GrantAccessToken, GrantStore, RefreshTokenGrant, Rotation, StoredCode,
+    StoredGrant, StoredInteraction, StoredRefreshToken,
 };
 pub use records::{RevokedJti, StoredClient, StoredSigningKey, StoredToken};
 pub use sql::SqlStore;

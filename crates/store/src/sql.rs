@@ -5,7 +5,7 @@
 //! both engines accept through `Any` (SQLite reads `$N` as "parameter N").
 //! Values are only ever bound, never formatted into SQL text.
 
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
@@ -65,6 +65,8 @@ const INSERT_ACTIVE_KEY: &str = "INSERT INTO signing_keys \
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite only: one writer at a time within this process (see [`SqlStore::writing`]).
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl SqlStore {
@@ -116,7 +118,15 @@ impl SqlStore {
             pool.close().await;
             return Err(migrate_error(e));
         }
-        let store = SqlStore { pool, backend };
+        let writer = match backend {
+            Backend::Postgres => None,
+            Backend::Sqlite | Backend::SqliteMemory => Some(Arc::new(tokio::sync::Mutex::new(()))),
+        };
+        let store = SqlStore {
+            pool,
+            backend,
+            writer,
+        };
         tracing::info!(
             backend = store.backend(),
             "storage connected, schema up to date"
@@ -135,6 +145,18 @@ impl SqlStore {
     /// Closes every pooled connection; later calls fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Held for the whole of every write: SQLite allows one writer at a time,
+    /// and a second one that finds the database locked waits in SQLite's busy
+    /// handler, which sleeps in steps of milliseconds. Queueing on an async
+    /// mutex instead costs microseconds. Other processes (the CLI) still meet
+    /// the busy handler, rarely. PostgreSQL locks rows itself: `None`.
+    async fn writing(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.writer {
+            Some(writer) => Some(writer.lock().await),
+            None => None,
+        }
     }
 
     /// The active signing key's `kid`, if any.
@@ -160,6 +182,7 @@ impl Store for SqlStore {
     }
 
     async fn create_client(&self, client: &StoredClient) -> Result<(), StoreError> {
+        let _writing = self.writing().await;
         let sql = format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4)");
         // Writes first, so SQLite takes the write lock at once (see rotate_signing_key).
         let mut tx = self.pool.begin().await.map_err(classify)?;
@@ -208,6 +231,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(classify)?;
         let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
             .bind(client_id)
@@ -252,6 +276,7 @@ impl Store for SqlStore {
 
     /// `key.retired_at`/`publish_until` are ignored: the key goes in active.
     async fn insert_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError> {
+        let _writing = self.writing().await;
         // Without a conflict target, DO NOTHING covers every unique index,
         // including `signing_keys_one_active`: when several instances start
         // at once, the index lets exactly one insert through.
@@ -283,6 +308,7 @@ impl Store for SqlStore {
         publish_until: i64,
         margin: i64,
     ) -> Result<(), StoreError> {
+        let _writing = self.writing().await;
         // The first statement writes, so SQLite takes the write lock at once
         // (a read first could fail with SQLITE_BUSY on upgrade in WAL mode).
         // The recorded use is read in the same statement, so a value recorded
@@ -314,6 +340,7 @@ impl Store for SqlStore {
         token_ttl: i64,
         signing_lag: i64,
     ) -> Result<(), StoreError> {
+        let _writing = self.writing().await;
         // CASE rather than MAX()/GREATEST(): the same SQL on both engines,
         // and atomic per row, so concurrent instances only ever raise it.
         sqlx::query(
@@ -332,6 +359,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_opaque_token(&self, token: &StoredToken) -> Result<(), StoreError> {
+        let _writing = self.writing().await;
         let sql = format!(
             "INSERT INTO opaque_tokens ({TOKEN_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
@@ -364,6 +392,7 @@ impl Store for SqlStore {
     }
 
     async fn revoke_opaque_token(&self, token_hash: &str, at: i64) -> Result<bool, StoreError> {
+        let _writing = self.writing().await;
         let done = sqlx::query(
             "UPDATE opaque_tokens SET revoked_at = $2 \
              WHERE token_hash = $1 AND revoked_at IS NULL",
@@ -383,6 +412,7 @@ impl Store for SqlStore {
         expires_at: i64,
         at: i64,
     ) -> Result<(), StoreError> {
+        let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(classify)?;
         revoke_jti_in(&mut tx, jti, client_id, expires_at, at).await?;
         tx.commit().await.map_err(classify)
@@ -426,6 +456,7 @@ impl Store for SqlStore {
     }
 
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        let _writing = self.writing().await;
         const PURGES: [&str; 8] = [
             "DELETE FROM opaque_tokens WHERE expires_at < $1",
             "DELETE FROM revoked_jtis WHERE expires_at < $1",

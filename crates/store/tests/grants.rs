@@ -7,11 +7,11 @@
 
 mod common;
 
-use certbound_store::{GrantStore, Rotation, SqlStore, Store, StoreError};
+use certbound_store::{GrantStore, Rotation, SqlStore, Store, StoreError, StoredUser, UserStore};
 use certbound_testkit::{TestPostgres, sqlite_url};
 use common::{
     DAY, EVIL, HOUR, NOW, Probe, access, code, connect, grant, interaction, issue_code,
-    issue_grant, ok, refresh,
+    issue_code_to, issue_grant, issue_grant_to, ok, refresh,
 };
 
 // ---------------------------------------------------------------- the suite
@@ -21,7 +21,72 @@ async fn suite(store: &SqlStore, probe: &Probe) {
     consents(store).await;
     codes_and_grants(store, probe).await;
     refresh_rotation(store, probe).await;
+    joined_reads(store).await;
     purge(store, probe).await;
+}
+
+/// The hot-path reads: a code, or a refresh token with its grant, together
+/// with whether the user may still get tokens, each in one query.
+async fn joined_reads(store: &SqlStore) {
+    issue_grant_to(store, "joined", "u-joined", "client-j", NOW + HOUR).await;
+    issue_code_to(store, "joined-code-2", "u-joined", "client-j", NOW + HOUR).await;
+    let enabled = |e: bool| {
+        let mut u = StoredUser {
+            user_id: "u-joined".into(),
+            username: "joined's \"name\"".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            display_name: None,
+            email: None,
+            disabled: false,
+            created_at: NOW,
+            updated_at: NOW,
+        };
+        u.disabled = !e;
+        u
+    };
+    // No such user yet: the rows are found, the user is not enabled.
+    let found = ok(store.refresh_token_grant("joined-rt").await, "read").unwrap();
+    assert_eq!(
+        found.token,
+        ok(store.refresh_token("joined-rt").await, "rt").unwrap()
+    );
+    assert_eq!(
+        found.grant,
+        ok(store.grant("joined").await, "grant").unwrap()
+    );
+    assert!(!found.user_enabled);
+    let code = ok(store.code_for_redemption("joined-code-2").await, "code").unwrap();
+    assert_eq!(
+        code.code,
+        ok(store.code("joined-code-2").await, "code").unwrap()
+    );
+    assert!(!code.user_enabled);
+
+    ok(store.create_user(&enabled(true)).await, "user");
+    assert!(
+        ok(store.refresh_token_grant("joined-rt").await, "read")
+            .unwrap()
+            .user_enabled
+    );
+    assert!(
+        ok(store.code_for_redemption("joined-code-2").await, "read")
+            .unwrap()
+            .user_enabled
+    );
+    assert!(ok(store.update_user(&enabled(false)).await, "disable"));
+    assert!(
+        !ok(store.refresh_token_grant("joined-rt").await, "read")
+            .unwrap()
+            .user_enabled
+    );
+    assert!(
+        !ok(store.code_for_redemption("joined-code-2").await, "read")
+            .unwrap()
+            .user_enabled
+    );
+
+    assert_eq!(ok(store.refresh_token_grant("unknown").await, "read"), None);
+    assert_eq!(ok(store.code_for_redemption("unknown").await, "read"), None);
 }
 
 async fn interactions(store: &SqlStore) {

@@ -4,7 +4,9 @@
 
 use axum::response::Response;
 use certbound_core::{AuthMethod, CodeChallenge};
-use certbound_store::{GrantAccessToken, StoredCode, StoredGrant, StoredRefreshToken};
+use certbound_store::{
+    CodeRedemption, GrantAccessToken, StoredCode, StoredGrant, StoredRefreshToken,
+};
 
 use super::{
     access_binding, invalid_grant, json_response, new_secret, presented_secret, response_body,
@@ -31,7 +33,11 @@ pub async fn grant(
     let code = presented_secret(client, "authorization_code", form, "code", CODE_INVALID)?;
     let now = server.keys.clock().unix_seconds();
     let code_hash = token_hash(code);
-    let Some(stored) = server.store.code(&code_hash).await? else {
+    let Some(CodeRedemption {
+        code: stored,
+        user_enabled,
+    }) = server.store.code_for_redemption(&code_hash).await?
+    else {
         audit::token_refused(&client.client_id, "unknown authorization code");
         return Err(invalid_grant(CODE_INVALID));
     };
@@ -63,12 +69,9 @@ pub async fn grant(
         audit::token_refused(&client.client_id, "PKCE verification failed");
         return Err(invalid_grant(e.to_string()));
     }
-    match server.store.user(&stored.user_id).await? {
-        Some(user) if !user.disabled => {}
-        _ => {
-            audit::token_refused(&client.client_id, "user disabled or removed");
-            return Err(invalid_grant("the user's account is disabled or removed"));
-        }
+    if !user_enabled {
+        audit::token_refused(&client.client_id, "user disabled or removed");
+        return Err(invalid_grant("the user's account is disabled or removed"));
     }
     let scopes = parse_scope(&stored.scope).map_err(|e| OAuthError::internal(&e))?;
     let binding = access_binding(caller)?;

@@ -7,7 +7,9 @@
 
 use axum::response::Response;
 use certbound_core::AuthMethod;
-use certbound_store::{GrantAccessToken, Rotation, StoredGrant, StoredRefreshToken};
+use certbound_store::{
+    GrantAccessToken, RefreshTokenGrant, Rotation, StoredGrant, StoredRefreshToken,
+};
 
 use super::{
     access_binding, invalid_grant, json_response, narrowed_scope, new_secret, presented_secret,
@@ -38,11 +40,13 @@ pub async fn grant(
     )?;
     let now = server.keys.clock().unix_seconds();
     let hash = token_hash(token);
-    let Some(stored) = server.store.refresh_token(&hash).await? else {
+    let Some(RefreshTokenGrant {
+        token: stored,
+        grant,
+        user_enabled,
+    }) = server.store.refresh_token_grant(&hash).await?
+    else {
         audit::token_refused(&client.client_id, "unknown refresh token");
-        return Err(invalid_grant(TOKEN_INVALID));
-    };
-    let Some(grant) = server.store.grant(&stored.grant_id).await? else {
         return Err(invalid_grant(TOKEN_INVALID));
     };
     if grant.client_id != client.client_id {
@@ -75,12 +79,9 @@ pub async fn grant(
     if stored.rotated_at.is_some() {
         return reused(server, &stored, &grant, token, now).await;
     }
-    match server.store.user(&grant.user_id).await? {
-        Some(user) if !user.disabled => {}
-        _ => {
-            audit::token_refused(&client.client_id, "user disabled or removed");
-            return Err(invalid_grant("the user's account is disabled or removed"));
-        }
+    if !user_enabled {
+        audit::token_refused(&client.client_id, "user disabled or removed");
+        return Err(invalid_grant("the user's account is disabled or removed"));
     }
     let granted = parse_scope(&grant.scope).map_err(|e| OAuthError::internal(&e))?;
     let scopes = narrowed_scope(
@@ -203,14 +204,11 @@ pub async fn find(
     if token.len() > super::MAX_SECRET_LEN || token.contains('.') {
         return Ok(None);
     }
-    let Some(stored) = server.store.refresh_token(&token_hash(token)).await? else {
-        return Ok(None);
-    };
     Ok(server
         .store
-        .grant(&stored.grant_id)
+        .refresh_token_grant(&token_hash(token))
         .await?
-        .map(|grant| (stored, grant)))
+        .map(|found| (found.token, found.grant)))
 }
 
 /// Whether a refresh token can be used now (RFC 7662 `active`).

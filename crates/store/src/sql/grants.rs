@@ -8,8 +8,8 @@ use sqlx::any::AnyRow;
 use super::errors::classify;
 use super::{SqlStore, revoke_jti_in};
 use crate::{
-    GrantAccessToken, GrantStore, Rotation, StoreError, StoredCode, StoredGrant, StoredInteraction,
-    StoredRefreshToken,
+    CodeRedemption, GrantAccessToken, GrantStore, RefreshTokenGrant, Rotation, StoreError,
+    StoredCode, StoredGrant, StoredInteraction, StoredRefreshToken,
 };
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
@@ -78,6 +78,16 @@ fn grant_from_row(row: &AnyRow) -> Result<StoredGrant, StoreError> {
         })
     };
     read().map_err(classify)
+}
+
+/// `CASE` gives an integer on both engines (a bare comparison is a boolean
+/// on PostgreSQL); `CAST` makes it the same width on both.
+const USER_ENABLED: &str = "CAST(CASE WHEN u.user_id IS NOT NULL AND u.disabled = 0 THEN 1 ELSE 0 END AS BIGINT) AS user_enabled";
+
+fn user_enabled(row: &AnyRow) -> Result<bool, StoreError> {
+    row.try_get::<i64, _>("user_enabled")
+        .map(|v| v != 0)
+        .map_err(classify)
 }
 
 fn refresh_from_row(row: &AnyRow) -> Result<StoredRefreshToken, StoreError> {
@@ -199,6 +209,7 @@ pub(super) async fn revoke_grants_of_user(
 #[async_trait::async_trait]
 impl GrantStore for SqlStore {
     async fn create_interaction(&self, i: &StoredInteraction) -> Result<(), StoreError> {
+        let _writing = self.writing().await;
         let sql = format!(
             "INSERT INTO interactions ({INTERACTION_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
@@ -241,6 +252,7 @@ impl GrantStore for SqlStore {
         user_id: &str,
         auth_time: i64,
     ) -> Result<bool, StoreError> {
+        let _writing = self.writing().await;
         let done = sqlx::query(
             "UPDATE interactions SET user_id = $2, auth_time = $3, consented_scope = NULL \
              WHERE interaction_hash = $1 AND completed_at IS NULL",
@@ -259,6 +271,7 @@ impl GrantStore for SqlStore {
         interaction_hash: &str,
         scope: &str,
     ) -> Result<bool, StoreError> {
+        let _writing = self.writing().await;
         let done = sqlx::query(
             "UPDATE interactions SET consented_scope = $2 \
              WHERE interaction_hash = $1 AND completed_at IS NULL AND user_id IS NOT NULL",
@@ -277,6 +290,7 @@ impl GrantStore for SqlStore {
         now: i64,
         code: Option<&StoredCode>,
     ) -> Result<bool, StoreError> {
+        let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(classify)?;
         let done = sqlx::query(
             "UPDATE interactions SET completed_at = $2 \
@@ -333,6 +347,7 @@ impl GrantStore for SqlStore {
         scope: &str,
         now: i64,
     ) -> Result<(), StoreError> {
+        let _writing = self.writing().await;
         sqlx::query(
             "INSERT INTO consents (user_id, client_id, scope, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, \
@@ -349,6 +364,7 @@ impl GrantStore for SqlStore {
     }
 
     async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
+        let _writing = self.writing().await;
         let done = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id)
             .bind(client_id)
@@ -368,6 +384,30 @@ impl GrantStore for SqlStore {
         row.as_ref().map(code_from_row).transpose()
     }
 
+    async fn code_for_redemption(
+        &self,
+        code_hash: &str,
+    ) -> Result<Option<CodeRedemption>, StoreError> {
+        let columns: Vec<String> = CODE_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect();
+        let sql = format!(
+            "SELECT {}, {USER_ENABLED} FROM authorization_codes c \
+             LEFT JOIN users u ON u.user_id = c.user_id WHERE c.code_hash = $1",
+            columns.join(", ")
+        );
+        let row = sqlx::query(&sql)
+            .bind(code_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.map(|row| {
+            Ok(CodeRedemption {
+                code: code_from_row(&row)?,
+                user_enabled: user_enabled(&row)?,
+            })
+        })
+        .transpose()
+    }
+
     async fn redeem_code(
         &self,
         code_hash: &str,
@@ -376,6 +416,7 @@ impl GrantStore for SqlStore {
         access: &GrantAccessToken,
         refresh: Option<&StoredRefreshToken>,
     ) -> Result<bool, StoreError> {
+        let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(classify)?;
         let done = sqlx::query(
             "UPDATE authorization_codes SET redeemed_at = $2, grant_id = $3 \
@@ -426,6 +467,7 @@ impl GrantStore for SqlStore {
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<bool, StoreError> {
+        let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(classify)?;
         let revoked = revoke_grant_in(&mut tx, grant_id, now).await?;
         tx.commit().await.map_err(classify)?;
@@ -438,6 +480,7 @@ impl GrantStore for SqlStore {
         access: &GrantAccessToken,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(classify)?;
         if !touch_live_grant(&mut tx, grant_id, now).await? {
             return Ok(false);
@@ -460,6 +503,53 @@ impl GrantStore for SqlStore {
         row.as_ref().map(refresh_from_row).transpose()
     }
 
+    async fn refresh_token_grant(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenGrant>, StoreError> {
+        // The grant's columns under their own names, the token's prefixed:
+        // both tables have `grant_id` and `expires_at`.
+        let grant: Vec<String> = GRANT_COLUMNS
+            .split(", ")
+            .map(|c| format!("g.{c}"))
+            .collect();
+        let token: Vec<String> = REFRESH_COLUMNS
+            .split(", ")
+            .map(|c| format!("r.{c} AS r_{c}"))
+            .collect();
+        let sql = format!(
+            "SELECT {}, {}, {USER_ENABLED} FROM refresh_tokens r \
+             JOIN grants g ON g.grant_id = r.grant_id \
+             LEFT JOIN users u ON u.user_id = g.user_id WHERE r.token_hash = $1",
+            grant.join(", "),
+            token.join(", ")
+        );
+        let row = sqlx::query(&sql)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let read = || -> Result<StoredRefreshToken, sqlx::Error> {
+            Ok(StoredRefreshToken {
+                token_hash: row.try_get("r_token_hash")?,
+                grant_id: row.try_get("r_grant_id")?,
+                issued_at: row.try_get("r_issued_at")?,
+                expires_at: row.try_get("r_expires_at")?,
+                rotated_at: row.try_get("r_rotated_at")?,
+                successor_hash: row.try_get("r_successor_hash")?,
+                sealed_response: row.try_get("r_sealed_response")?,
+            })
+        };
+        Ok(Some(RefreshTokenGrant {
+            token: read().map_err(classify)?,
+            grant: grant_from_row(&row)?,
+            user_enabled: user_enabled(&row)?,
+        }))
+    }
+
     async fn rotate_refresh_token(
         &self,
         old_hash: &str,
@@ -468,6 +558,7 @@ impl GrantStore for SqlStore {
         sealed_response: Option<&str>,
         access: &GrantAccessToken,
     ) -> Result<Rotation, StoreError> {
+        let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(classify)?;
         if !touch_live_grant(&mut tx, &successor.grant_id, now).await? {
             return Ok(Rotation::GrantRevoked);

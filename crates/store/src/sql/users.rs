@@ -41,6 +41,7 @@ fn username_taken(username: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_
 #[async_trait::async_trait]
 impl UserStore for SqlStore {
     async fn create_user(&self, user: &StoredUser) -> Result<(), StoreError> {
+        let _writing = self.writing().await;
         let sql =
             format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
         sqlx::query(&sql)
@@ -94,6 +95,7 @@ impl UserStore for SqlStore {
     }
 
     async fn update_user(&self, user: &StoredUser) -> Result<bool, StoreError> {
+        let _writing = self.writing().await;
         let done = sqlx::query(
             "UPDATE users SET username = $2, password_hash = $3, display_name = $4, \
              email = $5, disabled = $6, updated_at = $7 WHERE user_id = $1",
@@ -112,6 +114,7 @@ impl UserStore for SqlStore {
     }
 
     async fn delete_user(&self, user_id: &str, now: i64) -> Result<bool, StoreError> {
+        let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(classify)?;
         let done = sqlx::query("DELETE FROM users WHERE user_id = $1")
             .bind(user_id)
