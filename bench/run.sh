@@ -5,7 +5,8 @@
 #   bash bench/run.sh
 #
 # Knobs (environment): BENCH_DURATION (s per measurement, default 3),
-# BENCH_WARMUP (s, default 1), BENCH_RUNS (rounds, default 3),
+# BENCH_WARMUP (s, default 1), BENCH_RUNS (rounds, default 3), BENCH_PROFILE
+# (cargo profile, default dist; release builds much faster for trying a change),
 # BENCH_PIN (1: servers on CPU 0, load generator on CPU 1; default 1 when
 # nproc >= 2), BENCH_OUT (default BENCHMARKS.md at the repository root),
 # BENCH_HALT_POLL (0: skip the extra run with guest halt polling turned on
@@ -65,11 +66,14 @@ fi
 
 # The `dist` profile (fat LTO, one codegen unit) is what deployments build;
 # `bench/profiles.sh` compares it with the lighter `release` profile.
-log "building certbound and the load generator (dist profile)"
-cargo build --profile dist --locked -q -p certbound -p certbound-bench
+# BENCH_PROFILE=release trades some speed for a much quicker build, for
+# trying a change; published figures use dist.
+PROFILE=${BENCH_PROFILE:-dist}
+log "building certbound and the load generator ($PROFILE profile)"
+cargo build --profile "$PROFILE" --locked -q -p certbound -p certbound-bench
 TARGET=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)
-CB=$TARGET/dist/certbound
-LOAD=$TARGET/dist/certbound-bench
+CB=$TARGET/$PROFILE/certbound
+LOAD=$TARGET/$PROFILE/certbound-bench
 
 if [ "${BENCH_PIN:-$([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)}" = 1 ]; then
   SERVER_CPU=(taskset -c 0)

@@ -79,7 +79,7 @@ pub struct StoredGrant {
     pub created_at: i64,
     /// Absolute end of the grant: no refresh token outlives it.
     pub expires_at: i64,
-    /// Last time a token was issued under it.
+    /// When it last changed: created, or one of its refresh tokens rotated.
     pub used_at: i64,
     /// Revocation time.
     pub revoked_at: Option<i64>,
@@ -220,7 +220,6 @@ pub trait GrantStore: Send + Sync {
         &self,
         grant_id: &str,
         access: &GrantAccessToken,
-        now: i64,
     ) -> Result<bool, StoreError>;
 
     /// One refresh token by hash.

@@ -107,7 +107,7 @@ pub async fn grant(
     if !rotate {
         if !server
             .store
-            .record_access_token(&grant.grant_id, &recorded, now)
+            .record_access_token(&grant.grant_id, &recorded)
             .await?
         {
             return Err(invalid_grant(TOKEN_INVALID));

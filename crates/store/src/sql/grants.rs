@@ -478,16 +478,31 @@ impl GrantStore for SqlStore {
         &self,
         grant_id: &str,
         access: &GrantAccessToken,
-        now: i64,
     ) -> Result<bool, StoreError> {
+        // One statement, inserting only under a live grant. SQLite runs
+        // writers one at a time, so it cannot interleave with a revocation;
+        // on PostgreSQL `FOR SHARE` holds the grant row until this commits,
+        // so a revocation (which updates the row) either waits and then sees
+        // this token, or commits first and this statement finds the grant
+        // revoked. Shared, so refreshes of one grant do not queue on each other.
+        let lock = match self.backend {
+            super::Backend::Postgres => " FOR SHARE",
+            super::Backend::Sqlite | super::Backend::SqliteMemory => "",
+        };
+        let sql = format!(
+            "INSERT INTO grant_access_tokens (jti, grant_id, expires_at) \
+             SELECT $1, grant_id, $3 FROM grants \
+             WHERE grant_id = $2 AND revoked_at IS NULL{lock}"
+        );
         let _writing = self.writing().await;
-        let mut tx = self.pool.begin().await.map_err(classify)?;
-        if !touch_live_grant(&mut tx, grant_id, now).await? {
-            return Ok(false);
-        }
-        insert_access(&mut tx, grant_id, access).await?;
-        tx.commit().await.map_err(classify)?;
-        Ok(true)
+        let done = sqlx::query(&sql)
+            .bind(access.jti.as_str())
+            .bind(grant_id)
+            .bind(access.expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn refresh_token(
