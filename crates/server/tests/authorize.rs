@@ -13,7 +13,7 @@ use std::time::Duration;
 use certbound_core::Clock;
 use certbound_server::tokens::token_hash;
 use front::{
-    Front, authorize_query, good_params, header, hidden, location, open_login, param, pkce,
+    Db, Front, authorize_query, good_params, header, hidden, location, open_login, param, pkce,
     post_form, submit_login,
 };
 use serde_json::{Value, json};
@@ -42,8 +42,17 @@ fn assert_page_headers(res: &reqwest::Response, form_origin: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_consent_and_the_code_reach_the_client() {
+    login_consent_and_code(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_consent_and_the_code_reach_the_client_on_postgres() {
+    login_consent_and_code(Db::Postgres).await;
+}
+
+async fn login_consent_and_code(db: Db) {
     let _ = common::audit_log();
-    let f = Front::start("").await;
+    let f = Front::start_on(db, "").await;
     f.add_user("alice", "Alice Liddell", "correct horse").await;
     f.public_client(
         "app",

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use certbound_core::AuthMethod;
 use certbound_server::clients::ClientMetadata;
-use front::{Front, LoginForm, hidden, location, open_login, param, pkce, post_form, submit_login};
+use front::{
+    Db, Front, LoginForm, hidden, location, open_login, param, pkce, post_form, submit_login,
+};
 
 const CB: &str = "https://app.example/cb";
 const CB2: &str = "https://app.example/cb2";
@@ -121,8 +123,8 @@ async fn check(row: &str, res: reqwest::Response, shown: Shown, code: &str, desc
     }
 }
 
-async fn setup() -> Front {
-    let f = Front::start("").await;
+async fn setup(db: Db) -> Front {
+    let f = Front::start_on(db, "").await;
     f.add_user("alice", "Alice", "alice-password").await;
     f.public_client("app", Some("App"), &[CB, CB2]).await;
     // Code grant without refresh: offline_access is not for it.
@@ -143,7 +145,16 @@ async fn setup() -> Front {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_authorization_requests() {
-    let f = setup().await;
+    bad_authorization_requests_on(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_authorization_requests_on_postgres() {
+    bad_authorization_requests_on(Db::Postgres).await;
+}
+
+async fn bad_authorization_requests_on(db: Db) {
+    let f = setup(db).await;
     let (_, ch) = pkce();
     let long = "x".repeat(2049);
     let two_states = format!("{}&state=s2", query(&[], &ch));
@@ -369,7 +380,16 @@ async fn to_consent(f: &Front, browser: &reqwest::Client, login: &LoginForm) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_page_submissions() {
-    let f = setup().await;
+    bad_page_submissions_on(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_page_submissions_on_postgres() {
+    bad_page_submissions_on(Db::Postgres).await;
+}
+
+async fn bad_page_submissions_on(db: Db) {
+    let f = setup(db).await;
     let (_, ch) = pkce();
     let params: Vec<(&str, &str)> = vec![
         ("response_type", "code"),

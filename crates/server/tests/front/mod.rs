@@ -20,6 +20,13 @@ use tempfile::TempDir;
 pub const LISTENERS: &str =
     "[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[listeners.public]\naddr = \"127.0.0.1:0\"";
 
+/// Which database the server runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
 pub struct Front {
     pub pki: TestPki,
     pub dir: TempDir,
@@ -30,13 +37,25 @@ pub struct Front {
     /// The mTLS listener's base URL.
     pub mtls: String,
     pub store_url: String,
+    /// Dropped (and the database with it) when the test ends.
+    _pg: Option<certbound_testkit::TestPostgres>,
 }
 
 impl Front {
     pub async fn start(extra: &str) -> Self {
+        Self::start_on(Db::Sqlite, extra).await
+    }
+
+    pub async fn start_on(db: Db, extra: &str) -> Self {
         let pki = TestPki::new();
         let dir = tempfile::tempdir().expect("tempdir");
-        let store_url = certbound_testkit::sqlite_url(dir.path());
+        let (store_url, pg) = match db {
+            Db::Sqlite => (certbound_testkit::sqlite_url(dir.path()), None),
+            Db::Postgres => {
+                let pg = certbound_testkit::TestPostgres::create();
+                (pg.url(), Some(pg))
+            }
+        };
         let toml = as_toml(&pki, &store_url, LISTENERS, extra);
         let config = Config::from_toml(&toml, &dir.path().join("certbound.toml"), Vec::new())
             .expect("config");
@@ -54,6 +73,7 @@ impl Front {
             base,
             mtls,
             store_url,
+            _pg: pg,
         }
     }
 
