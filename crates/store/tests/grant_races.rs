@@ -1,5 +1,5 @@
 //! One-winner races over two pools ("instances") on one database: code
-//! redemption, refresh token rotation, and access tokens recorded while the
+//! issue (a consent form submitted many times at once), code redemption, refresh token rotation, and access tokens recorded while the
 //! grant is revoked. Run on a SQLite temp file and a fresh PostgreSQL
 //! database; PostgreSQL must be running: these tests fail, never skip,
 //! without it.
@@ -10,7 +10,9 @@ mod common;
 
 use certbound_store::{GrantStore, Rotation, SqlStore, Store};
 use certbound_testkit::{TestPostgres, sqlite_url};
-use common::{DAY, HOUR, NOW, Probe, access, connect, grant, issue_code, ok, refresh};
+use common::{
+    DAY, HOUR, NOW, Probe, access, code, connect, grant, interaction, issue_code, ok, refresh,
+};
 
 const RACERS: usize = 20;
 
@@ -128,8 +130,42 @@ async fn race_record_and_revoke(a: &SqlStore, b: &SqlStore, winner: usize) {
     }
 }
 
+/// 20 tasks complete one interaction, each with its own code (a consent
+/// form submitted many times at once): one wins, and only its code exists.
+async fn race_complete(a: &SqlStore, b: &SqlStore, probe: &Probe) {
+    let i = interaction("race-i", NOW + 600);
+    ok(a.create_interaction(&i).await, "interaction");
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..RACERS {
+        let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.spawn(async move {
+            let c = code(&format!("race-i-code-{n}"), NOW + 60);
+            (n, store.complete_interaction("race-i", NOW, Some(&c)).await)
+        });
+    }
+    let mut winners = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("join") {
+            (n, Ok(true)) => winners.push(n),
+            (_, Ok(false)) => {}
+            (n, Err(e)) => panic!("racer {n}: complete_interaction failed: {e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one completion wins: {winners:?}");
+    for n in 0..RACERS {
+        let stored = ok(b.code(&format!("race-i-code-{n}")).await, "code").is_some();
+        assert_eq!(stored, n == winners[0], "code of racer {n}");
+    }
+    assert_eq!(
+        probe.count("authorization_codes", "code_hash", None).await,
+        2,
+        "the winner's code and the one race_redeem issued"
+    );
+}
+
 async fn races(a: &SqlStore, b: &SqlStore, probe: &Probe) {
     let winner = race_redeem(a, b, probe).await;
+    race_complete(a, b, probe).await;
     race_rotate(a, b, probe, winner).await;
     race_record_and_revoke(a, b, winner).await;
 }
