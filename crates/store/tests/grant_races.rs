@@ -1,6 +1,7 @@
 //! One-winner races over two pools ("instances") on one database: code
-//! issue (a consent form submitted many times at once), code redemption, refresh token rotation, and access tokens recorded while the
-//! grant is revoked. Run on a SQLite temp file and a fresh PostgreSQL
+//! issue (a consent form submitted many times at once), code redemption,
+//! refresh token rotation, and access tokens recorded while the grant is
+//! revoked. Run on a SQLite temp file and a fresh PostgreSQL
 //! database; PostgreSQL must be running: these tests fail, never skip,
 //! without it.
 
