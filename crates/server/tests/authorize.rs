@@ -451,6 +451,45 @@ async fn a_delegated_login_app_drives_the_interaction() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "insufficient_scope");
 
+    // A public client holding the admin scope proves nothing but its id:
+    // refused before the scope is even looked at, with or without a certificate.
+    let mut public_admin =
+        certbound_server::clients::ClientMetadata::new(certbound_core::AuthMethod::None);
+    public_admin.grant_types = vec!["authorization_code".into()];
+    public_admin.redirect_uris = vec![CB.into()];
+    public_admin.scope = "certbound:admin".into();
+    f.register("public-admin", public_admin).await;
+    for who in [
+        f.browser(),
+        f.http(Some(&f.pki.simple_client("public-admin"))),
+    ] {
+        let res = who
+            .post(format!(
+                "{}/admin/interactions/{handle}/login?client_id=public-admin",
+                f.mtls
+            ))
+            .json(&json!({"username": "erin"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client", "{body}");
+        assert_eq!(
+            body["error_description"],
+            certbound_server::clients::auth::PUBLIC_CLIENT_REFUSED
+        );
+    }
+    let info: Value = app
+        .get(admin(""))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["user"], Value::Null, "nobody was signed in");
+
     // Login: certbound records the user; the browser continues at certbound.
     let res = app
         .post(admin("/login"))

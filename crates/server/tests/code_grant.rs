@@ -215,6 +215,23 @@ async fn public_client_flow(backend: Backend) {
     assert_eq!(seen["sub"], USER);
     assert_eq!(seen["cnf"]["x5t#S256"], phone.thumbprint().to_string());
 
+    // A public client proves nothing but its id: it may not introspect
+    // (not even its own token) nor read the revocation list.
+    for path in ["/introspect", "/revocations"] {
+        let form = format!("client_id=app&token={refresh_token}");
+        let (status, body) = server.post(path, Some(&phone), form.as_bytes(), &[]).await;
+        assert_described_error(
+            status,
+            &body,
+            (
+                401,
+                "invalid_client",
+                certbound_server::clients::auth::PUBLIC_CLIENT_REFUSED,
+            ),
+            path,
+        );
+    }
+
     // Another certificate, or none, cannot use it; nothing changes.
     let before = server.row_counts().await;
     for who in [Some(&thief), None] {

@@ -291,5 +291,6 @@ fn flag_of(parameter: ClientParameter) -> &'static str {
         ClientParameter::RedirectUris => "--redirect-uri",
         ClientParameter::ClientName => "--name",
         ClientParameter::LogoUri => "--logo-uri",
+        ClientParameter::MayIntrospect => "--may-introspect",
     }
 }

@@ -17,7 +17,7 @@ use super::endpoint::valid_description;
 use super::error::ErrorKind;
 use super::interaction::{self, Interaction, InteractionError};
 use super::{CONTINUE_PATH, with_challenge};
-use crate::clients::auth::{ClientAuthorization, authenticate};
+use crate::clients::auth::{ClientAuthorization, authenticate_confidential};
 use crate::form::Form;
 use crate::{AuthorizationServer, OAuthError, audit};
 
@@ -102,7 +102,7 @@ async fn authenticate_app(
     certificate: Option<PeerCertificate>,
 ) -> Result<String, AdminError> {
     let form = Form::parse(query.unwrap_or_default().as_bytes())?;
-    let caller = authenticate(server, authorization, &form, certificate).await?;
+    let caller = authenticate_confidential(server, authorization, &form, certificate).await?;
     let scope = &server.front_channel.admin_scope;
     if !caller.client.scopes.iter().any(|s| s == scope) {
         audit::admin_refused(&caller.client.client_id, scope);

@@ -126,6 +126,32 @@ pub async fn authenticate(
     })
 }
 
+/// As [`authenticate`], for endpoints only a confidential client may call
+/// (introspection, the revocation list, the login app's admin API): a
+/// public client (`none`) proves nothing but its id, so it is refused.
+pub async fn authenticate_confidential(
+    state: &AuthorizationServer,
+    authorization: &ClientAuthorization,
+    form: &Form,
+    certificate: Option<PeerCertificate>,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let caller = authenticate(state, authorization, form, certificate).await?;
+    if caller.client.method == AuthMethod::None {
+        let thumbprint = caller.certificate.as_ref().map(PeerCertificate::thumbprint);
+        audit::client_rejected(
+            &caller.client.client_id,
+            "a public client called an endpoint for confidential clients",
+            thumbprint,
+        );
+        return Err(OAuthError::invalid_client(PUBLIC_CLIENT_REFUSED));
+    }
+    Ok(caller)
+}
+
+/// What a public client gets where only confidential clients are served.
+pub const PUBLIC_CLIENT_REFUSED: &str =
+    "a public client (token_endpoint_auth_method none) cannot use this endpoint";
+
 /// Why a certificate does not authenticate the client, for the audit log.
 fn check_certificate(client: &RegisteredClient, cert: &PeerCertificate) -> Result<(), String> {
     let now = time::OffsetDateTime::now_utc();

@@ -349,6 +349,12 @@ fn grant_rules(method: AuthMethod, m: &ClientMetadata) -> Result<Vec<RedirectUri
             ClientRule::PublicClientCredentials,
         ));
     }
+    if method == AuthMethod::None && m.may_introspect {
+        return Err(InvalidClient::new(
+            P::MayIntrospect,
+            ClientRule::PublicMayIntrospect,
+        ));
+    }
     if has("refresh_token") && !has("authorization_code") {
         return Err(InvalidClient::new(
             P::GrantTypes,
@@ -635,6 +641,15 @@ mod tests {
                     given: "private_key_jwt".into()
                 }
             )
+        );
+        let mut public = ClientMetadata::new(AuthMethod::None);
+        public.grant_types = vec!["authorization_code".into()];
+        public.redirect_uris = vec!["https://app.example/cb".into()];
+        assert!(RegisteredClient::from_metadata("c", public.clone(), None).is_ok());
+        public.may_introspect = true;
+        assert_eq!(
+            refused(RegisteredClient::from_metadata("c", public, None)),
+            (P::MayIntrospect, ClientRule::PublicMayIntrospect)
         );
         assert_eq!(
             parse_scope(" a b a ").unwrap_or_default(),

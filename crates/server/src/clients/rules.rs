@@ -39,6 +39,8 @@ pub enum ClientParameter {
     ClientName,
     /// `logo_uri`.
     LogoUri,
+    /// `may_introspect` (certbound extension).
+    MayIntrospect,
 }
 
 impl ClientParameter {
@@ -60,6 +62,7 @@ impl ClientParameter {
             Self::RedirectUris => "redirect_uris",
             Self::ClientName => "client_name",
             Self::LogoUri => "logo_uri",
+            Self::MayIntrospect => "may_introspect",
         }
     }
 }
@@ -157,6 +160,8 @@ pub enum ClientRule {
     },
     /// `logo_uri` that is not an `https` URL.
     LogoNotHttps,
+    /// A public client (`none`) with `may_introspect`: it could not authenticate to use it.
+    PublicMayIntrospect,
     /// Requiring bound tokens while turning binding off.
     ContradictsUnboundTokens,
 }
@@ -251,6 +256,9 @@ impl fmt::Display for InvalidClient {
             ),
             ClientRule::TooLong { max } => write!(f, "{p} is longer than {max} bytes"),
             ClientRule::LogoNotHttps => write!(f, "{p} must be an https URL"),
+            ClientRule::PublicMayIntrospect => f.write_str(
+                "a public client (token_endpoint_auth_method none) cannot introspect or read the revocation list",
+            ),
             ClientRule::ContradictsUnboundTokens => f.write_str(
                 "require_certificate_bound_access_tokens contradicts tls_client_certificate_bound_access_tokens = false",
             ),

@@ -12,11 +12,11 @@ use axum::extract::State;
 use certbound_tls::PeerCertificate;
 use serde_json::{Value, json};
 
-use certbound_core::{AccessTokenClaims, AuthMethod};
+use certbound_core::AccessTokenClaims;
 use certbound_store::{StoredGrant, StoredRefreshToken};
 
 use crate::clients::RegisteredClient;
-use crate::clients::auth::{ClientAuthorization, authenticate};
+use crate::clients::auth::{ClientAuthorization, authenticate_confidential};
 use crate::form::Form;
 use crate::grants::refresh_token;
 use crate::tokens::{self, Lookup};
@@ -29,17 +29,7 @@ pub async fn introspect(
     authorization: ClientAuthorization,
     form: Form,
 ) -> Result<Json<Value>, OAuthError> {
-    let caller = authenticate(&server, &authorization, &form, certificate).await?;
-    if caller.client.method == AuthMethod::None {
-        audit::client_rejected(
-            &caller.client.client_id,
-            "public clients may not introspect",
-            None,
-        );
-        return Err(OAuthError::invalid_client(
-            "a public client (token_endpoint_auth_method none) cannot use introspection",
-        ));
-    }
+    let caller = authenticate_confidential(&server, &authorization, &form, certificate).await?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;

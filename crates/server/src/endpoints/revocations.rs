@@ -17,7 +17,7 @@ use certbound_tls::PeerCertificate;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::clients::auth::{ClientAuthorization, authenticate};
+use crate::clients::auth::{ClientAuthorization, authenticate_confidential};
 use crate::form::Form;
 use crate::{AuthorizationServer, OAuthError, audit};
 
@@ -31,7 +31,7 @@ pub async fn revocations(
     authorization: ClientAuthorization,
     form: Form,
 ) -> Result<Json<Value>, OAuthError> {
-    let caller = authenticate(&server, &authorization, &form, certificate).await?;
+    let caller = authenticate_confidential(&server, &authorization, &form, certificate).await?;
     if !caller.client.may_introspect {
         audit::revocation_list_read(&caller.client.client_id, 0, false);
         return Err(OAuthError {
