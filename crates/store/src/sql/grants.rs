@@ -6,6 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::errors::classify;
+use super::rows::{code_from_row, grant_from_row, interaction_from_row, refresh_from_row};
 use super::{SqlStore, revoke_jti_in};
 use crate::{
     CodeRedemption, GrantAccessToken, GrantStore, RefreshTokenGrant, Rotation, StoreError,
@@ -23,63 +24,6 @@ const GRANT_COLUMNS: &str = "grant_id, client_id, user_id, scope, cnf_x5t_s256, 
 const REFRESH_COLUMNS: &str =
     "token_hash, grant_id, issued_at, expires_at, rotated_at, successor_hash, sealed_response";
 
-fn interaction_from_row(row: &AnyRow) -> Result<StoredInteraction, StoreError> {
-    let read = || -> Result<StoredInteraction, sqlx::Error> {
-        Ok(StoredInteraction {
-            interaction_hash: row.try_get("interaction_hash")?,
-            client_id: row.try_get("client_id")?,
-            request: row.try_get("request")?,
-            browser_hash: row.try_get("browser_hash")?,
-            csrf_hash: row.try_get("csrf_hash")?,
-            user_id: row.try_get("user_id")?,
-            auth_time: row.try_get("auth_time")?,
-            consented_scope: row.try_get("consented_scope")?,
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
-            completed_at: row.try_get("completed_at")?,
-        })
-    };
-    read().map_err(classify)
-}
-
-fn code_from_row(row: &AnyRow) -> Result<StoredCode, StoreError> {
-    let read = || -> Result<StoredCode, sqlx::Error> {
-        Ok(StoredCode {
-            code_hash: row.try_get("code_hash")?,
-            client_id: row.try_get("client_id")?,
-            user_id: row.try_get("user_id")?,
-            redirect_uri: row.try_get("redirect_uri")?,
-            scope: row.try_get("scope")?,
-            code_challenge: row.try_get("code_challenge")?,
-            nonce: row.try_get("nonce")?,
-            auth_time: row.try_get("auth_time")?,
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
-            redeemed_at: row.try_get("redeemed_at")?,
-            grant_id: row.try_get("grant_id")?,
-        })
-    };
-    read().map_err(classify)
-}
-
-fn grant_from_row(row: &AnyRow) -> Result<StoredGrant, StoreError> {
-    let read = || -> Result<StoredGrant, sqlx::Error> {
-        Ok(StoredGrant {
-            grant_id: row.try_get("grant_id")?,
-            client_id: row.try_get("client_id")?,
-            user_id: row.try_get("user_id")?,
-            scope: row.try_get("scope")?,
-            cnf_x5t_s256: row.try_get("cnf_x5t_s256")?,
-            auth_time: row.try_get("auth_time")?,
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
-            used_at: row.try_get("used_at")?,
-            revoked_at: row.try_get("revoked_at")?,
-        })
-    };
-    read().map_err(classify)
-}
-
 /// `CASE` gives an integer on both engines (a bare comparison is a boolean
 /// on PostgreSQL); `CAST` makes it the same width on both.
 const USER_ENABLED: &str = "CAST(CASE WHEN u.user_id IS NOT NULL AND u.disabled = 0 THEN 1 ELSE 0 END AS BIGINT) AS user_enabled";
@@ -88,21 +32,6 @@ fn user_enabled(row: &AnyRow) -> Result<bool, StoreError> {
     row.try_get::<i64, _>("user_enabled")
         .map(|v| v != 0)
         .map_err(classify)
-}
-
-fn refresh_from_row(row: &AnyRow) -> Result<StoredRefreshToken, StoreError> {
-    let read = || -> Result<StoredRefreshToken, sqlx::Error> {
-        Ok(StoredRefreshToken {
-            token_hash: row.try_get("token_hash")?,
-            grant_id: row.try_get("grant_id")?,
-            issued_at: row.try_get("issued_at")?,
-            expires_at: row.try_get("expires_at")?,
-            rotated_at: row.try_get("rotated_at")?,
-            successor_hash: row.try_get("successor_hash")?,
-            sealed_response: row.try_get("sealed_response")?,
-        })
-    };
-    read().map_err(classify)
 }
 
 async fn insert_refresh(tx: &mut Tx<'_>, token: &StoredRefreshToken) -> Result<(), StoreError> {

@@ -4,7 +4,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::errors::classify;
-use crate::{StoreError, StoredClient, StoredSigningKey, StoredToken};
+use crate::{
+    StoreError, StoredClient, StoredCode, StoredGrant, StoredInteraction, StoredRefreshToken,
+    StoredSigningKey, StoredToken,
+};
 
 pub(super) fn client_from_row(row: &AnyRow) -> Result<StoredClient, StoreError> {
     let read = || -> Result<StoredClient, sqlx::Error> {
@@ -48,6 +51,78 @@ pub(super) fn token_from_row(row: &AnyRow) -> Result<StoredToken, StoreError> {
             issued_at: row.try_get("issued_at")?,
             expires_at: row.try_get("expires_at")?,
             revoked_at: row.try_get("revoked_at")?,
+        })
+    };
+    read().map_err(classify)
+}
+
+pub(super) fn interaction_from_row(row: &AnyRow) -> Result<StoredInteraction, StoreError> {
+    let read = || -> Result<StoredInteraction, sqlx::Error> {
+        Ok(StoredInteraction {
+            interaction_hash: row.try_get("interaction_hash")?,
+            client_id: row.try_get("client_id")?,
+            request: row.try_get("request")?,
+            browser_hash: row.try_get("browser_hash")?,
+            csrf_hash: row.try_get("csrf_hash")?,
+            user_id: row.try_get("user_id")?,
+            auth_time: row.try_get("auth_time")?,
+            consented_scope: row.try_get("consented_scope")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            completed_at: row.try_get("completed_at")?,
+        })
+    };
+    read().map_err(classify)
+}
+
+pub(super) fn code_from_row(row: &AnyRow) -> Result<StoredCode, StoreError> {
+    let read = || -> Result<StoredCode, sqlx::Error> {
+        Ok(StoredCode {
+            code_hash: row.try_get("code_hash")?,
+            client_id: row.try_get("client_id")?,
+            user_id: row.try_get("user_id")?,
+            redirect_uri: row.try_get("redirect_uri")?,
+            scope: row.try_get("scope")?,
+            code_challenge: row.try_get("code_challenge")?,
+            nonce: row.try_get("nonce")?,
+            auth_time: row.try_get("auth_time")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            redeemed_at: row.try_get("redeemed_at")?,
+            grant_id: row.try_get("grant_id")?,
+        })
+    };
+    read().map_err(classify)
+}
+
+pub(super) fn grant_from_row(row: &AnyRow) -> Result<StoredGrant, StoreError> {
+    let read = || -> Result<StoredGrant, sqlx::Error> {
+        Ok(StoredGrant {
+            grant_id: row.try_get("grant_id")?,
+            client_id: row.try_get("client_id")?,
+            user_id: row.try_get("user_id")?,
+            scope: row.try_get("scope")?,
+            cnf_x5t_s256: row.try_get("cnf_x5t_s256")?,
+            auth_time: row.try_get("auth_time")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            used_at: row.try_get("used_at")?,
+            revoked_at: row.try_get("revoked_at")?,
+        })
+    };
+    read().map_err(classify)
+}
+
+pub(super) fn refresh_from_row(row: &AnyRow) -> Result<StoredRefreshToken, StoreError> {
+    let read = || -> Result<StoredRefreshToken, sqlx::Error> {
+        Ok(StoredRefreshToken {
+            token_hash: row.try_get("token_hash")?,
+            grant_id: row.try_get("grant_id")?,
+            issued_at: row.try_get("issued_at")?,
+            expires_at: row.try_get("expires_at")?,
+            rotated_at: row.try_get("rotated_at")?,
+            successor_hash: row.try_get("successor_hash")?,
+            sealed_response: row.try_get("sealed_response")?,
         })
     };
     read().map_err(classify)
