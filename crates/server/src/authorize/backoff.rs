@@ -49,8 +49,11 @@ impl Backoff {
         }
     }
 
-    /// `Err(wait)` when any of `keys` is over the threshold.
-    pub fn check(&self, keys: &[BackoffKey]) -> Result<(), Duration> {
+    /// `Err(wait)` when any of `keys` is over the threshold; otherwise the
+    /// attempt is counted as a failure at once, under the same lock, so
+    /// guesses sent in parallel cannot all slip in before the first one
+    /// fails. [`Backoff::succeeded`] takes it back.
+    pub fn begin(&self, keys: &[BackoffKey]) -> Result<(), Duration> {
         let now = self.clock.instant();
         let mut map = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         let mut wait = Duration::ZERO;
@@ -65,13 +68,9 @@ impl Backoff {
                 }
             }
         }
-        if wait.is_zero() { Ok(()) } else { Err(wait) }
-    }
-
-    /// Counts a failure against every key.
-    pub fn record_failure(&self, keys: &[BackoffKey]) {
-        let now = self.clock.instant();
-        let mut map = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        if !wait.is_zero() {
+            return Err(wait);
+        }
         if map.len() >= MAX_KEYS {
             let window = self.window;
             map.retain(|_, times| {
@@ -80,20 +79,27 @@ impl Backoff {
             });
         }
         for key in keys {
-            let times = map.entry(key.clone()).or_default();
-            prune(times, now, self.window);
-            times.push_back(now);
-            // Only the newest `max_failures` decide anything.
-            while times.len() > self.max_failures {
-                times.pop_front();
-            }
+            map.entry(key.clone()).or_default().push_back(now);
         }
+        Ok(())
     }
 
-    /// Forgets a username's failures after it signs in.
-    pub fn record_success(&self, key: &BackoffKey) {
+    /// The attempt [`Backoff::begin`] counted signed in: the username's
+    /// failures are forgotten, and the address's provisional one taken back.
+    pub fn succeeded(&self, keys: &[BackoffKey]) {
         let mut map = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        map.remove(key);
+        for key in keys {
+            match key {
+                BackoffKey::Username(_) => {
+                    map.remove(key);
+                }
+                BackoffKey::Address(_) => {
+                    if let Some(times) = map.get_mut(key) {
+                        times.pop_back();
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -117,19 +123,37 @@ mod tests {
         let clock = Arc::new(ManualClock::new());
         let b = Backoff::new(clock.clone(), 5, Duration::from_secs(900));
         let alice = [BackoffKey::username("Alice")];
-        for _ in 0..4 {
-            b.record_failure(&alice);
+        for _ in 0..5 {
+            assert_eq!(b.begin(&alice), Ok(()));
             clock.advance(Duration::from_secs(10));
         }
-        assert_eq!(b.check(&alice), Ok(()));
-        b.record_failure(&alice);
-        assert_eq!(b.check(&alice), Err(Duration::from_secs(860)));
+        // The fifth failure was 40 s after the first: 900 - 50 s to wait.
+        assert_eq!(b.begin(&alice), Err(Duration::from_secs(850)));
         // Other keys are untouched; case does not matter.
-        assert_eq!(b.check(&[BackoffKey::username("bob")]), Ok(()));
-        assert!(b.check(&[BackoffKey::username("ALICE")]).is_err());
-        clock.advance(Duration::from_secs(860));
-        assert_eq!(b.check(&alice), Ok(()));
-        b.record_success(&alice[0]);
-        assert_eq!(b.check(&alice), Ok(()));
+        assert_eq!(b.begin(&[BackoffKey::username("bob")]), Ok(()));
+        assert!(b.begin(&[BackoffKey::username("ALICE")]).is_err());
+        clock.advance(Duration::from_secs(850));
+        assert_eq!(b.begin(&alice), Ok(()));
+        b.succeeded(&alice);
+        assert_eq!(b.begin(&alice), Ok(()));
+    }
+
+    #[test]
+    fn attempts_in_flight_count_before_they_fail() {
+        let clock = Arc::new(ManualClock::new());
+        let b = Backoff::new(clock, 3, Duration::from_secs(900));
+        let keys = [
+            BackoffKey::username("carol"),
+            BackoffKey::Address(IpAddr::from([192, 0, 2, 7])),
+        ];
+        // Ten guesses arrive at once, none has failed yet: three get in.
+        let admitted = (0..10).filter(|_| b.begin(&keys).is_ok()).count();
+        assert_eq!(admitted, 3);
+        // One of them was right: the username is forgotten, the address
+        // keeps the other two.
+        b.succeeded(&keys);
+        assert_eq!(b.begin(&[keys[0].clone()]), Ok(()));
+        assert_eq!(b.begin(&[keys[1].clone()]), Ok(()));
+        assert!(b.begin(&[keys[1].clone()]).is_err());
     }
 }

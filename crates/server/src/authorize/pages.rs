@@ -151,13 +151,13 @@ pub async fn login_submit(
         let mut keys = vec![BackoffKey::username(username)];
         keys.extend(address.map(BackoffKey::Address));
         let backoff = &server.front_channel.backoff;
-        if let Err(wait) = backoff.check(&keys) {
+        if let Err(wait) = backoff.begin(&keys) {
             audit::login_throttled(&client_id, username, address, wait.as_secs());
             return Ok(too_many_attempts(wait.as_secs().max(1)));
         }
         match check_login(server.store.as_ref(), username, password).await? {
             LoginCheck::Accepted(user) => {
-                backoff.record_success(&keys[0]);
+                backoff.succeeded(&keys);
                 let now = server.front_channel.clock.unix_seconds();
                 interaction::accept_login(&server, &mut interaction, &user.user_id, now).await?;
                 let next = interaction::next(&server, &mut interaction).await?;
@@ -169,8 +169,8 @@ pub async fn login_submit(
                     LoginRefusal::WrongPassword => "wrong password",
                     LoginRefusal::Disabled => "user disabled",
                 };
+                // Already counted by `begin`.
                 audit::login_failed(&client_id, username, address, reason);
-                backoff.record_failure(&keys);
                 let again = with_challenge(LOGIN_PATH, &interaction.handle);
                 Ok(html::see_other(&format!("{again}&failed=1")))
             }

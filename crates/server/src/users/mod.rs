@@ -191,18 +191,34 @@ pub async fn check_login(
     password: &str,
 ) -> Result<LoginCheck, ServerError> {
     let username = canonical_username(username);
-    let Some(mut user) = store.user_by_username(&username).await? else {
-        password::verify_dummy(password);
+    let found = store.user_by_username(&username).await?;
+    // Argon2id takes tens of milliseconds and ~19 MiB: off the async
+    // workers, so a burst of logins cannot stall token requests.
+    let stored = found.as_ref().map(|u| u.password_hash.clone());
+    let candidate = password.to_owned();
+    let matches = tokio::task::spawn_blocking(move || match stored {
+        Some(hash) => verify_password(&candidate, &hash),
+        None => {
+            password::verify_dummy(&candidate);
+            Ok(false)
+        }
+    })
+    .await
+    .map_err(|e| ServerError::PasswordHash(format!("the password check did not finish: {e}")))??;
+    let Some(mut user) = found else {
         return Ok(refuse(&username, LoginRefusal::UnknownUser));
     };
-    if !verify_password(password, &user.password_hash)? {
+    if !matches {
         return Ok(refuse(&username, LoginRefusal::WrongPassword));
     }
     if user.disabled {
         return Ok(refuse(&username, LoginRefusal::Disabled));
     }
     if needs_rehash(&user.password_hash) {
-        user.password_hash = hash_password(password)?;
+        let candidate = password.to_owned();
+        user.password_hash = tokio::task::spawn_blocking(move || hash_password(&candidate))
+            .await
+            .map_err(|e| ServerError::PasswordHash(format!("re-hashing did not finish: {e}")))??;
         user = update(store, user).await?;
         audit::user_changed(&user.username, &user.user_id, "password_rehashed");
     }
