@@ -326,3 +326,27 @@ async fn metadata_lists_the_new_grants_and_public_clients() {
     let introspection = doc["introspection_endpoint_auth_methods_supported"].to_string();
     assert!(!introspection.contains("\"none\""), "{doc}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_clients_without_a_certificate_get_no_refresh_token() {
+    // By default: the access token alone, since nothing could bind a refresh token.
+    let (server, _) = app_server(Backend::Sqlite, "").await;
+    let code = code_for(&server, "app", "read offline_access", 60).await;
+    let (status, body) = redeem(&server, None, "app", &code, VERIFIER).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    assert!(claims(text(&body, "access_token")).get("cnf").is_none());
+
+    // Opted out: an unbound refresh token, usable without a certificate.
+    let (server, _) = app_server(
+        Backend::Sqlite,
+        "[refresh_tokens]\nbind_public_clients = false\n",
+    )
+    .await;
+    let code = code_for(&server, "app", "read offline_access", 60).await;
+    let (status, body) = redeem(&server, None, "app", &code, VERIFIER).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = refresh(&server, None, "app", text(&body, "refresh_token"), "").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("refresh_token").is_some(), "rotated: {body}");
+}

@@ -19,6 +19,11 @@ pub struct RefreshTokensConfig {
     /// Rotate the refresh tokens of confidential clients too (public
     /// clients' are always rotated; FAPI 2.0 discourages rotating the others).
     pub rotate_confidential: bool,
+    /// Public clients get a refresh token only when they redeem the code
+    /// with a client certificate, which binds it (RFC 8705 §4); without one
+    /// they get the access token alone. `false` issues unbound, rotating
+    /// refresh tokens to public clients that present no certificate.
+    pub bind_public_clients: bool,
 }
 
 impl Default for RefreshTokensConfig {
@@ -28,6 +33,7 @@ impl Default for RefreshTokensConfig {
             max_ttl: 90 * 86_400,
             grace_seconds: 30,
             rotate_confidential: false,
+            bind_public_clients: true,
         }
     }
 }

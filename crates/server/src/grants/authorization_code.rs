@@ -76,9 +76,21 @@ pub async fn grant(
     let scopes = parse_scope(&stored.scope).map_err(|e| OAuthError::internal(&e))?;
     let binding = access_binding(caller)?;
     let settings = &server.settings;
-    let wants_refresh = client.grant_types.iter().any(|g| g == "refresh_token")
+    let asked_refresh = client.grant_types.iter().any(|g| g == "refresh_token")
         && (scopes.iter().any(|s| s == OFFLINE_ACCESS)
             || client.metadata.always_issue_refresh_token);
+    // A public client's refresh token is only as safe as its binding: with
+    // no certificate to bind it to, none is issued unless configured.
+    let unbindable = client.method == AuthMethod::None
+        && caller.certificate.is_none()
+        && settings.refresh.bind_public_clients;
+    if asked_refresh && unbindable {
+        audit::token_refused(
+            &client.client_id,
+            "no refresh token: a public client redeemed the code without a certificate to bind it to",
+        );
+    }
+    let wants_refresh = asked_refresh && !unbindable;
     let grant = StoredGrant {
         grant_id: new_secret()?,
         client_id: client.client_id.clone(),
