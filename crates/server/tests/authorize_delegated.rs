@@ -117,6 +117,31 @@ async fn a_delegated_login_app_drives_the_interaction() {
             certbound_server::clients::auth::PUBLIC_CLIENT_REFUSED
         );
     }
+    // A confidential client with the admin scope but only a secret: the
+    // routes answer on every listener, so a secret alone is not enough.
+    let mut secret_admin = certbound_server::clients::ClientMetadata::new(
+        certbound_core::AuthMethod::ClientSecretBasic,
+    );
+    secret_admin.scope = "certbound:admin".into();
+    certbound_testkit::server::register_client(
+        &f.server,
+        "secret-admin",
+        secret_admin,
+        Some("a-long-secret-for-the-admin"),
+    )
+    .await;
+    let res = f
+        .browser()
+        .post(format!("{}/admin/interactions/{handle}/login", f.base))
+        .basic_auth("secret-admin", Some("a-long-secret-for-the-admin"))
+        .json(&json!({"username": "erin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client", "{body}");
+
     let info: Value = app
         .get(admin(""))
         .send()

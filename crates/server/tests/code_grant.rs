@@ -350,3 +350,35 @@ async fn public_clients_without_a_certificate_get_no_refresh_token() {
     assert_eq!(status, 200, "{body}");
     assert!(body.get("refresh_token").is_some(), "rotated: {body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_users_refresh_tokens_stop_working() {
+    let (server, phone) = app_server(Backend::Sqlite, "").await;
+    let rs = introspector(&server).await;
+    let rt = refresh_token_of(&server, &phone).await;
+    let (status, first) = refresh(&server, Some(&phone), "app", &rt, "").await;
+    assert_eq!(status, 200, "{first}");
+    let successor = text(&first, "refresh_token").to_owned();
+    assert_eq!(introspect(&server, &rs, &successor).await["active"], true);
+
+    let store = &server.running().server.store;
+    let mut user = store.user(USER).await.unwrap().unwrap();
+    user.disabled = true;
+    assert!(store.update_user(&user).await.unwrap());
+    assert_eq!(introspect(&server, &rs, &successor).await["active"], false);
+    // Neither the live token nor the rotated one (whose grace response is
+    // still stored) gets anything.
+    for token in [&successor, &rt] {
+        let (status, body) = refresh(&server, Some(&phone), "app", token, "").await;
+        assert_described_error(
+            status,
+            &body,
+            (
+                400,
+                "invalid_grant",
+                "the user's account is disabled or removed",
+            ),
+            token,
+        );
+    }
+}

@@ -103,6 +103,17 @@ async fn authenticate_app(
 ) -> Result<String, AdminError> {
     let form = Form::parse(query.unwrap_or_default().as_bytes())?;
     let caller = authenticate_confidential(server, authorization, &form, certificate).await?;
+    // The admin API lives on the mTLS listener: a login app proves itself
+    // with its certificate, never with a secret alone (every listener
+    // serves these routes, so a secret would work from the public one).
+    if !caller.client.method.uses_certificate() {
+        audit::admin_refused(&caller.client.client_id, "a certificate method");
+        return Err(AdminError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "a login app must authenticate with its client certificate (tls_client_auth or self_signed_tls_client_auth) on the mTLS listener",
+        ));
+    }
     let scope = &server.front_channel.admin_scope;
     if !caller.client.scopes.iter().any(|s| s == scope) {
         audit::admin_refused(&caller.client.client_id, scope);
@@ -211,7 +222,7 @@ pub async fn login(
     let mut i: Interaction = interaction::load(&server, &challenge).await?;
     let user = server
         .store
-        .user_by_username(&username)
+        .user_by_username(&crate::users::canonical_username(&username))
         .await
         .map_err(InteractionError::from)?
         .filter(|u| !u.disabled)

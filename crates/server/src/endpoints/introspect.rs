@@ -13,7 +13,7 @@ use certbound_tls::PeerCertificate;
 use serde_json::{Value, json};
 
 use certbound_core::AccessTokenClaims;
-use certbound_store::{StoredGrant, StoredRefreshToken};
+use certbound_store::RefreshTokenGrant;
 
 use crate::clients::RegisteredClient;
 use crate::clients::auth::{ClientAuthorization, authenticate_confidential};
@@ -33,13 +33,8 @@ pub async fn introspect(
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    if let Some((stored, grant)) = refresh_token::find(&server, token).await? {
-        return Ok(Json(introspect_refresh(
-            &server,
-            &caller.client,
-            &stored,
-            &grant,
-        )));
+    if let Some(found) = refresh_token::find(&server, token).await? {
+        return Ok(Json(introspect_refresh(&server, &caller.client, &found)));
     }
     let body = match tokens::lookup(&server, token).await? {
         Lookup::Active(claims, _) if !may_see(&caller.client, &claims) => {
@@ -88,12 +83,12 @@ pub async fn introspect(
 fn introspect_refresh(
     server: &AuthorizationServer,
     caller: &RegisteredClient,
-    stored: &StoredRefreshToken,
-    grant: &StoredGrant,
+    found: &RefreshTokenGrant,
 ) -> Value {
+    let (stored, grant) = (&found.token, &found.grant);
     let now = server.keys.clock().unix_seconds();
     let visible = caller.may_introspect || grant.client_id == caller.client_id;
-    let active = visible && refresh_token::is_active(stored, grant, now);
+    let active = visible && refresh_token::is_active(found, now);
     audit::introspected(&caller.client_id, None, active);
     if !active {
         return json!({ "active": false });

@@ -24,7 +24,8 @@ pub async fn revoke(
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    if let Some((_, grant)) = refresh_token::find(&server, token).await? {
+    if let Some(found) = refresh_token::find(&server, token).await? {
+        let grant = found.grant;
         // RFC 7009 §2.1: revoking a refresh token revokes its grant and the
         // access tokens issued under it; another client's gets the same 200.
         let revoked = grant.client_id == caller.client.client_id

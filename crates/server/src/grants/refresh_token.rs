@@ -76,12 +76,13 @@ pub async fn grant(
             ));
         }
     }
-    if stored.rotated_at.is_some() {
-        return reused(server, &stored, &grant, token, now).await;
-    }
+    // Before the reuse path too: a disabled user's grace response stays sealed.
     if !user_enabled {
         audit::token_refused(&client.client_id, "user disabled or removed");
         return Err(invalid_grant("the user's account is disabled or removed"));
+    }
+    if stored.rotated_at.is_some() {
+        return reused(server, &stored, &grant, token, now).await;
     }
     let granted = parse_scope(&grant.scope).map_err(|e| OAuthError::internal(&e))?;
     let scopes = narrowed_scope(
@@ -199,21 +200,27 @@ async fn reused(
 pub async fn find(
     server: &AuthorizationServer,
     token: &str,
-) -> Result<Option<(StoredRefreshToken, StoredGrant)>, OAuthError> {
+) -> Result<Option<RefreshTokenGrant>, OAuthError> {
     // JWTs are access tokens; anything long is not one of ours.
     if token.len() > super::MAX_SECRET_LEN || token.contains('.') {
         return Ok(None);
     }
-    Ok(server
+    server
         .store
         .refresh_token_grant(&token_hash(token))
-        .await?
-        .map(|found| (found.token, found.grant)))
+        .await
+        .map_err(Into::into)
 }
 
 /// Whether a refresh token can be used now (RFC 7662 `active`).
-pub fn is_active(stored: &StoredRefreshToken, grant: &StoredGrant, now: i64) -> bool {
-    stored.rotated_at.is_none()
+pub fn is_active(found: &RefreshTokenGrant, now: i64) -> bool {
+    let RefreshTokenGrant {
+        token: stored,
+        grant,
+        user_enabled,
+    } = found;
+    *user_enabled
+        && stored.rotated_at.is_none()
         && grant.revoked_at.is_none()
         && stored.expires_at > now
         && grant.expires_at > now
