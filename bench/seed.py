@@ -143,9 +143,12 @@ def seed_codes(db: Db, args):
     now = int(time.time())
     ensure_user(db, now)
     codes = [secrets.token_urlsafe(32) for _ in range(args.count)]
-    cols = ["code_hash", "client_id", "user_id", "redirect_uri", "scope", "code_challenge",
-            "nonce", "auth_time", "created_at", "expires_at", "redeemed_at", "grant_id"]
-    rows = [(sha256_b64url(c), args.client_id, USER_ID, args.redirect_uri, args.scope,
+    # redirect_uri_given = 1: the authorization request named it, as the
+    # bench's token requests repeat it (RFC 6749 §4.1.3).
+    cols = ["code_hash", "client_id", "user_id", "redirect_uri", "redirect_uri_given", "scope",
+            "code_challenge", "nonce", "auth_time", "created_at", "expires_at", "redeemed_at",
+            "grant_id"]
+    rows = [(sha256_b64url(c), args.client_id, USER_ID, args.redirect_uri, 1, args.scope,
              args.challenge, None, now, now, now + args.ttl, None, None) for c in codes]
     db.insert_many("authorization_codes", cols, rows)
     sys.stdout.write("".join(c + "\n" for c in codes))

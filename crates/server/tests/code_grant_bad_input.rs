@@ -77,6 +77,15 @@ async fn bad_token_requests(backend: Backend) {
             (400, "invalid_grant", "redirect_uri does not match the one in the authorization request".into()),
         ),
         (
+            format!("grant_type=authorization_code&client_id=app&code={code}&code_verifier={VERIFIER}"),
+            Some(&phone),
+            (
+                400,
+                "invalid_grant",
+                "redirect_uri is required: the authorization request included it".into(),
+            ),
+        ),
+        (
             format!("{base}&code={expired}&code_verifier={VERIFIER}"),
             Some(&phone),
             (400, "invalid_grant", "the authorization code has expired".into()),
@@ -144,6 +153,17 @@ async fn bad_token_requests(backend: Backend) {
     );
     // None of the refusals used up the code.
     let (status, body) = redeem(&server, Some(&phone), "app", &code, VERIFIER).await;
+    assert_eq!(status, 200, "{body}");
+
+    // When the authorization request left redirect_uri out (one registered),
+    // the token request may too.
+    let implied = code_with(&server, "app", "read", 60, false).await;
+    let form = format!(
+        "grant_type=authorization_code&client_id=app&code={implied}&code_verifier={VERIFIER}"
+    );
+    let (status, body) = server
+        .post("/token", Some(&phone), form.as_bytes(), &[])
+        .await;
     assert_eq!(status, 200, "{body}");
 
     // A disabled user's code is refused.

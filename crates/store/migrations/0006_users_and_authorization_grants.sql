@@ -72,6 +72,9 @@ CREATE TABLE authorization_codes (
     client_id      TEXT   NOT NULL,
     user_id        TEXT   NOT NULL,
     redirect_uri   TEXT   NOT NULL,
+    -- 1 when the authorization request carried `redirect_uri` (then the
+    -- token request must repeat it, RFC 6749 §4.1.3), 0 when it was implied.
+    redirect_uri_given BIGINT NOT NULL DEFAULT 0,
     scope          TEXT   NOT NULL,
     code_challenge TEXT   NOT NULL,
     nonce          TEXT   NULL,

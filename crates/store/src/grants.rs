@@ -42,6 +42,9 @@ pub struct StoredCode {
     pub user_id: String,
     /// The `redirect_uri` of the authorization request.
     pub redirect_uri: String,
+    /// The request carried `redirect_uri` (it was not implied by a single
+    /// registered one): the token request must then repeat it.
+    pub redirect_uri_given: bool,
     /// Approved scopes, space-separated.
     pub scope: String,
     /// PKCE S256 `code_challenge`.

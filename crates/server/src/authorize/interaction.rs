@@ -366,6 +366,7 @@ async fn finish(
         client_id: interaction.client.client_id.clone(),
         user_id: user_id.clone(),
         redirect_uri: interaction.request.target.redirect_uri.clone(),
+        redirect_uri_given: interaction.request.redirect_uri_given,
         scope: scope.clone(),
         code_challenge: interaction.request.code_challenge.clone(),
         nonce: interaction.request.nonce.clone(),

@@ -54,14 +54,22 @@ pub async fn grant(
         audit::token_refused(&client.client_id, "authorization code expired");
         return Err(invalid_grant("the authorization code has expired"));
     }
-    if form
-        .get("redirect_uri")
-        .is_some_and(|r| r != stored.redirect_uri)
-    {
-        audit::token_refused(&client.client_id, "redirect_uri mismatch");
-        return Err(invalid_grant(
-            "redirect_uri does not match the one in the authorization request",
-        ));
+    // RFC 6749 §4.1.3: repeated exactly when the authorization request had
+    // it; when it was implied (one registered URI) it may be left out.
+    match form.get("redirect_uri") {
+        Some(given) if given != stored.redirect_uri => {
+            audit::token_refused(&client.client_id, "redirect_uri mismatch");
+            return Err(invalid_grant(
+                "redirect_uri does not match the one in the authorization request",
+            ));
+        }
+        None if stored.redirect_uri_given => {
+            audit::token_refused(&client.client_id, "redirect_uri missing");
+            return Err(invalid_grant(
+                "redirect_uri is required: the authorization request included it",
+            ));
+        }
+        _ => {}
     }
     let challenge = CodeChallenge::from_stored(&stored.code_challenge)
         .map_err(|e| OAuthError::internal(&format!("stored code_challenge: {e}")))?;

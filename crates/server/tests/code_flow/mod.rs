@@ -67,6 +67,18 @@ pub async fn code_for(
     scope: &str,
     expires_in: i64,
 ) -> String {
+    code_with(server, client_id, scope, expires_in, true).await
+}
+
+/// As [`code_for`]; with `redirect_uri_given` false the authorization
+/// request left `redirect_uri` out (the client registered only one).
+pub async fn code_with(
+    server: &TestServer,
+    client_id: &str,
+    scope: &str,
+    expires_in: i64,
+    redirect_uri_given: bool,
+) -> String {
     let store = &server.running().server.store;
     let code = URL_SAFE_NO_PAD.encode(rand_bytes());
     let handle = URL_SAFE_NO_PAD.encode(rand_bytes());
@@ -90,6 +102,7 @@ pub async fn code_for(
         client_id: client_id.into(),
         user_id: USER.into(),
         redirect_uri: REDIRECT.into(),
+        redirect_uri_given,
         scope: scope.into(),
         code_challenge: challenge(VERIFIER),
         nonce: None,

@@ -17,8 +17,8 @@ type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 const INTERACTION_COLUMNS: &str = "interaction_hash, client_id, request, browser_hash, \
      csrf_hash, user_id, auth_time, consented_scope, created_at, expires_at, completed_at";
-const CODE_COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, scope, \
-     code_challenge, nonce, auth_time, created_at, expires_at, redeemed_at, grant_id";
+const CODE_COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, redirect_uri_given, \
+     scope, code_challenge, nonce, auth_time, created_at, expires_at, redeemed_at, grant_id";
 const GRANT_COLUMNS: &str = "grant_id, client_id, user_id, scope, cnf_x5t_s256, auth_time, \
      created_at, expires_at, used_at, revoked_at";
 const REFRESH_COLUMNS: &str =
@@ -236,13 +236,14 @@ impl GrantStore for SqlStore {
         if let Some(c) = code {
             let sql = format!(
                 "INSERT INTO authorization_codes ({CODE_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL)"
             );
             sqlx::query(&sql)
                 .bind(c.code_hash.as_str())
                 .bind(c.client_id.as_str())
                 .bind(c.user_id.as_str())
                 .bind(c.redirect_uri.as_str())
+                .bind(i64::from(c.redirect_uri_given))
                 .bind(c.scope.as_str())
                 .bind(c.code_challenge.as_str())
                 .bind(c.nonce.as_deref())

@@ -82,6 +82,7 @@ pub(super) fn code_from_row(row: &AnyRow) -> Result<StoredCode, StoreError> {
             client_id: row.try_get("client_id")?,
             user_id: row.try_get("user_id")?,
             redirect_uri: row.try_get("redirect_uri")?,
+            redirect_uri_given: row.try_get::<i64, _>("redirect_uri_given")? != 0,
             scope: row.try_get("scope")?,
             code_challenge: row.try_get("code_challenge")?,
             nonce: row.try_get("nonce")?,

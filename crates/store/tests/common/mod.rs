@@ -78,6 +78,7 @@ pub fn code(hash: &str, expires_at: i64) -> StoredCode {
         client_id: "client-a".to_owned(),
         user_id: "u-1".to_owned(),
         redirect_uri: "https://app.example/cb?x='1'&y=\"2\"".to_owned(),
+        redirect_uri_given: true,
         scope: "openid profile".to_owned(),
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
         nonce: Some(EVIL.to_owned()),
