@@ -461,7 +461,10 @@ impl Store for SqlStore {
             "DELETE FROM opaque_tokens WHERE expires_at < $1",
             "DELETE FROM revoked_jtis WHERE expires_at < $1",
             "DELETE FROM interactions WHERE expires_at < $1",
-            "DELETE FROM authorization_codes WHERE expires_at < $1",
+            // A redeemed code is kept a day past its expiry, so a replay
+            // that late still finds it and revokes what it issued.
+            "DELETE FROM authorization_codes WHERE expires_at < $1 \
+             AND (redeemed_at IS NULL OR expires_at < $1 - 86400)",
             "DELETE FROM refresh_tokens WHERE expires_at < $1",
             "DELETE FROM grant_access_tokens WHERE expires_at < $1",
             "DELETE FROM grants WHERE expires_at < $1",

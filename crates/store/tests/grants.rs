@@ -451,13 +451,19 @@ async fn purge(store: &SqlStore, probe: &Probe) {
         .await;
     assert_eq!(ok(rotated, "rotate"), Rotation::Rotated);
 
+    // An expired code nobody redeemed goes at once.
+    issue_code(store, "p-code-unused", old).await;
+
     assert_eq!(ok(store.purge_expired(base).await, "nothing yet"), 0);
-    // p-i-old, p-g-old's interaction, code, grant, access and refresh
-    // tokens, p-at-short and p-rt-short.
-    assert_eq!(ok(store.purge_expired(base + 100).await, "purge"), 8);
+    // p-i-old, p-g-old's interaction, grant, access and refresh tokens,
+    // p-at-short, p-rt-short, and the unused code with its interaction.
+    assert_eq!(ok(store.purge_expired(base + 100).await, "purge"), 9);
     assert_eq!(ok(store.interaction("p-i-old").await, "i"), None);
     assert_eq!(ok(store.interaction("p-g-old-code-i").await, "i"), None);
-    assert_eq!(ok(store.code("p-g-old-code").await, "code"), None);
+    assert_eq!(ok(store.code("p-code-unused").await, "code"), None);
+    // A redeemed code stays a day past its expiry, so a late replay still
+    // finds it and revokes what it issued; then it goes too.
+    assert!(ok(store.code("p-g-old-code").await, "code").is_some());
     assert_eq!(ok(store.grant("p-g-old").await, "grant"), None);
     assert_eq!(ok(store.refresh_token("p-g-old-rt").await, "rt"), None);
     assert_eq!(ok(store.refresh_token("p-rt-short").await, "rt"), None);
@@ -472,6 +478,10 @@ async fn purge(store: &SqlStore, probe: &Probe) {
     assert_eq!(probe.access_tokens("p-g-live-at").await, 1);
     assert_eq!(probe.access_tokens("p-at-2").await, 1);
     assert_eq!(ok(store.purge_expired(base + 100).await, "again"), 0);
+    assert_eq!(ok(store.purge_expired(old + DAY - 1).await, "a day"), 6);
+    assert!(ok(store.code("p-g-old-code").await, "code").is_some());
+    ok(store.purge_expired(old + DAY + 1).await, "a day later");
+    assert_eq!(ok(store.code("p-g-old-code").await, "code"), None);
 }
 
 // ---------------------------------------------------------------- backends
