@@ -226,6 +226,14 @@ async fn a_delegated_login_app_drives_the_interaction() {
     // The interaction is over.
     let res = app.get(admin("")).send().await.unwrap();
     assert_eq!(res.status(), 409);
+    // It issued a code, so it has no error to send, whatever the URL asks.
+    let forged = format!(
+        "{}/authorize/continue?challenge={handle}&error=access_denied",
+        f.base
+    );
+    let res = browser.get(&forged).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("has not been rejected"));
 
     // A rejection reaches the client through the browser.
     let res = browser
@@ -258,6 +266,19 @@ async fn a_delegated_login_app_drives_the_interaction() {
     );
     assert_eq!(param(&back, "state").as_deref(), Some("st-123"));
     assert!(param(&back, "code").is_none());
+    // The browser gets the error the app decided, not one the URL names.
+    let forged = format!(
+        "{}/authorize/continue?challenge={handle}&error=login_required&error_description=forged",
+        f.base
+    );
+    let res = browser.get(&forged).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let back = location(&res);
+    assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
+    assert_eq!(
+        param(&back, "error_description").as_deref(),
+        Some("The user cancelled")
+    );
     assert!(
         common::audit_log()
             .lines()

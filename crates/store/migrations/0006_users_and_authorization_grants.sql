@@ -32,7 +32,10 @@ CREATE TABLE interactions (
     consented_scope  TEXT   NULL,
     created_at       BIGINT NOT NULL,
     expires_at       BIGINT NOT NULL,
-    completed_at     BIGINT NULL
+    completed_at     BIGINT NULL,
+    -- Set when a login app rejected it: the error (JSON, owned by the
+    -- server) the browser carries back to the client.
+    rejection        TEXT   NULL
 );
 
 CREATE INDEX interactions_expires_at ON interactions (expires_at);

@@ -28,6 +28,8 @@ pub struct StoredInteraction {
     pub expires_at: i64,
     /// When it ended (code issued or request refused); it is single use.
     pub completed_at: Option<i64>,
+    /// The error a rejection ended it with (JSON owned by the server).
+    pub rejection: Option<String>,
 }
 
 /// An authorization code (RFC 6749 §4.1.2), bound to its client,
@@ -176,6 +178,15 @@ pub trait GrantStore: Send + Sync {
         interaction_hash: &str,
         now: i64,
         code: Option<&StoredCode>,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends the interaction with `rejection` (the error to deliver); false,
+    /// with nothing changed, if it was already completed or is unknown.
+    async fn reject_interaction(
+        &self,
+        interaction_hash: &str,
+        now: i64,
+        rejection: &str,
     ) -> Result<bool, StoreError>;
 
     /// The scopes `user_id` has approved for `client_id`, if remembered.

@@ -98,6 +98,36 @@ async fn interactions(store: &SqlStore) {
     assert_eq!(ok(store.interaction("i-%").await, "pattern"), None);
     let read = || async { ok(store.interaction("i-1").await, "read").expect("i-1") };
 
+    // A rejection ends an interaction once, keeping the error to deliver.
+    ok(
+        store
+            .create_interaction(&interaction("i-rej", NOW + 600))
+            .await,
+        "create",
+    );
+    let why = format!(r#"{{"error":"access_denied","error_description":"{EVIL}"}}"#);
+    assert!(ok(
+        store.reject_interaction("i-rej", NOW + 5, &why).await,
+        "reject"
+    ));
+    let rejected = ok(store.interaction("i-rej").await, "read").expect("i-rej");
+    assert_eq!(
+        (rejected.completed_at, rejected.rejection),
+        (Some(NOW + 5), Some(why))
+    );
+    assert!(!ok(
+        store.reject_interaction("i-rej", NOW + 6, "{}").await,
+        "again"
+    ));
+    assert!(!ok(
+        store.complete_interaction("i-rej", NOW + 6, None).await,
+        "complete"
+    ));
+    assert!(!ok(
+        store.reject_interaction("nope", NOW, "{}").await,
+        "unknown"
+    ));
+
     // Consent needs someone signed in.
     assert!(!ok(
         store.accept_consent("i-1", "openid").await,

@@ -140,16 +140,7 @@ pub async fn continue_interaction(
     };
     let secret = browser_secret(&headers);
     let result = match form.get("error") {
-        Some(error) => {
-            rejected(
-                &server,
-                handle,
-                secret.as_deref(),
-                error,
-                form.get("error_description"),
-            )
-            .await
-        }
+        Some(_) => rejected(&server, handle, secret.as_deref()).await,
         None => {
             async {
                 let mut loaded = interaction::load(&server, handle).await?;
@@ -168,28 +159,26 @@ async fn rejected(
     server: &AuthorizationServer,
     handle: &str,
     secret: Option<&str>,
-    error: &str,
-    description: Option<&str>,
 ) -> Result<Response, InteractionError> {
     let loaded = interaction::load_any(server, handle).await?;
     loaded.check_browser(secret)?;
-    // Only a rejected (completed) interaction has an error to deliver; the
-    // values are the ones the admin API checked when it rejected.
-    if loaded.stored.completed_at.is_none() {
-        return Err(InteractionError::Internal(PageError::bad_request(
-            ErrorKind::InvalidRequest,
-            "this sign-in request has not been rejected",
-        )));
-    }
-    let kind = ErrorKind::for_rejection(error).ok_or_else(|| {
+    // Only an interaction the login app rejected has an error to deliver,
+    // and it is the one stored then: what the URL says is not trusted (an
+    // interaction that issued a code has none, whatever the URL says).
+    let not_rejected = || {
         InteractionError::Internal(PageError::bad_request(
             ErrorKind::InvalidRequest,
-            "unknown error code",
+            "this sign-in request has not been rejected",
         ))
-    })?;
-    let description = description
-        .filter(|d| valid_description(d))
-        .map(str::to_owned);
+    };
+    let stored: interaction::Rejection = loaded
+        .stored
+        .rejection
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .ok_or_else(not_rejected)?;
+    let kind = ErrorKind::for_rejection(&stored.error).ok_or_else(not_rejected)?;
+    let description = stored.error_description.filter(|d| valid_description(d));
     Ok(
         AuthorizationResponse::error(&loaded.request.target, kind, description)
             .into_http(&server.settings.issuer),

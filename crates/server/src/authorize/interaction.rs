@@ -22,6 +22,16 @@ pub const INTERACTION_TTL: i64 = 600;
 /// How long an authorization code may be redeemed.
 pub const CODE_TTL: i64 = 60;
 
+/// The error a rejected interaction ends with, stored with it so that the
+/// browser carries back exactly what the login app decided, once it ended.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Rejection {
+    /// An RFC 6749 §4.1.2.1 error code (checked when rejecting).
+    pub error: String,
+    /// Its description, if the app gave one (checked when rejecting).
+    pub error_description: Option<String>,
+}
+
 /// Why an interaction cannot go on.
 #[derive(Debug, thiserror::Error)]
 pub enum InteractionError {
@@ -165,6 +175,7 @@ pub async fn start(
             created_at: now,
             expires_at: now + INTERACTION_TTL,
             completed_at: None,
+            rejection: None,
         })
         .await?;
     audit::interaction_started(&request.client_id, &request.scopes.join(" "));
@@ -297,9 +308,19 @@ pub async fn reject(
     kind: ErrorKind,
     description: Option<String>,
 ) -> Result<AuthorizationResponse, InteractionError> {
+    let rejection = Rejection {
+        error: kind.as_str().to_owned(),
+        error_description: description.clone(),
+    };
+    let rejection = serde_json::to_string(&rejection)
+        .map_err(|e| InteractionError::Internal(PageError::internal(&e)))?;
     let completed = server
         .store
-        .complete_interaction(&interaction.stored.interaction_hash, now(server), None)
+        .reject_interaction(
+            &interaction.stored.interaction_hash,
+            now(server),
+            &rejection,
+        )
         .await?;
     if !completed {
         return Err(InteractionError::Completed);

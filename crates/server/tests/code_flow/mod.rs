@@ -95,6 +95,7 @@ pub async fn code_with(
         created_at: t,
         expires_at: t + 600,
         completed_at: None,
+        rejection: None,
     };
     store.create_interaction(&interaction).await.unwrap();
     let stored = StoredCode {

@@ -16,7 +16,8 @@ use crate::{
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 const INTERACTION_COLUMNS: &str = "interaction_hash, client_id, request, browser_hash, \
-     csrf_hash, user_id, auth_time, consented_scope, created_at, expires_at, completed_at";
+     csrf_hash, user_id, auth_time, consented_scope, created_at, expires_at, completed_at, \
+     rejection";
 const CODE_COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, redirect_uri_given, \
      scope, code_challenge, nonce, auth_time, created_at, expires_at, redeemed_at, grant_id";
 const GRANT_COLUMNS: &str = "grant_id, client_id, user_id, scope, cnf_x5t_s256, auth_time, \
@@ -141,7 +142,7 @@ impl GrantStore for SqlStore {
         let _writing = self.writing().await;
         let sql = format!(
             "INSERT INTO interactions ({INTERACTION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         );
         sqlx::query(&sql)
             .bind(i.interaction_hash.as_str())
@@ -155,6 +156,7 @@ impl GrantStore for SqlStore {
             .bind(i.created_at)
             .bind(i.expires_at)
             .bind(i.completed_at)
+            .bind(i.rejection.as_deref())
             .execute(&self.pool)
             .await
             .map(|_| ())
@@ -256,6 +258,26 @@ impl GrantStore for SqlStore {
         }
         tx.commit().await.map_err(classify)?;
         Ok(true)
+    }
+
+    async fn reject_interaction(
+        &self,
+        interaction_hash: &str,
+        now: i64,
+        rejection: &str,
+    ) -> Result<bool, StoreError> {
+        let _writing = self.writing().await;
+        let done = sqlx::query(
+            "UPDATE interactions SET completed_at = $2, rejection = $3 \
+             WHERE interaction_hash = $1 AND completed_at IS NULL",
+        )
+        .bind(interaction_hash)
+        .bind(now)
+        .bind(rejection)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn consent(&self, user_id: &str, client_id: &str) -> Result<Option<String>, StoreError> {

@@ -70,6 +70,7 @@ pub(super) fn interaction_from_row(row: &AnyRow) -> Result<StoredInteraction, St
             created_at: row.try_get("created_at")?,
             expires_at: row.try_get("expires_at")?,
             completed_at: row.try_get("completed_at")?,
+            rejection: row.try_get("rejection")?,
         })
     };
     read().map_err(classify)

@@ -69,6 +69,7 @@ pub fn interaction(hash: &str, expires_at: i64) -> StoredInteraction {
         created_at: NOW,
         expires_at,
         completed_at: None,
+        rejection: None,
     }
 }
 
