@@ -9,7 +9,8 @@ use certbound_store::{
 };
 
 use super::{
-    access_binding, invalid_grant, json_response, new_secret, presented_secret, response_body,
+    access_binding, invalid_grant, json_response, new_secret, presented_secret, refused,
+    response_body,
 };
 use crate::clients::auth::AuthenticatedClient;
 use crate::clients::parse_scope;
@@ -38,34 +39,45 @@ pub async fn grant(
         user_enabled,
     }) = server.store.code_for_redemption(&code_hash).await?
     else {
-        audit::token_refused(&client.client_id, "unknown authorization code");
-        return Err(invalid_grant(CODE_INVALID));
+        return Err(refused(
+            &client.client_id,
+            "unknown authorization code",
+            CODE_INVALID,
+        ));
     };
     // Checked before anything else: another client must learn nothing, and
     // must not be able to burn the code.
     if stored.client_id != client.client_id {
-        audit::token_refused(&client.client_id, "authorization code of another client");
-        return Err(invalid_grant(CODE_INVALID));
+        return Err(refused(
+            &client.client_id,
+            "authorization code of another client",
+            CODE_INVALID,
+        ));
     }
     if stored.redeemed_at.is_some() {
         return Err(replayed(server, &stored, now).await);
     }
     if stored.expires_at <= now {
-        audit::token_refused(&client.client_id, "authorization code expired");
-        return Err(invalid_grant("the authorization code has expired"));
+        return Err(refused(
+            &client.client_id,
+            "authorization code expired",
+            "the authorization code has expired",
+        ));
     }
     // RFC 6749 §4.1.3: repeated exactly when the authorization request had
     // it; when it was implied (one registered URI) it may be left out.
     match form.get("redirect_uri") {
         Some(given) if given != stored.redirect_uri => {
-            audit::token_refused(&client.client_id, "redirect_uri mismatch");
-            return Err(invalid_grant(
+            return Err(refused(
+                &client.client_id,
+                "redirect_uri mismatch",
                 "redirect_uri does not match the one in the authorization request",
             ));
         }
         None if stored.redirect_uri_given => {
-            audit::token_refused(&client.client_id, "redirect_uri missing");
-            return Err(invalid_grant(
+            return Err(refused(
+                &client.client_id,
+                "redirect_uri missing",
                 "redirect_uri is required: the authorization request included it",
             ));
         }
@@ -74,12 +86,18 @@ pub async fn grant(
     let challenge = CodeChallenge::from_stored(&stored.code_challenge)
         .map_err(|e| OAuthError::internal(&format!("stored code_challenge: {e}")))?;
     if let Err(e) = challenge.verify(form.get("code_verifier")) {
-        audit::token_refused(&client.client_id, "PKCE verification failed");
-        return Err(invalid_grant(e.to_string()));
+        return Err(refused(
+            &client.client_id,
+            "PKCE verification failed",
+            e.to_string(),
+        ));
     }
     if !user_enabled {
-        audit::token_refused(&client.client_id, "user disabled or removed");
-        return Err(invalid_grant("the user's account is disabled or removed"));
+        return Err(refused(
+            &client.client_id,
+            "user disabled or removed",
+            "the user's account is disabled or removed",
+        ));
     }
     let scopes = parse_scope(&stored.scope).map_err(|e| OAuthError::internal(&e))?;
     let binding = access_binding(caller)?;

@@ -70,6 +70,12 @@ fn invalid_grant(description: impl Into<Cow<'static, str>>) -> OAuthError {
     OAuthError::bad_request(ErrorCode::InvalidGrant, description)
 }
 
+/// `invalid_grant` with `description`, audited with the real `reason`.
+fn refused(client_id: &str, reason: &str, description: impl Into<Cow<'static, str>>) -> OAuthError {
+    audit::token_refused(client_id, reason);
+    invalid_grant(description)
+}
+
 /// Longest code or refresh token we look up; ours are 43 characters.
 const MAX_SECRET_LEN: usize = 512;
 

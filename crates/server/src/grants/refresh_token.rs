@@ -13,7 +13,7 @@ use certbound_store::{
 
 use super::{
     access_binding, invalid_grant, json_response, narrowed_scope, new_secret, presented_secret,
-    response_body, sealed,
+    refused, response_body, sealed,
 };
 use crate::clients::auth::AuthenticatedClient;
 use crate::clients::parse_scope;
@@ -46,20 +46,32 @@ pub async fn grant(
         user_enabled,
     }) = server.store.refresh_token_grant(&hash).await?
     else {
-        audit::token_refused(&client.client_id, "unknown refresh token");
-        return Err(invalid_grant(TOKEN_INVALID));
+        return Err(refused(
+            &client.client_id,
+            "unknown refresh token",
+            TOKEN_INVALID,
+        ));
     };
     if grant.client_id != client.client_id {
-        audit::token_refused(&client.client_id, "refresh token of another client");
-        return Err(invalid_grant(TOKEN_INVALID));
+        return Err(refused(
+            &client.client_id,
+            "refresh token of another client",
+            TOKEN_INVALID,
+        ));
     }
     if grant.revoked_at.is_some() {
-        audit::token_refused(&client.client_id, "refresh token of a revoked grant");
-        return Err(invalid_grant(TOKEN_INVALID));
+        return Err(refused(
+            &client.client_id,
+            "refresh token of a revoked grant",
+            TOKEN_INVALID,
+        ));
     }
     if stored.expires_at <= now || grant.expires_at <= now {
-        audit::token_refused(&client.client_id, "refresh token expired");
-        return Err(invalid_grant("the refresh token has expired"));
+        return Err(refused(
+            &client.client_id,
+            "refresh token expired",
+            "the refresh token has expired",
+        ));
     }
     if let Some(bound) = &grant.cnf_x5t_s256 {
         let presented = caller
@@ -67,19 +79,20 @@ pub async fn grant(
             .as_ref()
             .map(|c| c.thumbprint().to_string());
         if presented.as_deref() != Some(bound.as_str()) {
-            audit::token_refused(
+            return Err(refused(
                 &client.client_id,
                 "refresh token bound to another certificate",
-            );
-            return Err(invalid_grant(
                 "this refresh token is bound to a client certificate: refresh over mTLS with the certificate it was issued to",
             ));
         }
     }
     // Before the reuse path too: a disabled user's grace response stays sealed.
     if !user_enabled {
-        audit::token_refused(&client.client_id, "user disabled or removed");
-        return Err(invalid_grant("the user's account is disabled or removed"));
+        return Err(refused(
+            &client.client_id,
+            "user disabled or removed",
+            "the user's account is disabled or removed",
+        ));
     }
     if stored.rotated_at.is_some() {
         return reused(server, &stored, &grant, token, now).await;
