@@ -108,23 +108,31 @@ pub async fn login_page(
             let next = interaction::next(&server, &mut interaction).await?;
             return Ok(step_response(&server, &interaction, next));
         }
-        let origin = policy_origin(&interaction);
-        Ok::<_, PageError>(html::render(
-            StatusCode::OK,
+        Ok::<_, PageError>(form_page(
+            &interaction,
             &LoginPage {
                 challenge: &interaction.handle,
                 csrf: &interaction.csrf_token(&secret),
                 client_name: interaction.client_name(),
                 failed: form.get("failed").is_some(),
             },
-            Policy {
-                form_origin: origin.as_deref(),
-                form_post_script: false,
-            },
         ))
     }
     .await;
     result.unwrap_or_else(|e| error_page(&e))
+}
+
+/// A page with this interaction's forms, its CSP allowing them.
+fn form_page(interaction: &Interaction, page: &impl askama::Template) -> Response {
+    let origin = policy_origin(interaction);
+    html::render(
+        StatusCode::OK,
+        page,
+        Policy {
+            form_origin: origin.as_deref(),
+            form_post_script: false,
+        },
+    )
 }
 
 /// `POST /authorize/login`.
@@ -216,9 +224,8 @@ pub async fn consent_page(
             .as_ref()
             .map(|u| u.display_name.clone().unwrap_or_else(|| u.username.clone()))
             .ok_or(InteractionError::NotLoggedIn)?;
-        let origin = policy_origin(&interaction);
-        Ok::<_, PageError>(html::render(
-            StatusCode::OK,
+        Ok::<_, PageError>(form_page(
+            &interaction,
             &ConsentPage {
                 challenge: &interaction.handle,
                 csrf: &interaction.csrf_token(&secret),
@@ -226,10 +233,6 @@ pub async fn consent_page(
                 logo_uri: interaction.client.metadata.logo_uri.as_deref(),
                 scopes: &interaction.request.scopes,
                 user_name: &user_name,
-            },
-            Policy {
-                form_origin: origin.as_deref(),
-                form_post_script: false,
             },
         ))
     }
