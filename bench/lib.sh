@@ -1,5 +1,10 @@
 # Shared by bench/run.sh and bench/ab.sh (sourced, not run).
 
+# The key-encryption key the benchmarked servers seal their signing keys
+# under, from the environment: an older binary (bench/ab.sh) ignores it.
+CERTBOUND_KEK=${CERTBOUND_KEK:-$(python3 -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))')}
+export CERTBOUND_KEK
+
 # A free TCP port on 127.0.0.1.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -492,8 +492,7 @@ async fn a_key_the_reachable_as_does_not_publish_is_401() {
             .map_or(0, |d| d.as_secs()),
     )
     .unwrap_or_default();
-    let key = certbound_server::keys::generate_key(certbound_server::keys::SigningAlg::Es256, now)
-        .expect("key");
+    let key = certbound_jose::generate(jsonwebtoken::Algorithm::ES256).expect("key");
     let signer = certbound_jose::JwsSigner::from_pkcs8_pem(
         jsonwebtoken::Algorithm::ES256,
         key.private_key_pem.as_bytes(),
@@ -596,9 +595,7 @@ async fn the_server_and_the_guard_give_the_same_verdicts() {
         parts[1] = other.split('.').nth(1).unwrap_or_default().to_owned();
         parts.join(".")
     };
-    let stranger =
-        certbound_server::keys::generate_key(certbound_server::keys::SigningAlg::Es256, now)
-            .expect("key");
+    let stranger = certbound_jose::generate(jsonwebtoken::Algorithm::ES256).expect("key");
     let stranger = JwsSigner::from_pkcs8_pem(
         jsonwebtoken::Algorithm::ES256,
         stranger.private_key_pem.as_bytes(),

@@ -3,7 +3,7 @@
 //! levels: `CERTBOUND_STORAGE__URL`, `CERTBOUND_LISTENERS__MTLS__ADDR`),
 //! validated at start with errors that name the key and the fix.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use certbound_tls::{
     ConfigSource, ListenerKind, ListenerSettings, TlsError, TlsFiles, check_public_url,
@@ -151,11 +151,42 @@ pub struct KeysConfig {
     /// How long an instance trusts its cached key set before re-reading it
     /// (keys rotated by another process appear within this time).
     pub cache_seconds: u64,
+    /// The key-encryption key the signing keys are sealed under (relative
+    /// to the config file); or `CERTBOUND_KEK` holds the key itself.
+    pub kek_file: Option<PathBuf>,
+    /// Earlier KEKs, still accepted for opening keys during a KEK rotation
+    /// until `certbound keys rewrap` has resealed them.
+    pub previous_kek_files: Vec<PathBuf>,
+    /// `CERTBOUND_KEK` as the config was loaded, never from the file.
+    #[serde(skip)]
+    kek_from_env: Option<KekText>,
+}
+
+impl KeysConfig {
+    /// The KEK given in `CERTBOUND_KEK` when the config was loaded.
+    pub fn kek_from_env(&self) -> Option<&str> {
+        self.kek_from_env.as_ref().map(|t| t.0.as_str())
+    }
+}
+
+/// A KEK's text, kept out of `Debug` output.
+#[derive(Clone)]
+struct KekText(String);
+
+impl std::fmt::Debug for KekText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KekText(..)")
+    }
 }
 
 impl Default for KeysConfig {
     fn default() -> Self {
-        Self { cache_seconds: 10 }
+        Self {
+            cache_seconds: 10,
+            kek_file: None,
+            previous_kek_files: Vec::new(),
+            kek_from_env: None,
+        }
     }
 }
 
@@ -190,7 +221,12 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         // Only names that start with a config section are overrides;
-        // CERTBOUND_LOG (the log filter) and others are not config.
+        // CERTBOUND_LOG (the log filter), CERTBOUND_KEK and others are not.
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let kek_from_env = env
+            .iter()
+            .find(|(name, _)| name == crate::kek::KEK_ENV)
+            .map(|(_, value)| KekText(value.clone()));
         let mut source = ConfigSource::parse(text, path, ENV_PREFIX, &TOP_LEVEL_KEYS, env)?;
         name_listener_modes(&mut source.table).map_err(|(key, m)| source.key_error(key, m))?;
         let table = std::mem::take(&mut source.table);
@@ -199,6 +235,7 @@ impl Config {
         config
             .validate()
             .map_err(|(key, m)| source.key_error(key, m))?;
+        config.keys.kek_from_env = kek_from_env;
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
         Ok(config)
@@ -273,6 +310,12 @@ impl Config {
 
     fn resolve_paths(&mut self, base: &Path) {
         self.tls.resolve_paths(base);
+        let keys = &mut self.keys;
+        for file in keys.kek_file.iter_mut().chain(&mut keys.previous_kek_files) {
+            if file.is_relative() {
+                *file = base.join(&*file);
+            }
+        }
         if let Some(rest) = self.storage.url.strip_prefix("sqlite://") {
             let (file, query) = rest
                 .split_once('?')
@@ -337,6 +380,11 @@ addr = "{mtls_addr}"
 [tokens]
 access_token_ttl = 300
 signing_alg = "ES256"
+
+[keys]
+# Signing keys are stored sealed under this key-encryption key: keep it
+# apart from database backups.
+kek_file = "kek"
 
 [clients]
 allow_client_secret = true

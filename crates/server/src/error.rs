@@ -30,6 +30,10 @@ pub enum ServerError {
     /// A signing key could not be made, read or used.
     #[error("signing key: {0}")]
     Key(String),
+    /// The key-encryption key is missing or unreadable, or does not open a
+    /// stored signing key.
+    #[error("key-encryption key: {0}")]
+    KeyEncryption(String),
     /// A stored client record is unreadable (corrupt database or a bug).
     #[error("client {client_id}: stored metadata is invalid: {reason}")]
     CorruptClient {

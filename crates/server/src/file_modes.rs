@@ -20,6 +20,10 @@ pub fn secret_files(config: &Config, config_path: &Path) -> Vec<(&'static str, P
     if let Some(key) = &config.tls.key {
         files.push(("TLS private key", key.clone()));
     }
+    let keys = &config.keys;
+    for kek in keys.kek_file.iter().chain(&keys.previous_kek_files) {
+        files.push(("key-encryption key", kek.clone()));
+    }
     if let Some(db) = certbound_store::sqlite_file(&config.storage.url) {
         for suffix in ["-wal", "-shm"] {
             let mut name = db.clone().into_os_string();

@@ -21,6 +21,7 @@ use tokio::sync::Mutex;
 use tracing::{info, warn};
 
 use crate::ServerError;
+use crate::kek::KeyEncryption;
 
 /// JWS algorithms certbound signs access tokens with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -69,16 +70,24 @@ impl SigningAlg {
     pub const ALL: [Algorithm; 3] = [Algorithm::ES256, Algorithm::PS256, Algorithm::EdDSA];
 }
 
-/// Generates a new key; `kid` is the RFC 7638 JWK thumbprint.
-pub fn generate_key(alg: SigningAlg, now: i64) -> Result<StoredSigningKey, ServerError> {
+/// Generates a new key, its private half sealed under the current KEK;
+/// `kid` is the RFC 7638 JWK thumbprint.
+pub fn generate_key(
+    alg: SigningAlg,
+    now: i64,
+    kek: &KeyEncryption,
+) -> Result<StoredSigningKey, ServerError> {
     let key = certbound_jose::generate(alg.jwt_algorithm())
         .map_err(|e| ServerError::Key(format!("generating a signing key: {e}")))?;
     let public_jwk = serde_json::to_string(&key.public_jwk)
         .map_err(|e| ServerError::Key(format!("serialising the public JWK: {e}")))?;
+    let (private_key, kek_id) =
+        kek.seal_private_key(&key.kid, alg.as_str(), &key.private_key_pem)?;
     Ok(StoredSigningKey {
         kid: key.kid,
         alg: alg.as_str().into(),
-        private_key_pem: key.private_key_pem,
+        private_key,
+        kek_id: Some(kek_id),
         public_jwk,
         created_at: now,
         retired_at: None,
@@ -109,8 +118,13 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    /// Builds from stored keys (newest first), publishing those still needed at `now`.
-    pub fn from_stored(keys: &[StoredSigningKey], now: i64) -> Result<Self, ServerError> {
+    /// Builds from stored keys (newest first), publishing those still needed
+    /// at `now`; the active key's private half is opened with `kek`.
+    pub fn from_stored(
+        keys: &[StoredSigningKey],
+        now: i64,
+        kek: &KeyEncryption,
+    ) -> Result<Self, ServerError> {
         // Every jsonwebtoken call in the server uses a key built here.
         certbound_jose::install();
         let active = keys
@@ -118,13 +132,13 @@ impl KeySet {
             .find(|k| k.retired_at.is_none())
             .ok_or_else(|| ServerError::Key("no active signing key in the store".into()))?;
         let alg = stored_alg(active)?;
-        let signer = JwsSigner::from_pkcs8_pem(
-            alg.jwt_algorithm(),
-            active.private_key_pem.as_bytes(),
-            active.kid.as_str(),
-        )
-        .and_then(|s| s.with_typ(ACCESS_TOKEN_TYP))
-        .map_err(|e| ServerError::Key(format!("stored key {} is unreadable: {e}", active.kid)))?;
+        let pem = kek.open_private_key(active)?;
+        let signer =
+            JwsSigner::from_pkcs8_pem(alg.jwt_algorithm(), pem.as_bytes(), active.kid.as_str())
+                .and_then(|s| s.with_typ(ACCESS_TOKEN_TYP))
+                .map_err(|e| {
+                    ServerError::Key(format!("stored key {} is unreadable: {e}", active.kid))
+                })?;
         let mut verifiers = HashMap::new();
         let mut published = Vec::new();
         for key in keys {
@@ -205,6 +219,7 @@ pub struct KeyUse {
 /// instance's use of the active key.
 pub struct StoredKeys {
     store: Arc<dyn Store>,
+    kek: Arc<KeyEncryption>,
     clock: Arc<dyn Clock>,
     usage: KeyUse,
     /// The active `kid` whose use this instance has recorded: the store is
@@ -242,7 +257,7 @@ impl KeySource for StoredKeys {
             .signing_keys()
             .await
             .map_err(|e| JoseError::KeysUnavailable(e.to_string()))?;
-        let set = KeySet::from_stored(&keys, self.clock.unix_seconds())
+        let set = KeySet::from_stored(&keys, self.clock.unix_seconds(), &self.kek)
             .map_err(|e| JoseError::KeysUnavailable(e.to_string()))?;
         self.record_use(&set.active.kid).await;
         Ok(set)
@@ -260,37 +275,47 @@ const UNKNOWN_KID_REFETCH: Duration = Duration::from_secs(1);
 
 impl KeyCache {
     /// Loads the key set, creating the first key if the store has none.
+    /// Nothing is written when `kek` cannot open the active key.
     pub async fn open(
         store: Arc<dyn Store>,
+        kek: Arc<KeyEncryption>,
         alg: SigningAlg,
         max_age: Duration,
         usage: KeyUse,
     ) -> Result<Self, ServerError> {
-        Self::open_with_clock(store, alg, max_age, usage, Arc::new(SystemClock)).await
+        Self::open_with_clock(store, kek, alg, max_age, usage, Arc::new(SystemClock)).await
     }
 
     /// [`KeyCache::open`] reading time from `clock`.
     pub async fn open_with_clock(
         store: Arc<dyn Store>,
+        kek: Arc<KeyEncryption>,
         alg: SigningAlg,
         max_age: Duration,
         usage: KeyUse,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ServerError> {
         let now = clock.unix_seconds();
-        if !store
-            .signing_keys()
-            .await?
+        let stored = store.signing_keys().await?;
+        let unsealed: Vec<&str> = stored
             .iter()
-            .any(|k| k.retired_at.is_none())
-        {
-            let key = generate_key(alg, now)?;
+            .filter(|k| k.kek_id.is_none())
+            .map(|k| k.kid.as_str())
+            .collect();
+        if !unsealed.is_empty() {
+            warn!(
+                kids = ?unsealed,
+                "signing keys stored unsealed by an earlier version: run `certbound keys rewrap` to seal them under the key-encryption key"
+            );
+        }
+        if !stored.iter().any(|k| k.retired_at.is_none()) {
+            let key = generate_key(alg, now, &kek)?;
             // Another instance may win the race; its key is just as good.
             if store.insert_first_signing_key(&key).await? {
                 info!(target: "certbound::audit", event = "signing_key_created", kid = %key.kid, alg = %key.alg);
             }
         }
-        let set = KeySet::from_stored(&store.signing_keys().await?, now)?;
+        let set = KeySet::from_stored(&store.signing_keys().await?, now, &kek)?;
         // Recorded before the first token is signed: a start that cannot
         // record fails rather than sign tokens a rotation may outrun.
         store
@@ -298,6 +323,7 @@ impl KeyCache {
             .await?;
         let source = StoredKeys {
             store,
+            kek,
             clock: Arc::clone(&clock),
             usage,
             recorded: Mutex::new(Some(set.active.kid.clone())),
@@ -310,6 +336,11 @@ impl KeyCache {
         Ok(Self {
             cache: KeySetCache::with_set(source, policy, clock, set),
         })
+    }
+
+    /// The KEKs the keys are sealed under.
+    pub fn key_encryption(&self) -> &KeyEncryption {
+        &self.cache.source().kek
     }
 
     /// The clock the key set and the token checks read.
@@ -377,11 +408,12 @@ fn is_published(key: &StoredSigningKey, now: i64) -> bool {
 /// the last token it signed has expired, plus [`ROTATION_MARGIN_SECONDS`].
 pub async fn rotate(
     store: &dyn Store,
+    kek: &KeyEncryption,
     alg: SigningAlg,
     publish_for: i64,
 ) -> Result<StoredSigningKey, ServerError> {
     let now = crate::now();
-    let key = generate_key(alg, now)?;
+    let key = generate_key(alg, now, kek)?;
     store
         .rotate_signing_key(&key, now, now + publish_for, ROTATION_MARGIN_SECONDS)
         .await?;
@@ -395,9 +427,13 @@ mod tests {
 
     #[test]
     fn every_algorithm_signs_and_verifies() {
+        let (kek, _) = crate::kek::KeyEncryptionKey::generate().unwrap_or_else(|e| panic!("{e}"));
+        let kek = KeyEncryption::new(kek, vec![]);
         for alg in [SigningAlg::Es256, SigningAlg::EdDsa, SigningAlg::Ps256] {
-            let key = generate_key(alg, 1).unwrap_or_else(|e| panic!("{e}"));
-            let set = KeySet::from_stored(std::slice::from_ref(&key), 1)
+            let key = generate_key(alg, 1, &kek).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(key.kek_id.as_deref(), Some(kek.current_id()));
+            assert!(!key.private_key.contains("PRIVATE KEY"));
+            let set = KeySet::from_stored(std::slice::from_ref(&key), 1, &kek)
                 .unwrap_or_else(|e| panic!("{e}"));
             let token = set
                 .active

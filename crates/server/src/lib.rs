@@ -2,6 +2,7 @@
 //! authentication and certificate-bound access tokens, as an axum router you
 //! can serve with [`start`] or embed with [`endpoints::router`].
 
+mod aead;
 pub mod audit;
 pub mod authorize;
 pub mod clients;
@@ -11,6 +12,7 @@ mod error;
 pub mod file_modes;
 pub mod form;
 pub mod grants;
+pub mod kek;
 pub mod keys;
 mod run;
 pub mod tokens;

@@ -16,6 +16,7 @@ use tracing::info;
 
 use crate::authorize::{Backoff, FrontChannel};
 use crate::clients::ClientCache;
+use crate::kek::KeyEncryption;
 use crate::keys::{KeyCache, KeyUse};
 use crate::{AuthorizationServer, Config, ServerError, Settings, endpoints};
 
@@ -125,14 +126,17 @@ pub async fn start_with_clock(
     config: Config,
     clock: Arc<dyn Clock>,
 ) -> Result<RunningServer, ServerError> {
+    // Before the database is touched: a missing or unreadable KEK changes nothing.
+    let kek = Arc::new(KeyEncryption::from_config(&config.keys)?);
     let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&config.storage.url).await?);
-    start_with_store(config, store, clock).await
+    start_with_store(config, store, kek, clock).await
 }
 
-/// As [`start_with_clock`], with an already-open store.
+/// As [`start_with_clock`], with an already-open store and the KEKs read.
 pub async fn start_with_store(
     config: Config,
     store: Arc<dyn Store>,
+    kek: Arc<KeyEncryption>,
     clock: Arc<dyn Clock>,
 ) -> Result<RunningServer, ServerError> {
     // jsonwebtoken's crypto is ring's, installed before any token is touched.
@@ -210,6 +214,7 @@ pub async fn start_with_store(
     let ttl = i64::try_from(config.tokens.access_token_ttl).unwrap_or(300);
     let keys = KeyCache::open_with_clock(
         Arc::clone(&store),
+        kek,
         config.tokens.signing_alg,
         Duration::from_secs(config.keys.cache_seconds),
         KeyUse {

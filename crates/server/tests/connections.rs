@@ -31,11 +31,12 @@ async fn listener_limits_from_file_and_environment_take_effect() {
     let pki = TestPki::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let toml = format!(
-        "[storage]\nurl = \"{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[listeners.limits]\nheader_read_timeout_secs = 1\nmax_connections_per_ip = 3\n",
+        "[storage]\nurl = \"{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[listeners.limits]\nheader_read_timeout_secs = 1\nmax_connections_per_ip = 3\n[keys]\nkek_file = \"{}\"\n",
         certbound_testkit::sqlite_url(dir.path()),
         pki.dir().join("server.pem").display(),
         pki.dir().join("server.key").display(),
         pki.ca_path().display(),
+        pki.kek_path().display(),
     );
     let env = vec![(
         "CERTBOUND_LISTENERS__LIMITS__BODY_READ_TIMEOUT_SECS".to_owned(),

@@ -159,6 +159,7 @@ async fn rotation(backend: Backend) {
     let store = server.running().server.store.clone();
     let new = certbound_server::keys::rotate(
         store.as_ref(),
+        server.running().server.keys.key_encryption(),
         certbound_server::keys::SigningAlg::Es256,
         600,
     )

@@ -51,6 +51,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A signing key changed while it was being resealed (another rewrap
+    /// ran at the same time); nothing was written.
+    #[error(
+        "signing key {kid} changed while it was being resealed; nothing was written, run it again"
+    )]
+    KeyChanged {
+        /// The key.
+        kid: String,
+    },
     /// Any other database error (a bug or a corrupted database).
     #[error("database error: {source}")]
     Database {

@@ -19,7 +19,7 @@ pub use grants::{
     CodeRedemption, GrantAccessToken, GrantStore, RefreshTokenGrant, Rotation, StoredCode,
     StoredGrant, StoredInteraction, StoredRefreshToken,
 };
-pub use records::{RevokedJti, StoredClient, StoredSigningKey, StoredToken};
+pub use records::{ResealedKey, RevokedJti, StoredClient, StoredSigningKey, StoredToken};
 pub use sql::SqlStore;
 pub use users::{StoredUser, UserStore};
 
@@ -60,6 +60,16 @@ pub trait Store: UserStore + GrantStore + Send + Sync + 'static {
         publish_until: i64,
         margin: i64,
     ) -> Result<(), StoreError>;
+    /// In one transaction, replaces the sealed private key (and its KEK id)
+    /// of each key in `resealed`, each only if its stored value is still the
+    /// one it was resealed from; otherwise nothing is written and the result
+    /// is [`StoreError::KeyChanged`]. Returns how many keys were written.
+    async fn reseal_signing_keys(&self, resealed: &[ResealedKey]) -> Result<u64, StoreError>;
+    /// Rewrites the signing-key table so values [`Store::reseal_signing_keys`]
+    /// replaced do not linger in the database's files (SQLite: `VACUUM` and
+    /// a truncating WAL checkpoint; PostgreSQL: `VACUUM FULL` of the table,
+    /// though its WAL archive and older backups keep what they hold).
+    async fn compact_signing_keys(&self) -> Result<(), StoreError>;
     /// Raises the key's recorded `max_token_ttl` and `max_signing_lag` to at
     /// least these values (never lowers them; writes nothing if they are
     /// already that high). Called once per key an instance loads, never per token.

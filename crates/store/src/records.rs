@@ -13,6 +13,20 @@ pub struct StoredClient {
     pub created_at: i64,
 }
 
+/// A signing key's private key sealed anew (`certbound keys rewrap`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResealedKey {
+    /// The key.
+    pub kid: String,
+    /// The stored `private_key` it was resealed from: the write happens only
+    /// if that is still what the store holds.
+    pub replaces: String,
+    /// The new sealed private key.
+    pub private_key: String,
+    /// The key-encryption key it is sealed under.
+    pub kek_id: String,
+}
+
 /// A token-signing key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSigningKey {
@@ -20,8 +34,12 @@ pub struct StoredSigningKey {
     pub kid: String,
     /// JWS `alg` (`ES256`, `PS256`, `EdDSA`).
     pub alg: String,
-    /// PKCS#8 private key, PEM.
-    pub private_key_pem: String,
+    /// The PKCS#8 private key (PEM), sealed under the key-encryption key
+    /// `kek_id` names; the PEM itself where `kek_id` is `None` (a key an
+    /// earlier version stored unsealed).
+    pub private_key: String,
+    /// Id of the key-encryption key `private_key` is sealed under.
+    pub kek_id: Option<String>,
     /// The public JWK as JSON, as published at `/jwks`.
     pub public_jwk: String,
     /// Creation time.

@@ -22,7 +22,9 @@ use errors::{classify, connect_error, migrate_error};
 use rows::{client_from_row, key_from_row, token_from_row};
 use url::{Backend, parse_url};
 
-use crate::{RevokedJti, Store, StoreError, StoredClient, StoredSigningKey, StoredToken, Taken};
+use crate::{
+    ResealedKey, RevokedJti, Store, StoreError, StoredClient, StoredSigningKey, StoredToken, Taken,
+};
 
 /// The embedded schema (`crates/store/migrations`), identical on both engines.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -50,15 +52,15 @@ const SQLITE_PRAGMAS: [&str; 3] = [
 ];
 
 const CLIENT_COLUMNS: &str = "client_id, metadata, secret_hash, created_at";
-const KEY_COLUMNS: &str = "kid, alg, private_key_pem, public_jwk, created_at, retired_at, \
+const KEY_COLUMNS: &str = "kid, alg, private_key, kek_id, public_jwk, created_at, retired_at, \
      publish_until, max_token_ttl, max_signing_lag";
 const TOKEN_COLUMNS: &str = "token_hash, jti, client_id, subject, scope, audience, \
      cnf_x5t_s256, issued_at, expires_at, revoked_at";
 
 /// Inserts a key as the active one; `retired_at`/`publish_until` are NULL.
 const INSERT_ACTIVE_KEY: &str = "INSERT INTO signing_keys \
-     (kid, alg, private_key_pem, public_jwk, created_at, retired_at, publish_until) \
-     VALUES ($1, $2, $3, $4, $5, NULL, NULL)";
+     (kid, alg, private_key, kek_id, public_jwk, created_at, retired_at, publish_until) \
+     VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)";
 
 /// The [`Store`] on SQLite or PostgreSQL; cloning shares the connection pool.
 #[derive(Debug, Clone)]
@@ -334,6 +336,51 @@ impl Store for SqlStore {
         tx.commit().await.map_err(classify)
     }
 
+    async fn reseal_signing_keys(&self, resealed: &[ResealedKey]) -> Result<u64, StoreError> {
+        let _writing = self.writing().await;
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        for key in resealed {
+            // Compare-and-set on the sealed value: a concurrent rewrap or
+            // rotation makes this one write nothing rather than clobber it.
+            let done = sqlx::query(
+                "UPDATE signing_keys SET private_key = $1, kek_id = $2 \
+                 WHERE kid = $3 AND private_key = $4",
+            )
+            .bind(key.private_key.as_str())
+            .bind(key.kek_id.as_str())
+            .bind(key.kid.as_str())
+            .bind(key.replaces.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+            if done.rows_affected() != 1 {
+                // Dropping `tx` rolls back what this call already wrote.
+                return Err(StoreError::KeyChanged {
+                    kid: key.kid.clone(),
+                });
+            }
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(u64::try_from(resealed.len()).unwrap_or(u64::MAX))
+    }
+
+    async fn compact_signing_keys(&self) -> Result<(), StoreError> {
+        let _writing = self.writing().await;
+        let statements: &[&str] = match self.backend {
+            Backend::Sqlite | Backend::SqliteMemory => {
+                &["VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"]
+            }
+            Backend::Postgres => &["VACUUM FULL signing_keys"],
+        };
+        for sql in statements {
+            sqlx::query(sql)
+                .execute(&self.pool)
+                .await
+                .map_err(classify)?;
+        }
+        Ok(())
+    }
+
     async fn record_key_use(
         &self,
         kid: &str,
@@ -486,7 +533,7 @@ impl Store for SqlStore {
     }
 }
 
-/// Binds `$1..$5` of [`INSERT_ACTIVE_KEY`].
+/// Binds `$1..$6` of [`INSERT_ACTIVE_KEY`].
 fn bind_key<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     key: &'q StoredSigningKey,
@@ -494,7 +541,8 @@ fn bind_key<'q>(
     query
         .bind(key.kid.as_str())
         .bind(key.alg.as_str())
-        .bind(key.private_key_pem.as_str())
+        .bind(key.private_key.as_str())
+        .bind(key.kek_id.as_deref())
         .bind(key.public_jwk.as_str())
         .bind(key.created_at)
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use certbound_store::{
-    SqlStore, Store, StoreError, StoredClient, StoredSigningKey, StoredToken, Taken,
+    ResealedKey, SqlStore, Store, StoreError, StoredClient, StoredSigningKey, StoredToken, Taken,
 };
 use certbound_testkit::{TestPostgres, sqlite_url};
 
@@ -47,7 +47,8 @@ fn key(kid: &str, created_at: i64) -> StoredSigningKey {
     StoredSigningKey {
         kid: kid.to_owned(),
         alg: "ES256".to_owned(),
-        private_key_pem: format!("-----BEGIN PRIVATE KEY-----\n{kid}\n-----END PRIVATE KEY-----\n"),
+        private_key: format!("sealed:{kid}"),
+        kek_id: Some("kek-a".to_owned()),
         public_jwk: format!(r#"{{"kty":"EC","kid":"{kid}"}}"#),
         created_at,
         retired_at: None,
@@ -87,6 +88,46 @@ async fn suite(store: &SqlStore) {
     jti_revocation(store).await;
     purge(store).await;
     key_use(store).await;
+    resealing(store).await;
+}
+
+/// After `key_use`: every key resealed at once, or none when one changed.
+async fn resealing(store: &SqlStore) {
+    let before = ok(store.signing_keys().await, "keys before reseal");
+    let resealed = |k: &StoredSigningKey, replaces: &str| ResealedKey {
+        kid: k.kid.clone(),
+        replaces: replaces.to_owned(),
+        private_key: format!("resealed:{}", k.kid),
+        kek_id: "kek-b".to_owned(),
+    };
+    // One entry names a value the store no longer holds: nothing is written.
+    let mut stale: Vec<ResealedKey> = before.iter().map(|k| resealed(k, &k.private_key)).collect();
+    stale.push(resealed(&before[0], "sealed:someone-else"));
+    match store.reseal_signing_keys(&stale).await {
+        Err(StoreError::KeyChanged { kid }) => assert_eq!(kid, before[0].kid),
+        other => panic!("reseal over a changed key: expected KeyChanged, got {other:?}"),
+    }
+    assert_eq!(
+        ok(store.signing_keys().await, "keys after refused reseal"),
+        before
+    );
+
+    let all: Vec<ResealedKey> = before.iter().map(|k| resealed(k, &k.private_key)).collect();
+    assert_eq!(
+        ok(store.reseal_signing_keys(&all).await, "reseal"),
+        before.len() as u64
+    );
+    let after = ok(store.signing_keys().await, "keys after reseal");
+    assert_eq!(kids(&after), kids(&before));
+    for (a, b) in after.iter().zip(&before) {
+        assert_eq!(a.private_key, format!("resealed:{}", b.kid));
+        assert_eq!(a.kek_id.as_deref(), Some("kek-b"));
+        // Only the sealed key and its KEK id change.
+        assert_eq!(
+            (&a.public_jwk, a.created_at, a.retired_at),
+            (&b.public_jwk, b.created_at, b.retired_at)
+        );
+    }
 }
 
 /// After `purge`: k5 is the only key, active.
@@ -229,7 +270,7 @@ async fn signing_keys(store: &SqlStore) {
         (keys[1].retired_at, keys[1].publish_until),
         (Some(NOW + HOUR), Some(NOW + 2 * HOUR))
     );
-    assert_eq!(keys[1].private_key_pem, k1.private_key_pem);
+    assert_eq!(keys[1].private_key, k1.private_key);
     // Still exactly one active key, so a "first" key is still refused.
     assert!(!ok(
         store.insert_first_signing_key(&key("k4", NOW)).await,

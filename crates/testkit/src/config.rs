@@ -5,11 +5,12 @@ use crate::TestPki;
 
 /// An authorization-server config: `storage` as the store URL, the PKI's
 /// server certificate and client CA, the `listeners` sections given, no key
-/// cache (so tests see key changes at once), then `extra`.
+/// cache (so tests see key changes at once), the PKI's KEK, then `extra`.
 pub fn as_toml(pki: &TestPki, storage: &str, listeners: &str, extra: &str) -> String {
     format!(
         "[storage]\nurl = \"{storage}\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\n\
-         {listeners}\n[keys]\ncache_seconds = 0\n{extra}\n",
+         {listeners}\n[keys]\ncache_seconds = 0\nkek_file = \"{kek}\"\n{extra}\n",
+        kek = pki.kek_path().display(),
         cert = pki.dir().join(certbound_pki::SERVER_CERT).display(),
         key = pki.dir().join(certbound_pki::SERVER_KEY).display(),
         ca = pki.ca_path().display(),

@@ -40,6 +40,27 @@ pub use jwt::{jwt_claims, jwt_header};
 pub use listener::mtls_mode;
 pub use raw::{assert_closed_unanswered, connect_tls, hold_connections, wait_closed};
 
+/// The KEK file in a [`TestPki`]'s directory.
+const KEK_FILE: &str = "kek";
+
+/// Writes a new KEK (32 random bytes, base64url: what `certbound keys
+/// new-kek` writes) to `path`, owner-only.
+pub fn write_kek(path: &Path) {
+    use base64::Engine;
+    use ring::rand::SecureRandom;
+    use std::os::unix::fs::PermissionsExt;
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("random bytes");
+    std::fs::write(
+        path,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+    )
+    .expect("write the KEK");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod the KEK");
+}
+
 /// A CA, a loopback server certificate and any client certificates a test
 /// asks for, written to a temporary directory removed on drop.
 pub struct TestPki {
@@ -72,7 +93,13 @@ impl TestPki {
         certbound_pki::init_dir(dir.path(), KeyAlgorithm::EcdsaP256, WriteMode::CreateNew)
             .expect("pki init");
         let ca = certbound_pki::load_ca(dir.path()).expect("load CA");
+        write_kek(&dir.path().join(KEK_FILE));
         Self { dir, ca }
+    }
+
+    /// The key-encryption key file (`kek`), made with the PKI.
+    pub fn kek_path(&self) -> PathBuf {
+        self.dir().join(KEK_FILE)
     }
 
     /// The directory holding every file.

@@ -177,6 +177,7 @@ pub async fn serve_mtls(
 pub async fn rotate_key(server: &RunningServer) {
     certbound_server::keys::rotate(
         server.server.store.as_ref(),
+        server.server.keys.key_encryption(),
         certbound_server::keys::SigningAlg::Es256,
         600,
     )

@@ -42,7 +42,8 @@ pub fn run(cmd: ConfigCommand) -> anyhow::Result<()> {
                 mode,
             )?;
             println!(
-                "wrote {}; it expects a PKI in ./pki (`certbound pki init --dir pki`)",
+                "wrote {}; it expects a PKI in ./pki (`certbound pki init --dir pki`) and a \
+                 key-encryption key in ./kek (`certbound keys new-kek --out kek`)",
                 path.display()
             );
             Ok(())
@@ -50,7 +51,7 @@ pub fn run(cmd: ConfigCommand) -> anyhow::Result<()> {
         ConfigCommand::Check { config } => {
             let path = super::config_path(config.as_deref())
                 .context("no configuration file found; pass --config FILE")?;
-            let cfg = certbound_server::Config::load(&path)?;
+            let cfg = super::load_config_file(&path)?;
             for (key, file) in [
                 ("tls.cert", &cfg.tls.cert),
                 ("tls.key", &cfg.tls.key),
@@ -65,10 +66,13 @@ pub fn run(cmd: ConfigCommand) -> anyhow::Result<()> {
                     ok.with_context(|| format!("{}: key `{key}`", path.display()))?;
                 }
             }
+            let kek = certbound_server::kek::KeyEncryption::from_config(&cfg.keys)
+                .with_context(|| format!("{}: key `keys.kek_file`", path.display()))?;
             println!(
-                "{}: ok (storage {})",
+                "{}: ok (storage {}, key-encryption key {})",
                 path.display(),
-                super::redact(&cfg.storage.url)
+                super::redact(&cfg.storage.url),
+                kek.current_id()
             );
             Ok(())
         }

@@ -115,13 +115,16 @@ pub async fn run() -> anyhow::Result<()> {
     let file = |n: &str| pki.join(n);
     let ca = file("ca.pem");
 
-    // The authorization server.
+    // The authorization server, its signing keys sealed under a fresh KEK.
+    let kek = dir.join("kek");
+    certbound_server::kek::KeyEncryptionKey::create_file(&kek)?;
     let as_toml = format!(
-        "[storage]\nurl = \"sqlite://{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[keys]\ncache_seconds = 1\n",
+        "[storage]\nurl = \"sqlite://{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[keys]\ncache_seconds = 1\nkek_file = \"{}\"\n",
         dir.join("certbound.db").display(),
         file("server.pem").display(),
         file("server.key").display(),
-        ca.display()
+        ca.display(),
+        kek.display()
     );
     let as_config =
         certbound_server::Config::from_toml(&as_toml, &dir.join("certbound.toml"), Vec::new())?;

@@ -16,12 +16,13 @@ pub struct GatewayArgs {
 
 /// Runs the gateway until Ctrl-C or SIGTERM.
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    let shutdown = super::signal::listen();
     let config = certbound_gateway::GatewayConfig::load(&args.config)?;
     let gateway = certbound_gateway::start(config)
         .await
         .context("starting the gateway")?;
     eprintln!("certbound gateway ready on {}", gateway.addr);
-    super::signal::shutdown().await;
+    shutdown.received().await;
     eprintln!("shutting down");
     gateway.stop().await;
     Ok(())

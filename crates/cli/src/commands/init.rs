@@ -11,6 +11,7 @@ use certbound_core::{AuthMethod, DistinguishedName};
 use certbound_pki::{CertificateRequest, KeyAlgorithm, WriteMode};
 use certbound_server::clients::ClientMetadata;
 use certbound_server::config;
+use certbound_server::kek::KeyEncryptionKey;
 use certbound_store::Store;
 
 /// The demo client registered on first start.
@@ -19,6 +20,8 @@ pub const DEMO_CLIENT_ID: &str = "demo-client";
 pub const DATA_DIR: &str = "certbound-data";
 /// The config file name inside it.
 pub const CONFIG_FILE: &str = "certbound.toml";
+/// The dev key-encryption key file inside it.
+pub const KEK_FILE: &str = "kek";
 
 /// Creates the data directory's files; returns the config path.
 pub fn create_data_dir(dir: &Path, mtls_addr: &str) -> anyhow::Result<PathBuf> {
@@ -39,6 +42,7 @@ pub fn create_data_dir(dir: &Path, mtls_addr: &str) -> anyhow::Result<PathBuf> {
         ..CertificateRequest::default()
     };
     certbound_pki::issue_into_dir(&pki, DEMO_CLIENT_ID, &request, false, WriteMode::CreateNew)?;
+    dev_kek(dir)?;
     let path = dir.join(CONFIG_FILE);
     certbound_pki::write_file(
         &path,
@@ -46,6 +50,22 @@ pub fn create_data_dir(dir: &Path, mtls_addr: &str) -> anyhow::Result<PathBuf> {
         true,
         WriteMode::CreateNew,
     )?;
+    Ok(path)
+}
+
+/// The dev data directory's key-encryption key file, created owner-only
+/// (and said so) if it does not exist yet.
+pub fn dev_kek(dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = dir.join(KEK_FILE);
+    if !path.exists() {
+        let kek = KeyEncryptionKey::create_file(&path)?;
+        eprintln!(
+            "generated a key-encryption key (id {}) in {} (owner-only): the signing keys are \
+             sealed under it; keep it apart from database backups",
+            kek.id(),
+            path.display()
+        );
+    }
     Ok(path)
 }
 

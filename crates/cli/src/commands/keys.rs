@@ -1,7 +1,9 @@
-//! `certbound keys list | rotate`.
+//! `certbound keys list | rotate | new-kek | rewrap`.
 
 use std::path::PathBuf;
 
+use anyhow::Context;
+use certbound_server::kek::{KeyEncryption, KeyEncryptionKey};
 use certbound_store::Store;
 use clap::Subcommand;
 
@@ -16,6 +18,22 @@ pub enum KeysCommand {
     },
     /// Make a new key active; the old one stays in the JWKS until its tokens expire.
     Rotate {
+        /// Config file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Make a new key-encryption key (32 random bytes, base64url), the key
+    /// the signing keys are stored sealed under.
+    NewKek {
+        /// Write it to this new file (owner-only; never overwritten) instead
+        /// of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Reseal every signing key under the current key-encryption key
+    /// (`keys.kek_file` or CERTBOUND_KEK), opening them with it or one of
+    /// `keys.previous_kek_files`; seals keys an earlier version stored unsealed.
+    Rewrap {
         /// Config file.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -48,8 +66,14 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
                 } else {
                     "  no server use recorded".to_owned()
                 };
+                let sealed = k
+                    .kek_id
+                    .as_deref()
+                    .map_or("UNSEALED (run `certbound keys rewrap`)".to_owned(), |id| {
+                        format!("sealed under KEK {id}")
+                    });
                 println!(
-                    "{}  {:<5}  created {}  {state}{used}",
+                    "{}  {:<5}  created {}  {state}{used}  {sealed}",
                     k.kid, k.alg, k.created_at
                 );
             }
@@ -57,6 +81,7 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Rotate { config } => {
             let (cfg, store) = super::open_store(config.as_deref()).await?;
+            let kek = KeyEncryption::from_config(&cfg.keys)?;
             // At least a token lifetime plus a key-cache period by this
             // config; the store extends it to what the running servers
             // recorded for the key (their lifetime may differ from ours).
@@ -74,7 +99,8 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
                 );
             };
             let key =
-                certbound_server::keys::rotate(&store, cfg.tokens.signing_alg, publish_for).await?;
+                certbound_server::keys::rotate(&store, &kek, cfg.tokens.signing_alg, publish_for)
+                    .await?;
             let until = store
                 .signing_keys()
                 .await?
@@ -86,6 +112,47 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
                 "new active key {} ({}); the previous key stays published for {until}s \
                  (longest token lifetime the servers recorded for it: {}s)",
                 key.kid, key.alg, old.max_token_ttl
+            );
+            Ok(())
+        }
+        KeysCommand::NewKek { out: Some(path) } => {
+            let kek = KeyEncryptionKey::create_file(&path)?;
+            println!(
+                "wrote key-encryption key {} to {} (owner-only); set keys.kek_file to it",
+                kek.id(),
+                path.display()
+            );
+            Ok(())
+        }
+        KeysCommand::NewKek { out: None } => {
+            let (_, text) = KeyEncryptionKey::generate()?;
+            println!("{text}");
+            Ok(())
+        }
+        KeysCommand::Rewrap { config } => {
+            let (cfg, store) = super::open_store(config.as_deref()).await?;
+            let kek = KeyEncryption::from_config(&cfg.keys)?;
+            let keys = store.signing_keys().await?;
+            // Every key is opened before anything is written: a key no
+            // configured KEK opens stops the rewrap with the store unchanged.
+            let resealed = keys
+                .iter()
+                .filter_map(|k| kek.reseal(k).transpose())
+                .collect::<Result<Vec<_>, _>>()
+                .context("nothing was resealed")?;
+            let written = store.reseal_signing_keys(&resealed).await?;
+            if written > 0
+                && let Err(e) = store.compact_signing_keys().await
+            {
+                eprintln!(
+                    "warning: the keys are resealed, but compacting the table failed ({e}): \
+                     the replaced values may linger in the database files until its next VACUUM"
+                );
+            }
+            println!(
+                "resealed {written} of {} signing keys under key-encryption key {}",
+                keys.len(),
+                kek.current_id()
             );
             Ok(())
         }

@@ -95,7 +95,21 @@ pub fn load_config(explicit: Option<&Path>) -> anyhow::Result<certbound_server::
     let path = config_path(explicit).context(
         "no configuration: pass --config FILE, or run `certbound serve` once to create ./certbound-data",
     )?;
-    Ok(certbound_server::Config::load(&path)?)
+    load_config_file(&path)
+}
+
+/// Loads `path`; a config in a `certbound-data` directory (the dev setup
+/// first start makes) that names no key-encryption key gets
+/// `certbound-data/kek`, created owner-only if it is not there yet. Any
+/// other config must name its own.
+pub fn load_config_file(path: &Path) -> anyhow::Result<certbound_server::Config> {
+    let mut config = certbound_server::Config::load(path)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let keys = &mut config.keys;
+    if dir.ends_with(init::DATA_DIR) && keys.kek_file.is_none() && keys.kek_from_env().is_none() {
+        keys.kek_file = Some(init::dev_kek(dir)?);
+    }
+    Ok(config)
 }
 
 /// Opens the configured store.

@@ -18,6 +18,7 @@ pub struct ServeArgs {
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let shutdown = super::signal::listen();
     let (path, first_start) = match super::config_path(args.config.as_deref()) {
         Some(p) => (p, false),
         None => {
@@ -31,7 +32,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             (path, true)
         }
     };
-    let config = certbound_server::Config::load(&path)?;
+    let config = super::load_config_file(&path)?;
     certbound_server::file_modes::warn_if_too_open(&config, &path);
     let mut running = certbound_server::start(config)
         .await
@@ -59,7 +60,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     tokio::select! {
         result = running.wait() => result.context("a listener failed")?,
-        () = super::signal::shutdown() => {
+        () = shutdown.received() => {
             eprintln!("shutting down");
             running.stop().await;
         }

@@ -1,20 +1,39 @@
 //! Waiting for Ctrl-C or SIGTERM, for long-running commands.
 
-/// Resolves on the first Ctrl-C or SIGTERM.
-pub async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+/// Ctrl-C and SIGTERM, listened for from the moment this is made: a signal
+/// that arrives while the server is still starting (after it said "ready"
+/// to a supervisor, say) stops it cleanly instead of killing it.
+pub struct Shutdown {
+    interrupt: Option<Signal>,
+    terminate: Option<Signal>,
+}
+
+/// Starts listening; call before the work that a signal should stop.
+pub fn listen() -> Shutdown {
+    Shutdown {
+        interrupt: signal(SignalKind::interrupt()).ok(),
+        terminate: signal(SignalKind::terminate()).ok(),
+    }
+}
+
+impl Shutdown {
+    /// Resolves on the first Ctrl-C or SIGTERM.
+    pub async fn received(mut self) {
+        tokio::select! {
+            () = next(self.interrupt.as_mut()) => {}
+            () = next(self.terminate.as_mut()) => {}
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+    }
+}
+
+/// The next delivery of `signal`; never, if it could not be listened for.
+async fn next(signal: Option<&mut Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
     }
 }

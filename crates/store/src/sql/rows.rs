@@ -26,7 +26,8 @@ pub(super) fn key_from_row(row: &AnyRow) -> Result<StoredSigningKey, StoreError>
         Ok(StoredSigningKey {
             kid: row.try_get("kid")?,
             alg: row.try_get("alg")?,
-            private_key_pem: row.try_get("private_key_pem")?,
+            private_key: row.try_get("private_key")?,
+            kek_id: row.try_get("kek_id")?,
             public_jwk: row.try_get("public_jwk")?,
             created_at: row.try_get("created_at")?,
             retired_at: row.try_get("retired_at")?,
