@@ -25,6 +25,9 @@ pub enum ErrorCode {
     UnsupportedTokenType,
     /// The server is temporarily unable to answer (e.g. the database is down).
     TemporarilyUnavailable,
+    /// Too many requests: retry after the time `Retry-After` gives (the
+    /// IANA-registered code of RFC 8628 §3.5, with HTTP 429).
+    SlowDown,
     /// An unexpected condition; never carries details to the client.
     ServerError,
 }
@@ -43,6 +46,7 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::SlowDown => "slow_down",
             Self::ServerError => "server_error",
         }
     }

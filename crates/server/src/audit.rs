@@ -124,6 +124,17 @@ pub fn login_throttled(
     warn!(target: "certbound::audit", event = "login_throttled", client_id = ?client_id, username = ?username, address = address.map(tracing::field::display), retry_after);
 }
 
+/// A request was refused by a rate limit (`limit`: `address` or `client`);
+/// `client_id` is the authenticated client's, for the client limit.
+pub fn rate_limited(
+    limit: &str,
+    client_id: Option<&str>,
+    address: Option<std::net::IpAddr>,
+    retry_after: u64,
+) {
+    warn!(target: "certbound::audit", event = "rate_limited", limit, client_id = ?client_id, address = address.map(tracing::field::display), retry_after);
+}
+
 /// A user approved scopes for a client.
 pub fn consent_granted(client_id: &str, user_id: &str, scope: &str, remembered: bool) {
     info!(target: "certbound::audit", event = "consent_granted", client_id = ?client_id, user_id = ?user_id, scope = ?scope, remembered);

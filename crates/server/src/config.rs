@@ -13,9 +13,11 @@ use serde::Deserialize;
 use crate::keys::SigningAlg;
 
 mod login;
+mod rate_limits;
 mod refresh;
 
 pub use login::LoginConfig;
+pub use rate_limits::RateLimitsConfig;
 pub use refresh::RefreshTokensConfig;
 
 /// Why a configuration cannot be used (shared with the gateway's file).
@@ -52,6 +54,9 @@ pub struct Config {
     /// Sign-in at `/authorize`: built-in pages or a delegated login app.
     #[serde(default)]
     pub login: LoginConfig,
+    /// Token buckets per address and per client where callers authenticate.
+    #[serde(default)]
+    pub rate_limits: RateLimitsConfig,
 }
 
 /// `[storage]`
@@ -194,7 +199,7 @@ impl Default for KeysConfig {
 pub const ENV_PREFIX: &str = "CERTBOUND_";
 
 /// The top-level keys of the file; `CERTBOUND_<KEY>…` overrides only these.
-const TOP_LEVEL_KEYS: [&str; 9] = [
+const TOP_LEVEL_KEYS: [&str; 10] = [
     "issuer",
     "storage",
     "tls",
@@ -204,6 +209,7 @@ const TOP_LEVEL_KEYS: [&str; 9] = [
     "keys",
     "refresh_tokens",
     "login",
+    "rate_limits",
 ];
 
 impl Config {
@@ -298,6 +304,7 @@ impl Config {
             ));
         }
         self.login.validate()?;
+        self.rate_limits.validate()?;
         if self.tokens.access_token_ttl == 0 || self.tokens.access_token_ttl > 86_400 {
             return Err(key_err(
                 "tokens.access_token_ttl",

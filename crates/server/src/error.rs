@@ -13,6 +13,7 @@ use tracing::error;
 
 use crate::clients::InvalidClient;
 use crate::config::ConfigError;
+use crate::rate_limit::Throttled;
 use crate::users::InvalidUser;
 
 /// Failures of the authorization server outside a single request's input.
@@ -108,6 +109,8 @@ pub struct OAuthError {
     pub code: ErrorCode,
     /// `error_description`: helpful, never secret.
     pub description: Cow<'static, str>,
+    /// `Retry-After` seconds, for a 429.
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -117,6 +120,7 @@ impl OAuthError {
             status: StatusCode::BAD_REQUEST,
             code,
             description: description.into(),
+            retry_after: None,
         }
     }
 
@@ -131,6 +135,7 @@ impl OAuthError {
             status: StatusCode::UNAUTHORIZED,
             code: ErrorCode::InvalidClient,
             description: description.into(),
+            retry_after: None,
         }
     }
 
@@ -141,6 +146,7 @@ impl OAuthError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: ErrorCode::ServerError,
             description: "internal error; the server log has details".into(),
+            retry_after: None,
         }
     }
 }
@@ -154,6 +160,25 @@ impl OAuthError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: ErrorCode::TemporarilyUnavailable,
             description: "the database is unavailable; retry shortly".into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429 `slow_down` with `Retry-After`: a rate limit ran out.
+    pub fn throttled(throttled: &Throttled) -> Self {
+        let description = match throttled.limit {
+            "client" => {
+                "too many requests from this client (rate_limits.client_per_second); retry after the time Retry-After gives"
+            }
+            _ => {
+                "too many requests from this address (rate_limits.address_per_second), or too many failed authentications; retry after the time Retry-After gives"
+            }
+        };
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: ErrorCode::SlowDown,
+            description: description.into(),
+            retry_after: Some(throttled.retry_after),
         }
     }
 }
@@ -195,6 +220,9 @@ impl IntoResponse for OAuthError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(r#"Basic realm="certbound", charset="UTF-8""#),
             );
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(

@@ -14,6 +14,7 @@ pub mod form;
 pub mod grants;
 pub mod kek;
 pub mod keys;
+pub mod rate_limit;
 mod run;
 pub mod tokens;
 pub mod users;
@@ -61,6 +62,8 @@ pub struct AuthorizationServer {
     pub metadata_json: String,
     /// `/authorize`, login and consent: settings and per-instance state.
     pub front_channel: authorize::FrontChannel,
+    /// Request budgets per address and per client (per instance).
+    pub rate_limits: rate_limit::RateLimits,
 }
 
 impl AuthorizationServer {

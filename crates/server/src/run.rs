@@ -18,6 +18,7 @@ use crate::authorize::{Backoff, FrontChannel};
 use crate::clients::ClientCache;
 use crate::kek::KeyEncryption;
 use crate::keys::{KeyCache, KeyUse};
+use crate::rate_limit::RateLimits;
 use crate::{AuthorizationServer, Config, ServerError, Settings, endpoints};
 
 /// A server started by [`start`]; dropping it does not stop it, [`RunningServer::stop`] does.
@@ -224,6 +225,7 @@ pub async fn start_with_store(
         Arc::clone(&clock),
     )
     .await?;
+    let rate_limits = RateLimits::new(&config.rate_limits, Arc::clone(&clock));
     let login = &config.login;
     let front_channel = FrontChannel {
         login_url: login.url.clone(),
@@ -255,6 +257,7 @@ pub async fn start_with_store(
         },
         metadata_json,
         front_channel,
+        rate_limits,
     });
 
     let (stop, stopped) = watch::channel(false);

@@ -18,6 +18,7 @@ use super::html::{self, ConsentPage, LoginPage, Policy, WaitPage, error_page};
 use super::interaction::{self, Interaction, InteractionError, Next};
 use super::{LOGIN_PATH, step_response, with_challenge};
 use crate::form::{Form, MAX_FORM_BYTES};
+use crate::rate_limit::SourceAddress;
 use crate::users::{LoginCheck, LoginRefusal, check_login};
 use crate::{AuthorizationServer, audit};
 
@@ -156,6 +157,10 @@ pub async fn login_submit(
         let address = connection
             .filter(|c| !c.trusted_proxy)
             .map(|c| c.peer_addr.ip().to_canonical());
+        let source = address.map(SourceAddress::of);
+        if let Err(throttled) = server.rate_limits.admit_address(source) {
+            return Ok(too_many_attempts(throttled.retry_after));
+        }
         let mut keys = vec![BackoffKey::username(username)];
         keys.extend(address.map(BackoffKey::Address));
         let backoff = &server.front_channel.backoff;
@@ -177,7 +182,8 @@ pub async fn login_submit(
                     LoginRefusal::WrongPassword => "wrong password",
                     LoginRefusal::Disabled => "user disabled",
                 };
-                // Already counted by `begin`.
+                // Already counted by `begin`; the rate limit charges more.
+                server.rate_limits.failed(source);
                 audit::login_failed(&client_id, username, address, reason);
                 let again = with_challenge(LOGIN_PATH, &interaction.handle);
                 Ok(html::see_other(&format!("{again}&failed=1")))

@@ -8,7 +8,7 @@ use axum::extract::FromRequestParts;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use certbound_core::AuthMethod;
-use certbound_tls::{ChainStatus, PeerCertificate};
+use certbound_tls::{ChainStatus, ConnectionInfo, PeerCertificate};
 use http::HeaderValue;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
@@ -16,6 +16,7 @@ use percent_encoding::percent_decode_str;
 
 use super::{RegisteredClient, secret_matches};
 use crate::form::Form;
+use crate::rate_limit::SourceAddress;
 use crate::{AuthorizationServer, OAuthError, audit};
 
 /// The one `error_description` of every client authentication failure that
@@ -33,10 +34,18 @@ pub struct AuthenticatedClient {
     pub certificate: Option<PeerCertificate>,
 }
 
-/// The request's `Authorization` header, taken on its own so the endpoints
-/// need not copy every header.
+/// The request's `Authorization` header and the address it came from,
+/// taken on their own so the endpoints need not copy every header.
 #[derive(Debug)]
-pub enum ClientAuthorization {
+pub struct ClientAuthorization {
+    header: AuthorizationHeader,
+    /// The caller's address for the rate limits; `None` behind a trusted
+    /// proxy, whose address every request shares.
+    source: Option<SourceAddress>,
+}
+
+#[derive(Debug)]
+enum AuthorizationHeader {
     /// No `Authorization` header.
     Absent,
     /// Exactly one.
@@ -50,11 +59,17 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAuthorization {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
         let mut values = parts.headers.get_all(AUTHORIZATION).iter();
-        Ok(match (values.next(), values.next()) {
-            (None, _) => Self::Absent,
-            (Some(value), None) => Self::One(value.clone()),
-            (Some(_), Some(_)) => Self::Repeated,
-        })
+        let header = match (values.next(), values.next()) {
+            (None, _) => AuthorizationHeader::Absent,
+            (Some(value), None) => AuthorizationHeader::One(value.clone()),
+            (Some(_), Some(_)) => AuthorizationHeader::Repeated,
+        };
+        let source = parts
+            .extensions
+            .get::<ConnectionInfo>()
+            .filter(|c| !c.trusted_proxy)
+            .map(|c| SourceAddress::of(c.peer_addr.ip()));
+        Ok(Self { header, source })
     }
 }
 
@@ -71,12 +86,20 @@ pub async fn authenticate(
     form: &Form,
     certificate: Option<PeerCertificate>,
 ) -> Result<AuthenticatedClient, OAuthError> {
-    let presented = presented_credentials(authorization, form)?;
+    let limits = &state.rate_limits;
+    let source = authorization.source;
+    limits
+        .admit_address(source)
+        .map_err(|t| OAuthError::throttled(&t))?;
+    let presented =
+        presented_credentials(authorization, form).inspect_err(|_| limits.failed(source))?;
     let thumbprint = certificate.as_ref().map(PeerCertificate::thumbprint);
     // Every failure that depends on the client record or the certificate
     // gets the same answer, so client ids and their methods cannot be
-    // enumerated; the reason goes to the audit log only.
+    // enumerated; the reason goes to the audit log only. Failures cost
+    // the address more than a request, never the client.
     let fail = |reason: &str| {
+        limits.failed(source);
         audit::client_rejected(&presented.client_id, reason, thumbprint);
         OAuthError::invalid_client(CLIENT_AUTH_FAILED)
     };
@@ -119,6 +142,11 @@ pub async fn authenticate(
             }
         }
     }
+    // Counted only now that the client proved who it is, so nobody else
+    // can spend its budget.
+    limits
+        .admit_client(&client.client_id)
+        .map_err(|t| OAuthError::throttled(&t))?;
     audit::client_authenticated(&client.client_id, client.method, thumbprint);
     Ok(AuthenticatedClient {
         client,
@@ -195,14 +223,14 @@ fn presented_credentials(
     authorization: &ClientAuthorization,
     form: &Form,
 ) -> Result<Presented, OAuthError> {
-    let basic = match authorization {
-        ClientAuthorization::Absent => None,
-        ClientAuthorization::Repeated => {
+    let basic = match &authorization.header {
+        AuthorizationHeader::Absent => None,
+        AuthorizationHeader::Repeated => {
             return Err(OAuthError::invalid_request(
                 "more than one Authorization header",
             ));
         }
-        ClientAuthorization::One(value) => Some(parse_basic(value.as_bytes())?),
+        AuthorizationHeader::One(value) => Some(parse_basic(value.as_bytes())?),
     };
     let form_id = form.get("client_id");
     let form_secret = form.get("client_secret");

@@ -40,6 +40,7 @@ pub async fn revocations(
             description:
                 "this client may not read the revocation list; register it with --may-introspect"
                     .into(),
+            retry_after: None,
         });
     }
     let since = match form.get("since") {

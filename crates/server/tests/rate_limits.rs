@@ -1,0 +1,235 @@
+//! Rate limits at the endpoints where clients authenticate, over real TLS
+//! with curl: 429 `slow_down` with `Retry-After` past a budget, failures
+//! costing the address more, and an intruder failing under a client's id from
+//! another address (127.0.0.2) unable to lock the real client out.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use certbound_core::ManualClock;
+use certbound_server::clients::TokenFormat;
+use certbound_server::{Config, RunningServer};
+use certbound_testkit::server::register_tls_client;
+use certbound_testkit::{Curl, TestIdentity, TestPki};
+use serde_json::Value;
+
+/// Budgets small enough to reach: an address gets 6 requests, a client 3,
+/// a failure costs 3; time moves only when the test says so.
+const LIMITS: &str = "[rate_limits]\naddress_per_second = 1\naddress_burst = 6\n\
+                      client_per_second = 1\nclient_burst = 3\nfailure_cost = 3";
+
+struct Limited {
+    pki: TestPki,
+    _dir: tempfile::TempDir,
+    server: RunningServer,
+    clock: Arc<ManualClock>,
+}
+
+async fn start() -> Limited {
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let toml = certbound_testkit::config::as_toml(
+        &pki,
+        &certbound_testkit::sqlite_url(dir.path()),
+        certbound_testkit::config::MTLS_LISTENER,
+        LIMITS,
+    );
+    let config = Config::from_toml(&toml, &dir.path().join("certbound.toml"), Vec::new()).unwrap();
+    let clock = Arc::new(ManualClock::new());
+    let server = certbound_server::start_with_clock(config, Arc::clone(&clock) as _)
+        .await
+        .unwrap();
+    for id in ["alice", "bob"] {
+        register_tls_client(&server, id, "read", TokenFormat::Jwt).await;
+    }
+    Limited {
+        pki,
+        _dir: dir,
+        server,
+        clock,
+    }
+}
+
+/// A token request for `client_id` with `who`'s certificate, sent from
+/// `from` (a loopback address): status, `Retry-After`, body.
+async fn request(
+    l: &Limited,
+    from: &str,
+    who: &TestIdentity,
+    client_id: &str,
+) -> (u16, String, Value) {
+    let url = format!("{}/token", l.server.mtls_url.clone().unwrap_or_default());
+    let out = Curl::new()
+        .headers()
+        .status()
+        .ca(&l.pki)
+        .identity(Some(who))
+        .args([
+            "--interface",
+            from,
+            "-d",
+            &format!("grant_type=client_credentials&client_id={client_id}"),
+            &url,
+        ])
+        .run()
+        .await;
+    let (status, body) = out.status_and_body();
+    let json = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()));
+    (status, out.header("retry-after"), json)
+}
+
+fn assert_throttled((status, retry_after, body): &(u16, String, Value), about: &str) {
+    assert_eq!(*status, 429, "{body}");
+    assert_eq!(body["error"], "slow_down", "{body}");
+    let description = body["error_description"].as_str().unwrap_or_default();
+    assert!(description.contains(about), "{description}");
+    let seconds: u64 = retry_after.parse().unwrap_or(0);
+    assert!(seconds >= 1, "Retry-After {retry_after:?}");
+}
+
+#[tokio::test]
+async fn a_client_past_its_budget_gets_429_until_it_refills() {
+    let l = start().await;
+    let alice = l.pki.simple_client("alice");
+    let bob = l.pki.simple_client("bob");
+    for i in 0..3 {
+        let (status, _, body) = request(&l, "127.0.0.1", &alice, "alice").await;
+        assert_eq!(status, 200, "request {i}: {body}");
+    }
+    let over = request(&l, "127.0.0.1", &alice, "alice").await;
+    assert_throttled(&over, "rate_limits.client_per_second");
+    assert_eq!(over.1, "1", "one token a second");
+    // Another client from another address is not affected.
+    let (status, _, body) = request(&l, "127.0.0.3", &bob, "bob").await;
+    assert_eq!(status, 200, "{body}");
+    l.clock.advance(Duration::from_secs(1));
+    let (status, _, body) = request(&l, "127.0.0.1", &alice, "alice").await;
+    assert_eq!(status, 200, "refilled: {body}");
+}
+
+#[tokio::test]
+async fn failures_cost_the_address_more_and_cannot_lock_the_real_client_out() {
+    let l = start().await;
+    let alice = l.pki.simple_client("alice");
+    let mallory = l.pki.simple_client("mallory");
+    // The intruder claims alice's id with its own certificate, from
+    // 127.0.0.2: each failure costs 3 of the address's 6 requests.
+    for i in 0..2 {
+        let (status, _, body) = request(&l, "127.0.0.2", &mallory, "alice").await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "failure {i}"
+        );
+    }
+    let over = request(&l, "127.0.0.2", &mallory, "alice").await;
+    assert_throttled(&over, "rate_limits.address_per_second");
+    assert_eq!(over.1, "1");
+    // The real client, with its own certificate from its own address,
+    // still has its whole budget.
+    for i in 0..3 {
+        let (status, _, body) = request(&l, "127.0.0.1", &alice, "alice").await;
+        assert_eq!(
+            status, 200,
+            "alice's request {i} after the intruder: {body}"
+        );
+    }
+    // Even the intruder's address stays refused while it is empty.
+    assert_throttled(
+        &request(&l, "127.0.0.2", &alice, "alice").await,
+        "rate_limits.address_per_second",
+    );
+}
+
+#[tokio::test]
+async fn an_address_sending_for_many_clients_is_limited_as_one_caller() {
+    let l = start().await;
+    let alice = l.pki.simple_client("alice");
+    let bob = l.pki.simple_client("bob");
+    // 6 requests from one address, 3 each for two clients: all admitted.
+    for i in 0..3 {
+        for (who, id) in [(&alice, "alice"), (&bob, "bob")] {
+            let (status, _, body) = request(&l, "127.0.0.4", who, id).await;
+            assert_eq!(status, 200, "{id} request {i}: {body}");
+        }
+    }
+    l.clock.advance(Duration::from_secs(2));
+    // Clients refilled by 2, the address by 2: a third request finds the
+    // address empty although bob still has budget.
+    for (who, id) in [(&alice, "alice"), (&bob, "bob")] {
+        let (status, _, body) = request(&l, "127.0.0.4", who, id).await;
+        assert_eq!(status, 200, "{id}: {body}");
+    }
+    assert_throttled(
+        &request(&l, "127.0.0.4", &bob, "bob").await,
+        "rate_limits.address_per_second",
+    );
+}
+
+#[test]
+fn bad_rate_limit_settings_name_the_key() {
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    for (settings, key, message) in [
+        (
+            "client_burst = 0",
+            "rate_limits.client_burst",
+            "must be at least 1",
+        ),
+        (
+            "address_per_second = 0",
+            "rate_limits.address_per_second",
+            "rate_limits.enabled = false",
+        ),
+        (
+            "address_burst = 10\nfailure_cost = 11",
+            "rate_limits.failure_cost",
+            "must not exceed rate_limits.address_burst",
+        ),
+        (
+            "client_per_second = -1",
+            "rate_limits.client_per_second",
+            "invalid value",
+        ),
+        (
+            "per_second = 5",
+            "rate_limits",
+            "unknown field `per_second`",
+        ),
+    ] {
+        let toml = certbound_testkit::config::as_toml(
+            &pki,
+            &certbound_testkit::sqlite_url(dir.path()),
+            certbound_testkit::config::MTLS_LISTENER,
+            &format!("[rate_limits]\n{settings}"),
+        );
+        let err = Config::from_toml(&toml, &dir.path().join("certbound.toml"), Vec::new())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(&format!("key `{key}")), "{settings}: {err}");
+        assert!(err.contains(message), "{settings}: {err}");
+    }
+    // The environment overrides them like every key.
+    let toml = certbound_testkit::config::as_toml(
+        &pki,
+        &certbound_testkit::sqlite_url(dir.path()),
+        certbound_testkit::config::MTLS_LISTENER,
+        "",
+    );
+    let env = vec![
+        (
+            "CERTBOUND_RATE_LIMITS__ENABLED".to_owned(),
+            "false".to_owned(),
+        ),
+        (
+            "CERTBOUND_RATE_LIMITS__CLIENT_BURST".to_owned(),
+            "7".to_owned(),
+        ),
+    ];
+    let config = Config::from_toml(&toml, &dir.path().join("certbound.toml"), env).unwrap();
+    assert!(!config.rate_limits.enabled);
+    assert_eq!(config.rate_limits.client_burst, 7);
+}
