@@ -27,6 +27,7 @@ mod curl;
 #[cfg(feature = "gateway")]
 pub mod gateway;
 mod jwt;
+pub mod link;
 #[cfg(feature = "tls")]
 mod listener;
 mod raw;
@@ -332,6 +333,19 @@ impl TestPostgres {
     /// A `postgres://` URL for this database.
     pub fn url(&self) -> String {
         with_database(&self.admin_url, &self.name)
+    }
+
+    /// [`TestPostgres::url`] with the server's host and port replaced by
+    /// `addr` (a [`link::CuttableLink`] in front of it).
+    pub fn url_through(&self, addr: std::net::SocketAddr) -> String {
+        let url = self.url();
+        let host_start = url
+            .find('@')
+            .map_or_else(|| url.find("://").map_or(0, |i| i + 3), |i| i + 1);
+        let host_end = url[host_start..]
+            .find('/')
+            .map_or(url.len(), |i| host_start + i);
+        format!("{}{addr}{}", &url[..host_start], &url[host_end..])
     }
 }
 
