@@ -13,8 +13,8 @@ use std::time::Duration;
 use certbound_core::Clock;
 use certbound_server::tokens::token_hash;
 use front::{
-    Db, Front, authorize_query, get_json, good_params, header, hidden, location, open_login, param,
-    pkce, post_form, submit_consent, submit_login,
+    Db, Front, authorize_query, get_json, good_params, header, hidden, location, on_both_backends,
+    open_login, param, pkce, post_form, submit_consent, submit_login,
 };
 use serde_json::{Value, json};
 
@@ -40,7 +40,7 @@ fn assert_page_headers(res: &reqwest::Response, form_origin: &str) {
     assert_eq!(header(res, "x-content-type-options"), "nosniff");
 }
 
-on_both_dbs!(
+on_both_backends!(
     login_consent_and_the_code_reach_the_client,
     super::login_consent_and_code
 );

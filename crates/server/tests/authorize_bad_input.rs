@@ -13,7 +13,8 @@ use std::time::Duration;
 use certbound_core::AuthMethod;
 use certbound_server::clients::ClientMetadata;
 use front::{
-    Db, Front, LoginForm, hidden, location, open_login, param, pkce, post_form, submit_login,
+    Db, Front, LoginForm, hidden, location, on_both_backends, open_login, param, pkce, post_form,
+    submit_login,
 };
 
 const CB: &str = "https://app.example/cb";
@@ -143,7 +144,7 @@ async fn setup(db: Db) -> Front {
     f
 }
 
-on_both_dbs!(
+on_both_backends!(
     bad_authorization_requests,
     super::bad_authorization_requests_on
 );
@@ -366,7 +367,7 @@ async fn to_consent(f: &Front, browser: &reqwest::Client, login: &LoginForm) -> 
     (hidden(&html, "challenge"), hidden(&html, "csrf_token"))
 }
 
-on_both_dbs!(bad_page_submissions, super::bad_page_submissions_on);
+on_both_backends!(bad_page_submissions, super::bad_page_submissions_on);
 
 async fn bad_page_submissions_on(db: Db) {
     let f = setup(db).await;

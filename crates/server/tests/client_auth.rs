@@ -11,7 +11,7 @@ use certbound_pki::CertificateRequest;
 use certbound_server::clients::ClientMetadata;
 use certbound_testkit::{TestIdentity, TestPki};
 use certbound_testkit::{assert_described_error, assert_error};
-use common::{Backend, TestServer, audited, claims, openssl_thumbprint};
+use common::{Backend, TestServer, audited, claims, on_both_backends, openssl_thumbprint};
 
 /// The one description every client-dependent authentication failure gets.
 const FAILED: &str = "client authentication failed: check the client_id, the authentication method it is registered for, and its secret or certificate (certificate methods must use the mTLS endpoint, mtls_endpoint_aliases in the server metadata)";

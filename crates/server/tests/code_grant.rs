@@ -13,7 +13,7 @@ mod code_flow;
 
 use certbound_testkit::{assert_described_error, assert_error};
 use code_flow::*;
-use common::{Backend, TestServer, assert_bound, claims};
+use common::{Backend, TestServer, assert_bound, claims, on_both_backends};
 use serde_json::Value;
 
 // ------------------------------------------------------------------ flows
@@ -139,15 +139,13 @@ on_both_backends!(
 
 async fn confidential_refresh_is_not_rotated(backend: Backend) {
     let server = TestServer::start(backend).await;
-    server
-        .register("bank-app", confidential_client("CN=bank-app"), None)
-        .await;
-    server
-        .register("other", confidential_client("CN=other"), None)
+    let [me, other] = server
+        .register_each([
+            ("bank-app", confidential_client("CN=bank-app")),
+            ("other", confidential_client("CN=other")),
+        ])
         .await;
     add_user(&server, USER).await;
-    let me = server.pki.simple_client("bank-app");
-    let other = server.pki.simple_client("other");
     let code = code_for(&server, "bank-app", "read offline_access", 60).await;
     let (status, body) = redeem(&server, Some(&me), "bank-app", &code, VERIFIER).await;
     assert_eq!(status, 200, "{body}");

@@ -11,7 +11,7 @@ use certbound_core::AuthMethod;
 use certbound_server::clients::ClientMetadata;
 use certbound_testkit::{TestIdentity, assert_described_error};
 use code_flow::*;
-use common::{Backend, TestServer};
+use common::{Backend, TestServer, on_both_backends};
 
 // ------------------------------------------------------------------ refusals
 

@@ -179,13 +179,9 @@ pub async fn introspector(server: &TestServer) -> TestIdentity {
     server.pki.simple_client("rs")
 }
 
+/// What `/introspect` says about `token` to the introspecting client "rs".
 pub async fn introspect(server: &TestServer, rs: &TestIdentity, token: &str) -> Value {
-    let form = format!("client_id=rs&token={token}");
-    let (status, body) = server
-        .post("/introspect", Some(rs), form.as_bytes(), &[])
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
+    server.introspect(rs, "rs", token).await
 }
 
 /// Asserts that `token` is no longer active at `/introspect`.

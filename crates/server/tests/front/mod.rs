@@ -20,30 +20,10 @@ use tempfile::TempDir;
 pub const LISTENERS: &str =
     "[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[listeners.public]\naddr = \"127.0.0.1:0\"";
 
-/// Which database the server runs on.
-#[derive(Debug, Clone, Copy)]
-pub enum Db {
-    Sqlite,
-    Postgres,
-}
-
-/// Declares the tests `NAME::sqlite` and `NAME::postgres`, each running
-/// `body(Db)` on that database.
-#[macro_export]
-macro_rules! on_both_dbs {
-    ($name:ident, $body:path) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $body($crate::front::Db::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $body($crate::front::Db::Postgres).await;
-            }
-        }
-    };
-}
+// Which database the server runs on.
+pub use certbound_testkit::Backend as Db;
+#[allow(unused_imports)]
+pub use certbound_testkit::on_both_backends;
 
 pub struct Front {
     pub pki: TestPki,
@@ -67,13 +47,7 @@ impl Front {
     pub async fn start_on(db: Db, extra: &str) -> Self {
         let pki = TestPki::new();
         let dir = tempfile::tempdir().expect("tempdir");
-        let (store_url, pg) = match db {
-            Db::Sqlite => (certbound_testkit::sqlite_url(dir.path()), None),
-            Db::Postgres => {
-                let pg = certbound_testkit::TestPostgres::create();
-                (pg.url(), Some(pg))
-            }
-        };
+        let (store_url, pg) = db.storage(dir.path());
         let toml = as_toml(&pki, &store_url, LISTENERS, extra);
         let config = Config::from_toml(&toml, &dir.path().join("certbound.toml"), Vec::new())
             .expect("config");
