@@ -33,6 +33,9 @@ async fn enforces_binding_scopes_and_identity_headers() {
     let base = format!("https://localhost:{}", gw.addr.port());
     let ta = token(&pki, &server, &a, "a").await;
     let auth = format!("Authorization: Bearer {ta}");
+    // a's request for `path` with its token.
+    let a_gets =
+        async |path: &str| curl(&pki, Some(&a), &["-H", &auth, &format!("{base}{path}")]).await;
 
     let (status, seen) = curl(
         &pki,
@@ -79,19 +82,9 @@ async fn enforces_binding_scopes_and_identity_headers() {
 
     // The check endpoint answers under its own path; a path that only shares
     // its first letters is proxied like any other (here: no route).
-    let (status, body) = curl(
-        &pki,
-        Some(&a),
-        &["-H", &auth, &format!("{base}/certbound/check/api/orders")],
-    )
-    .await;
+    let (status, body) = a_gets("/certbound/check/api/orders").await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = curl(
-        &pki,
-        Some(&a),
-        &["-H", &auth, &format!("{base}/certbound/checkup")],
-    )
-    .await;
+    let (status, body) = a_gets("/certbound/checkup").await;
     assert_eq!(
         (status, &body["error"]),
         (404, &json!("not_found")),
@@ -109,11 +102,11 @@ async fn enforces_binding_scopes_and_identity_headers() {
             "{what}: {body}"
         );
     }
-    let (status, body) = curl(&pki, Some(&a), &["-H", &auth, &format!("{base}/admin/x")]).await;
+    let (status, body) = a_gets("/admin/x").await;
     assert_error(status, &body, (403, "insufficient_scope"));
     let (status, body) = curl(&pki, Some(&a), &[&format!("{base}/api/x")]).await;
     assert_eq!(status, 401, "{body}");
-    let (status, _) = curl(&pki, Some(&a), &["-H", &auth, &format!("{base}/nowhere")]).await;
+    let (status, _) = a_gets("/nowhere").await;
     assert_eq!(status, 404);
     // Routing decides on the path the upstream will see: encoded or dotted
     // ways to reach /admin are refused or judged as /admin.
@@ -131,12 +124,7 @@ async fn enforces_binding_scopes_and_identity_headers() {
         .await;
         assert_eq!(status, want, "{path}: {body}");
     }
-    let (status, seen) = curl(
-        &pki,
-        Some(&a),
-        &["-H", &auth, &format!("{base}/api/%6Frders")],
-    )
-    .await;
+    let (status, seen) = a_gets("/api/%6Frders").await;
     assert_eq!(
         (status, seen["uri"].as_str()),
         (200, Some("/api/orders")),
