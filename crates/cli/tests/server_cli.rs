@@ -7,11 +7,15 @@ mod common;
 
 use std::process::Command;
 
-use certbound_testkit::{TestPki, TestPostgres, request_cn, run};
+use certbound_testkit::{TestPostgres, request_cn, run};
 use common::{
-    Serve, add_client, add_tls_client, certbound, claims, curl, write_config, write_config_named,
+    Serve, add_client, add_tls_client, certbound, claims, curl, fresh_config, fresh_config_with,
+    write_config_named,
 };
 use serde_json::Value;
+
+/// The listeners section of every config here: mTLS on a free port.
+const MTLS_ANY_PORT: &str = "[listeners.mtls]\naddr = \"127.0.0.1:0\"";
 
 #[test]
 fn first_start_initialises_certbound_data_and_its_curl_line_works() {
@@ -106,22 +110,14 @@ fn mode(path: &std::path::Path) -> u32 {
 #[test]
 fn serve_warns_about_a_database_config_or_key_that_others_can_read() {
     use std::os::unix::fs::PermissionsExt;
-    let pki = TestPki::new();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let storage = certbound_testkit::sqlite_url(tmp.path());
-    let config = write_config(
-        tmp.path(),
-        &pki,
-        &storage,
-        "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
-    );
+    let (pki, tmp, cfg) = fresh_config(MTLS_ANY_PORT);
+    let config = std::path::PathBuf::from(&cfg);
     let db = tmp.path().join("certbound.db");
     let key = pki.dir().join("server.key");
     std::fs::write(&db, b"").expect("existing empty database");
     for path in [&db, &config, &key] {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).expect("chmod 644");
     }
-    let cfg = config.to_string_lossy().into_owned();
     let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
     for path in [&db, &config, &key] {
         let shown = path.display().to_string();
@@ -156,16 +152,8 @@ fn serve_warns_about_a_database_config_or_key_that_others_can_read() {
 
 #[test]
 fn two_processes_share_one_postgresql_database() {
-    let pki = TestPki::new();
     let pg = TestPostgres::create();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let config = write_config(
-        tmp.path(),
-        &pki,
-        &pg.url(),
-        "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
-    );
-    let cfg = config.to_string_lossy().into_owned();
+    let (pki, tmp, cfg) = fresh_config_with(MTLS_ANY_PORT, |_| pg.url());
     add_tls_client(tmp.path(), &cfg, "alice", "read", &[]);
     let alice = pki.simple_client("alice");
     // Instances behind one load balancer share the issuer name.
@@ -175,7 +163,7 @@ fn two_processes_share_one_postgresql_database() {
         &pki,
         "issuer = \"https://as.example\"",
         &pg.url(),
-        "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
+        MTLS_ANY_PORT,
     );
     let shared = shared.to_string_lossy().into_owned();
     let a = Serve::start(tmp.path(), &["--config", &shared], &[]);
@@ -231,16 +219,7 @@ fn two_processes_share_one_postgresql_database() {
 
 #[test]
 fn clients_keys_and_config_commands() {
-    let pki = TestPki::new();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let storage = certbound_testkit::sqlite_url(tmp.path());
-    let config = write_config(
-        tmp.path(),
-        &pki,
-        &storage,
-        "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
-    );
-    let cfg = config.to_string_lossy().into_owned();
+    let (pki, tmp, cfg) = fresh_config(MTLS_ANY_PORT);
     let selfie = pki.self_signed("selfie", request_cn("selfie"));
     let ok = |args: &[&str]| {
         let (code, out, err) = certbound(tmp.path(), args);
@@ -254,104 +233,71 @@ fn clients_keys_and_config_commands() {
         assert!(!err.contains("panicked"));
     };
     assert!(ok(&["config", "check", "--config", &cfg]).contains(": ok"));
-    ok(&[
-        "clients",
-        "add",
-        "--config",
-        &cfg,
+    let selfie_cert = selfie.cert_path.to_string_lossy().into_owned();
+    let add_ss = [
         "--id",
         "ss",
         "--auth",
         "self_signed_tls_client_auth",
         "--cert",
-        &selfie.cert_path.to_string_lossy(),
-    ]);
-    let out = ok(&[
-        "clients",
-        "add",
-        "--config",
+        &selfie_cert,
+    ];
+    add_client(tmp.path(), &cfg, &add_ss);
+    let out = add_client(
+        tmp.path(),
         &cfg,
-        "--id",
-        "sec",
-        "--auth",
-        "client_secret_basic",
-        "--scope",
-        "a",
-    ]);
-    assert!(out.contains("client_secret: "), "{out}");
-    fails(
         &[
-            "clients",
-            "add",
-            "--config",
-            &cfg,
             "--id",
-            "two",
+            "sec",
             "--auth",
-            "tls_client_auth",
-            "--subject-dn",
-            "CN=a",
-            "--san-dns",
+            "client_secret_basic",
+            "--scope",
             "a",
         ],
-        "--san-dns: tls_client_auth takes exactly one matcher",
     );
-    fails(
-        &[
-            "clients",
-            "add",
-            "--config",
-            &cfg,
-            "--id",
-            "none",
-            "--auth",
-            "tls_client_auth",
-        ],
-        "--auth: tls_client_auth needs exactly one of",
-    );
-    fails(
-        &[
-            "clients",
-            "add",
-            "--config",
-            &cfg,
-            "--id",
-            "ss2",
-            "--auth",
-            "self_signed_tls_client_auth",
-        ],
-        "--jwks/--cert: self_signed_tls_client_auth needs jwks",
-    );
-    fails(
-        &[
-            "clients",
-            "add",
-            "--config",
-            &cfg,
-            "--id",
-            "ss",
-            "--auth",
-            "self_signed_tls_client_auth",
-            "--cert",
-            &selfie.cert_path.to_string_lossy(),
-        ],
-        "already exists",
-    );
-    fails(
-        &[
-            "clients",
-            "add",
-            "--config",
-            &cfg,
-            "--id",
-            "x",
-            "--auth",
-            "tls_client_auth",
-            "--subject-dn",
-            "CN=a,,",
-        ],
-        "--subject-dn: tls_client_auth_subject_dn",
-    );
+    assert!(out.contains("client_secret: "), "{out}");
+    // Each refused `clients add`, and the words that must name the problem.
+    let refused: &[(&[&str], &str)] = &[
+        (
+            &[
+                "--id",
+                "two",
+                "--auth",
+                "tls_client_auth",
+                "--subject-dn",
+                "CN=a",
+                "--san-dns",
+                "a",
+            ],
+            "--san-dns: tls_client_auth takes exactly one matcher",
+        ),
+        (
+            &["--id", "none", "--auth", "tls_client_auth"],
+            "--auth: tls_client_auth needs exactly one of",
+        ),
+        (
+            &["--id", "ss2", "--auth", "self_signed_tls_client_auth"],
+            "--jwks/--cert: self_signed_tls_client_auth needs jwks",
+        ),
+        (&add_ss, "already exists"),
+        (
+            &[
+                "--id",
+                "x",
+                "--auth",
+                "tls_client_auth",
+                "--subject-dn",
+                "CN=a,,",
+            ],
+            "--subject-dn: tls_client_auth_subject_dn",
+        ),
+    ];
+    for (args, needle) in refused {
+        fails(
+            &[&["clients", "add", "--config", &cfg][..], args].concat(),
+            needle,
+        );
+    }
     // clap's usage errors exit 2, with the same helpful message.
     let (code, _, err) = certbound(
         tmp.path(),
@@ -431,43 +377,30 @@ fn clients_keys_and_config_commands() {
     drop(serve);
 
     // A bad config names the key.
-    let bad = tmp.path().join("bad.toml");
-    std::fs::write(
-            &bad,
+    for (name, text, key) in [
+        (
+            "bad.toml",
             "[storage]\nurl = \"mysql://x\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[tls]\ncert=\"a\"\nkey=\"b\"\n",
-        ).expect("write");
-    fails(
-        &["config", "check", "--config", &bad.to_string_lossy()],
-        "key `storage.url`",
-    );
-    let missing_file = tmp.path().join("missing.toml");
-    std::fs::write(
-            &missing_file,
+            "key `storage.url`",
+        ),
+        (
+            "missing.toml",
             "[storage]\nurl = \"sqlite://x.db\"\n[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[tls]\ncert=\"nope.pem\"\nkey=\"nope.key\"\n",
-        ).expect("write");
-    fails(
-        &[
-            "config",
-            "check",
-            "--config",
-            &missing_file.to_string_lossy(),
-        ],
-        "key `tls.cert`",
-    );
+            "key `tls.cert`",
+        ),
+    ] {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        fails(
+            &["config", "check", "--config", &path.to_string_lossy()],
+            key,
+        );
+    }
 }
 
 #[test]
 fn audit_events_are_structured_and_never_carry_secrets_or_tokens() {
-    let pki = TestPki::new();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let storage = certbound_testkit::sqlite_url(tmp.path());
-    let config = write_config(
-        tmp.path(),
-        &pki,
-        &storage,
-        "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
-    );
-    let cfg = config.to_string_lossy().into_owned();
+    let (pki, tmp, cfg) = fresh_config(MTLS_ANY_PORT);
     add_tls_client(tmp.path(), &cfg, "alice", "", &[]);
     let out = add_client(
         tmp.path(),
@@ -580,18 +513,9 @@ fn audit_events_are_structured_and_never_carry_secrets_or_tokens() {
 
 #[test]
 fn keys_rotate_keeps_the_old_key_published_for_the_servers_token_lifetime() {
-    let pki = TestPki::new();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let storage = certbound_testkit::sqlite_url(tmp.path());
     // The file says 300 s tokens (the default); the running server is told
     // 3600 s by its environment, which `keys rotate` never sees.
-    let config = write_config(
-        tmp.path(),
-        &pki,
-        &storage,
-        "[listeners.mtls]\naddr = \"127.0.0.1:0\"",
-    );
-    let cfg = config.to_string_lossy().into_owned();
+    let (_pki, tmp, cfg) = fresh_config(MTLS_ANY_PORT);
     let serve = Serve::start(
         tmp.path(),
         &["--config", &cfg],

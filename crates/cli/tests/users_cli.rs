@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use certbound_server::users::{LoginCheck, LoginRefusal, check_login};
-use certbound_testkit::{TestPki, TestPostgres};
-use common::{BIN, certbound, fresh_config, write_config};
+use certbound_testkit::TestPostgres;
+use common::{BIN, certbound, fresh_config, fresh_config_with};
 use serde_json::Value;
 
 const LISTENERS: &str = "[listeners.mtls]\naddr = \"127.0.0.1:0\"";
@@ -345,11 +345,8 @@ fn no_password_prompt_without_a_terminal_and_no_password_flag() {
 
 #[test]
 fn users_on_postgresql() {
-    let pki = TestPki::new();
     let pg = TestPostgres::create();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(tmp.path(), &pki, &pg.url(), LISTENERS);
-    let cfg = cfg.to_string_lossy().into_owned();
+    let (_pki, tmp, cfg) = fresh_config_with(LISTENERS, |_| pg.url());
     let dir = tmp.path();
     let (code, out, err) = certbound_stdin(
         dir,

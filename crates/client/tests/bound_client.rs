@@ -14,6 +14,7 @@ use certbound_client::{
     CertboundClient, ClientError, ManualClock, Method, RefreshPolicy, StatusCode, TlsSettings,
     header,
 };
+use certbound_testkit::TestIdentity;
 use common::TestAs;
 use common::resource::{Resource, jwt_claims};
 use serde_json::Value;
@@ -136,12 +137,19 @@ async fn a_short_lived_token_is_replaced_after_it_expires() {
     assert_eq!(auth.token_requests(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn requests_carry_the_bound_token_over_the_same_identity() {
+/// An AS with the client alice (300 s tokens), alice's certificate, an
+/// mTLS resource trusting the AS's PKI, and alice's client.
+async fn alice_and_a_resource() -> (TestAs, TestIdentity, Resource, CertboundClient) {
     let auth = TestAs::start(300).await;
     let alice = auth.register("alice").await;
     let resource = Resource::start(&auth.pki).await;
     let client = auth.builder("alice", &alice).build().expect("build");
+    (auth, alice, resource, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_carry_the_bound_token_over_the_same_identity() {
+    let (auth, alice, resource, client) = alice_and_a_resource().await;
 
     let response = client
         .get(format!("{}/things", resource.url))
@@ -197,10 +205,7 @@ async fn requests_carry_the_bound_token_over_the_same_identity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn invalid_token_triggers_exactly_one_refetch_and_retry() {
-    let auth = TestAs::start(300).await;
-    let alice = auth.register("alice").await;
-    let resource = Resource::start(&auth.pki).await;
-    let client = auth.builder("alice", &alice).build().expect("build");
+    let (auth, _, resource, client) = alice_and_a_resource().await;
     let url = format!("{}/things", resource.url);
 
     // The resource revokes the cached token: one new token, one replayed POST.
@@ -225,10 +230,7 @@ async fn invalid_token_triggers_exactly_one_refetch_and_retry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn other_refusals_are_returned_without_a_refetch() {
-    let auth = TestAs::start(300).await;
-    let alice = auth.register("alice").await;
-    let resource = Resource::start(&auth.pki).await;
-    let client = auth.builder("alice", &alice).build().expect("build");
+    let (auth, _, resource, client) = alice_and_a_resource().await;
     let response = client
         .get(format!("{}/forbidden", resource.url))
         .send()

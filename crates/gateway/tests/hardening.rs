@@ -7,15 +7,20 @@ mod common;
 
 use certbound_core::AuthMethod;
 use certbound_server::RunningServer;
-use certbound_server::clients::{ClientMetadata, hash_secret};
-use certbound_testkit::TestPki;
+use certbound_server::clients::{ClientMetadata, TokenFormat, hash_secret};
 use certbound_testkit::assert_error;
 use certbound_testkit::bearer;
 use certbound_testkit::gateway::{GatewaySetup, start_gateway};
-use certbound_testkit::server::AsFixture;
 use certbound_testkit::server::rotate_key;
+use certbound_testkit::server::{AsFixture, jwt_client};
+use certbound_testkit::{TestIdentity, TestPki};
 use common::{curl, start_as, start_upstream, token};
-use serde_json::json;
+use serde_json::{Value, json};
+
+/// `who` calls `url` with `token`, the path sent as written (`--path-as-is`).
+async fn as_is(pki: &TestPki, who: &TestIdentity, token: &str, url: &str) -> (u16, Value) {
+    curl(pki, Some(who), &["--path-as-is", "-H", &bearer(token), url]).await
+}
 
 /// Registers `id` (`tls_client_auth` by `CN=id` unless `edit` changes it).
 async fn register_with(
@@ -196,13 +201,7 @@ async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token
     // Keys never fetched, AS gone: 503, twice (the second within the
     // refetch interval, after a failed fetch).
     let server = start_as(&pki, dir.path(), "").await;
-    common::register(
-        &server,
-        "a",
-        "read",
-        certbound_server::clients::TokenFormat::Jwt,
-    )
-    .await;
+    common::register(&server, "a", "read", TokenFormat::Jwt).await;
     let issuer = server.issuer.clone();
     let gw = common::start_gateway(&pki, dir.path(), &issuer, &upstream, "").await;
     let api = format!("https://localhost:{}/api/x", gw.addr.port());
@@ -218,13 +217,7 @@ async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token
     // 401, both when the refetch fails and right after (rate-limited).
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start_as(&pki, dir.path(), "").await;
-    common::register(
-        &server,
-        "a",
-        "read",
-        certbound_server::clients::TokenFormat::Jwt,
-    )
-    .await;
+    common::register(&server, "a", "read", TokenFormat::Jwt).await;
     let issuer = server.issuer.clone();
     let clock = std::sync::Arc::new(certbound_core::ManualClock::new());
     let gw = common::start_gateway_clocked(
@@ -258,14 +251,7 @@ async fn an_unreachable_as_is_a_generic_503_and_an_unseen_kid_is_not_a_bad_token
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_and_certificate_headers_under_other_spellings_never_reach_the_upstream() {
     let AsFixture { pki, dir, server } = AsFixture::start("").await;
-    common::register(
-        &server,
-        "a",
-        "read",
-        certbound_server::clients::TokenFormat::Jwt,
-    )
-    .await;
-    let a = pki.simple_client("a");
+    let a = jwt_client(&server, &pki, "a", "read").await;
     let upstream = start_upstream().await;
     // forward_client_cert = true: the gateway sets Client-Cert itself.
     let gw = common::start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;
@@ -416,14 +402,7 @@ async fn start_recording_upstream() -> (String, std::sync::Arc<std::sync::Mutex<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_an_upstream_reads_differently_are_refused_before_it_sees_them() {
     let AsFixture { pki, dir, server } = AsFixture::start("").await;
-    common::register(
-        &server,
-        "a",
-        "read",
-        certbound_server::clients::TokenFormat::Jwt,
-    )
-    .await;
-    let a = pki.simple_client("a");
+    let a = jwt_client(&server, &pki, "a", "read").await;
     let (upstream, seen) = start_recording_upstream().await;
     // Routes: /admin needs scope admin, /api scope read; a holds read only.
     let gw = common::start_gateway(&pki, dir.path(), &server.issuer, &upstream, "").await;
@@ -463,41 +442,16 @@ async fn paths_an_upstream_reads_differently_are_refused_before_it_sees_them() {
             "the path takes another route when its letters are read case-insensitively or normalised (NFKC)",
         ),
     ] {
-        let (status, body) = curl(
-            &pki,
-            Some(&a),
-            &["--path-as-is", "-H", &bearer(&t), &format!("{base}{path}")],
-        )
-        .await;
-        assert_eq!(
-            (status, &body),
-            (
-                400,
-                &json!({"error": "invalid_request", "error_description": why})
-            ),
-            "{path}"
-        );
         // The check endpoint (Envoy style: the path after /certbound/check)
         // refuses the same path, with 403 as nginx expects.
-        let (status, body) = curl(
-            &pki,
-            Some(&a),
-            &[
-                "--path-as-is",
-                "-H",
-                &bearer(&t),
-                &format!("{base}/certbound/check{path}"),
-            ],
-        )
-        .await;
-        assert_eq!(
-            (status, &body),
-            (
-                403,
-                &json!({"error": "access_denied", "error_description": why})
-            ),
-            "check {path}"
-        );
+        for (prefix, want, error) in [
+            ("", 400, "invalid_request"),
+            ("/certbound/check", 403, "access_denied"),
+        ] {
+            let (status, body) = as_is(&pki, &a, &t, &format!("{base}{prefix}{path}")).await;
+            let expected = json!({"error": error, "error_description": why});
+            assert_eq!((status, &body), (want, &expected), "{prefix}{path}");
+        }
     }
     assert_eq!(
         seen_paths(),
@@ -507,17 +461,7 @@ async fn paths_an_upstream_reads_differently_are_refused_before_it_sees_them() {
 
     // Path parameters on a segment do not move a request out of its route:
     // /admin;x is judged as /admin (scope admin), as Tomcat reads it.
-    let (status, body) = curl(
-        &pki,
-        Some(&a),
-        &[
-            "--path-as-is",
-            "-H",
-            &bearer(&t),
-            &format!("{base}/admin;x=1/users"),
-        ],
-    )
-    .await;
+    let (status, body) = as_is(&pki, &a, &t, &format!("{base}/admin;x=1/users")).await;
     assert_error(status, &body, (403, "insufficient_scope"));
     assert_eq!(seen_paths(), Vec::<String>::new());
 

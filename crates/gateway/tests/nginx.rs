@@ -6,19 +6,41 @@
 
 mod common;
 
-use certbound_testkit::server::AsFixture;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use certbound_gateway::GatewayConfig;
+use certbound_gateway::RunningGateway;
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::require_tool;
+use certbound_testkit::gateway::{routes, start_gateway_from};
+use certbound_testkit::server::AsFixture;
+use certbound_testkit::{TestPki, require_tool};
 use common::{curl, register, start_upstream, token};
 use serde_json::json;
 
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
+}
+
+/// Starts a gateway in proxy mode for the AS `(pki, dir, issuer)`, behind
+/// the proxy at `(address, certificate_header)`: /admin (scope admin) and
+/// /api (scope read) go to `upstream`; `policy` adds `[policy]` keys.
+async fn proxy_gateway(
+    (pki, dir, issuer): (&TestPki, &Path, &str),
+    (address, certificate_header): (&str, &str),
+    policy: &str,
+    upstream: &str,
+) -> RunningGateway {
+    let toml = format!(
+        "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"{address}\"]\n\
+         certificate_header = \"{certificate_header}\"\n\
+         [authorization_server]\nissuer = \"{issuer}\"\nca = \"{ca}\"\n\
+         [policy]\naudience = \"{issuer}\"\n{policy}{routes}",
+        ca = pki.ca_path().display(),
+        routes = routes(upstream),
+    );
+    start_gateway_from(&toml, dir).await
 }
 
 /// nginx runs without a master process (`master_process off`), so killing
@@ -42,17 +64,13 @@ async fn nginx_auth_request_allows_bound_tokens_and_refuses_replays() {
     let upstream = start_upstream().await;
 
     // The gateway behind nginx: plain HTTP, trusting nginx's address.
-    let gw_toml = format!(
-        "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\n[authorization_server]\nissuer = \"{}\"\nca = \"{}\"\n[policy]\naudience = \"{}\"\nleeway_seconds = 0\n[[routes]]\npath_prefix = \"/admin\"\nupstream = \"{upstream}\"\nscopes = [\"admin\"]\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"{upstream}\"\nscopes = [\"read\"]\n",
-        server.issuer,
-        pki.ca_path().display(),
-        server.issuer,
-    );
-    let gw = certbound_gateway::start(
-        GatewayConfig::from_toml(&gw_toml, &dir.path().join("gw.toml")).expect("config"),
+    let gw = proxy_gateway(
+        (&pki, dir.path(), &server.issuer),
+        ("127.0.0.1", "nginx"),
+        "leeway_seconds = 0\n",
+        &upstream,
     )
-    .await
-    .expect("gateway");
+    .await;
 
     let port = free_port();
     let d = dir.path().display();
@@ -138,17 +156,19 @@ http {{
         json!([a.thumbprint().to_string()])
     );
 
-    let (status, _) = curl(
-        &pki,
-        Some(&b),
-        &["-H", &auth, &format!("{base}/api/orders")],
-    )
-    .await;
-    assert_eq!(status, 401, "replay with client B's certificate");
-    let (status, _) = curl(&pki, None, &["-H", &auth, &format!("{base}/api/orders")]).await;
-    assert_eq!(status, 401, "replay without a certificate");
-    let (status, _) = curl(&pki, Some(&a), &["-H", &auth, &format!("{base}/admin/x")]).await;
-    assert_eq!(status, 403, "insufficient scope");
+    for (who, path, want, what) in [
+        (
+            Some(&b),
+            "/api/orders",
+            401,
+            "replay with client B's certificate",
+        ),
+        (None, "/api/orders", 401, "replay without a certificate"),
+        (Some(&a), "/admin/x", 403, "insufficient scope"),
+    ] {
+        let (status, _) = curl(&pki, who, &["-H", &auth, &format!("{base}{path}")]).await;
+        assert_eq!(status, want, "{what}");
+    }
     gw.stop().await;
     server.stop().await;
 }
@@ -159,17 +179,14 @@ async fn envoy_ext_authz_http_mode_reads_xfcc_from_the_trusted_peer() {
     let AsFixture { pki, dir, server } = AsFixture::start("").await;
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
-    let gw_toml = format!(
-        "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.2\"]\ncertificate_header = \"envoy\"\n[authorization_server]\nissuer = \"{}\"\nca = \"{}\"\n[policy]\naudience = \"{}\"\n[[routes]]\npath_prefix = \"/admin\"\nupstream = \"http://127.0.0.1:9\"\nscopes = [\"admin\"]\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"http://127.0.0.1:9\"\nscopes = [\"read\"]\n",
-        server.issuer,
-        pki.ca_path().display(),
-        server.issuer,
-    );
-    let gw = certbound_gateway::start(
-        GatewayConfig::from_toml(&gw_toml, &dir.path().join("gw.toml")).expect("config"),
+    // Nothing listens upstream: the check endpoint never forwards.
+    let gw = proxy_gateway(
+        (&pki, dir.path(), &server.issuer),
+        ("127.0.0.2", "envoy"),
+        "",
+        "http://127.0.0.1:9",
     )
-    .await
-    .expect("gateway");
+    .await;
     let ta = token(&pki, &server, &a, "a").await;
     let auth = format!("Authorization: Bearer {ta}");
     let xfcc = |id: &certbound_testkit::TestIdentity| {
@@ -181,57 +198,22 @@ async fn envoy_ext_authz_http_mode_reads_xfcc_from_the_trusted_peer() {
     };
     // Envoy's ext_authz appends the original path to the check path.
     let check = |path: &str| format!("http://127.0.0.1:{}/certbound/check{path}", gw.addr.port());
-    let envoy = ["--interface", "127.0.0.2"];
-    let run = |extra: Vec<String>| {
-        let pki = &pki;
-        async move {
-            let args: Vec<&str> = extra.iter().map(String::as_str).collect();
-            curl(pki, None, &args).await.0
+    for (case, from_envoy, id, path, want) in [
+        ("a's token and certificate", true, &a, "/api/orders", 200),
+        ("replay with b's certificate", true, &b, "/api/orders", 401),
+        ("insufficient scope", true, &a, "/admin/x", 403),
+        // The same XFCC from an untrusted peer is ignored: the bound token
+        // has no certificate.
+        ("XFCC from an untrusted peer", false, &a, "/api/orders", 401),
+    ] {
+        let (forwarded, url) = (xfcc(id), check(path));
+        let mut args = vec!["-H", auth.as_str(), "-H", &forwarded, &url];
+        if from_envoy {
+            args.splice(0..0, ["--interface", "127.0.0.2"]);
         }
-    };
-    let ok = run(vec![
-        envoy[0].into(),
-        envoy[1].into(),
-        "-H".into(),
-        auth.clone(),
-        "-H".into(),
-        xfcc(&a),
-        check("/api/orders"),
-    ])
-    .await;
-    assert_eq!(ok, 200);
-    let replay = run(vec![
-        envoy[0].into(),
-        envoy[1].into(),
-        "-H".into(),
-        auth.clone(),
-        "-H".into(),
-        xfcc(&b),
-        check("/api/orders"),
-    ])
-    .await;
-    assert_eq!(replay, 401);
-    let scope = run(vec![
-        envoy[0].into(),
-        envoy[1].into(),
-        "-H".into(),
-        auth.clone(),
-        "-H".into(),
-        xfcc(&a),
-        check("/admin/x"),
-    ])
-    .await;
-    assert_eq!(scope, 403);
-    // The same XFCC from an untrusted peer is ignored: the bound token has no certificate.
-    let spoof = run(vec![
-        "-H".into(),
-        auth.clone(),
-        "-H".into(),
-        xfcc(&a),
-        check("/api/orders"),
-    ])
-    .await;
-    assert_eq!(spoof, 401);
+        let (status, _) = curl(&pki, None, &args).await;
+        assert_eq!(status, want, "{case}");
+    }
     gw.stop().await;
     server.stop().await;
 }

@@ -14,8 +14,8 @@ use certbound_guard::{
     BoundClient, Guard, GuardError, GuardLayer, GuardOptions, IntrospectionOptions,
     RevocationOptions,
 };
+use certbound_server::RunningServer;
 use certbound_server::clients::TokenFormat;
-use certbound_testkit::TestPki;
 use certbound_testkit::bearer;
 use certbound_testkit::server::rotate_key;
 use certbound_testkit::server::{AsFixture, jwt_client, serve_mtls};
@@ -23,7 +23,8 @@ use certbound_testkit::server::{
     curl_with_challenge as curl, register_introspecting_client, register_tls_client as register,
     start_as, token,
 };
-use certbound_testkit::{assert_described_error, assert_error};
+use certbound_testkit::{TestIdentity, TestPki};
+use certbound_testkit::{assert_described_error, assert_error, assert_error_description};
 use certbound_tls::TlsSettings;
 use serde_json::{Value, json};
 
@@ -73,18 +74,44 @@ async fn clocked_guard(pki: &TestPki, issuer: &str) -> (Guard, Arc<ManualClock>)
     (Guard::discover(o, &tls).await.expect("discover"), clock)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn binding_scopes_expiry_and_foreign_tokens() {
-    let AsFixture {
-        pki,
-        dir: _dir,
-        server,
-    } = AsFixture::start("[tokens]\naccess_token_ttl = 1\n").await;
-    register(&server, "a", "read", TokenFormat::Jwt).await;
-    register(&server, "b", "read", TokenFormat::Jwt).await;
-    let (a, b) = (pki.simple_client("a"), pki.simple_client("b"));
+/// An `at+jwt` signer with a fresh ES256 key (created at `now`) that no
+/// AS publishes.
+fn stranger_signer() -> certbound_jose::JwsSigner {
+    let key = certbound_jose::generate(jsonwebtoken::Algorithm::ES256).expect("key");
+    certbound_jose::JwsSigner::from_pkcs8_pem(
+        jsonwebtoken::Algorithm::ES256,
+        key.private_key_pem.as_bytes(),
+        key.kid.clone(),
+    )
+    .and_then(|s| s.with_typ("at+jwt"))
+    .expect("signer")
+}
+
+/// An AS started with `extra` TOML (its PKI, the AS, the directory that
+/// must outlive it), in which client `a` (scope read, JWT tokens) is
+/// registered; `a`'s certificate; and, behind a guard for that AS on a
+/// clock the test moves, a resource (see [`start_resource`]).
+async fn guarded(
+    extra: &str,
+) -> (
+    TestPki,
+    RunningServer,
+    tempfile::TempDir,
+    TestIdentity,
+    Arc<ManualClock>,
+    String,
+) {
+    let AsFixture { pki, dir, server } = AsFixture::start(extra).await;
+    let a = jwt_client(&server, &pki, "a", "read").await;
     let (guard, clock) = clocked_guard(&pki, &server.issuer).await;
     let rs = start_resource(&pki, guard).await;
+    (pki, server, dir, a, clock, rs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_scopes_expiry_and_foreign_tokens() {
+    let (pki, server, _dir, a, clock, rs) = guarded("[tokens]\naccess_token_ttl = 1\n").await;
+    let b = jwt_client(&server, &pki, "b", "read").await;
     let read = format!("{rs}/read");
 
     let ta = token(&pki, &server, &a, "a").await;
@@ -97,45 +124,23 @@ async fn binding_scopes_expiry_and_foreign_tokens() {
     // still read as before: any case of the scheme and extra blanks pass,
     // another scheme is no token, trailing bytes make it malformed, two
     // headers are refused.
-    let (status, _, body) = curl(
-        &pki,
-        Some(&a),
-        &["-H", &format!("Authorization:  bEaReR   {ta}\t"), &read],
-    )
-    .await;
+    let a_sends = async |header: String| curl(&pki, Some(&a), &["-H", &header, &read]).await;
+    let (status, _, body) = a_sends(format!("Authorization:  bEaReR   {ta}\t")).await;
     assert_eq!(status, 200, "{body}");
-    let (status, challenge, _) = curl(
-        &pki,
-        Some(&a),
-        &["-H", &format!("Authorization: Basic {ta}"), &read],
-    )
-    .await;
+    let (status, challenge, _) = a_sends(format!("Authorization: Basic {ta}")).await;
     assert_eq!(
         (status, challenge.as_str()),
         (401, "bearer realm=\"certbound\"")
     );
-    let (status, _, body) = curl(
-        &pki,
-        Some(&a),
-        &["-H", &format!("Authorization: Bearer {ta},x"), &read],
-    )
-    .await;
-    assert_eq!(
-        (status, body["error_description"].as_str()),
-        (401, Some("malformed Bearer token")),
-        "{body}"
-    );
+    let (status, _, body) = a_sends(format!("Authorization: Bearer {ta},x")).await;
+    assert_error_description(status, &body, (401, "malformed Bearer token"));
     let (status, _, body) = curl(
         &pki,
         Some(&a),
         &["-H", &bearer(&ta), "-H", &bearer(&ta), &read],
     )
     .await;
-    assert_eq!(
-        (status, body["error_description"].as_str()),
-        (400, Some("more than one Authorization header")),
-        "{body}"
-    );
+    assert_error_description(status, &body, (400, "more than one Authorization header"));
 
     // Replayed with another client's certificate, or with none: 401 invalid_token.
     for who in [Some(&b), None] {
@@ -180,62 +185,37 @@ async fn binding_scopes_expiry_and_foreign_tokens() {
     // since before the token was issued; moved well past its exp.
     clock.advance(Duration::from_secs(5));
     let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&ta), &read]).await;
-    assert_eq!(
-        (status, body["error_description"].as_str()),
-        (401, Some("the token has expired")),
-        "{body}"
-    );
+    assert_error_description(status, &body, (401, "the token has expired"));
     other.stop().await;
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_without_restart_and_as_outage_with_cached_keys() {
-    let AsFixture {
-        pki,
-        dir: _dir,
-        server,
-    } = AsFixture::start("").await;
-    let a = jwt_client(&server, &pki, "a", "read").await;
-    let (guard, clock) = clocked_guard(&pki, &server.issuer).await;
-    let rs = start_resource(&pki, guard).await;
+    let (pki, server, _dir, a, clock, rs) = guarded("").await;
     let read = format!("{rs}/read");
-
+    // What the resource answers a's call to /read with `token`.
+    let a_reads = async |token: &str| curl(&pki, Some(&a), &["-H", &bearer(token), &read]).await;
     let before = token(&pki, &server, &a, "a").await;
-    assert_eq!(
-        curl(&pki, Some(&a), &["-H", &bearer(&before), &read])
-            .await
-            .0,
-        200
-    );
+    assert_eq!(a_reads(&before).await.0, 200);
     rotate_key(&server).await;
     // The guard has the old JWKS cached; the new kid makes it refetch
     // once the refetch interval (200 ms) has passed.
     clock.advance(Duration::from_millis(250));
     let after = token(&pki, &server, &a, "a").await;
-    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&after), &read]).await;
+    let (status, _, body) = a_reads(&after).await;
     assert_eq!(status, 200, "new key accepted without restart: {body}");
-    assert_eq!(
-        curl(&pki, Some(&a), &["-H", &bearer(&before), &read])
-            .await
-            .0,
-        200,
-        "old key still published"
-    );
+    assert_eq!(a_reads(&before).await.0, 200, "old key still published");
 
     // The AS goes away: keys already cached keep validating.
     server.stop().await;
-    let (status, _, body) = curl(&pki, Some(&a), &["-H", &bearer(&after), &read]).await;
+    let (status, _, body) = a_reads(&after).await;
     assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opaque_tokens_through_introspection_until_revoked() {
-    let AsFixture {
-        pki,
-        dir: _dir,
-        server,
-    } = AsFixture::start("").await;
+    let (pki, server, _dir) = AsFixture::start("").await.into_parts();
     register(&server, "olive", "read", TokenFormat::Opaque).await;
     register_introspecting_client(&server, "gateway").await;
     let olive = pki.simple_client("olive");
@@ -315,11 +295,7 @@ async fn until_refused(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_jwts_are_refused_from_the_revocation_list() {
-    let AsFixture {
-        pki,
-        dir: _dir,
-        server,
-    } = AsFixture::start("").await;
+    let (pki, server, _dir) = AsFixture::start("").await.into_parts();
     register(&server, "a", "read", TokenFormat::Jwt).await;
     register(&server, "plain", "", TokenFormat::Jwt).await;
     register_introspecting_client(&server, "gateway").await;
@@ -409,11 +385,7 @@ async fn revoked_jwts_are_refused_from_the_revocation_list() {
 async fn audience_is_required_and_unbound_tokens_refused_by_default() {
     use certbound_core::AuthMethod;
     use certbound_server::clients::ClientMetadata;
-    let AsFixture {
-        pki,
-        dir: _dir,
-        server,
-    } = AsFixture::start("").await;
+    let (pki, server, _dir) = AsFixture::start("").await.into_parts();
     register(&server, "a", "read", TokenFormat::Jwt).await;
     let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
     m.tls_client_auth_subject_dn = Some("CN=nobind".into());
@@ -463,10 +435,10 @@ async fn audience_is_required_and_unbound_tokens_refused_by_default() {
     let rs = start_resource(&pki, guard).await;
     let (status, _, body) =
         curl(&pki, Some(&a), &["-H", &bearer(&ta), &format!("{rs}/read")]).await;
-    assert_eq!(
-        (status, body["error_description"].as_str()),
-        (401, Some("the token is not meant for this resource (aud)")),
-        "{body}"
+    assert_error_description(
+        status,
+        &body,
+        (401, "the token is not meant for this resource (aud)"),
     );
     server.stop().await;
 }
@@ -474,14 +446,7 @@ async fn audience_is_required_and_unbound_tokens_refused_by_default() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_the_reachable_as_does_not_publish_is_401() {
     use certbound_core::{AccessTokenClaims, Confirmation};
-    let AsFixture {
-        pki,
-        dir: _dir,
-        server,
-    } = AsFixture::start("").await;
-    let a = jwt_client(&server, &pki, "a", "read").await;
-    let (guard, clock) = clocked_guard(&pki, &server.issuer).await;
-    let rs = start_resource(&pki, guard).await;
+    let (pki, server, _dir, a, clock, rs) = guarded("").await;
     let read = format!("{rs}/read");
 
     // The same claims as a real token, signed with a fresh key of our own.
@@ -492,14 +457,7 @@ async fn a_key_the_reachable_as_does_not_publish_is_401() {
             .map_or(0, |d| d.as_secs()),
     )
     .unwrap_or_default();
-    let key = certbound_jose::generate(jsonwebtoken::Algorithm::ES256).expect("key");
-    let signer = certbound_jose::JwsSigner::from_pkcs8_pem(
-        jsonwebtoken::Algorithm::ES256,
-        key.private_key_pem.as_bytes(),
-        key.kid.clone(),
-    )
-    .and_then(|s| s.with_typ("at+jwt"))
-    .expect("signer");
+    let signer = stranger_signer();
     let forged = signer
         .sign_claims(&AccessTokenClaims {
             iss: server.issuer.clone(),
@@ -552,7 +510,7 @@ async fn a_key_the_reachable_as_does_not_publish_is_401() {
 async fn the_server_and_the_guard_give_the_same_verdicts() {
     use certbound_core::{AccessTokenClaims, Clock, Confirmation, SystemClock};
     use certbound_guard::InvalidToken;
-    use certbound_jose::{JoseError, JwsSigner};
+    use certbound_jose::JoseError;
 
     let pki = TestPki::new();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -595,14 +553,7 @@ async fn the_server_and_the_guard_give_the_same_verdicts() {
         parts[1] = other.split('.').nth(1).unwrap_or_default().to_owned();
         parts.join(".")
     };
-    let stranger = certbound_jose::generate(jsonwebtoken::Algorithm::ES256).expect("key");
-    let stranger = JwsSigner::from_pkcs8_pem(
-        jsonwebtoken::Algorithm::ES256,
-        stranger.private_key_pem.as_bytes(),
-        stranger.kid.clone(),
-    )
-    .and_then(|s| s.with_typ("at+jwt"))
-    .expect("signer");
+    let stranger = stranger_signer();
     let unknown_kid = stranger
         .sign_claims(&claims(iss, aud, now + 300))
         .expect("sign");

@@ -156,28 +156,18 @@ fn a_token_verifies_only_under_its_own_algorithm_family() {
         jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, alg)
             .map_err(|e| e.into_kind())
     };
-    assert_eq!(verify(&es_key, Algorithm::ES256), Ok(true));
-    assert_eq!(
-        verify(&es_key, Algorithm::ES384),
-        Err(ErrorKind::InvalidEcdsaKey)
-    );
-    assert_eq!(
-        verify(&rsa_key, Algorithm::ES256),
-        Err(ErrorKind::InvalidKeyFormat)
-    );
-    assert_eq!(
-        verify(&es_key, Algorithm::PS256),
-        Err(ErrorKind::InvalidKeyFormat)
-    );
-    assert_eq!(
-        verify(&es_key, Algorithm::EdDSA),
-        Err(ErrorKind::InvalidKeyFormat)
-    );
-    // A public key is never an HMAC secret (algorithm confusion).
-    assert_eq!(
-        verify(&es_key, Algorithm::HS256),
-        Err(ErrorKind::InvalidKeyFormat)
-    );
+    use ErrorKind::{InvalidEcdsaKey, InvalidKeyFormat};
+    for (key_name, key, alg, want) in [
+        ("EC", &es_key, Algorithm::ES256, Ok(true)),
+        ("EC", &es_key, Algorithm::ES384, Err(InvalidEcdsaKey)),
+        ("RSA", &rsa_key, Algorithm::ES256, Err(InvalidKeyFormat)),
+        ("EC", &es_key, Algorithm::PS256, Err(InvalidKeyFormat)),
+        ("EC", &es_key, Algorithm::EdDSA, Err(InvalidKeyFormat)),
+        // A public key is never an HMAC secret (algorithm confusion).
+        ("EC", &es_key, Algorithm::HS256, Err(InvalidKeyFormat)),
+    ] {
+        assert_eq!(verify(key, alg), want, "{key_name} key, {alg:?}");
+    }
 }
 
 #[test]

@@ -13,8 +13,8 @@ use std::time::Duration;
 use certbound_core::Clock;
 use certbound_server::tokens::token_hash;
 use front::{
-    Db, Front, authorize_query, good_params, header, hidden, location, open_login, param, pkce,
-    post_form, submit_login,
+    Db, Front, authorize_query, get_json, good_params, header, hidden, location, on_both_backends,
+    open_login, param, pkce, post_form, submit_consent, submit_login,
 };
 use serde_json::{Value, json};
 
@@ -40,15 +40,10 @@ fn assert_page_headers(res: &reqwest::Response, form_origin: &str) {
     assert_eq!(header(res, "x-content-type-options"), "nosniff");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_consent_and_the_code_reach_the_client() {
-    login_consent_and_code(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_consent_and_the_code_reach_the_client_on_postgres() {
-    login_consent_and_code(Db::Postgres).await;
-}
+on_both_backends!(
+    login_consent_and_the_code_reach_the_client,
+    super::login_consent_and_code
+);
 
 async fn login_consent_and_code(db: Db) {
     let _ = common::audit_log();
@@ -95,14 +90,7 @@ async fn login_consent_and_code(db: Db) {
     assert_eq!(res.status(), 303);
     let again = location(&res);
     assert!(again.ends_with("&failed=1"), "{again}");
-    let html = browser
-        .get(f.url(&again))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = f.page(&browser, &again).await;
     assert!(html.contains("Incorrect username or password"), "{html}");
     for (user, pass) in [("nobody", "x")] {
         let res = submit_login(&f, &browser, &login, user, pass).await;
@@ -203,23 +191,12 @@ async fn form_post_and_remembered_consent() {
     assert!(login.html.contains(">spa</strong>"), "{}", login.html);
     let res = submit_login(&f, &browser, &login, "bob", "pw-bob-123").await;
     let to_consent = location(&res);
-    let html = browser
-        .get(f.url(&to_consent))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let res = post_form(
+    let html = f.page(&browser, &to_consent).await;
+    let res = submit_consent(
+        &f,
         &browser,
-        &f.url("/authorize/consent"),
-        &[
-            ("challenge", &hidden(&html, "challenge")),
-            ("csrf_token", &hidden(&html, "csrf_token")),
-            ("remember", "yes"),
-            ("decision", "allow"),
-        ],
+        &html,
+        &[("remember", "yes"), ("decision", "allow")],
     )
     .await;
     assert_eq!(res.status(), 200);
@@ -273,24 +250,8 @@ async fn form_post_and_remembered_consent() {
     assert!(location(&res).starts_with("/authorize/consent?"));
 
     // Deny sends access_denied to the client, in the requested mode.
-    let html = browser
-        .get(f.url(&location(&res)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let res = post_form(
-        &browser,
-        &f.url("/authorize/consent"),
-        &[
-            ("challenge", &hidden(&html, "challenge")),
-            ("csrf_token", &hidden(&html, "csrf_token")),
-            ("decision", "deny"),
-        ],
-    )
-    .await;
+    let html = f.page(&browser, &location(&res)).await;
+    let res = submit_consent(&f, &browser, &html, &[("decision", "deny")]).await;
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
     assert_eq!(hidden(&page, "error"), "access_denied");
@@ -301,15 +262,11 @@ async fn form_post_and_remembered_consent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_advertises_the_authorization_endpoint() {
     let f = Front::start("").await;
-    let doc: Value = f
-        .browser()
-        .get(f.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = get_json(
+        &f.browser(),
+        f.url("/.well-known/oauth-authorization-server"),
+    )
+    .await;
     assert_eq!(
         doc["authorization_endpoint"],
         Value::from(f.url("/authorize"))

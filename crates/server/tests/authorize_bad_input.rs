@@ -13,7 +13,8 @@ use std::time::Duration;
 use certbound_core::AuthMethod;
 use certbound_server::clients::ClientMetadata;
 use front::{
-    Db, Front, LoginForm, hidden, location, open_login, param, pkce, post_form, submit_login,
+    Db, Front, LoginForm, hidden, location, on_both_backends, open_login, param, pkce, post_form,
+    submit_login,
 };
 
 const CB: &str = "https://app.example/cb";
@@ -143,15 +144,10 @@ async fn setup(db: Db) -> Front {
     f
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_authorization_requests() {
-    bad_authorization_requests_on(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_authorization_requests_on_postgres() {
-    bad_authorization_requests_on(Db::Postgres).await;
-}
+on_both_backends!(
+    bad_authorization_requests,
+    super::bad_authorization_requests_on
+);
 
 async fn bad_authorization_requests_on(db: Db) {
     let f = setup(db).await;
@@ -367,26 +363,11 @@ const COMPLETED: &str =
 /// Logs in and returns the consent form's fields.
 async fn to_consent(f: &Front, browser: &reqwest::Client, login: &LoginForm) -> (String, String) {
     let res = submit_login(f, browser, login, "alice", "alice-password").await;
-    let html = browser
-        .get(f.url(&location(&res)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = f.page(browser, &location(&res)).await;
     (hidden(&html, "challenge"), hidden(&html, "csrf_token"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_page_submissions() {
-    bad_page_submissions_on(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_page_submissions_on_postgres() {
-    bad_page_submissions_on(Db::Postgres).await;
-}
+on_both_backends!(bad_page_submissions, super::bad_page_submissions_on);
 
 async fn bad_page_submissions_on(db: Db) {
     let f = setup(db).await;

@@ -8,10 +8,40 @@
 mod common;
 mod front;
 
-use front::{Front, authorize_query, good_params, location, param, pkce};
+use front::{Front, authorize_query, get_json, good_params, location, param, pkce};
 use serde_json::{Value, json};
 
 const CB: &str = "https://app.example/cb";
+
+/// POSTs `body` as JSON to `url` with `client`.
+async fn post_json(client: &reqwest::Client, url: String, body: &Value) -> reqwest::Response {
+    client.post(url).json(body).send().await.unwrap()
+}
+
+/// Where an admin step that succeeded (200) sends the browser next.
+async fn redirect_of(res: reqwest::Response) -> String {
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    body["redirect_to"].as_str().unwrap().to_owned()
+}
+
+/// Asserts a 401 `invalid_client` answer; returns its body.
+async fn invalid_client(res: reqwest::Response) -> Value {
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client", "{body}");
+    body
+}
+
+/// Asserts that `back` (where the browser is sent) carries the error the
+/// login app decided.
+fn assert_rejected(back: &str) {
+    assert_eq!(param(back, "error").as_deref(), Some("access_denied"));
+    assert_eq!(
+        param(back, "error_description").as_deref(),
+        Some("The user cancelled")
+    );
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delegated_login_app_drives_the_interaction() {
@@ -62,14 +92,7 @@ async fn a_delegated_login_app_drives_the_interaction() {
             f.mtls
         )
     };
-    let info: Value = app
-        .get(admin(""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = get_json(&app, admin("")).await;
     assert_eq!(info["client"]["client_id"], "app");
     assert_eq!(info["client"]["client_name"], "Example App");
     assert_eq!(info["requested_scopes"], json!(["read"]));
@@ -100,18 +123,11 @@ async fn a_delegated_login_app_drives_the_interaction() {
         f.browser(),
         f.http(Some(&f.pki.simple_client("public-admin"))),
     ] {
-        let res = who
-            .post(format!(
-                "{}/admin/interactions/{handle}/login?client_id=public-admin",
-                f.mtls
-            ))
-            .json(&json!({"username": "erin"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 401);
-        let body: Value = res.json().await.unwrap();
-        assert_eq!(body["error"], "invalid_client", "{body}");
+        let url = format!(
+            "{}/admin/interactions/{handle}/login?client_id=public-admin",
+            f.mtls
+        );
+        let body = invalid_client(post_json(&who, url, &json!({"username": "erin"})).await).await;
         assert_eq!(
             body["error_description"],
             certbound_server::clients::auth::PUBLIC_CLIENT_REFUSED
@@ -138,52 +154,22 @@ async fn a_delegated_login_app_drives_the_interaction() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 401);
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_client", "{body}");
+    invalid_client(res).await;
 
-    let info: Value = app
-        .get(admin(""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = get_json(&app, admin("")).await;
     assert_eq!(info["user"], Value::Null, "nobody was signed in");
 
     // Login: certbound records the user; the browser continues at certbound.
-    let res = app
-        .post(admin("/login"))
-        .json(&json!({"username": "erin"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let redirect_to = res.json::<Value>().await.unwrap()["redirect_to"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let res = post_json(&app, admin("/login"), &json!({"username": "erin"})).await;
+    let redirect_to = redirect_of(res).await;
     assert_eq!(
         redirect_to,
         format!("{}/authorize/continue?challenge={handle}", f.base)
     );
-    let info: Value = app
-        .get(admin(""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = get_json(&app, admin("")).await;
     assert_eq!(info["user"]["username"], "erin");
     // An unknown user is refused.
-    let res = app
-        .post(admin("/login"))
-        .json(&json!({"username": "nobody"}))
-        .send()
-        .await
-        .unwrap();
+    let res = post_json(&app, admin("/login"), &json!({"username": "nobody"})).await;
     assert_eq!(res.status(), 400);
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "unknown_user");
 
@@ -192,25 +178,16 @@ async fn a_delegated_login_app_drives_the_interaction() {
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), to_app);
     // Consent for a scope that was not requested is refused.
-    let res = app
-        .post(admin("/consent"))
-        .json(&json!({"scopes": ["write"]}))
-        .send()
-        .await
-        .unwrap();
+    let res = post_json(&app, admin("/consent"), &json!({"scopes": ["write"]})).await;
     assert_eq!(res.status(), 400);
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_scope");
-    let res = app
-        .post(admin("/consent"))
-        .json(&json!({"scopes": ["read"], "remember": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let redirect_to = res.json::<Value>().await.unwrap()["redirect_to"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let res = post_json(
+        &app,
+        admin("/consent"),
+        &json!({"scopes": ["read"], "remember": false}),
+    )
+    .await;
+    let redirect_to = redirect_of(res).await;
 
     // Another browser cannot pick the code up.
     let res = f.browser().get(&redirect_to).send().await.unwrap();
@@ -251,19 +228,11 @@ async fn a_delegated_login_app_drives_the_interaction() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 200);
-    let redirect_to = res.json::<Value>().await.unwrap()["redirect_to"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let redirect_to = redirect_of(res).await;
     let res = browser.get(&redirect_to).send().await.unwrap();
     assert_eq!(res.status(), 303);
     let back = location(&res);
-    assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
-    assert_eq!(
-        param(&back, "error_description").as_deref(),
-        Some("The user cancelled")
-    );
+    assert_rejected(&back);
     assert_eq!(param(&back, "state").as_deref(), Some("st-123"));
     assert!(param(&back, "code").is_none());
     // The browser gets the error the app decided, not one the URL names.
@@ -274,11 +243,7 @@ async fn a_delegated_login_app_drives_the_interaction() {
     let res = browser.get(&forged).send().await.unwrap();
     assert_eq!(res.status(), 303);
     let back = location(&res);
-    assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
-    assert_eq!(
-        param(&back, "error_description").as_deref(),
-        Some("The user cancelled")
-    );
+    assert_rejected(&back);
     assert!(
         common::audit_log()
             .lines()

@@ -7,7 +7,7 @@ mod common;
 
 use certbound_core::AuthMethod;
 use certbound_server::clients::{ClientMetadata, TokenFormat};
-use common::{Backend, TestServer};
+use common::{Backend, TestServer, on_both_backends};
 use serde_json::Value;
 
 async fn matrix(backend: Backend) {

@@ -7,48 +7,26 @@
 
 mod front;
 
+use std::ffi::OsStr;
 use std::path::Path;
 
-use front::{Front, authorize_query, good_params, loopback_client, param, pkce, repo_root};
+use front::{
+    Front, authorize_query, good_params, loopback_client, param, pkce, repo_root, run_node_script,
+};
 use serde_json::Value;
 
 /// Runs interop/node/login.mjs and returns what it reported.
 async fn drive_browser(auth_url: &str, redirect_uri: &str, screenshots: Option<&Path>) -> Value {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    certbound_testkit::require_tool(&chromium);
-    let node_dir = repo_root().join("interop/node");
-    assert!(
-        node_dir.join("node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run scripts/test.sh (or npm ci in interop/node)"
-    );
-    let mut cmd = tokio::process::Command::new(certbound_testkit::require_tool("node"));
-    cmd.arg("login.mjs")
-        .current_dir(&node_dir)
-        .env("AUTH_URL", auth_url)
-        .env("USERNAME", "alice")
-        .env("PASSWORD", "correct horse battery")
-        .env("REDIRECT_PREFIX", redirect_uri)
-        .env("CHROMIUM", &chromium);
+    let mut env = vec![
+        ("AUTH_URL", OsStr::new(auth_url)),
+        ("USERNAME", OsStr::new("alice")),
+        ("PASSWORD", OsStr::new("correct horse battery")),
+        ("REDIRECT_PREFIX", OsStr::new(redirect_uri)),
+    ];
     if let Some(dir) = screenshots {
-        cmd.env("SCREENSHOTS", dir);
+        env.push(("SCREENSHOTS", dir.as_os_str()));
     }
-    let out = tokio::time::timeout(std::time::Duration::from_secs(120), cmd.output())
-        .await
-        .expect("the browser finished in time")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: Value = stdout
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "no report: {stdout}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-    assert!(report.get("error").is_none(), "{report:#}");
-    report
+    run_node_script("login.mjs", "playwright-core", &env).await
 }
 
 async fn start(client_name: &str) -> (Front, String, String, String) {

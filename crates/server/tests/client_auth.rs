@@ -11,7 +11,7 @@ use certbound_pki::CertificateRequest;
 use certbound_server::clients::ClientMetadata;
 use certbound_testkit::{TestIdentity, TestPki};
 use certbound_testkit::{assert_described_error, assert_error};
-use common::{Backend, TestServer, audited, claims, openssl_thumbprint};
+use common::{Backend, TestServer, audited, claims, on_both_backends, openssl_thumbprint};
 
 /// The one description every client-dependent authentication failure gets.
 const FAILED: &str = "client authentication failed: check the client_id, the authentication method it is registered for, and its secret or certificate (certificate methods must use the mTLS endpoint, mtls_endpoint_aliases in the server metadata)";
@@ -213,22 +213,24 @@ async fn self_signed(backend: Backend) {
 }
 on_both_backends!(self_signed_tls_client_auth, super::self_signed);
 
+/// Registers `id` with `method` and the secret `s3cret`.
+async fn secret_client(server: &TestServer, id: &str, method: AuthMethod) {
+    server
+        .register(id, ClientMetadata::new(method), Some("s3cret"))
+        .await;
+}
+
+/// Asserts a 200 whose access token is bound to no certificate.
+fn assert_unbound(status: u16, body: &Value) {
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap_or_default();
+    assert_eq!(claims(token)["cnf"], Value::Null, "{body}");
+}
+
 async fn secrets_and_binding(backend: Backend) {
     let server = TestServer::start(backend).await;
-    server
-        .register(
-            "basic",
-            ClientMetadata::new(AuthMethod::ClientSecretBasic),
-            Some("s3cret"),
-        )
-        .await;
-    server
-        .register(
-            "post",
-            ClientMetadata::new(AuthMethod::ClientSecretPost),
-            Some("s3cret"),
-        )
-        .await;
+    secret_client(&server, "basic", AuthMethod::ClientSecretBasic).await;
+    secret_client(&server, "post", AuthMethod::ClientSecretPost).await;
     let mut strict = ClientMetadata::new(AuthMethod::ClientSecretPost);
     strict.require_certificate_bound_access_tokens = true;
     server.register("strict", strict, Some("s3cret")).await;
@@ -259,11 +261,7 @@ async fn secrets_and_binding(backend: Backend) {
             &[],
         )
         .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        claims(body["access_token"].as_str().unwrap_or_default())["cnf"],
-        Value::Null
-    );
+    assert_unbound(status, &body);
     // Client that opted out of binding stays unbound even with a certificate.
     let (status, body) = server
         .post(
@@ -273,11 +271,7 @@ async fn secrets_and_binding(backend: Backend) {
             &[],
         )
         .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        claims(body["access_token"].as_str().unwrap_or_default())["cnf"],
-        Value::Null
-    );
+    assert_unbound(status, &body);
     // Client requiring binding refuses requests without a certificate.
     let before = server.row_counts().await;
     let (status, body) = server
@@ -358,13 +352,7 @@ async fn identical_failures(backend: Backend) {
     let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);
     m.tls_client_auth_subject_dn = Some("CN=Known,O=Bank".into());
     server.register("known", m, None).await;
-    server
-        .register(
-            "secret",
-            ClientMetadata::new(AuthMethod::ClientSecretPost),
-            Some("s3cret"),
-        )
-        .await;
+    secret_client(&server, "secret", AuthMethod::ClientSecretPost).await;
     let cases = [
         // A certificate client tried with a secret vs a client that does not exist.
         "grant_type=client_credentials&client_id=known&client_secret=guess",

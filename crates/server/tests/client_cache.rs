@@ -12,7 +12,7 @@ use certbound_core::AuthMethod;
 use certbound_server::clients::{ClientMetadata, RegisteredClient};
 use certbound_store::{SqlStore, Store};
 use certbound_testkit::TestIdentity;
-use common::{Backend, TestServer};
+use common::{Backend, TestServer, on_both_backends};
 
 fn metadata(dn: &str) -> ClientMetadata {
     let mut m = ClientMetadata::new(AuthMethod::TlsClientAuth);

@@ -9,18 +9,11 @@ mod common;
 
 use certbound_core::AuthMethod;
 use certbound_server::clients::ClientMetadata;
-use certbound_testkit::{TestIdentity, assert_described_error};
+use certbound_testkit::assert_described_error;
 use code_flow::*;
-use common::{Backend, TestServer};
+use common::{Backend, TestServer, on_both_backends};
 
 // ------------------------------------------------------------------ refusals
-
-/// A form, the certificate it is sent with, and the exact refusal.
-type Case<'a> = (
-    String,
-    Option<&'a TestIdentity>,
-    (u16, &'static str, String),
-);
 
 /// Every bad token request of the two new grants: the exact answer, and no
 /// row changed — the code still works afterwards.
@@ -42,109 +35,119 @@ async fn bad_token_requests(backend: Backend) {
     let other_code = code_for(&server, "other-app", "read", 60).await;
     let redirect = urlencode(REDIRECT);
     let base = format!("grant_type=authorization_code&client_id=app&redirect_uri={redirect}");
-    let cases: Vec<Case> = vec![
+    const UNKNOWN_CODE: &str = "the authorization code is invalid, expired or already used";
+    // What "app" sends with the phone's certificate, and the exact 400 it
+    // gets: the error code and its description.
+    let refused: Vec<(String, &str, &str)> = vec![
         (
             format!("{base}&code_verifier={VERIFIER}"),
-            Some(&phone),
-            (400, "invalid_request", "code is required".into()),
+            "invalid_request",
+            "code is required",
         ),
         (
             format!("{base}&code=nope&code_verifier={VERIFIER}"),
-            Some(&phone),
-            (400, "invalid_grant", "the authorization code is invalid, expired or already used".into()),
+            "invalid_grant",
+            UNKNOWN_CODE,
         ),
         (
             format!("{base}&code={code}"),
-            Some(&phone),
-            (400, "invalid_grant", "code_verifier is required".into()),
+            "invalid_grant",
+            "code_verifier is required",
         ),
         (
             format!("{base}&code={code}&code_verifier={}", "b".repeat(43)),
-            Some(&phone),
-            (400, "invalid_grant", "code_verifier does not match the code_challenge".into()),
+            "invalid_grant",
+            "code_verifier does not match the code_challenge",
         ),
         (
             format!("{base}&code={code}&code_verifier=short"),
-            Some(&phone),
-            (400, "invalid_grant", "code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~".into()),
+            "invalid_grant",
+            "code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~",
         ),
         (
             format!(
                 "grant_type=authorization_code&client_id=app&redirect_uri={}&code={code}&code_verifier={VERIFIER}",
                 urlencode("http://127.0.0.1:9/other")
             ),
-            Some(&phone),
-            (400, "invalid_grant", "redirect_uri does not match the one in the authorization request".into()),
-        ),
-        (
-            format!("grant_type=authorization_code&client_id=app&code={code}&code_verifier={VERIFIER}"),
-            Some(&phone),
-            (
-                400,
-                "invalid_grant",
-                "redirect_uri is required: the authorization request included it".into(),
-            ),
-        ),
-        (
-            format!("{base}&code={expired}&code_verifier={VERIFIER}"),
-            Some(&phone),
-            (400, "invalid_grant", "the authorization code has expired".into()),
-        ),
-        (
-            format!("{base}&code={other_code}&code_verifier={VERIFIER}"),
-            Some(&phone),
-            (400, "invalid_grant", "the authorization code is invalid, expired or already used".into()),
-        ),
-        (
-            format!("{base}&code={}&code_verifier={VERIFIER}", "x".repeat(600)),
-            Some(&phone),
-            (400, "invalid_grant", "the authorization code is invalid, expired or already used".into()),
+            "invalid_grant",
+            "redirect_uri does not match the one in the authorization request",
         ),
         (
             format!(
-                "grant_type=authorization_code&client_id=cc&redirect_uri={redirect}&code={code}&code_verifier={VERIFIER}"
+                "grant_type=authorization_code&client_id=app&code={code}&code_verifier={VERIFIER}"
             ),
-            Some(&cc_cert),
-            (400, "unauthorized_client", "this client may not use the authorization_code grant".into()),
+            "invalid_grant",
+            "redirect_uri is required: the authorization request included it",
+        ),
+        (
+            format!("{base}&code={expired}&code_verifier={VERIFIER}"),
+            "invalid_grant",
+            "the authorization code has expired",
+        ),
+        (
+            format!("{base}&code={other_code}&code_verifier={VERIFIER}"),
+            "invalid_grant",
+            UNKNOWN_CODE,
+        ),
+        (
+            format!("{base}&code={}&code_verifier={VERIFIER}", "x".repeat(600)),
+            "invalid_grant",
+            UNKNOWN_CODE,
         ),
         (
             "grant_type=refresh_token&client_id=app".into(),
-            Some(&phone),
-            (400, "invalid_request", "refresh_token is required".into()),
+            "invalid_request",
+            "refresh_token is required",
         ),
         (
             "grant_type=refresh_token&client_id=app&refresh_token=unknown".into(),
-            Some(&phone),
-            (400, "invalid_grant", "the refresh token is invalid, expired or revoked".into()),
+            "invalid_grant",
+            "the refresh token is invalid, expired or revoked",
         ),
         (
             "grant_type=refresh_token&client_id=no-refresh&refresh_token=unknown".into(),
-            Some(&phone),
-            (400, "unauthorized_client", "this client may not use the refresh_token grant".into()),
+            "unauthorized_client",
+            "this client may not use the refresh_token grant",
         ),
         (
             "grant_type=implicit&client_id=app".into(),
-            Some(&phone),
+            "unsupported_grant_type",
+            "grant_type 'implicit' is not supported; this server supports authorization_code, refresh_token and client_credentials",
+        ),
+    ];
+    // The client "cc" with its own certificate, and a secret where none belongs.
+    let cc_form = format!(
+        "grant_type=authorization_code&client_id=cc&redirect_uri={redirect}&code={code}&code_verifier={VERIFIER}"
+    );
+    let secret_form = format!("{base}&code={code}&code_verifier={VERIFIER}&client_secret=s");
+    let others = [
+        (
+            &cc_form,
+            &cc_cert,
             (
                 400,
-                "unsupported_grant_type",
-                "grant_type 'implicit' is not supported; this server supports authorization_code, refresh_token and client_credentials".into(),
+                "unauthorized_client",
+                "this client may not use the authorization_code grant",
             ),
         ),
         (
-            format!("{base}&code={code}&code_verifier={VERIFIER}&client_secret=s"),
-            Some(&phone),
+            &secret_form,
+            &phone,
             (
                 401,
                 "invalid_client",
-                certbound_server::clients::auth::CLIENT_AUTH_FAILED.into(),
+                certbound_server::clients::auth::CLIENT_AUTH_FAILED,
             ),
         ),
     ];
+    let cases = refused
+        .iter()
+        .map(|(form, error, description)| (form, &phone, (400, *error, *description)))
+        .chain(others);
     let before = server.row_counts().await;
-    for (form, who, (status_want, error, description)) in &cases {
-        let (status, body) = server.post("/token", *who, form.as_bytes(), &[]).await;
-        assert_described_error(status, &body, (*status_want, error, description), form);
+    for (form, who, expected) in cases {
+        let (status, body) = server.post("/token", Some(who), form.as_bytes(), &[]).await;
+        assert_described_error(status, &body, expected, form);
     }
     assert_eq!(
         server.row_counts().await,

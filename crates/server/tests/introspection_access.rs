@@ -6,10 +6,11 @@
 mod common;
 
 use certbound_core::AuthMethod;
-use certbound_server::clients::{ClientMetadata, TokenFormat};
+use certbound_server::clients::ClientMetadata;
+use certbound_server::clients::TokenFormat::{self, Jwt, Opaque};
 use certbound_testkit::TestIdentity;
 use certbound_testkit::{assert_described_error, assert_error};
-use common::{Backend, TestServer};
+use common::{Backend, TestServer, on_both_backends};
 use serde_json::{Value, json};
 
 fn tls_client(id: &str, format: TokenFormat) -> ClientMetadata {
@@ -20,65 +21,44 @@ fn tls_client(id: &str, format: TokenFormat) -> ClientMetadata {
     m
 }
 
-async fn introspect(server: &TestServer, who: &TestIdentity, id: &str, token: &str) -> Value {
-    let (status, body) = server
-        .post(
-            "/introspect",
-            Some(who),
-            format!("client_id={id}&token={token}").as_bytes(),
-            &[],
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
+/// The client "gateway", which may introspect every token.
+fn gateway() -> ClientMetadata {
+    let mut m = tls_client("gateway", Jwt);
+    m.may_introspect = true;
+    m
 }
 
 async fn introspection_is_limited(backend: Backend) {
     let server = TestServer::start(backend).await;
-    server
-        .register("alice", tls_client("alice", TokenFormat::Jwt), None)
-        .await;
-    server
-        .register("olive", tls_client("olive", TokenFormat::Opaque), None)
-        .await;
     // Tokens of `aimed` name the resource server `api` in their aud.
-    let mut aimed = tls_client("aimed", TokenFormat::Jwt);
+    let mut aimed = tls_client("aimed", Jwt);
     aimed.audience = Some("api".into());
-    server.register("aimed", aimed, None).await;
-    server
-        .register("api", tls_client("api", TokenFormat::Jwt), None)
+    let [alice, olive, aimed, api, mallory, gw] = server
+        .register_each([
+            ("alice", tls_client("alice", Jwt)),
+            ("olive", tls_client("olive", Opaque)),
+            ("aimed", aimed),
+            ("api", tls_client("api", Jwt)),
+            ("mallory", tls_client("mallory", Jwt)),
+            ("gateway", gateway()),
+        ])
         .await;
-    server
-        .register("mallory", tls_client("mallory", TokenFormat::Jwt), None)
-        .await;
-    let mut gateway = tls_client("gateway", TokenFormat::Jwt);
-    gateway.may_introspect = true;
-    server.register("gateway", gateway, None).await;
-    let pki = &server.pki;
-    let (alice, olive, aimed, api, mallory, gw) = (
-        pki.simple_client("alice"),
-        pki.simple_client("olive"),
-        pki.simple_client("aimed"),
-        pki.simple_client("api"),
-        pki.simple_client("mallory"),
-        pki.simple_client("gateway"),
-    );
 
     for (id, who) in [("alice", &alice), ("olive", &olive)] {
         let token = server.token(Some(who), id).await;
         // A third client without the permission learns nothing about a live token...
         assert_eq!(
-            introspect(&server, &mallory, "mallory", &token).await,
+            server.introspect(&mallory, "mallory", &token).await,
             json!({"active": false}),
             "{id}"
         );
         // ...which is still active for its own client and for a permitted one.
-        let own = introspect(&server, who, id, &token).await;
+        let own = server.introspect(who, id, &token).await;
         assert_eq!(
             (own["active"].as_bool(), own["client_id"].as_str()),
             (Some(true), Some(id))
         );
-        let full = introspect(&server, &gw, "gateway", &token).await;
+        let full = server.introspect(&gw, "gateway", &token).await;
         assert_eq!(full["active"], true, "{full}");
         assert_eq!(full["client_id"], id);
         assert_eq!(full["scope"], "read");
@@ -88,7 +68,7 @@ async fn introspection_is_limited(backend: Backend) {
         );
         // A client named in some other token's aud gets nothing here.
         assert_eq!(
-            introspect(&server, &api, "api", &token).await,
+            server.introspect(&api, "api", &token).await,
             json!({"active": false}),
             "{id}"
         );
@@ -96,7 +76,7 @@ async fn introspection_is_limited(backend: Backend) {
 
     // The client named in aud gets the full answer; others still do not.
     let token = server.token(Some(&aimed), "aimed").await;
-    let seen = introspect(&server, &api, "api", &token).await;
+    let seen = server.introspect(&api, "api", &token).await;
     assert_eq!(
         (
             seen["active"].as_bool(),
@@ -107,7 +87,7 @@ async fn introspection_is_limited(backend: Backend) {
         "{seen}"
     );
     assert_eq!(
-        introspect(&server, &mallory, "mallory", &token).await,
+        server.introspect(&mallory, "mallory", &token).await,
         json!({"active": false})
     );
 }
@@ -124,15 +104,15 @@ async fn revocation_list(
     server.post("/revocations", who, form.as_bytes(), &[]).await
 }
 
+/// The revocation list as the gateway reads it, with `query` (`since`,
+/// `limit`) after its client_id.
+async fn gateway_reads(server: &TestServer, gw: &TestIdentity, query: &str) -> (u16, Value) {
+    let form = format!("client_id=gateway&{query}");
+    revocation_list(server, Some(gw), &form).await
+}
+
 async fn revoke(server: &TestServer, who: &TestIdentity, id: &str, token: &str) {
-    let (status, body) = server
-        .post(
-            "/revoke",
-            Some(who),
-            format!("client_id={id}&token={token}").as_bytes(),
-            &[],
-        )
-        .await;
+    let (status, body) = server.about_token("/revoke", who, id, token).await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -156,25 +136,14 @@ fn jti_of(token: &str) -> String {
 
 async fn revocations_endpoint(backend: Backend) {
     let server = TestServer::start(backend).await;
-    server
-        .register("alice", tls_client("alice", TokenFormat::Jwt), None)
+    let [alice, olive, mallory, gw] = server
+        .register_each([
+            ("alice", tls_client("alice", Jwt)),
+            ("olive", tls_client("olive", Opaque)),
+            ("mallory", tls_client("mallory", Jwt)),
+            ("gateway", gateway()),
+        ])
         .await;
-    server
-        .register("olive", tls_client("olive", TokenFormat::Opaque), None)
-        .await;
-    server
-        .register("mallory", tls_client("mallory", TokenFormat::Jwt), None)
-        .await;
-    let mut gateway = tls_client("gateway", TokenFormat::Jwt);
-    gateway.may_introspect = true;
-    server.register("gateway", gateway, None).await;
-    let pki = &server.pki;
-    let (alice, olive, mallory, gw) = (
-        pki.simple_client("alice"),
-        pki.simple_client("olive"),
-        pki.simple_client("mallory"),
-        pki.simple_client("gateway"),
-    );
 
     // Listed in the metadata, with its mTLS alias when the listeners differ.
     let meta = server.get("/.well-known/oauth-authorization-server").await;
@@ -218,12 +187,7 @@ async fn revocations_endpoint(backend: Backend) {
     revoke(&server, &alice, "alice", &t1).await;
     revoke(&server, &olive, "olive", &opaque).await;
     revoke(&server, &alice, "alice", &t2).await;
-    let (status, page) = revocation_list(
-        &server,
-        Some(&gw),
-        &format!("client_id=gateway&since={cursor0}"),
-    )
-    .await;
+    let (status, page) = gateway_reads(&server, &gw, &format!("since={cursor0}")).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(jtis(&page), [jti_of(&t1), jti_of(&t2)], "{page}");
     assert_eq!(page["revoked"][0]["exp"], common::claims(&t1)["exp"]);
@@ -231,12 +195,7 @@ async fn revocations_endpoint(backend: Backend) {
     let cursor1 = page["cursor"].as_str().unwrap_or_default().to_owned();
 
     // Incremental: the cursor returns only what is new.
-    let (_, none) = revocation_list(
-        &server,
-        Some(&gw),
-        &format!("client_id=gateway&since={cursor1}"),
-    )
-    .await;
+    let (_, none) = gateway_reads(&server, &gw, &format!("since={cursor1}")).await;
     assert_eq!(
         (jtis(&none).len(), none["cursor"].as_str()),
         (0, Some(cursor1.as_str())),
@@ -244,33 +203,18 @@ async fn revocations_endpoint(backend: Backend) {
     );
     let t3 = server.token(Some(&alice), "alice").await;
     revoke(&server, &alice, "alice", &t3).await;
-    let (_, new) = revocation_list(
-        &server,
-        Some(&gw),
-        &format!("client_id=gateway&since={cursor1}"),
-    )
-    .await;
+    let (_, new) = gateway_reads(&server, &gw, &format!("since={cursor1}")).await;
     assert_eq!(jtis(&new), [jti_of(&t3)], "{new}");
 
     // Paging: limit=1 says complete=false until the last page.
-    let (_, p1) = revocation_list(
-        &server,
-        Some(&gw),
-        &format!("client_id=gateway&since={cursor0}&limit=2"),
-    )
-    .await;
+    let (_, p1) = gateway_reads(&server, &gw, &format!("since={cursor0}&limit=2")).await;
     assert_eq!(
         (jtis(&p1).len(), p1["complete"].as_bool()),
         (2, Some(false)),
         "{p1}"
     );
     let next = p1["cursor"].as_str().unwrap_or_default();
-    let (_, p2) = revocation_list(
-        &server,
-        Some(&gw),
-        &format!("client_id=gateway&since={next}&limit=2"),
-    )
-    .await;
+    let (_, p2) = gateway_reads(&server, &gw, &format!("since={next}&limit=2")).await;
     assert_eq!(
         (jtis(&p2), p2["complete"].as_bool()),
         (vec![jti_of(&t3)], Some(true)),
@@ -290,8 +234,7 @@ async fn revocations_endpoint(backend: Backend) {
         ("limit=0", "limit must be a number from 1 to 1000"),
         ("limit=1001", "limit must be a number from 1 to 1000"),
     ] {
-        let (status, body) =
-            revocation_list(&server, Some(&gw), &format!("client_id=gateway&{form}")).await;
+        let (status, body) = gateway_reads(&server, &gw, form).await;
         assert_described_error(status, &body, (400, "invalid_request", why), form);
     }
 }

@@ -9,21 +9,10 @@
 mod front;
 
 use certbound_testkit::jwt_claims;
-use front::{Front, loopback_client, repo_root};
-use serde_json::Value;
-
-fn node_dir() -> std::path::PathBuf {
-    repo_root().join("interop/node")
-}
+use front::{Front, loopback_client, run_node_script};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openid_client_gets_and_refreshes_bound_tokens_and_a_thief_cannot() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    certbound_testkit::require_tool(&chromium);
-    assert!(
-        node_dir().join("node_modules/openid-client").exists(),
-        "openid-client is not installed: run scripts/test.sh (or npm ci in interop/node)"
-    );
     let f = Front::start("").await;
     f.add_user("alice", "Alice Liddell", "correct horse battery")
         .await;
@@ -34,37 +23,24 @@ async fn openid_client_gets_and_refreshes_bound_tokens_and_a_thief_cannot() {
     let phone = f.pki.simple_client("phone");
     let thief = f.pki.simple_client("thief");
 
-    let out = tokio::process::Command::new(certbound_testkit::require_tool("node"))
-        .arg("openid_client.mjs")
-        .current_dir(node_dir())
-        .env("ISSUER", &f.base)
-        .env("CLIENT_ID", "phone-app")
-        .env("REDIRECT_URI", &redirect_uri)
-        .env("CA", f.pki.ca_path())
-        .env("PHONE_CERT", &phone.cert_path)
-        .env("PHONE_KEY", &phone.key_path)
-        .env("THIEF_CERT", &thief.cert_path)
-        .env("THIEF_KEY", &thief.key_path)
-        .env("USERNAME", "alice")
-        .env("PASSWORD", "correct horse battery")
-        .env("CHROMIUM", &chromium)
-        .output();
-    let out = tokio::time::timeout(std::time::Duration::from_secs(120), out)
-        .await
-        .expect("openid-client finished in time")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let r: Value = stdout
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "no report: {stdout}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-    assert!(r.get("error").is_none(), "{r:#}");
+    let ca = f.pki.ca_path();
+    let r = run_node_script(
+        "openid_client.mjs",
+        "openid-client",
+        &[
+            ("ISSUER", f.base.as_ref()),
+            ("CLIENT_ID", "phone-app".as_ref()),
+            ("REDIRECT_URI", redirect_uri.as_ref()),
+            ("CA", ca.as_ref()),
+            ("PHONE_CERT", phone.cert_path.as_ref()),
+            ("PHONE_KEY", phone.key_path.as_ref()),
+            ("THIEF_CERT", thief.cert_path.as_ref()),
+            ("THIEF_KEY", thief.key_path.as_ref()),
+            ("USERNAME", "alice".as_ref()),
+            ("PASSWORD", "correct horse battery".as_ref()),
+        ],
+    )
+    .await;
 
     // openid-client took the token endpoint from mtls_endpoint_aliases.
     assert_eq!(r["tokenEndpointUsed"], format!("{}/token", f.mtls), "{r:#}");

@@ -8,7 +8,7 @@ mod common;
 use certbound_core::AuthMethod;
 use certbound_server::clients::{ClientMetadata, TokenFormat};
 use certbound_testkit::assert_error;
-use common::{Backend, TestServer, claims, header};
+use common::{Backend, TestServer, claims, header, on_both_backends};
 use serde_json::Value;
 
 fn tls_client(dn: &str, format: TokenFormat) -> ClientMetadata {
@@ -19,58 +19,30 @@ fn tls_client(dn: &str, format: TokenFormat) -> ClientMetadata {
     m
 }
 
-async fn introspect(
-    server: &TestServer,
-    caller: &certbound_testkit::TestIdentity,
-    caller_id: &str,
-    token: &str,
-) -> Value {
-    let (status, body) = server
-        .post(
-            "/introspect",
-            Some(caller),
-            format!("client_id={caller_id}&token={token}").as_bytes(),
-            &[],
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
 async fn revoke(
     server: &TestServer,
     who: &certbound_testkit::TestIdentity,
     id: &str,
     token: &str,
 ) -> (u16, Value) {
-    server
-        .post(
-            "/revoke",
-            Some(who),
-            format!("client_id={id}&token={token}").as_bytes(),
-            &[],
-        )
-        .await
+    server.about_token("/revoke", who, id, token).await
 }
 
 async fn introspection_and_revocation(backend: Backend) {
     let server = TestServer::start(backend).await;
-    server
-        .register("alice", tls_client("CN=alice", TokenFormat::Jwt), None)
-        .await;
-    server
-        .register("olive", tls_client("CN=olive", TokenFormat::Opaque), None)
-        .await;
     let mut rs = tls_client("CN=rs", TokenFormat::Jwt);
     rs.may_introspect = true; // introspects the other clients' tokens
-    server.register("rs", rs, None).await;
-    let alice = server.pki.simple_client("alice");
-    let olive = server.pki.simple_client("olive");
-    let rs = server.pki.simple_client("rs");
+    let [alice, olive, rs] = server
+        .register_each([
+            ("alice", tls_client("CN=alice", TokenFormat::Jwt)),
+            ("olive", tls_client("CN=olive", TokenFormat::Opaque)),
+            ("rs", rs),
+        ])
+        .await;
 
     for (id, who) in [("alice", &alice), ("olive", &olive)] {
         let token = server.token(Some(who), id).await;
-        let info = introspect(&server, &rs, "rs", &token).await;
+        let info = server.introspect(&rs, "rs", &token).await;
         assert_eq!(info["active"], true, "{id}: {info}");
         assert_eq!(
             info["cnf"]["x5t#S256"],
@@ -87,7 +59,7 @@ async fn introspection_and_revocation(backend: Backend) {
         // answer does not confirm the token, and the token stays valid.
         let (status, body) = revoke(&server, &rs, "rs", &token).await;
         assert_eq!((status, &body), (200, &Value::Null), "{body}");
-        assert_eq!(introspect(&server, who, id, &token).await["active"], true);
+        assert_eq!(server.introspect(who, id, &token).await["active"], true);
         let owner = format!("owner={id:?}");
         assert!(
             common::audit_log()
@@ -101,7 +73,7 @@ async fn introspection_and_revocation(backend: Backend) {
         let (status, _) = revoke(&server, who, id, &token).await;
         assert_eq!(status, 200);
         assert_eq!(
-            introspect(&server, &rs, "rs", &token).await,
+            server.introspect(&rs, "rs", &token).await,
             serde_json::json!({"active": false}),
             "{id}"
         );
@@ -120,13 +92,13 @@ async fn introspection_and_revocation(backend: Backend) {
         tampered.as_str(),
     ] {
         assert_eq!(
-            introspect(&server, &rs, "rs", token).await,
+            server.introspect(&rs, "rs", token).await,
             serde_json::json!({"active": false}),
             "{token}"
         );
         assert_eq!(revoke(&server, &alice, "alice", token).await.0, 200);
     }
-    assert_eq!(introspect(&server, &rs, "rs", &good).await["active"], true);
+    assert_eq!(server.introspect(&rs, "rs", &good).await["active"], true);
 
     // Introspection needs client authentication and a token.
     let (status, body) = server
@@ -145,10 +117,9 @@ on_both_backends!(
 
 async fn rotation(backend: Backend) {
     let server = TestServer::start(backend).await;
-    server
-        .register("alice", tls_client("CN=alice", TokenFormat::Jwt), None)
+    let [alice] = server
+        .register_each([("alice", tls_client("CN=alice", TokenFormat::Jwt))])
         .await;
-    let alice = server.pki.simple_client("alice");
     let before = server.token(Some(&alice), "alice").await;
     let old_kid = header(&before)["kid"]
         .as_str()

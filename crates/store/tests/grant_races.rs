@@ -17,6 +17,24 @@ use common::{
 
 const RACERS: usize = 20;
 
+/// Waits for every racer of a one-winner race (each answers whether its
+/// `op` won) and returns the only one that did; an error fails the test.
+async fn the_one_winner<E: std::fmt::Debug + 'static>(
+    mut tasks: tokio::task::JoinSet<(usize, Result<bool, E>)>,
+    op: &str,
+) -> usize {
+    let mut winners = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("join") {
+            (i, Ok(true)) => winners.push(i),
+            (_, Ok(false)) => {}
+            (i, Err(e)) => panic!("racer {i}: {op} failed: {e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one {op} wins: {winners:?}");
+    winners[0]
+}
+
 /// 20 tasks over two pools ("instances") redeem one code: one wins.
 async fn race_redeem(a: &SqlStore, b: &SqlStore, probe: &Probe) -> usize {
     issue_code(a, "race-code", NOW + 60).await;
@@ -33,16 +51,7 @@ async fn race_redeem(a: &SqlStore, b: &SqlStore, probe: &Probe) -> usize {
             (i, result)
         });
     }
-    let mut winners = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined.expect("join") {
-            (i, Ok(true)) => winners.push(i),
-            (_, Ok(false)) => {}
-            (i, Err(e)) => panic!("racer {i}: redeem_code failed: {e:?}"),
-        }
-    }
-    assert_eq!(winners.len(), 1, "exactly one redemption wins: {winners:?}");
-    let winner = winners[0];
+    let winner = the_one_winner(tasks, "redeem_code").await;
     let redeemed = ok(a.code("race-code").await, "code").unwrap();
     assert_eq!(redeemed.grant_id, Some(format!("race-g-{winner}")));
     for i in 0..RACERS {
@@ -144,18 +153,10 @@ async fn race_complete(a: &SqlStore, b: &SqlStore, probe: &Probe) {
             (n, store.complete_interaction("race-i", NOW, Some(&c)).await)
         });
     }
-    let mut winners = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined.expect("join") {
-            (n, Ok(true)) => winners.push(n),
-            (_, Ok(false)) => {}
-            (n, Err(e)) => panic!("racer {n}: complete_interaction failed: {e:?}"),
-        }
-    }
-    assert_eq!(winners.len(), 1, "exactly one completion wins: {winners:?}");
+    let winner = the_one_winner(tasks, "complete_interaction").await;
     for n in 0..RACERS {
         let stored = ok(b.code(&format!("race-i-code-{n}")).await, "code").is_some();
-        assert_eq!(stored, n == winners[0], "code of racer {n}");
+        assert_eq!(stored, n == winner, "code of racer {n}");
     }
     assert_eq!(
         probe.count("authorization_codes", "code_hash", None).await,

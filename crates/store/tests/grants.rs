@@ -10,8 +10,8 @@ mod common;
 use certbound_store::{GrantStore, Rotation, SqlStore, Store, StoreError, StoredUser, UserStore};
 use certbound_testkit::{TestPostgres, sqlite_url};
 use common::{
-    DAY, EVIL, HOUR, NOW, Probe, access, code, connect, grant, interaction, issue_code,
-    issue_code_to, issue_grant, issue_grant_to, ok, refresh,
+    DAY, EVIL, HOUR, NOW, Probe, access, code, grant, interaction, issue_code, issue_code_to,
+    issue_grant, issue_grant_to, ok, refresh, run_suite,
 };
 
 // ---------------------------------------------------------------- the suite
@@ -520,17 +520,19 @@ async fn purge(store: &SqlStore, probe: &Probe) {
 async fn sqlite_file_grants() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = sqlite_url(dir.path());
-    let store = connect(&url).await;
-    assert_eq!(store.backend(), "sqlite");
-    suite(&store, &Probe::new(&url).await).await;
-    store.close().await;
+    // The probe opens the database once the store has created it.
+    run_suite(&url, "sqlite", async |store| {
+        suite(store, &Probe::new(&url).await).await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_grants() {
     let db = TestPostgres::create();
-    let store = connect(&db.url()).await;
-    assert_eq!(store.backend(), "postgres");
-    suite(&store, &Probe::new(&db.url()).await).await;
-    store.close().await;
+    let url = db.url();
+    run_suite(&url, "postgres", async |store| {
+        suite(store, &Probe::new(&url).await).await;
+    })
+    .await;
 }

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,21 +13,11 @@ use certbound_store::{
     ResealedKey, SqlStore, Store, StoreError, StoredClient, StoredSigningKey, StoredToken, Taken,
 };
 use certbound_testkit::{TestPostgres, sqlite_url};
+use common::{HOUR, NOW, connect, ok, run_suite};
 
-/// A time after 2^31 seconds, so a 32-bit column would fail the round trip.
-const NOW: i64 = 4_102_444_800;
-const HOUR: i64 = 3600;
 const EVIL_ID: &str = "x'; DROP TABLE clients; --";
 
 // ---------------------------------------------------------------- helpers
-
-async fn connect(url: &str) -> SqlStore {
-    SqlStore::connect(url).await.expect("connect")
-}
-
-fn ok<T>(r: Result<T, StoreError>, what: &str) -> T {
-    r.expect(what)
-}
 
 fn some<T>(v: Option<T>, what: &str) -> T {
     match v {
@@ -240,6 +232,19 @@ async fn clients(store: &SqlStore) {
     assert_eq!(ok(store.clients().await, "list").len(), 3);
 }
 
+/// Rotates onto `next` an hour after NOW, the old key published for one
+/// more hour; returns the keys listed after.
+async fn rotate_an_hour_on(store: &SqlStore, next: &StoredSigningKey) -> Vec<StoredSigningKey> {
+    let what = format!("rotate to {}", next.kid);
+    ok(
+        store
+            .rotate_signing_key(next, NOW + HOUR, NOW + 2 * HOUR, 60)
+            .await,
+        &what,
+    );
+    ok(store.signing_keys().await, &what)
+}
+
 async fn signing_keys(store: &SqlStore) {
     assert!(ok(store.signing_keys().await, "no keys").is_empty());
 
@@ -257,13 +262,7 @@ async fn signing_keys(store: &SqlStore) {
 
     // Rotation retires k1 (still published) and activates k3.
     let k3 = key("k3", NOW + HOUR);
-    ok(
-        store
-            .rotate_signing_key(&k3, NOW + HOUR, NOW + 2 * HOUR, 60)
-            .await,
-        "rotate",
-    );
-    let keys = ok(store.signing_keys().await, "keys after rotate");
+    let keys = rotate_an_hour_on(store, &k3).await;
     assert_eq!(kids(&keys), ["k3", "k1"]);
     assert_eq!(keys[0], k3);
     assert_eq!(
@@ -298,13 +297,7 @@ async fn signing_keys(store: &SqlStore) {
 
     // Same created_at: newest first falls back to kid descending.
     let k5 = key("k5", NOW + HOUR);
-    ok(
-        store
-            .rotate_signing_key(&k5, NOW + HOUR, NOW + 2 * HOUR, 60)
-            .await,
-        "rotate k5",
-    );
-    let keys = ok(store.signing_keys().await, "keys after second rotate");
+    let keys = rotate_an_hour_on(store, &k5).await;
     assert_eq!(kids(&keys), ["k5", "k3", "k1"]);
     assert_eq!(keys.iter().filter(|k| k.retired_at.is_none()).count(), 1);
 }
@@ -330,21 +323,16 @@ async fn opaque_tokens(store: &SqlStore) {
         Some(unbound)
     );
 
-    match store.insert_opaque_token(&t).await {
-        Err(StoreError::Conflict {
-            taken: Taken::Other(_),
-            source: Some(_),
-        }) => {}
-        other => panic!("duplicate token: expected Conflict, got {other:?}"),
-    }
     let mut same_jti = token("hash-3", NOW + HOUR);
     same_jti.jti = t.jti.clone();
-    match store.insert_opaque_token(&same_jti).await {
-        Err(StoreError::Conflict {
-            taken: Taken::Other(_),
-            source: Some(_),
-        }) => {}
-        other => panic!("duplicate jti: expected Conflict, got {other:?}"),
+    for (what, taken) in [("duplicate token", &t), ("duplicate jti", &same_jti)] {
+        match store.insert_opaque_token(taken).await {
+            Err(StoreError::Conflict {
+                taken: Taken::Other(_),
+                source: Some(_),
+            }) => {}
+            other => panic!("{what}: expected Conflict, got {other:?}"),
+        }
     }
 
     assert!(ok(
@@ -561,12 +549,12 @@ async fn race_first_key(a: &SqlStore, b: &SqlStore) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_file_suite() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = connect(&sqlite_url(dir.path())).await;
-    assert_eq!(store.backend(), "sqlite");
-    suite(&store).await;
-    // The after_connect PRAGMAs ran: the database is in WAL mode.
-    assert!(dir.path().join("certbound.db-wal").exists(), "no WAL file");
-    store.close().await;
+    run_suite(&sqlite_url(dir.path()), "sqlite", async |store| {
+        suite(store).await;
+        // The after_connect PRAGMAs ran: the database is in WAL mode.
+        assert!(dir.path().join("certbound.db-wal").exists(), "no WAL file");
+    })
+    .await;
 
     // Reopening keeps the data and re-running the migrations is a no-op.
     let store = connect(&sqlite_url(dir.path())).await;
@@ -596,10 +584,7 @@ async fn sqlite_memory_suite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_suite() {
     let db = TestPostgres::create();
-    let store = connect(&db.url()).await;
-    assert_eq!(store.backend(), "postgres");
-    suite(&store).await;
-    store.close().await;
+    run_suite(&db.url(), "postgres", suite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -10,7 +10,7 @@ use certbound_store::{
     GrantStore, Rotation, SqlStore, Store, StoreError, StoredUser, Taken, UserStore,
 };
 use certbound_testkit::{TestPostgres, sqlite_url};
-use common::{DAY, HOUR, NOW, access, connect, issue_grant_to, ok, refresh};
+use common::{DAY, HOUR, NOW, access, issue_grant_to, ok, refresh, run_suite};
 
 /// SQL metacharacters in a value: only parameterised SQL round-trips it.
 const EVIL: &str = "o'brien\"; DROP TABLE users; --";
@@ -255,17 +255,11 @@ async fn delete(store: &SqlStore) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_file_users() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = connect(&sqlite_url(dir.path())).await;
-    assert_eq!(store.backend(), "sqlite");
-    suite(&store).await;
-    store.close().await;
+    run_suite(&sqlite_url(dir.path()), "sqlite", suite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_users() {
     let db = TestPostgres::create();
-    let store = connect(&db.url()).await;
-    assert_eq!(store.backend(), "postgres");
-    suite(&store).await;
-    store.close().await;
+    run_suite(&db.url(), "postgres", suite).await;
 }

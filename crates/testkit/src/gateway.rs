@@ -70,6 +70,19 @@ pub struct GatewaySetup<'a> {
     pub upstream_extra: &'a str,
 }
 
+impl<'a> GatewaySetup<'a> {
+    /// Routes to `upstream` with `extra` after `[authorization_server]`, the
+    /// issuer as audience and no further `[upstream]` keys.
+    pub fn new(upstream: &'a str, extra: &'a str) -> Self {
+        Self {
+            upstream,
+            extra,
+            policy: None,
+            upstream_extra: "",
+        }
+    }
+}
+
 /// Starts a mTLS gateway trusting the AS at `issuer`, with `/admin`
 /// (scope `admin`) and `/api` (scope `read`) routed to `setup.upstream`,
 /// no leeway, a 1 s JWKS refetch interval and the client certificate forwarded.

@@ -34,7 +34,50 @@ mod raw;
 #[cfg(feature = "server")]
 pub mod server;
 
-pub use answer::{assert_described_error, assert_error};
+pub use answer::{assert_described_error, assert_error, assert_error_description};
+
+/// The database a test's server runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    /// A SQLite file in the server's directory.
+    Sqlite,
+    /// A fresh PostgreSQL database (see [`TestPostgres`]).
+    Postgres,
+}
+
+impl Backend {
+    /// The storage URL of a server whose files live in `dir`, and the
+    /// PostgreSQL database behind it, if any: keep that as long as the
+    /// server runs (dropping it drops the database).
+    pub fn storage(self, dir: &Path) -> (String, Option<TestPostgres>) {
+        match self {
+            Backend::Sqlite => (sqlite_url(dir), None),
+            Backend::Postgres => {
+                let pg = TestPostgres::create();
+                (pg.url(), Some(pg))
+            }
+        }
+    }
+}
+
+/// Declares the tests `NAME::sqlite` and `NAME::postgres`, each running the
+/// async fn `body(Backend)` on that database. The calling crate depends on
+/// tokio.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:path) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body($crate::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $body($crate::Backend::Postgres).await;
+            }
+        }
+    };
+}
 pub use curl::{Curl, CurlOutput, json_or_text};
 pub use jwt::{jwt_claims, jwt_header};
 #[cfg(feature = "tls")]

@@ -139,6 +139,12 @@ impl AsFixture {
         let server = start_as(&pki, dir.path(), extra).await;
         Self { pki, dir, server }
     }
+
+    /// The PKI, the AS and its directory, for a test that needs no more
+    /// than the AS: keep the directory (`_dir`) as long as the AS runs.
+    pub fn into_parts(self) -> (TestPki, RunningServer, tempfile::TempDir) {
+        (self.pki, self.server, self.dir)
+    }
 }
 
 /// Registers `id` as a JWT `tls_client_auth` client with `scope` and

@@ -13,11 +13,7 @@ use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn example_resource_server_enforces_bound_tokens() {
-    let AsFixture {
-        pki,
-        dir: _dir,
-        server,
-    } = AsFixture::start("").await;
+    let (pki, server, _dir) = AsFixture::start("").await.into_parts();
     register_tls_client(&server, "client-a", "hello.read", TokenFormat::Jwt).await;
     let (a, b) = (pki.simple_client("client-a"), pki.simple_client("client-b"));
 

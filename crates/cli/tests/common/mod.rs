@@ -164,9 +164,18 @@ pub fn curl(args: &[&str]) -> (i32, Value) {
 /// A new PKI and directory holding a `certbound.toml` (SQLite in that
 /// directory) with `listeners`; the config's path as a string.
 pub fn fresh_config(listeners: &str) -> (TestPki, tempfile::TempDir, String) {
+    fresh_config_with(listeners, certbound_testkit::sqlite_url)
+}
+
+/// [`fresh_config`] with the storage URL that `storage` gives for the new
+/// directory (a PostgreSQL test database ignores it).
+pub fn fresh_config_with(
+    listeners: &str,
+    storage: impl FnOnce(&Path) -> String,
+) -> (TestPki, tempfile::TempDir, String) {
     let pki = TestPki::new();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let storage = certbound_testkit::sqlite_url(tmp.path());
+    let storage = storage(tmp.path());
     let config = write_config(tmp.path(), &pki, &storage, listeners);
     let cfg = config.to_string_lossy().into_owned();
     (pki, tmp, cfg)

@@ -31,13 +31,7 @@ pub async fn start_gateway(
     upstream: &str,
     extra: &str,
 ) -> RunningGateway {
-    let setup = GatewaySetup {
-        upstream,
-        extra,
-        policy: None,
-        upstream_extra: "",
-    };
-    start(pki, dir, issuer, setup).await
+    start(pki, dir, issuer, GatewaySetup::new(upstream, extra)).await
 }
 
 /// [`start_gateway`] reading time from `clock`, so a test moves it past
@@ -50,11 +44,6 @@ pub async fn start_gateway_clocked(
     extra: &str,
     clock: std::sync::Arc<certbound_core::ManualClock>,
 ) -> RunningGateway {
-    let setup = GatewaySetup {
-        upstream,
-        extra,
-        policy: None,
-        upstream_extra: "",
-    };
+    let setup = GatewaySetup::new(upstream, extra);
     certbound_testkit::gateway::start_gateway_clocked(pki, dir, issuer, setup, clock).await
 }

@@ -9,6 +9,14 @@ fn tls(f: impl FnOnce(&mut ClientMetadata)) -> Result<RegisteredClient, InvalidC
     RegisteredClient::from_metadata("c", m, None)
 }
 
+/// [`tls`] for a client matched by the SAN DNS name `a`, then `f`.
+fn tls_dns(f: impl FnOnce(&mut ClientMetadata)) -> Result<RegisteredClient, InvalidClient> {
+    tls(|m| {
+        m.tls_client_auth_san_dns = Some("a".into());
+        f(m);
+    })
+}
+
 fn refused(r: Result<RegisteredClient, InvalidClient>) -> (ClientParameter, ClientRule) {
     match r {
         Ok(c) => panic!("{} was accepted", c.client_id),
@@ -19,10 +27,7 @@ fn refused(r: Result<RegisteredClient, InvalidClient>) -> (ClientParameter, Clie
 #[test]
 fn registration_rules() {
     assert!(tls(|m| m.tls_client_auth_san_dns = Some("a.example".into())).is_ok());
-    let two = tls(|m| {
-        m.tls_client_auth_san_dns = Some("a".into());
-        m.tls_client_auth_subject_dn = Some("CN=a".into());
-    });
+    let two = tls_dns(|m| m.tls_client_auth_subject_dn = Some("CN=a".into()));
     assert_eq!(
         refused(two.clone()),
         (
@@ -61,8 +66,7 @@ fn registration_rules() {
         (P::SanEmail, ClientRule::Empty)
     );
     assert_eq!(
-        refused(tls(|m| {
-            m.tls_client_auth_san_dns = Some("a".into());
+        refused(tls_dns(|m| {
             m.scope = "ok bad\"quote".into();
         })),
         (
@@ -73,8 +77,7 @@ fn registration_rules() {
         )
     );
     assert_eq!(
-        refused(tls(|m| {
-            m.tls_client_auth_san_dns = Some("a".into());
+        refused(tls_dns(|m| {
             m.grant_types = vec!["password".into()];
         })),
         (
@@ -85,8 +88,7 @@ fn registration_rules() {
         )
     );
     assert_eq!(
-        refused(tls(|m| {
-            m.tls_client_auth_san_dns = Some("a".into());
+        refused(tls_dns(|m| {
             m.tls_client_certificate_bound_access_tokens = false;
             m.require_certificate_bound_access_tokens = true;
         })),

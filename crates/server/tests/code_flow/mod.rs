@@ -179,13 +179,39 @@ pub async fn introspector(server: &TestServer) -> TestIdentity {
     server.pki.simple_client("rs")
 }
 
+/// What `/introspect` says about `token` to the introspecting client "rs".
 pub async fn introspect(server: &TestServer, rs: &TestIdentity, token: &str) -> Value {
-    let form = format!("client_id=rs&token={token}");
-    let (status, body) = server
-        .post("/introspect", Some(rs), form.as_bytes(), &[])
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
+    server.introspect(rs, "rs", token).await
+}
+
+/// Asserts that `token` is no longer active at `/introspect`.
+pub async fn assert_inactive(server: &TestServer, rs: &TestIdentity, token: &str) {
+    let info = introspect(server, rs, token).await;
+    assert_eq!(info["active"], false, "{token}: {info}");
+}
+
+/// Asserts a 400 `invalid_grant` that says `description`; `context` names
+/// the case.
+#[track_caller]
+pub fn assert_invalid_grant(status: u16, body: &Value, description: &str, context: &str) {
+    certbound_testkit::assert_described_error(
+        status,
+        body,
+        (400, "invalid_grant", description),
+        context,
+    );
+}
+
+/// Asserts that "app" refreshing `token` over mTLS with `phone` is refused
+/// with a 400; `why` says why it must be.
+pub async fn assert_refresh_refused(
+    server: &TestServer,
+    phone: &TestIdentity,
+    token: &str,
+    why: &str,
+) {
+    let (status, body) = refresh(server, Some(phone), "app", token, "").await;
+    assert_eq!(status, 400, "{why}: {body}");
 }
 
 /// A server with the public client "app", the user, and the app's certificate.

@@ -11,28 +11,8 @@ use certbound_testkit::{Curl, TestIdentity, TestPki, TestPostgres, json_or_text}
 use serde_json::Value;
 use tempfile::TempDir;
 
-#[derive(Debug, Clone, Copy)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Declares `NAME_sqlite` and `NAME_postgres` tests running `body(Backend)`.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($name:ident, $body:path) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $body($crate::common::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $body($crate::common::Backend::Postgres).await;
-            }
-        }
-    };
-}
+#[allow(unused_imports)]
+pub use certbound_testkit::{Backend, on_both_backends};
 
 pub struct TestServer {
     pub pki: TestPki,
@@ -54,13 +34,7 @@ impl TestServer {
         let _ = audit_log();
         let pki = TestPki::new();
         let dir = tempfile::tempdir().expect("tempdir");
-        let (store_url, pg) = match backend {
-            Backend::Sqlite => (certbound_testkit::sqlite_url(dir.path()), None),
-            Backend::Postgres => {
-                let pg = TestPostgres::create();
-                (pg.url(), Some(pg))
-            }
-        };
+        let (store_url, pg) = backend.storage(dir.path());
         let toml = as_toml(&pki, &store_url, MTLS_LISTENER, extra);
         let running = start_as_from(&toml, dir.path()).await;
         let url = running.mtls_url.clone().unwrap_or_default();
@@ -83,6 +57,18 @@ impl TestServer {
 
     pub async fn register(&self, id: &str, metadata: ClientMetadata, secret: Option<&str>) {
         register_client(self.running(), id, metadata, secret).await;
+    }
+
+    /// Registers each `(id, metadata)` without a secret; returns their
+    /// certificates (`CN=id`), in order.
+    pub async fn register_each<const N: usize>(
+        &self,
+        clients: [(&str, ClientMetadata); N],
+    ) -> [TestIdentity; N] {
+        for (id, metadata) in &clients {
+            self.register(id, metadata.clone(), None).await;
+        }
+        clients.map(|(id, _)| self.pki.simple_client(id))
     }
 
     /// POSTs `body` to `path` with curl; returns (status, JSON body or Null).
@@ -136,6 +122,26 @@ impl TestServer {
     ) -> (u16, Value) {
         let form = format!("grant_type=client_credentials&client_id={client_id}");
         self.post("/token", identity, form.as_bytes(), &[]).await
+    }
+
+    /// POSTs `client_id=ID&token=TOKEN` to `path` (`/introspect`,
+    /// `/revoke`) over mTLS as `who`.
+    pub async fn about_token(
+        &self,
+        path: &str,
+        who: &TestIdentity,
+        id: &str,
+        token: &str,
+    ) -> (u16, Value) {
+        let form = format!("client_id={id}&token={token}");
+        self.post(path, Some(who), form.as_bytes(), &[]).await
+    }
+
+    /// What `/introspect` says about `token` to client `id` (expects a 200).
+    pub async fn introspect(&self, who: &TestIdentity, id: &str, token: &str) -> Value {
+        let (status, body) = self.about_token("/introspect", who, id, token).await;
+        assert_eq!(status, 200, "{body}");
+        body
     }
 
     /// A token for `client_id` with the given certificate (expects success).

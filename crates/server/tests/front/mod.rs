@@ -20,12 +20,10 @@ use tempfile::TempDir;
 pub const LISTENERS: &str =
     "[listeners.mtls]\naddr = \"127.0.0.1:0\"\n[listeners.public]\naddr = \"127.0.0.1:0\"";
 
-/// Which database the server runs on.
-#[derive(Debug, Clone, Copy)]
-pub enum Db {
-    Sqlite,
-    Postgres,
-}
+// Which database the server runs on.
+pub use certbound_testkit::Backend as Db;
+#[allow(unused_imports)]
+pub use certbound_testkit::on_both_backends;
 
 pub struct Front {
     pub pki: TestPki,
@@ -49,13 +47,7 @@ impl Front {
     pub async fn start_on(db: Db, extra: &str) -> Self {
         let pki = TestPki::new();
         let dir = tempfile::tempdir().expect("tempdir");
-        let (store_url, pg) = match db {
-            Db::Sqlite => (certbound_testkit::sqlite_url(dir.path()), None),
-            Db::Postgres => {
-                let pg = certbound_testkit::TestPostgres::create();
-                (pg.url(), Some(pg))
-            }
-        };
+        let (store_url, pg) = db.storage(dir.path());
         let toml = as_toml(&pki, &store_url, LISTENERS, extra);
         let config = Config::from_toml(&toml, &dir.path().join("certbound.toml"), Vec::new())
             .expect("config");
@@ -164,6 +156,12 @@ impl Front {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// GETs `path` with `browser` and returns the page's HTML.
+    pub async fn page(&self, browser: &reqwest::Client, path: &str) -> String {
+        let res = browser.get(self.url(path)).send().await.expect("GET");
+        res.text().await.expect("page")
     }
 }
 
@@ -335,9 +333,73 @@ pub async fn submit_login(
     .await
 }
 
+/// GETs `url` with `client` and returns the JSON body.
+pub async fn get_json(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> serde_json::Value {
+    let res = client.get(url).send().await.expect("GET");
+    res.json().await.expect("JSON body")
+}
+
+/// Submits the consent page `html` (its challenge and CSRF token) with
+/// `fields` after them, such as the decision.
+pub async fn submit_consent(
+    front: &Front,
+    browser: &reqwest::Client,
+    html: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let (challenge, csrf) = (hidden(html, "challenge"), hidden(html, "csrf_token"));
+    let form = [
+        &[("challenge", challenge.as_str()), ("csrf_token", &csrf)][..],
+        fields,
+    ]
+    .concat();
+    post_form(browser, &front.url("/authorize/consent"), &form).await
+}
+
 /// The repository root (screenshots go to docs/img, node scripts live in interop/node).
 pub fn repo_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs interop/node's `script` (which needs the npm `package` installed)
+/// with `env` and the Chromium to drive in `CHROMIUM`, for two minutes at
+/// the most; returns the JSON report its last line of output holds. A
+/// report naming an `error` fails the test.
+pub async fn run_node_script(
+    script: &str,
+    package: &str,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> serde_json::Value {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    certbound_testkit::require_tool(&chromium);
+    let node_dir = repo_root().join("interop/node");
+    assert!(
+        node_dir.join("node_modules").join(package).exists(),
+        "{package} is not installed: run scripts/test.sh (or npm ci in interop/node)"
+    );
+    let out = tokio::process::Command::new(certbound_testkit::require_tool("node"))
+        .arg(script)
+        .current_dir(&node_dir)
+        .envs(env.iter().copied())
+        .env("CHROMIUM", &chromium)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(120), out)
+        .await
+        .unwrap_or_else(|_| panic!("{script} did not finish in time"))
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no report: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert!(report.get("error").is_none(), "{report:#}");
+    report
 }
 
 /// The client's loopback redirect URI: a listener answering every request with 200.

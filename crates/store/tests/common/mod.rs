@@ -26,6 +26,15 @@ pub fn ok<T>(r: Result<T, StoreError>, what: &str) -> T {
     r.expect(what)
 }
 
+/// Connects to `url`, checks that the store names its `backend`, runs
+/// `suite` on it and closes it.
+pub async fn run_suite(url: &str, backend: &str, suite: impl AsyncFnOnce(&SqlStore)) {
+    let store = connect(url).await;
+    assert_eq!(store.backend(), backend);
+    suite(&store).await;
+    store.close().await;
+}
+
 /// A second pool on the same database, to count rows the trait cannot list.
 pub struct Probe(sqlx::AnyPool);
 
