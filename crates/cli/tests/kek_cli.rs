@@ -97,6 +97,14 @@ fn token_kid(serve: &Serve, pki: &TestPki) -> String {
     header["kid"].as_str().unwrap_or_default().to_owned()
 }
 
+/// Whether one line `serve` printed while starting holds every one of `words`.
+fn said_at_start(serve: &Serve, words: &[&str]) -> bool {
+    serve
+        .startup
+        .iter()
+        .any(|l| words.iter().all(|w| l.contains(w)))
+}
+
 /// Every byte of the SQLite database, its WAL included.
 fn database_bytes(db: &Path) -> Vec<u8> {
     let mut bytes = std::fs::read(db).unwrap();
@@ -158,10 +166,7 @@ async fn dev_first_start_makes_an_owner_only_kek_and_the_database_holds_no_priva
     let kek_file = data.join("kek");
     assert_eq!(mode(&kek_file), 0o600);
     assert!(
-        serve
-            .startup
-            .iter()
-            .any(|l| l.starts_with("generated a key-encryption key") && l.contains("owner-only")),
+        said_at_start(&serve, &["generated a key-encryption key", "owner-only"]),
         "first start says it made the KEK: {:#?}",
         serve.startup
     );
@@ -382,10 +387,7 @@ async fn a_key_an_earlier_version_stored_unsealed_keeps_working_until_rewrap_sea
     add_tls_client(tmp.path(), &cfg, "alice", "read", &[]);
     let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
     assert!(
-        serve
-            .startup
-            .iter()
-            .any(|l| l.contains("stored unsealed") && l.contains("certbound keys rewrap")),
+        said_at_start(&serve, &["stored unsealed", "certbound keys rewrap"]),
         "start warns about the unsealed key: {:#?}",
         serve.startup
     );
@@ -408,7 +410,7 @@ async fn a_key_an_earlier_version_stored_unsealed_keeps_working_until_rewrap_sea
     let kek = KeyEncryption::new(KeyEncryptionKey::read_file(&kek_file).unwrap(), vec![]);
     no_private_key_material(&db, &kek).await;
     let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
-    assert!(!serve.startup.iter().any(|l| l.contains("stored unsealed")));
+    assert!(!said_at_start(&serve, &["stored unsealed"]));
     assert_eq!(
         token_kid(&serve, &pki),
         legacy.kid,

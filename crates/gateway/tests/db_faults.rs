@@ -198,17 +198,13 @@ async fn the_database_going_away_under_load_fails_only_what_runs_meanwhile() {
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
 
+    let authorization = bearer(&unused_at_gateway);
+    let gateway_call = ["-H", authorization.as_str(), api.as_str()];
     let cut_at = Instant::now();
     link.cut();
     // Through the gateway, a token it has not cached needs the AS, whose
     // database is gone: 503 with Retry-After, not 401.
-    let through_gateway = call(
-        &setup,
-        "gateway",
-        &olive,
-        &["-H", &bearer(&unused_at_gateway), &api],
-    )
-    .await;
+    let through_gateway = call(&setup, "gateway", &olive, &gateway_call).await;
     assert_eq!(through_gateway.status, 503, "{through_gateway:?}");
     assert!(
         through_gateway
@@ -299,13 +295,7 @@ async fn the_database_going_away_under_load_fails_only_what_runs_meanwhile() {
     let carol = setup.pki.simple_client("carol");
     token(&setup.pki, &setup.server, &carol, "carol").await;
     // And the gateway serves the token it could not check during the outage.
-    let served = call(
-        &setup,
-        "gateway",
-        &olive,
-        &["-H", &bearer(&unused_at_gateway), &api],
-    )
-    .await;
+    let served = call(&setup, "gateway", &olive, &gateway_call).await;
     assert_eq!(served.status, 200, "{served:?}");
     gateway.stop().await;
 }

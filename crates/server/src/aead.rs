@@ -8,8 +8,14 @@ use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
 use crate::ServerError;
 
-/// An AES-256-GCM key.
+/// An AES-256-GCM key; its `Debug` shows nothing of it.
 pub(crate) struct SealingKey(LessSafeKey);
+
+impl std::fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealingKey(..)")
+    }
+}
 
 impl SealingKey {
     /// The key made of these 32 bytes.

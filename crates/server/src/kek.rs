@@ -5,7 +5,6 @@
 //! stored beside each sealed key, says which KEK opens it, so the KEK can be
 //! rotated (`keys.previous_kek_files`, then `certbound keys rewrap`).
 
-use std::fmt;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -36,17 +35,10 @@ fn kek_error(message: impl Into<String>) -> ServerError {
 }
 
 /// One key-encryption key: 32 random bytes.
+#[derive(Debug)]
 pub struct KeyEncryptionKey {
     id: String,
     key: SealingKey,
-}
-
-impl fmt::Debug for KeyEncryptionKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyEncryptionKey")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
 }
 
 impl KeyEncryptionKey {

@@ -52,6 +52,13 @@ async fn start() -> Limited {
     }
 }
 
+/// A limited AS with alice's certificate and `other`'s.
+async fn start_with(other: &str) -> (Limited, TestIdentity, TestIdentity) {
+    let l = start().await;
+    let (alice, other) = (l.pki.simple_client("alice"), l.pki.simple_client(other));
+    (l, alice, other)
+}
+
 /// A token request for `client_id` with `who`'s certificate, sent from
 /// `from` (a loopback address): status, `Retry-After`, body.
 async fn request(
@@ -91,9 +98,7 @@ fn assert_throttled((status, retry_after, body): &(u16, String, Value), about: &
 
 #[tokio::test]
 async fn a_client_past_its_budget_gets_429_until_it_refills() {
-    let l = start().await;
-    let alice = l.pki.simple_client("alice");
-    let bob = l.pki.simple_client("bob");
+    let (l, alice, bob) = start_with("bob").await;
     for i in 0..3 {
         let (status, _, body) = request(&l, "127.0.0.1", &alice, "alice").await;
         assert_eq!(status, 200, "request {i}: {body}");
@@ -111,9 +116,7 @@ async fn a_client_past_its_budget_gets_429_until_it_refills() {
 
 #[tokio::test]
 async fn failures_cost_the_address_more_and_cannot_lock_the_real_client_out() {
-    let l = start().await;
-    let alice = l.pki.simple_client("alice");
-    let mallory = l.pki.simple_client("mallory");
+    let (l, alice, mallory) = start_with("mallory").await;
     // The intruder claims alice's id with its own certificate, from
     // 127.0.0.2: each failure costs 3 of the address's 6 requests.
     for i in 0..2 {
@@ -145,9 +148,7 @@ async fn failures_cost_the_address_more_and_cannot_lock_the_real_client_out() {
 
 #[tokio::test]
 async fn an_address_sending_for_many_clients_is_limited_as_one_caller() {
-    let l = start().await;
-    let alice = l.pki.simple_client("alice");
-    let bob = l.pki.simple_client("bob");
+    let (l, alice, bob) = start_with("bob").await;
     // 6 requests from one address, 3 each for two clients: all admitted.
     for i in 0..3 {
         for (who, id) in [(&alice, "alice"), (&bob, "bob")] {
