@@ -332,3 +332,29 @@ async fn failed_logins_back_off_with_retry_after() {
     assert_eq!(res.status(), 303);
     assert!(location(&res).starts_with("/authorize/consent?"));
 }
+
+#[tokio::test]
+async fn the_login_form_is_rate_limited_per_address_and_failures_cost_more() {
+    // Each failed sign-in costs 2 of the address's 4; the failed-login
+    // backoff (5 per username or address) is not reached.
+    let f =
+        Front::start("[rate_limits]\naddress_burst = 4\naddress_per_second = 1\nfailure_cost = 2")
+            .await;
+    f.add_user("carol", "Carol", "right-password").await;
+    f.public_client("app", None, &[CB]).await;
+    let browser = f.browser();
+    let (_, challenge) = pkce();
+    let login = open_login(&f, &browser, &good_params("app", CB, &challenge)).await;
+    for user in ["erin", "frank"] {
+        let res = submit_login(&f, &browser, &login, user, "guess").await;
+        assert_eq!(res.status(), 303, "{user}");
+    }
+    let res = submit_login(&f, &browser, &login, "carol", "right-password").await;
+    assert_eq!(res.status(), 429);
+    assert_eq!(header(&res, "retry-after"), "1", "one request a second");
+    assert_page_headers(&res, "'self'");
+    f.clock.advance(Duration::from_secs(1));
+    let res = submit_login(&f, &browser, &login, "carol", "right-password").await;
+    assert_eq!(res.status(), 303);
+    assert!(location(&res).starts_with("/authorize/consent?"));
+}
