@@ -84,8 +84,17 @@ impl KeyEncryptionKey {
     /// Reads the KEK in `path`.
     pub fn read_file(path: &Path) -> Result<Self, ServerError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "; for a new database create one with `certbound keys new-kek --out {}` \
+                     (keys already stored open only with the KEK they were sealed under)",
+                    path.display()
+                )
+            } else {
+                String::new()
+            };
             kek_error(format!(
-                "reading the key-encryption key {}: {e}",
+                "reading the key-encryption key {}: {e}{hint}",
                 path.display()
             ))
         })?;

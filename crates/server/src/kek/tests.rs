@@ -159,3 +159,16 @@ fn a_kek_file_is_created_owner_only_and_never_overwritten() {
         debug.contains(created.id()) && !debug.contains(String::from_utf8_lossy(&before).trim())
     );
 }
+
+#[test]
+fn a_missing_kek_file_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("absent");
+    match KeyEncryptionKey::read_file(&path) {
+        Err(ServerError::KeyEncryption(m)) => {
+            assert!(m.starts_with("reading the key-encryption key"), "{m}");
+            assert!(m.contains("certbound keys new-kek --out"), "{m}");
+        }
+        other => panic!("expected KeyEncryption, got {other:?}"),
+    }
+}
