@@ -19,7 +19,7 @@ mod url;
 mod users;
 
 use errors::{classify, connect_error, migrate_error};
-use rows::{client_from_row, key_from_row, token_from_row};
+use rows::Record;
 use url::{Backend, parse_url};
 
 use crate::{RevokedJti, Store, StoreError, StoredClient, StoredSigningKey, StoredToken, Taken};
@@ -48,12 +48,6 @@ const SQLITE_PRAGMAS: [&str; 3] = [
     "PRAGMA journal_mode = WAL",
     "PRAGMA foreign_keys = ON",
 ];
-
-const CLIENT_COLUMNS: &str = "client_id, metadata, secret_hash, created_at";
-const KEY_COLUMNS: &str = "kid, alg, private_key_pem, public_jwk, created_at, retired_at, \
-     publish_until, max_token_ttl, max_signing_lag";
-const TOKEN_COLUMNS: &str = "token_hash, jti, client_id, subject, scope, audience, \
-     cnf_x5t_s256, issued_at, expires_at, revoked_at";
 
 /// Inserts a key as the active one; `retired_at`/`publish_until` are NULL.
 const INSERT_ACTIVE_KEY: &str = "INSERT INTO signing_keys \
@@ -159,6 +153,32 @@ impl SqlStore {
         }
     }
 
+    /// The record of `table` whose `key` column holds `value`, if any.
+    async fn fetch_by<R: Record>(
+        &self,
+        table: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<R>, StoreError> {
+        let sql = format!("SELECT {} FROM {table} WHERE {key} = $1", R::COLUMNS);
+        let row = sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.as_ref().map(R::from_row).transpose()
+    }
+
+    /// Every record of `from` (a table, with any `ORDER BY`).
+    async fn fetch_all<R: Record>(&self, from: &str) -> Result<Vec<R>, StoreError> {
+        let sql = format!("SELECT {} FROM {from}", R::COLUMNS);
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        rows.iter().map(R::from_row).collect()
+    }
+
     /// The active signing key's `kid`, if any.
     async fn active_kid(&self) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT kid FROM signing_keys WHERE retired_at IS NULL")
@@ -183,7 +203,10 @@ impl Store for SqlStore {
 
     async fn create_client(&self, client: &StoredClient) -> Result<(), StoreError> {
         let _writing = self.writing().await;
-        let sql = format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4)");
+        let sql = format!(
+            "INSERT INTO clients ({}) VALUES ($1, $2, $3, $4)",
+            StoredClient::COLUMNS
+        );
         // Writes first, so SQLite takes the write lock at once (see rotate_signing_key).
         let mut tx = self.pool.begin().await.map_err(classify)?;
         sqlx::query(&sql)
@@ -205,25 +228,11 @@ impl Store for SqlStore {
     }
 
     async fn client(&self, client_id: &str) -> Result<Option<StoredClient>, StoreError> {
-        let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1");
-        let row = sqlx::query(&sql)
-            .bind(client_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(classify)?;
-        row.as_ref().map(client_from_row).transpose()
+        self.fetch_by("clients", "client_id", client_id).await
     }
 
     async fn clients(&self) -> Result<Vec<StoredClient>, StoreError> {
-        let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY client_id");
-        let rows = sqlx::query(&sql)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(classify)?;
-        let mut clients = rows
-            .iter()
-            .map(client_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut clients: Vec<StoredClient> = self.fetch_all("clients ORDER BY client_id").await?;
         // PostgreSQL orders text by the database collation, SQLite by bytes;
         // re-sort so both backends return the same (byte-wise) order.
         clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
@@ -255,16 +264,9 @@ impl Store for SqlStore {
     }
 
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
-        let sql =
-            format!("SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, kid DESC");
-        let rows = sqlx::query(&sql)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(classify)?;
-        let mut keys = rows
-            .iter()
-            .map(key_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut keys: Vec<StoredSigningKey> = self
+            .fetch_all("signing_keys ORDER BY created_at DESC, kid DESC")
+            .await?;
         // Same order on both backends whatever the collation (see `clients`).
         keys.sort_by(|a, b| {
             b.created_at
@@ -361,8 +363,8 @@ impl Store for SqlStore {
     async fn insert_opaque_token(&self, token: &StoredToken) -> Result<(), StoreError> {
         let _writing = self.writing().await;
         let sql = format!(
-            "INSERT INTO opaque_tokens ({TOKEN_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "INSERT INTO opaque_tokens ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            StoredToken::COLUMNS
         );
         sqlx::query(&sql)
             .bind(token.token_hash.as_str())
@@ -382,13 +384,8 @@ impl Store for SqlStore {
     }
 
     async fn opaque_token(&self, token_hash: &str) -> Result<Option<StoredToken>, StoreError> {
-        let sql = format!("SELECT {TOKEN_COLUMNS} FROM opaque_tokens WHERE token_hash = $1");
-        let row = sqlx::query(&sql)
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
+        self.fetch_by("opaque_tokens", "token_hash", token_hash)
             .await
-            .map_err(classify)?;
-        row.as_ref().map(token_from_row).transpose()
     }
 
     async fn revoke_opaque_token(&self, token_hash: &str, at: i64) -> Result<bool, StoreError> {
@@ -434,16 +431,7 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(classify)?;
-        rows.iter()
-            .map(|row| {
-                Ok(RevokedJti {
-                    jti: row.try_get("jti")?,
-                    expires_at: row.try_get("expires_at")?,
-                    seq: row.try_get("seq")?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(classify)
+        rows.iter().map(RevokedJti::from_row).collect()
     }
 
     async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError> {

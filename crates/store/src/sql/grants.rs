@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::errors::classify;
-use super::rows::{code_from_row, grant_from_row, interaction_from_row, refresh_from_row};
+use super::rows::{Record, qualified};
 use super::{SqlStore, revoke_jti_in};
 use crate::{
     CodeRedemption, GrantAccessToken, GrantStore, RefreshTokenGrant, Rotation, StoreError,
@@ -14,16 +14,6 @@ use crate::{
 };
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
-
-const INTERACTION_COLUMNS: &str = "interaction_hash, client_id, request, browser_hash, \
-     csrf_hash, user_id, auth_time, consented_scope, created_at, expires_at, completed_at, \
-     rejection";
-const CODE_COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, redirect_uri_given, \
-     scope, code_challenge, nonce, auth_time, created_at, expires_at, redeemed_at, grant_id";
-const GRANT_COLUMNS: &str = "grant_id, client_id, user_id, scope, cnf_x5t_s256, auth_time, \
-     created_at, expires_at, used_at, revoked_at";
-const REFRESH_COLUMNS: &str =
-    "token_hash, grant_id, issued_at, expires_at, rotated_at, successor_hash, sealed_response";
 
 /// `CASE` gives an integer on both engines (a bare comparison is a boolean
 /// on PostgreSQL); `CAST` makes it the same width on both.
@@ -37,7 +27,8 @@ fn user_enabled(row: &AnyRow) -> Result<bool, StoreError> {
 
 async fn insert_refresh(tx: &mut Tx<'_>, token: &StoredRefreshToken) -> Result<(), StoreError> {
     let sql = format!(
-        "INSERT INTO refresh_tokens ({REFRESH_COLUMNS}) VALUES ($1, $2, $3, $4, NULL, NULL, NULL)"
+        "INSERT INTO refresh_tokens ({}) VALUES ($1, $2, $3, $4, NULL, NULL, NULL)",
+        StoredRefreshToken::COLUMNS
     );
     sqlx::query(&sql)
         .bind(token.token_hash.as_str())
@@ -141,8 +132,9 @@ impl GrantStore for SqlStore {
     async fn create_interaction(&self, i: &StoredInteraction) -> Result<(), StoreError> {
         let _writing = self.writing().await;
         let sql = format!(
-            "INSERT INTO interactions ({INTERACTION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            "INSERT INTO interactions ({}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            StoredInteraction::COLUMNS
         );
         sqlx::query(&sql)
             .bind(i.interaction_hash.as_str())
@@ -167,14 +159,8 @@ impl GrantStore for SqlStore {
         &self,
         interaction_hash: &str,
     ) -> Result<Option<StoredInteraction>, StoreError> {
-        let sql =
-            format!("SELECT {INTERACTION_COLUMNS} FROM interactions WHERE interaction_hash = $1");
-        let row = sqlx::query(&sql)
-            .bind(interaction_hash)
-            .fetch_optional(&self.pool)
+        self.fetch_by("interactions", "interaction_hash", interaction_hash)
             .await
-            .map_err(classify)?;
-        row.as_ref().map(interaction_from_row).transpose()
     }
 
     async fn accept_login(
@@ -237,8 +223,9 @@ impl GrantStore for SqlStore {
         }
         if let Some(c) = code {
             let sql = format!(
-                "INSERT INTO authorization_codes ({CODE_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL)"
+                "INSERT INTO authorization_codes ({}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL)",
+                StoredCode::COLUMNS
             );
             sqlx::query(&sql)
                 .bind(c.code_hash.as_str())
@@ -327,24 +314,18 @@ impl GrantStore for SqlStore {
     }
 
     async fn code(&self, code_hash: &str) -> Result<Option<StoredCode>, StoreError> {
-        let sql = format!("SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = $1");
-        let row = sqlx::query(&sql)
-            .bind(code_hash)
-            .fetch_optional(&self.pool)
+        self.fetch_by("authorization_codes", "code_hash", code_hash)
             .await
-            .map_err(classify)?;
-        row.as_ref().map(code_from_row).transpose()
     }
 
     async fn code_for_redemption(
         &self,
         code_hash: &str,
     ) -> Result<Option<CodeRedemption>, StoreError> {
-        let columns: Vec<String> = CODE_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect();
         let sql = format!(
             "SELECT {}, {USER_ENABLED} FROM authorization_codes c \
              LEFT JOIN users u ON u.user_id = c.user_id WHERE c.code_hash = $1",
-            columns.join(", ")
+            qualified::<StoredCode>("c", "")
         );
         let row = sqlx::query(&sql)
             .bind(code_hash)
@@ -353,7 +334,7 @@ impl GrantStore for SqlStore {
             .map_err(classify)?;
         row.map(|row| {
             Ok(CodeRedemption {
-                code: code_from_row(&row)?,
+                code: StoredCode::from_row(&row)?,
                 user_enabled: user_enabled(&row)?,
             })
         })
@@ -384,8 +365,8 @@ impl GrantStore for SqlStore {
             return Ok(false);
         }
         let sql = format!(
-            "INSERT INTO grants ({GRANT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)"
+            "INSERT INTO grants ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
+            StoredGrant::COLUMNS
         );
         sqlx::query(&sql)
             .bind(grant.grant_id.as_str())
@@ -409,13 +390,7 @@ impl GrantStore for SqlStore {
     }
 
     async fn grant(&self, grant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
-        let sql = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE grant_id = $1");
-        let row = sqlx::query(&sql)
-            .bind(grant_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(classify)?;
-        row.as_ref().map(grant_from_row).transpose()
+        self.fetch_by("grants", "grant_id", grant_id).await
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<bool, StoreError> {
@@ -461,13 +436,8 @@ impl GrantStore for SqlStore {
         &self,
         token_hash: &str,
     ) -> Result<Option<StoredRefreshToken>, StoreError> {
-        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
-        let row = sqlx::query(&sql)
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
+        self.fetch_by("refresh_tokens", "token_hash", token_hash)
             .await
-            .map_err(classify)?;
-        row.as_ref().map(refresh_from_row).transpose()
     }
 
     async fn refresh_token_grant(
@@ -476,20 +446,12 @@ impl GrantStore for SqlStore {
     ) -> Result<Option<RefreshTokenGrant>, StoreError> {
         // The grant's columns under their own names, the token's prefixed:
         // both tables have `grant_id` and `expires_at`.
-        let grant: Vec<String> = GRANT_COLUMNS
-            .split(", ")
-            .map(|c| format!("g.{c}"))
-            .collect();
-        let token: Vec<String> = REFRESH_COLUMNS
-            .split(", ")
-            .map(|c| format!("r.{c} AS r_{c}"))
-            .collect();
         let sql = format!(
             "SELECT {}, {}, {USER_ENABLED} FROM refresh_tokens r \
              JOIN grants g ON g.grant_id = r.grant_id \
              LEFT JOIN users u ON u.user_id = g.user_id WHERE r.token_hash = $1",
-            grant.join(", "),
-            token.join(", ")
+            qualified::<StoredGrant>("g", ""),
+            qualified::<StoredRefreshToken>("r", "r_")
         );
         let row = sqlx::query(&sql)
             .bind(token_hash)
@@ -499,20 +461,9 @@ impl GrantStore for SqlStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        let read = || -> Result<StoredRefreshToken, sqlx::Error> {
-            Ok(StoredRefreshToken {
-                token_hash: row.try_get("r_token_hash")?,
-                grant_id: row.try_get("r_grant_id")?,
-                issued_at: row.try_get("r_issued_at")?,
-                expires_at: row.try_get("r_expires_at")?,
-                rotated_at: row.try_get("r_rotated_at")?,
-                successor_hash: row.try_get("r_successor_hash")?,
-                sealed_response: row.try_get("r_sealed_response")?,
-            })
-        };
         Ok(Some(RefreshTokenGrant {
-            token: read().map_err(classify)?,
-            grant: grant_from_row(&row)?,
+            token: StoredRefreshToken::read(&row, "r_").map_err(classify)?,
+            grant: StoredGrant::from_row(&row)?,
             user_enabled: user_enabled(&row)?,
         }))
     }

@@ -1,31 +1,10 @@
 //! [`UserStore`] on SQL.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
 use super::SqlStore;
 use super::errors::classify;
 use super::grants::revoke_grants_of_user;
+use super::rows::Record;
 use crate::{StoreError, StoredUser, Taken, UserStore};
-
-const USER_COLUMNS: &str =
-    "user_id, username, password_hash, display_name, email, disabled, created_at, updated_at";
-
-fn user_from_row(row: &AnyRow) -> Result<StoredUser, StoreError> {
-    let read = || -> Result<StoredUser, sqlx::Error> {
-        Ok(StoredUser {
-            user_id: row.try_get("user_id")?,
-            username: row.try_get("username")?,
-            password_hash: row.try_get("password_hash")?,
-            display_name: row.try_get("display_name")?,
-            email: row.try_get("email")?,
-            disabled: row.try_get::<i64, _>("disabled")? != 0,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        })
-    };
-    read().map_err(classify)
-}
 
 /// A unique violation on `users` can only be the username (ids are random).
 fn username_taken(username: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
@@ -42,8 +21,10 @@ fn username_taken(username: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_
 impl UserStore for SqlStore {
     async fn create_user(&self, user: &StoredUser) -> Result<(), StoreError> {
         let _writing = self.writing().await;
-        let sql =
-            format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+        let sql = format!(
+            "INSERT INTO users ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            StoredUser::COLUMNS
+        );
         sqlx::query(&sql)
             .bind(user.user_id.as_str())
             .bind(user.username.as_str())
@@ -60,35 +41,15 @@ impl UserStore for SqlStore {
     }
 
     async fn user(&self, user_id: &str) -> Result<Option<StoredUser>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = $1");
-        let row = sqlx::query(&sql)
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(classify)?;
-        row.as_ref().map(user_from_row).transpose()
+        self.fetch_by("users", "user_id", user_id).await
     }
 
     async fn user_by_username(&self, username: &str) -> Result<Option<StoredUser>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
-        let row = sqlx::query(&sql)
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(classify)?;
-        row.as_ref().map(user_from_row).transpose()
+        self.fetch_by("users", "username", username).await
     }
 
     async fn users(&self) -> Result<Vec<StoredUser>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users");
-        let rows = sqlx::query(&sql)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(classify)?;
-        let mut users = rows
-            .iter()
-            .map(user_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut users: Vec<StoredUser> = self.fetch_all("users").await?;
         // Byte-wise on both backends, whatever the collation.
         users.sort_by(|a, b| a.username.cmp(&b.username));
         Ok(users)
