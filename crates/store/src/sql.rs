@@ -153,6 +153,23 @@ impl SqlStore {
         }
     }
 
+    /// Runs one statement on its own, holding the writer lock (see
+    /// [`SqlStore::writing`]); whether it changed any row.
+    async fn write(&self, query: Query<'_>) -> Result<bool, StoreError> {
+        self.write_or(query, classify).await
+    }
+
+    /// As [`SqlStore::write`], with errors mapped by `on_error`.
+    async fn write_or(
+        &self,
+        query: Query<'_>,
+        on_error: impl FnOnce(sqlx::Error) -> StoreError,
+    ) -> Result<bool, StoreError> {
+        let _writing = self.writing().await;
+        let done = query.execute(&self.pool).await.map_err(on_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// The record of `table` whose `key` column holds `value`, if any.
     async fn fetch_by<R: Record>(
         &self,
@@ -242,12 +259,8 @@ impl Store for SqlStore {
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(classify)?;
-        let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
-            .bind(client_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-        if done.rows_affected() == 0 {
+        let query = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id);
+        if !changed(&mut tx, query).await? {
             return Ok(false);
         }
         bump_client_generation(&mut tx).await?;
@@ -342,10 +355,9 @@ impl Store for SqlStore {
         token_ttl: i64,
         signing_lag: i64,
     ) -> Result<(), StoreError> {
-        let _writing = self.writing().await;
         // CASE rather than MAX()/GREATEST(): the same SQL on both engines,
         // and atomic per row, so concurrent instances only ever raise it.
-        sqlx::query(
+        let query = sqlx::query(
             "UPDATE signing_keys SET \
              max_token_ttl = CASE WHEN max_token_ttl < $2 THEN $2 ELSE max_token_ttl END, \
              max_signing_lag = CASE WHEN max_signing_lag < $3 THEN $3 ELSE max_signing_lag END \
@@ -353,20 +365,17 @@ impl Store for SqlStore {
         )
         .bind(kid)
         .bind(token_ttl)
-        .bind(signing_lag)
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
+        .bind(signing_lag);
+        self.write(query).await?;
         Ok(())
     }
 
     async fn insert_opaque_token(&self, token: &StoredToken) -> Result<(), StoreError> {
-        let _writing = self.writing().await;
         let sql = format!(
             "INSERT INTO opaque_tokens ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             StoredToken::COLUMNS
         );
-        sqlx::query(&sql)
+        let query = sqlx::query(&sql)
             .bind(token.token_hash.as_str())
             .bind(token.jti.as_str())
             .bind(token.client_id.as_str())
@@ -376,11 +385,8 @@ impl Store for SqlStore {
             .bind(token.cnf_x5t_s256.as_deref())
             .bind(token.issued_at)
             .bind(token.expires_at)
-            .bind(token.revoked_at)
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(classify)
+            .bind(token.revoked_at);
+        self.write(query).await.map(|_| ())
     }
 
     async fn opaque_token(&self, token_hash: &str) -> Result<Option<StoredToken>, StoreError> {
@@ -389,17 +395,13 @@ impl Store for SqlStore {
     }
 
     async fn revoke_opaque_token(&self, token_hash: &str, at: i64) -> Result<bool, StoreError> {
-        let _writing = self.writing().await;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE opaque_tokens SET revoked_at = $2 \
              WHERE token_hash = $1 AND revoked_at IS NULL",
         )
         .bind(token_hash)
-        .bind(at)
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
-        Ok(done.rows_affected() > 0)
+        .bind(at);
+        self.write(query).await
     }
 
     async fn revoke_jti(
@@ -474,11 +476,20 @@ impl Store for SqlStore {
     }
 }
 
+/// A statement with its values bound.
+type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// A transaction, on either engine.
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// Runs `query` inside `tx`; whether it changed any row.
+async fn changed(tx: &mut Tx<'_>, query: Query<'_>) -> Result<bool, StoreError> {
+    let done = query.execute(&mut **tx).await.map_err(classify)?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Binds `$1..$5` of [`INSERT_ACTIVE_KEY`].
-fn bind_key<'q>(
-    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    key: &'q StoredSigningKey,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+fn bind_key<'q>(query: Query<'q>, key: &'q StoredSigningKey) -> Query<'q> {
     query
         .bind(key.kid.as_str())
         .bind(key.alg.as_str())
@@ -488,9 +499,7 @@ fn bind_key<'q>(
 }
 
 /// Marks "clients changed" for every instance's client cache.
-async fn bump_client_generation(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-) -> Result<(), StoreError> {
+async fn bump_client_generation(tx: &mut Tx<'_>) -> Result<(), StoreError> {
     sqlx::query("UPDATE client_generation SET generation = generation + 1 WHERE id = 1")
         .execute(&mut **tx)
         .await
@@ -500,7 +509,7 @@ async fn bump_client_generation(
 
 /// Adds `jti` to the revocation list inside `tx` (idempotent).
 async fn revoke_jti_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut Tx<'_>,
     jti: &str,
     client_id: &str,
     expires_at: i64,

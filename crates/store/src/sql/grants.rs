@@ -7,13 +7,11 @@ use sqlx::any::AnyRow;
 
 use super::errors::classify;
 use super::rows::{Record, qualified};
-use super::{SqlStore, revoke_jti_in};
+use super::{SqlStore, Tx, changed, revoke_jti_in};
 use crate::{
     CodeRedemption, GrantAccessToken, GrantStore, RefreshTokenGrant, Rotation, StoreError,
     StoredCode, StoredGrant, StoredInteraction, StoredRefreshToken,
 };
-
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 /// `CASE` gives an integer on both engines (a bare comparison is a boolean
 /// on PostgreSQL); `CAST` makes it the same width on both.
@@ -59,26 +57,20 @@ async fn insert_access(
 /// Marks the grant used if it is live: the row lock this takes orders the
 /// caller against a concurrent [`revoke_grant_in`]. False if revoked or gone.
 async fn touch_live_grant(tx: &mut Tx<'_>, grant_id: &str, now: i64) -> Result<bool, StoreError> {
-    let done =
+    let query =
         sqlx::query("UPDATE grants SET used_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL")
             .bind(grant_id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await
-            .map_err(classify)?;
-    Ok(done.rows_affected() > 0)
+            .bind(now);
+    changed(tx, query).await
 }
 
 /// Revokes one grant and puts its unexpired access tokens on the revocation list.
 async fn revoke_grant_in(tx: &mut Tx<'_>, grant_id: &str, now: i64) -> Result<bool, StoreError> {
-    let done =
+    let query =
         sqlx::query("UPDATE grants SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL")
             .bind(grant_id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await
-            .map_err(classify)?;
-    if done.rows_affected() == 0 {
+            .bind(now);
+    if !changed(tx, query).await? {
         return Ok(false);
     }
     let rows = sqlx::query(
@@ -130,13 +122,12 @@ pub(super) async fn revoke_grants_of_user(
 #[async_trait::async_trait]
 impl GrantStore for SqlStore {
     async fn create_interaction(&self, i: &StoredInteraction) -> Result<(), StoreError> {
-        let _writing = self.writing().await;
         let sql = format!(
             "INSERT INTO interactions ({}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             StoredInteraction::COLUMNS
         );
-        sqlx::query(&sql)
+        let query = sqlx::query(&sql)
             .bind(i.interaction_hash.as_str())
             .bind(i.client_id.as_str())
             .bind(i.request.as_str())
@@ -148,11 +139,8 @@ impl GrantStore for SqlStore {
             .bind(i.created_at)
             .bind(i.expires_at)
             .bind(i.completed_at)
-            .bind(i.rejection.as_deref())
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(classify)
+            .bind(i.rejection.as_deref());
+        self.write(query).await.map(|_| ())
     }
 
     async fn interaction(
@@ -169,18 +157,14 @@ impl GrantStore for SqlStore {
         user_id: &str,
         auth_time: i64,
     ) -> Result<bool, StoreError> {
-        let _writing = self.writing().await;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE interactions SET user_id = $2, auth_time = $3, consented_scope = NULL \
              WHERE interaction_hash = $1 AND completed_at IS NULL",
         )
         .bind(interaction_hash)
         .bind(user_id)
-        .bind(auth_time)
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
-        Ok(done.rows_affected() > 0)
+        .bind(auth_time);
+        self.write(query).await
     }
 
     async fn accept_consent(
@@ -188,17 +172,13 @@ impl GrantStore for SqlStore {
         interaction_hash: &str,
         scope: &str,
     ) -> Result<bool, StoreError> {
-        let _writing = self.writing().await;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE interactions SET consented_scope = $2 \
              WHERE interaction_hash = $1 AND completed_at IS NULL AND user_id IS NOT NULL",
         )
         .bind(interaction_hash)
-        .bind(scope)
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
-        Ok(done.rows_affected() > 0)
+        .bind(scope);
+        self.write(query).await
     }
 
     async fn complete_interaction(
@@ -209,16 +189,13 @@ impl GrantStore for SqlStore {
     ) -> Result<bool, StoreError> {
         let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(classify)?;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE interactions SET completed_at = $2 \
              WHERE interaction_hash = $1 AND completed_at IS NULL",
         )
         .bind(interaction_hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
-        if done.rows_affected() == 0 {
+        .bind(now);
+        if !changed(&mut tx, query).await? {
             return Ok(false);
         }
         if let Some(c) = code {
@@ -253,18 +230,14 @@ impl GrantStore for SqlStore {
         now: i64,
         rejection: &str,
     ) -> Result<bool, StoreError> {
-        let _writing = self.writing().await;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE interactions SET completed_at = $2, rejection = $3 \
              WHERE interaction_hash = $1 AND completed_at IS NULL",
         )
         .bind(interaction_hash)
         .bind(now)
-        .bind(rejection)
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
-        Ok(done.rows_affected() > 0)
+        .bind(rejection);
+        self.write(query).await
     }
 
     async fn consent(&self, user_id: &str, client_id: &str) -> Result<Option<String>, StoreError> {
@@ -286,8 +259,7 @@ impl GrantStore for SqlStore {
         scope: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        let _writing = self.writing().await;
-        sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO consents (user_id, client_id, scope, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, \
              created_at = excluded.created_at",
@@ -295,22 +267,15 @@ impl GrantStore for SqlStore {
         .bind(user_id)
         .bind(client_id)
         .bind(scope)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
-        .map_err(classify)
+        .bind(now);
+        self.write(query).await.map(|_| ())
     }
 
     async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
-        let _writing = self.writing().await;
-        let done = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+        let query = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id)
-            .bind(client_id)
-            .execute(&self.pool)
-            .await
-            .map_err(classify)?;
-        Ok(done.rows_affected() > 0)
+            .bind(client_id);
+        self.write(query).await
     }
 
     async fn code(&self, code_hash: &str) -> Result<Option<StoredCode>, StoreError> {
@@ -351,17 +316,14 @@ impl GrantStore for SqlStore {
     ) -> Result<bool, StoreError> {
         let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(classify)?;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE authorization_codes SET redeemed_at = $2, grant_id = $3 \
              WHERE code_hash = $1 AND redeemed_at IS NULL",
         )
         .bind(code_hash)
         .bind(now)
-        .bind(grant.grant_id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
-        if done.rows_affected() == 0 {
+        .bind(grant.grant_id.as_str());
+        if !changed(&mut tx, query).await? {
             return Ok(false);
         }
         let sql = format!(
@@ -421,15 +383,11 @@ impl GrantStore for SqlStore {
              SELECT $1, grant_id, $3 FROM grants \
              WHERE grant_id = $2 AND revoked_at IS NULL{lock}"
         );
-        let _writing = self.writing().await;
-        let done = sqlx::query(&sql)
+        let query = sqlx::query(&sql)
             .bind(access.jti.as_str())
             .bind(grant_id)
-            .bind(access.expires_at)
-            .execute(&self.pool)
-            .await
-            .map_err(classify)?;
-        Ok(done.rows_affected() > 0)
+            .bind(access.expires_at);
+        self.write(query).await
     }
 
     async fn refresh_token(
@@ -481,7 +439,7 @@ impl GrantStore for SqlStore {
         if !touch_live_grant(&mut tx, &successor.grant_id, now).await? {
             return Ok(Rotation::GrantRevoked);
         }
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3, \
              sealed_response = $4 WHERE token_hash = $1 AND rotated_at IS NULL \
              AND grant_id = $5",
@@ -490,11 +448,8 @@ impl GrantStore for SqlStore {
         .bind(now)
         .bind(successor.token_hash.as_str())
         .bind(sealed_response)
-        .bind(successor.grant_id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
-        if done.rows_affected() == 0 {
+        .bind(successor.grant_id.as_str());
+        if !changed(&mut tx, query).await? {
             return Ok(Rotation::AlreadyRotated);
         }
         insert_refresh(&mut tx, successor).await?;
