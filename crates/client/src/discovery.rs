@@ -43,13 +43,7 @@ impl OAuthClient {
     /// (it must present the TLS identity that tokens should be bound to).
     pub async fn discover_with(http: reqwest::Client, issuer: &str) -> Result<Self, ClientError> {
         let url = metadata_url(issuer);
-        let res = http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| transport(&url, &e))?;
-        let status = res.status();
-        let body = res.bytes().await.map_err(|e| transport(&url, &e))?;
+        let (status, body) = exchange(http.get(&url), &url).await?;
         if !status.is_success() {
             return Err(ClientError::Discovery {
                 url,
@@ -105,15 +99,7 @@ impl OAuthClient {
         if let Some(scope) = scope {
             form.push(("scope", scope));
         }
-        let res = self
-            .http
-            .post(&url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| transport(&url, &e))?;
-        let status = res.status();
-        let bytes = res.bytes().await.map_err(|e| transport(&url, &e))?;
+        let (status, bytes) = exchange(self.http.post(&url).form(&form), &url).await?;
         let body: Value = match serde_json::from_slice(&bytes) {
             Ok(body) => body,
             Err(e) => {
@@ -165,6 +151,17 @@ pub(crate) fn http_client(
     http_client_builder(tls, timeout)
         .build()
         .map_err(|e| ClientError::Tls(e.to_string()))
+}
+
+/// Sends `request` to `url` and reads the whole answer.
+async fn exchange(
+    request: reqwest::RequestBuilder,
+    url: &str,
+) -> Result<(reqwest::StatusCode, bytes::Bytes), ClientError> {
+    let res = request.send().await.map_err(|e| transport(url, &e))?;
+    let status = res.status();
+    let body = res.bytes().await.map_err(|e| transport(url, &e))?;
+    Ok((status, body))
 }
 
 /// A transport failure at `url`, with reqwest's whole cause chain.

@@ -81,17 +81,14 @@ async fn purge_expired(
     store: Arc<dyn Store>,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    loop {
-        tokio::select! {
-            _ = stopped.wait_for(|s| *s) => return Ok(()),
-            () = tokio::time::sleep(PURGE_INTERVAL) => {}
-        }
+    while waited(&mut stopped, PURGE_INTERVAL).await {
         match store.purge_expired(crate::now()).await {
             Ok(n) if n > 0 => info!(rows = n, "purged expired tokens, revocations and keys"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "purging expired rows failed; will retry"),
         }
     }
+    Ok(())
 }
 
 /// Empties the client cache whenever the store's client generation moves
@@ -101,11 +98,7 @@ async fn watch_client_changes(
     every: Duration,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    loop {
-        tokio::select! {
-            _ = stopped.wait_for(|s| *s) => return Ok(()),
-            () = tokio::time::sleep(every) => {}
-        }
+    while waited(&mut stopped, every).await {
         let generation = match server.store.client_generation().await {
             Ok(g) => Some(g),
             Err(e) => {
@@ -114,6 +107,15 @@ async fn watch_client_changes(
             }
         };
         server.clients.observe_generation(generation);
+    }
+    Ok(())
+}
+
+/// Sleeps `period` for a background loop: false, at once, when the server stops.
+async fn waited(stopped: &mut watch::Receiver<bool>, period: Duration) -> bool {
+    tokio::select! {
+        _ = stopped.wait_for(|s| *s) => false,
+        () = tokio::time::sleep(period) => true,
     }
 }
 

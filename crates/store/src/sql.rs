@@ -19,7 +19,7 @@ mod url;
 mod users;
 
 use errors::{classify, connect_error, migrate_error};
-use rows::{client_from_row, key_from_row, token_from_row};
+use rows::Record;
 use url::{Backend, parse_url};
 
 use crate::{
@@ -50,12 +50,6 @@ const SQLITE_PRAGMAS: [&str; 3] = [
     "PRAGMA journal_mode = WAL",
     "PRAGMA foreign_keys = ON",
 ];
-
-const CLIENT_COLUMNS: &str = "client_id, metadata, secret_hash, created_at";
-const KEY_COLUMNS: &str = "kid, alg, private_key, kek_id, public_jwk, created_at, retired_at, \
-     publish_until, max_token_ttl, max_signing_lag";
-const TOKEN_COLUMNS: &str = "token_hash, jti, client_id, subject, scope, audience, \
-     cnf_x5t_s256, issued_at, expires_at, revoked_at";
 
 /// Inserts a key as the active one; `retired_at`/`publish_until` are NULL.
 const INSERT_ACTIVE_KEY: &str = "INSERT INTO signing_keys \
@@ -161,6 +155,49 @@ impl SqlStore {
         }
     }
 
+    /// Runs one statement on its own, holding the writer lock (see
+    /// [`SqlStore::writing`]); whether it changed any row.
+    async fn write(&self, query: Query<'_>) -> Result<bool, StoreError> {
+        self.write_or(query, classify).await
+    }
+
+    /// As [`SqlStore::write`], with errors mapped by `on_error`.
+    async fn write_or(
+        &self,
+        query: Query<'_>,
+        on_error: impl FnOnce(sqlx::Error) -> StoreError,
+    ) -> Result<bool, StoreError> {
+        let _writing = self.writing().await;
+        let done = query.execute(&self.pool).await.map_err(on_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The record of `table` whose `key` column holds `value`, if any.
+    async fn fetch_by<R: Record>(
+        &self,
+        table: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<R>, StoreError> {
+        let sql = format!("SELECT {} FROM {table} WHERE {key} = $1", R::COLUMNS);
+        let row = sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.as_ref().map(R::from_row).transpose()
+    }
+
+    /// Every record of `from` (a table, with any `ORDER BY`).
+    async fn fetch_all<R: Record>(&self, from: &str) -> Result<Vec<R>, StoreError> {
+        let sql = format!("SELECT {} FROM {from}", R::COLUMNS);
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        rows.iter().map(R::from_row).collect()
+    }
+
     /// The active signing key's `kid`, if any.
     async fn active_kid(&self) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT kid FROM signing_keys WHERE retired_at IS NULL")
@@ -185,7 +222,10 @@ impl Store for SqlStore {
 
     async fn create_client(&self, client: &StoredClient) -> Result<(), StoreError> {
         let _writing = self.writing().await;
-        let sql = format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4)");
+        let sql = format!(
+            "INSERT INTO clients ({}) VALUES ($1, $2, $3, $4)",
+            StoredClient::COLUMNS
+        );
         // Writes first, so SQLite takes the write lock at once (see rotate_signing_key).
         let mut tx = self.pool.begin().await.map_err(classify)?;
         sqlx::query(&sql)
@@ -207,25 +247,11 @@ impl Store for SqlStore {
     }
 
     async fn client(&self, client_id: &str) -> Result<Option<StoredClient>, StoreError> {
-        let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1");
-        let row = sqlx::query(&sql)
-            .bind(client_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(classify)?;
-        row.as_ref().map(client_from_row).transpose()
+        self.fetch_by("clients", "client_id", client_id).await
     }
 
     async fn clients(&self) -> Result<Vec<StoredClient>, StoreError> {
-        let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY client_id");
-        let rows = sqlx::query(&sql)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(classify)?;
-        let mut clients = rows
-            .iter()
-            .map(client_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut clients: Vec<StoredClient> = self.fetch_all("clients ORDER BY client_id").await?;
         // PostgreSQL orders text by the database collation, SQLite by bytes;
         // re-sort so both backends return the same (byte-wise) order.
         clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
@@ -235,12 +261,8 @@ impl Store for SqlStore {
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(classify)?;
-        let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
-            .bind(client_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-        if done.rows_affected() == 0 {
+        let query = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id);
+        if !changed(&mut tx, query).await? {
             return Ok(false);
         }
         bump_client_generation(&mut tx).await?;
@@ -257,16 +279,9 @@ impl Store for SqlStore {
     }
 
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
-        let sql =
-            format!("SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, kid DESC");
-        let rows = sqlx::query(&sql)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(classify)?;
-        let mut keys = rows
-            .iter()
-            .map(key_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut keys: Vec<StoredSigningKey> = self
+            .fetch_all("signing_keys ORDER BY created_at DESC, kid DESC")
+            .await?;
         // Same order on both backends whatever the collation (see `clients`).
         keys.sort_by(|a, b| {
             b.created_at
@@ -387,10 +402,9 @@ impl Store for SqlStore {
         token_ttl: i64,
         signing_lag: i64,
     ) -> Result<(), StoreError> {
-        let _writing = self.writing().await;
         // CASE rather than MAX()/GREATEST(): the same SQL on both engines,
         // and atomic per row, so concurrent instances only ever raise it.
-        sqlx::query(
+        let query = sqlx::query(
             "UPDATE signing_keys SET \
              max_token_ttl = CASE WHEN max_token_ttl < $2 THEN $2 ELSE max_token_ttl END, \
              max_signing_lag = CASE WHEN max_signing_lag < $3 THEN $3 ELSE max_signing_lag END \
@@ -398,20 +412,17 @@ impl Store for SqlStore {
         )
         .bind(kid)
         .bind(token_ttl)
-        .bind(signing_lag)
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
+        .bind(signing_lag);
+        self.write(query).await?;
         Ok(())
     }
 
     async fn insert_opaque_token(&self, token: &StoredToken) -> Result<(), StoreError> {
-        let _writing = self.writing().await;
         let sql = format!(
-            "INSERT INTO opaque_tokens ({TOKEN_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "INSERT INTO opaque_tokens ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            StoredToken::COLUMNS
         );
-        sqlx::query(&sql)
+        let query = sqlx::query(&sql)
             .bind(token.token_hash.as_str())
             .bind(token.jti.as_str())
             .bind(token.client_id.as_str())
@@ -421,35 +432,23 @@ impl Store for SqlStore {
             .bind(token.cnf_x5t_s256.as_deref())
             .bind(token.issued_at)
             .bind(token.expires_at)
-            .bind(token.revoked_at)
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(classify)
+            .bind(token.revoked_at);
+        self.write(query).await.map(|_| ())
     }
 
     async fn opaque_token(&self, token_hash: &str) -> Result<Option<StoredToken>, StoreError> {
-        let sql = format!("SELECT {TOKEN_COLUMNS} FROM opaque_tokens WHERE token_hash = $1");
-        let row = sqlx::query(&sql)
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
+        self.fetch_by("opaque_tokens", "token_hash", token_hash)
             .await
-            .map_err(classify)?;
-        row.as_ref().map(token_from_row).transpose()
     }
 
     async fn revoke_opaque_token(&self, token_hash: &str, at: i64) -> Result<bool, StoreError> {
-        let _writing = self.writing().await;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE opaque_tokens SET revoked_at = $2 \
              WHERE token_hash = $1 AND revoked_at IS NULL",
         )
         .bind(token_hash)
-        .bind(at)
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
-        Ok(done.rows_affected() > 0)
+        .bind(at);
+        self.write(query).await
     }
 
     async fn revoke_jti(
@@ -481,16 +480,7 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(classify)?;
-        rows.iter()
-            .map(|row| {
-                Ok(RevokedJti {
-                    jti: row.try_get("jti")?,
-                    expires_at: row.try_get("expires_at")?,
-                    seq: row.try_get("seq")?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(classify)
+        rows.iter().map(RevokedJti::from_row).collect()
     }
 
     async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError> {
@@ -533,11 +523,20 @@ impl Store for SqlStore {
     }
 }
 
+/// A statement with its values bound.
+type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// A transaction, on either engine.
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// Runs `query` inside `tx`; whether it changed any row.
+async fn changed(tx: &mut Tx<'_>, query: Query<'_>) -> Result<bool, StoreError> {
+    let done = query.execute(&mut **tx).await.map_err(classify)?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Binds `$1..$6` of [`INSERT_ACTIVE_KEY`].
-fn bind_key<'q>(
-    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    key: &'q StoredSigningKey,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+fn bind_key<'q>(query: Query<'q>, key: &'q StoredSigningKey) -> Query<'q> {
     query
         .bind(key.kid.as_str())
         .bind(key.alg.as_str())
@@ -548,9 +547,7 @@ fn bind_key<'q>(
 }
 
 /// Marks "clients changed" for every instance's client cache.
-async fn bump_client_generation(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-) -> Result<(), StoreError> {
+async fn bump_client_generation(tx: &mut Tx<'_>) -> Result<(), StoreError> {
     sqlx::query("UPDATE client_generation SET generation = generation + 1 WHERE id = 1")
         .execute(&mut **tx)
         .await
@@ -560,7 +557,7 @@ async fn bump_client_generation(
 
 /// Adds `jti` to the revocation list inside `tx` (idempotent).
 async fn revoke_jti_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut Tx<'_>,
     jti: &str,
     client_id: &str,
     expires_at: i64,

@@ -5,10 +5,13 @@
 
 use std::sync::Arc;
 
+use axum::RequestPartsExt;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequestParts, Path, RawQuery};
 use axum::response::{IntoResponse, Response};
 use certbound_tls::PeerCertificate;
+use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -93,37 +96,81 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
     res
 }
 
-/// Authenticates the login app (`client_id` in the query, its certificate
-/// or secret as at the token endpoint) and checks its admin scope.
-async fn authenticate_app(
-    server: &AuthorizationServer,
-    authorization: &ClientAuthorization,
-    query: Option<&str>,
+/// What every admin API call names: the interaction's challenge (in the
+/// path) and the login app's credentials, checked by [`AdminCall::authenticate`].
+pub struct AdminCall {
+    server: Arc<AuthorizationServer>,
+    challenge: String,
+    query: Option<String>,
+    authorization: ClientAuthorization,
     certificate: Option<PeerCertificate>,
-) -> Result<String, AdminError> {
-    let form = Form::parse(query.unwrap_or_default().as_bytes())?;
-    let caller = authenticate_confidential(server, authorization, &form, certificate).await?;
-    // The admin API lives on the mTLS listener: a login app proves itself
-    // with its certificate, never with a secret alone (every listener
-    // serves these routes, so a secret would work from the public one).
-    if !caller.client.method.uses_certificate() {
-        audit::admin_refused(&caller.client.client_id, "a certificate method");
-        return Err(AdminError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "a login app must authenticate with its client certificate (tls_client_auth or self_signed_tls_client_auth) on the mTLS listener",
-        ));
+}
+
+impl FromRequestParts<Arc<AuthorizationServer>> for AdminCall {
+    type Rejection = PathRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        server: &Arc<AuthorizationServer>,
+    ) -> Result<Self, PathRejection> {
+        let Path(challenge) = parts.extract::<Path<String>>().await?;
+        let Ok(RawQuery(query)) = parts.extract::<RawQuery>().await;
+        let Ok(authorization) = parts.extract::<ClientAuthorization>().await;
+        let Ok(certificate) = parts.extract::<Option<PeerCertificate>>().await;
+        Ok(Self {
+            server: Arc::clone(server),
+            challenge,
+            query,
+            authorization,
+            certificate,
+        })
     }
-    let scope = &server.front_channel.admin_scope;
-    if !caller.client.scopes.iter().any(|s| s == scope) {
-        audit::admin_refused(&caller.client.client_id, scope);
-        return Err(AdminError::new(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
-            format!("the client must be registered with the scope '{scope}'"),
-        ));
+}
+
+/// An admin API call whose login app is authenticated.
+struct Authenticated {
+    server: Arc<AuthorizationServer>,
+    challenge: String,
+    /// The login app's `client_id`.
+    app: String,
+}
+
+impl AdminCall {
+    /// Authenticates the login app (`client_id` in the query, its certificate
+    /// or secret as at the token endpoint) and checks its admin scope.
+    async fn authenticate(self) -> Result<Authenticated, AdminError> {
+        let server = self.server;
+        let form = Form::parse(self.query.as_deref().unwrap_or_default().as_bytes())?;
+        let caller =
+            authenticate_confidential(&server, &self.authorization, &form, self.certificate)
+                .await?;
+        // The admin API lives on the mTLS listener: a login app proves itself
+        // with its certificate, never with a secret alone (every listener
+        // serves these routes, so a secret would work from the public one).
+        if !caller.client.method.uses_certificate() {
+            audit::admin_refused(&caller.client.client_id, "a certificate method");
+            return Err(AdminError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "a login app must authenticate with its client certificate (tls_client_auth or self_signed_tls_client_auth) on the mTLS listener",
+            ));
+        }
+        let scope = &server.front_channel.admin_scope;
+        if !caller.client.scopes.iter().any(|s| s == scope) {
+            audit::admin_refused(&caller.client.client_id, scope);
+            return Err(AdminError::new(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                format!("the client must be registered with the scope '{scope}'"),
+            ));
+        }
+        let app = caller.client.client_id.clone();
+        Ok(Authenticated {
+            server,
+            challenge: self.challenge,
+            app,
+        })
     }
-    Ok(caller.client.client_id.clone())
 }
 
 /// The URL the browser continues at.
@@ -157,14 +204,10 @@ fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, AdminError
 }
 
 /// `GET /admin/interactions/{challenge}`.
-pub async fn show(
-    State(server): State<Arc<AuthorizationServer>>,
-    Path(challenge): Path<String>,
-    RawQuery(query): RawQuery,
-    authorization: ClientAuthorization,
-    certificate: Option<PeerCertificate>,
-) -> Result<Response, AdminError> {
-    authenticate_app(&server, &authorization, query.as_deref(), certificate).await?;
+pub async fn show(call: AdminCall) -> Result<Response, AdminError> {
+    let Authenticated {
+        server, challenge, ..
+    } = call.authenticate().await?;
     let i = interaction::load(&server, &challenge).await?;
     let user = match &i.stored.user_id {
         Some(id) => server
@@ -209,15 +252,12 @@ pub struct LoginBody {
 }
 
 /// `POST /admin/interactions/{challenge}/login`: the app signed the person in.
-pub async fn login(
-    State(server): State<Arc<AuthorizationServer>>,
-    Path(challenge): Path<String>,
-    RawQuery(query): RawQuery,
-    authorization: ClientAuthorization,
-    certificate: Option<PeerCertificate>,
-    body: Bytes,
-) -> Result<Response, AdminError> {
-    let app = authenticate_app(&server, &authorization, query.as_deref(), certificate).await?;
+pub async fn login(call: AdminCall, body: Bytes) -> Result<Response, AdminError> {
+    let Authenticated {
+        server,
+        challenge,
+        app,
+    } = call.authenticate().await?;
     let LoginBody { username } = parse_body(&body)?;
     let mut i: Interaction = interaction::load(&server, &challenge).await?;
     let user = server
@@ -243,15 +283,12 @@ pub struct ConsentBody {
 }
 
 /// `POST /admin/interactions/{challenge}/consent`: the person approved `scopes`.
-pub async fn consent(
-    State(server): State<Arc<AuthorizationServer>>,
-    Path(challenge): Path<String>,
-    RawQuery(query): RawQuery,
-    authorization: ClientAuthorization,
-    certificate: Option<PeerCertificate>,
-    body: Bytes,
-) -> Result<Response, AdminError> {
-    let app = authenticate_app(&server, &authorization, query.as_deref(), certificate).await?;
+pub async fn consent(call: AdminCall, body: Bytes) -> Result<Response, AdminError> {
+    let Authenticated {
+        server,
+        challenge,
+        app,
+    } = call.authenticate().await?;
     let ConsentBody { scopes, remember } = parse_body(&body)?;
     let mut i = interaction::load(&server, &challenge).await?;
     interaction::accept_consent(&server, &mut i, &scopes, remember).await?;
@@ -275,15 +312,12 @@ fn access_denied() -> String {
 
 /// `POST /admin/interactions/{challenge}/reject`: the request is refused;
 /// the browser carries the error to the client.
-pub async fn reject(
-    State(server): State<Arc<AuthorizationServer>>,
-    Path(challenge): Path<String>,
-    RawQuery(query): RawQuery,
-    authorization: ClientAuthorization,
-    certificate: Option<PeerCertificate>,
-    body: Bytes,
-) -> Result<Response, AdminError> {
-    let app = authenticate_app(&server, &authorization, query.as_deref(), certificate).await?;
+pub async fn reject(call: AdminCall, body: Bytes) -> Result<Response, AdminError> {
+    let Authenticated {
+        server,
+        challenge,
+        app,
+    } = call.authenticate().await?;
     let RejectBody {
         error,
         error_description,

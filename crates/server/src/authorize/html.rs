@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use askama::Template;
 use axum::body::Body;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderValue, StatusCode, header};
@@ -148,6 +148,12 @@ pub fn render(status: StatusCode, template: &impl Template, policy: Policy<'_>) 
     match template.render() {
         Ok(html) => page(status, html, policy),
         Err(e) => error_page(&PageError::internal(&e)),
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        error_page(&self)
     }
 }
 

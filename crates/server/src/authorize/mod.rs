@@ -71,21 +71,13 @@ pub fn routes() -> Router<Arc<AuthorizationServer>> {
             "/favicon.ico",
             get(|| async { http::StatusCode::NO_CONTENT }),
         )
-        .route(
-            &format!("{ADMIN_INTERACTIONS_PATH}/{{challenge}}"),
-            get(admin::show),
-        )
-        .route(
-            &format!("{ADMIN_INTERACTIONS_PATH}/{{challenge}}/login"),
-            post(admin::login),
-        )
-        .route(
-            &format!("{ADMIN_INTERACTIONS_PATH}/{{challenge}}/consent"),
-            post(admin::consent),
-        )
-        .route(
-            &format!("{ADMIN_INTERACTIONS_PATH}/{{challenge}}/reject"),
-            post(admin::reject),
+        .nest(
+            ADMIN_INTERACTIONS_PATH,
+            Router::new()
+                .route("/{challenge}", get(admin::show))
+                .route("/{challenge}/login", post(admin::login))
+                .route("/{challenge}/consent", post(admin::consent))
+                .route("/{challenge}/reject", post(admin::reject)),
         )
 }
 

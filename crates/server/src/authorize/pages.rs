@@ -6,15 +6,16 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::response::Response;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::response::{IntoResponse, Response};
 use certbound_tls::ConnectionInfo;
+use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::backoff::BackoffKey;
 use super::browser::browser_secret;
 use super::error::{ErrorKind, PageError};
-use super::html::{self, ConsentPage, LoginPage, Policy, WaitPage, error_page};
+use super::html::{self, ConsentPage, LoginPage, Policy, WaitPage};
 use super::interaction::{self, Interaction, InteractionError, Next};
 use super::{LOGIN_PATH, step_response, with_challenge};
 use crate::form::{Form, MAX_FORM_BYTES};
@@ -23,26 +24,60 @@ use crate::users::{LoginCheck, LoginRefusal, check_login};
 use crate::{AuthorizationServer, audit};
 
 /// `GET /assets/certbound.css`.
-pub async fn stylesheet() -> Response {
-    let mut res = Response::new(axum::body::Body::from(html::STYLESHEET));
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    res
+pub async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        html::STYLESHEET,
+    )
 }
 
 /// A browser step's parsed input: the form or query, and the interaction
 /// it names, checked against the browser's cookie.
-struct Step {
+pub struct Step {
     form: Form,
     interaction: Interaction,
     secret: String,
+}
+
+/// A page's `GET`: the step its query names.
+pub struct Shown(Step);
+
+impl FromRequestParts<Arc<AuthorizationServer>> for Shown {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        server: &Arc<AuthorizationServer>,
+    ) -> Result<Self, PageError> {
+        let query = parts.uri.query().unwrap_or_default();
+        step(server, &parts.headers, query.as_bytes(), false)
+            .await
+            .map(Shown)
+    }
+}
+
+/// A page's form `POST`: the step its body names, CSRF token checked.
+pub struct Submitted(Step);
+
+impl FromRequest<Arc<AuthorizationServer>> for Submitted {
+    type Rejection = Response;
+
+    async fn from_request(
+        req: Request,
+        server: &Arc<AuthorizationServer>,
+    ) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, server)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        step(server, &headers, &body, true)
+            .await
+            .map(Submitted)
+            .map_err(IntoResponse::into_response)
+    }
 }
 
 /// Loads the interaction `form` names and checks the browser; with
@@ -94,33 +129,26 @@ fn policy_origin(interaction: &Interaction) -> Option<String> {
 /// `GET /authorize/login?challenge=…`.
 pub async fn login_page(
     State(server): State<Arc<AuthorizationServer>>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let query = query.unwrap_or_default();
-    let result = async {
-        let Step {
-            form,
-            mut interaction,
-            secret,
-        } = step(&server, &headers, query.as_bytes(), false).await?;
-        if interaction.stored.user_id.is_some() {
-            // Already signed in (back button): carry on.
-            let next = interaction::next(&server, &mut interaction).await?;
-            return Ok(step_response(&server, &interaction, next));
-        }
-        Ok::<_, PageError>(form_page(
-            &interaction,
-            &LoginPage {
-                challenge: &interaction.handle,
-                csrf: &interaction.csrf_token(&secret),
-                client_name: interaction.client_name(),
-                failed: form.get("failed").is_some(),
-            },
-        ))
+    Shown(Step {
+        form,
+        mut interaction,
+        secret,
+    }): Shown,
+) -> Result<Response, PageError> {
+    if interaction.stored.user_id.is_some() {
+        // Already signed in (back button): carry on.
+        let next = interaction::next(&server, &mut interaction).await?;
+        return Ok(step_response(&server, &interaction, next));
     }
-    .await;
-    result.unwrap_or_else(|e| error_page(&e))
+    Ok(form_page(
+        &interaction,
+        &LoginPage {
+            challenge: &interaction.handle,
+            csrf: &interaction.csrf_token(&secret),
+            client_name: interaction.client_name(),
+            failed: form.get("failed").is_some(),
+        },
+    ))
 }
 
 /// A page with this interaction's forms, its CSP allowing them.
@@ -140,58 +168,52 @@ fn form_page(interaction: &Interaction, page: &impl askama::Template) -> Respons
 pub async fn login_submit(
     State(server): State<Arc<AuthorizationServer>>,
     connection: Option<Extension<ConnectionInfo>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let result = async {
-        let Step {
-            form,
-            mut interaction,
-            ..
-        } = step(&server, &headers, &body, true).await?;
-        let username = form.get("username").unwrap_or_default();
-        let password = form.get("password").unwrap_or_default();
-        let client_id = interaction.client.client_id.clone();
-        // Behind a trusted proxy every request has the proxy's address,
-        // which would lock everyone out at once: count usernames only.
-        let address = connection
-            .filter(|c| !c.trusted_proxy)
-            .map(|c| c.peer_addr.ip().to_canonical());
-        let source = address.map(SourceAddress::of);
-        if let Err(throttled) = server.rate_limits.admit_address(source) {
-            return Ok(too_many_attempts(throttled.retry_after));
+    Submitted(Step {
+        form,
+        mut interaction,
+        ..
+    }): Submitted,
+) -> Result<Response, PageError> {
+    let username = form.get("username").unwrap_or_default();
+    let password = form.get("password").unwrap_or_default();
+    let client_id = interaction.client.client_id.clone();
+    // Behind a trusted proxy every request has the proxy's address,
+    // which would lock everyone out at once: count usernames only.
+    let address = connection
+        .filter(|c| !c.trusted_proxy)
+        .map(|c| c.peer_addr.ip().to_canonical());
+    let source = address.map(SourceAddress::of);
+    if let Err(throttled) = server.rate_limits.admit_address(source) {
+        return Ok(too_many_attempts(throttled.retry_after));
+    }
+    let mut keys = vec![BackoffKey::username(username)];
+    keys.extend(address.map(BackoffKey::Address));
+    let backoff = &server.front_channel.backoff;
+    if let Err(wait) = backoff.begin(&keys) {
+        audit::login_throttled(&client_id, username, address, wait.as_secs());
+        return Ok(too_many_attempts(wait.as_secs().max(1)));
+    }
+    match check_login(server.store.as_ref(), username, password).await? {
+        LoginCheck::Accepted(user) => {
+            backoff.succeeded(&keys);
+            let now = server.front_channel.clock.unix_seconds();
+            interaction::accept_login(&server, &mut interaction, &user.user_id, now).await?;
+            let next = interaction::next(&server, &mut interaction).await?;
+            Ok(step_response(&server, &interaction, next))
         }
-        let mut keys = vec![BackoffKey::username(username)];
-        keys.extend(address.map(BackoffKey::Address));
-        let backoff = &server.front_channel.backoff;
-        if let Err(wait) = backoff.begin(&keys) {
-            audit::login_throttled(&client_id, username, address, wait.as_secs());
-            return Ok(too_many_attempts(wait.as_secs().max(1)));
-        }
-        match check_login(server.store.as_ref(), username, password).await? {
-            LoginCheck::Accepted(user) => {
-                backoff.succeeded(&keys);
-                let now = server.front_channel.clock.unix_seconds();
-                interaction::accept_login(&server, &mut interaction, &user.user_id, now).await?;
-                let next = interaction::next(&server, &mut interaction).await?;
-                Ok(step_response(&server, &interaction, next))
-            }
-            LoginCheck::Refused(refusal) => {
-                let reason = match refusal {
-                    LoginRefusal::UnknownUser => "unknown user",
-                    LoginRefusal::WrongPassword => "wrong password",
-                    LoginRefusal::Disabled => "user disabled",
-                };
-                // Already counted by `begin`; the rate limit charges more.
-                server.rate_limits.failed(source);
-                audit::login_failed(&client_id, username, address, reason);
-                let again = with_challenge(LOGIN_PATH, &interaction.handle);
-                Ok(html::see_other(&format!("{again}&failed=1")))
-            }
+        LoginCheck::Refused(refusal) => {
+            let reason = match refusal {
+                LoginRefusal::UnknownUser => "unknown user",
+                LoginRefusal::WrongPassword => "wrong password",
+                LoginRefusal::Disabled => "user disabled",
+            };
+            // Already counted by `begin`; the rate limit charges more.
+            server.rate_limits.failed(source);
+            audit::login_failed(&client_id, username, address, reason);
+            let again = with_challenge(LOGIN_PATH, &interaction.handle);
+            Ok(html::see_other(&format!("{again}&failed=1")))
         }
     }
-    .await;
-    result.unwrap_or_else(|e: PageError| error_page(&e))
 }
 
 /// The 429 page with `Retry-After`.
@@ -209,86 +231,73 @@ fn too_many_attempts(seconds: u64) -> Response {
 /// `GET /authorize/consent?challenge=…`.
 pub async fn consent_page(
     State(server): State<Arc<AuthorizationServer>>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let query = query.unwrap_or_default();
-    let result = async {
-        let Step {
-            interaction,
-            secret,
-            ..
-        } = step(&server, &headers, query.as_bytes(), false).await?;
-        let Some(user_id) = interaction.stored.user_id.as_deref() else {
-            return Ok(html::see_other(&with_challenge(
-                LOGIN_PATH,
-                &interaction.handle,
-            )));
-        };
-        let user = server.store.user(user_id).await?;
-        let user_name = user
-            .as_ref()
-            .map(|u| u.display_name.clone().unwrap_or_else(|| u.username.clone()))
-            .ok_or(InteractionError::NotLoggedIn)?;
-        Ok::<_, PageError>(form_page(
-            &interaction,
-            &ConsentPage {
-                challenge: &interaction.handle,
-                csrf: &interaction.csrf_token(&secret),
-                client_name: interaction.client_name(),
-                logo_uri: interaction.client.metadata.logo_uri.as_deref(),
-                scopes: &interaction.request.scopes,
-                user_name: &user_name,
-            },
-        ))
-    }
-    .await;
-    result.unwrap_or_else(|e| error_page(&e))
+    Shown(Step {
+        interaction,
+        secret,
+        ..
+    }): Shown,
+) -> Result<Response, PageError> {
+    let Some(user_id) = interaction.stored.user_id.as_deref() else {
+        return Ok(html::see_other(&with_challenge(
+            LOGIN_PATH,
+            &interaction.handle,
+        )));
+    };
+    let user = server.store.user(user_id).await?;
+    let user_name = user
+        .as_ref()
+        .map(|u| u.display_name.clone().unwrap_or_else(|| u.username.clone()))
+        .ok_or(InteractionError::NotLoggedIn)?;
+    Ok(form_page(
+        &interaction,
+        &ConsentPage {
+            challenge: &interaction.handle,
+            csrf: &interaction.csrf_token(&secret),
+            client_name: interaction.client_name(),
+            logo_uri: interaction.client.metadata.logo_uri.as_deref(),
+            scopes: &interaction.request.scopes,
+            user_name: &user_name,
+        },
+    ))
 }
 
 /// `POST /authorize/consent`: Allow or Deny.
 pub async fn consent_submit(
     State(server): State<Arc<AuthorizationServer>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let result = async {
-        let Step {
-            form,
-            mut interaction,
-            ..
-        } = step(&server, &headers, &body, true).await?;
-        if interaction.stored.user_id.is_none() {
-            return Err(InteractionError::NotLoggedIn.into());
-        }
-        match form.get("decision") {
-            Some("allow") => {
-                let scopes = interaction.request.scopes.clone();
-                let remember = form.get("remember").is_some();
-                interaction::accept_consent(&server, &mut interaction, &scopes, remember).await?;
-                let next = interaction::next(&server, &mut interaction).await?;
-                Ok(step_response(&server, &interaction, next))
-            }
-            Some("deny") => {
-                let response = interaction::reject(
-                    &server,
-                    &interaction,
-                    ErrorKind::AccessDenied,
-                    Some("the user denied the request".into()),
-                )
-                .await?;
-                Ok(step_response(
-                    &server,
-                    &interaction,
-                    Next::Respond(response),
-                ))
-            }
-            _ => Err(PageError::bad_request(
-                ErrorKind::InvalidRequest,
-                "decision must be allow or deny",
-            )),
-        }
+    Submitted(Step {
+        form,
+        mut interaction,
+        ..
+    }): Submitted,
+) -> Result<Response, PageError> {
+    if interaction.stored.user_id.is_none() {
+        return Err(InteractionError::NotLoggedIn.into());
     }
-    .await;
-    result.unwrap_or_else(|e: PageError| error_page(&e))
+    match form.get("decision") {
+        Some("allow") => {
+            let scopes = interaction.request.scopes.clone();
+            let remember = form.get("remember").is_some();
+            interaction::accept_consent(&server, &mut interaction, &scopes, remember).await?;
+            let next = interaction::next(&server, &mut interaction).await?;
+            Ok(step_response(&server, &interaction, next))
+        }
+        Some("deny") => {
+            let response = interaction::reject(
+                &server,
+                &interaction,
+                ErrorKind::AccessDenied,
+                Some("the user denied the request".into()),
+            )
+            .await?;
+            Ok(step_response(
+                &server,
+                &interaction,
+                Next::Respond(response),
+            ))
+        }
+        _ => Err(PageError::bad_request(
+            ErrorKind::InvalidRequest,
+            "decision must be allow or deny",
+        )),
+    }
 }

@@ -4,7 +4,8 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::RequestPartsExt;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use certbound_core::AuthMethod;
@@ -70,6 +71,73 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAuthorization {
             .filter(|c| !c.trusted_proxy)
             .map(|c| SourceAddress::of(c.peer_addr.ip()));
         Ok(Self { header, source })
+    }
+}
+
+/// A request to an endpoint where clients authenticate: its form, its
+/// `Authorization` header and its certificate, checked by
+/// [`ClientRequest::authenticate`] when the endpoint is ready to.
+pub struct ClientRequest {
+    /// The server it came to.
+    pub server: Arc<AuthorizationServer>,
+    /// The form body.
+    pub form: Form,
+    authorization: ClientAuthorization,
+    certificate: Option<PeerCertificate>,
+}
+
+impl FromRequest<Arc<AuthorizationServer>> for ClientRequest {
+    type Rejection = OAuthError;
+
+    async fn from_request(
+        req: Request,
+        server: &Arc<AuthorizationServer>,
+    ) -> Result<Self, OAuthError> {
+        let (mut parts, body) = req.into_parts();
+        let Ok(certificate) = parts.extract::<Option<PeerCertificate>>().await;
+        let Ok(authorization) = parts.extract::<ClientAuthorization>().await;
+        let form = Form::from_request(Request::from_parts(parts, body), server).await?;
+        Ok(Self {
+            server: Arc::clone(server),
+            form,
+            authorization,
+            certificate,
+        })
+    }
+}
+
+/// A [`ClientRequest`] whose client is authenticated.
+pub struct AuthenticatedRequest {
+    /// The server it came to.
+    pub server: Arc<AuthorizationServer>,
+    /// The form body.
+    pub form: Form,
+    /// The client.
+    pub caller: AuthenticatedClient,
+}
+
+impl ClientRequest {
+    /// Authenticates the caller (see [`authenticate`]).
+    pub async fn authenticate(self) -> Result<AuthenticatedRequest, OAuthError> {
+        let caller = authenticate(
+            &self.server,
+            &self.authorization,
+            &self.form,
+            self.certificate,
+        )
+        .await?;
+        Ok(AuthenticatedRequest {
+            server: self.server,
+            form: self.form,
+            caller,
+        })
+    }
+
+    /// Authenticates a confidential caller (see [`authenticate_confidential`]).
+    pub async fn authenticate_confidential(self) -> Result<AuthenticatedRequest, OAuthError> {
+        let request = self.authenticate().await?;
+        require_confidential(&request.caller)?;
+        Ok(request)
     }
 }
 
@@ -164,6 +232,12 @@ pub async fn authenticate_confidential(
     certificate: Option<PeerCertificate>,
 ) -> Result<AuthenticatedClient, OAuthError> {
     let caller = authenticate(state, authorization, form, certificate).await?;
+    require_confidential(&caller)?;
+    Ok(caller)
+}
+
+/// Refuses a public client (`none`), which proves nothing but its id.
+fn require_confidential(caller: &AuthenticatedClient) -> Result<(), OAuthError> {
     if caller.client.method == AuthMethod::None {
         let thumbprint = caller.certificate.as_ref().map(PeerCertificate::thumbprint);
         audit::client_rejected(
@@ -173,7 +247,7 @@ pub async fn authenticate_confidential(
         );
         return Err(OAuthError::invalid_client(PUBLIC_CLIENT_REFUSED));
     }
-    Ok(caller)
+    Ok(())
 }
 
 /// What a public client gets where only confidential clients are served.

@@ -5,31 +5,25 @@
 //! gets `{"active": false}`, so a stolen token cannot be checked by any
 //! client of the AS.
 
-use std::sync::Arc;
-
 use axum::Json;
-use axum::extract::State;
-use certbound_tls::PeerCertificate;
 use serde_json::{Value, json};
 
 use certbound_core::AccessTokenClaims;
 use certbound_store::RefreshTokenGrant;
 
 use crate::clients::RegisteredClient;
-use crate::clients::auth::{ClientAuthorization, authenticate_confidential};
-use crate::form::Form;
+use crate::clients::auth::{AuthenticatedRequest, ClientRequest};
 use crate::grants::refresh_token;
 use crate::tokens::{self, Lookup};
 use crate::{AuthorizationServer, OAuthError, audit};
 
 /// Handles an introspection request.
-pub async fn introspect(
-    State(server): State<Arc<AuthorizationServer>>,
-    certificate: Option<PeerCertificate>,
-    authorization: ClientAuthorization,
-    form: Form,
-) -> Result<Json<Value>, OAuthError> {
-    let caller = authenticate_confidential(&server, &authorization, &form, certificate).await?;
+pub async fn introspect(request: ClientRequest) -> Result<Json<Value>, OAuthError> {
+    let AuthenticatedRequest {
+        server,
+        form,
+        caller,
+    } = request.authenticate_confidential().await?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;

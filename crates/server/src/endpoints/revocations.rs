@@ -8,30 +8,24 @@
 //! committed after it (the store numbers them in commit order, so none is
 //! missed). `complete: false` means more entries wait: call again at once.
 
-use std::sync::Arc;
-
 use axum::Json;
-use axum::extract::State;
 use certbound_core::ErrorCode;
-use certbound_tls::PeerCertificate;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::clients::auth::{ClientAuthorization, authenticate_confidential};
-use crate::form::Form;
-use crate::{AuthorizationServer, OAuthError, audit};
+use crate::clients::auth::{AuthenticatedRequest, ClientRequest};
+use crate::{OAuthError, audit};
 
 /// Most entries in one answer (and the default `limit`).
 pub const MAX_PAGE: u32 = 1000;
 
 /// Handles a revocation-list request.
-pub async fn revocations(
-    State(server): State<Arc<AuthorizationServer>>,
-    certificate: Option<PeerCertificate>,
-    authorization: ClientAuthorization,
-    form: Form,
-) -> Result<Json<Value>, OAuthError> {
-    let caller = authenticate_confidential(&server, &authorization, &form, certificate).await?;
+pub async fn revocations(request: ClientRequest) -> Result<Json<Value>, OAuthError> {
+    let AuthenticatedRequest {
+        server,
+        form,
+        caller,
+    } = request.authenticate_confidential().await?;
     if !caller.client.may_introspect {
         audit::revocation_list_read(&caller.client.client_id, 0, false);
         return Err(OAuthError {

@@ -1,26 +1,20 @@
 //! `/revoke` (RFC 7009): a client revokes a token issued to it.
 
-use std::sync::Arc;
-
-use axum::extract::State;
-use certbound_tls::PeerCertificate;
 use http::StatusCode;
 
-use crate::clients::auth::{ClientAuthorization, authenticate};
-use crate::form::Form;
+use crate::clients::auth::{AuthenticatedRequest, ClientRequest};
 use crate::grants::refresh_token;
 use crate::tokens::{self, Lookup};
-use crate::{AuthorizationServer, OAuthError, audit};
+use crate::{OAuthError, audit};
 
 /// Handles a revocation request: 200 for unknown tokens and for other
 /// clients' tokens too, which stay valid (RFC 7009 §2.2).
-pub async fn revoke(
-    State(server): State<Arc<AuthorizationServer>>,
-    certificate: Option<PeerCertificate>,
-    authorization: ClientAuthorization,
-    form: Form,
-) -> Result<StatusCode, OAuthError> {
-    let caller = authenticate(&server, &authorization, &form, certificate).await?;
+pub async fn revoke(request: ClientRequest) -> Result<StatusCode, OAuthError> {
+    let AuthenticatedRequest {
+        server,
+        form,
+        caller,
+    } = request.authenticate().await?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;

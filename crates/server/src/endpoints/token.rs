@@ -2,17 +2,12 @@
 //! (`crate::grants`); every access token is certificate-bound when the
 //! request came with a certificate (RFC 8705 §3).
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::response::Response;
 use certbound_core::ErrorCode;
-use certbound_tls::PeerCertificate;
 
-use crate::clients::auth::{ClientAuthorization, authenticate};
-use crate::form::Form;
+use crate::OAuthError;
+use crate::clients::auth::{AuthenticatedRequest, ClientRequest};
 use crate::grants::{authorization_code, client_credentials, refresh_token};
-use crate::{AuthorizationServer, OAuthError};
 
 const SUPPORTED_GRANTS: &str = "authorization_code, refresh_token and client_credentials";
 
@@ -25,15 +20,10 @@ enum Grant {
 }
 
 /// Handles a token request.
-pub async fn token(
-    State(server): State<Arc<AuthorizationServer>>,
-    certificate: Option<PeerCertificate>,
-    authorization: ClientAuthorization,
-    form: Form,
-) -> Result<Response, OAuthError> {
+pub async fn token(request: ClientRequest) -> Result<Response, OAuthError> {
     // The grant type is checked before the client, so an unsupported one
     // costs no client lookup.
-    let grant = match form.get("grant_type") {
+    let grant = match request.form.get("grant_type") {
         None => return Err(OAuthError::invalid_request("grant_type is required")),
         Some("client_credentials") => Grant::ClientCredentials,
         Some("authorization_code") => Grant::AuthorizationCode,
@@ -48,7 +38,11 @@ pub async fn token(
             ));
         }
     };
-    let caller = authenticate(&server, &authorization, &form, certificate).await?;
+    let AuthenticatedRequest {
+        server,
+        form,
+        caller,
+    } = request.authenticate().await?;
     match grant {
         Grant::ClientCredentials => client_credentials::grant(&server, &caller, &form).await,
         Grant::AuthorizationCode => authorization_code::grant(&server, &caller, &form).await,

@@ -4,13 +4,11 @@
 
 use axum::response::Response;
 use certbound_core::{AuthMethod, CodeChallenge};
-use certbound_store::{
-    CodeRedemption, GrantAccessToken, StoredCode, StoredGrant, StoredRefreshToken,
-};
+use certbound_store::{CodeRedemption, StoredCode, StoredGrant};
 
 use super::{
-    access_binding, invalid_grant, json_response, new_secret, presented_secret, refused,
-    response_body,
+    Credential, access_binding, grant_access, invalid_grant, json_response, new_secret,
+    refresh_record, refused, require_user_enabled, response_body,
 };
 use crate::clients::auth::AuthenticatedClient;
 use crate::clients::parse_scope;
@@ -21,8 +19,13 @@ use crate::{AuthorizationServer, OAuthError, audit};
 /// The scope that asks for a refresh token (OpenID Connect Core §11).
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
-/// What an unknown code, and every code we will not say more about, gets.
-const CODE_INVALID: &str = "the authorization code is invalid, expired or already used";
+/// The code, and what an unknown one, and every one we will not say more about, gets.
+const CODE: Credential = Credential {
+    grant: "authorization_code",
+    parameter: "code",
+    what: "authorization code",
+    invalid: "the authorization code is invalid, expired or already used",
+};
 
 /// Redeems a code for an access token and, when granted, a refresh token.
 pub async fn grant(
@@ -31,29 +34,16 @@ pub async fn grant(
     form: &Form,
 ) -> Result<Response, OAuthError> {
     let client = &caller.client;
-    let code = presented_secret(client, "authorization_code", form, "code", CODE_INVALID)?;
+    let code = CODE.presented(client, form)?;
     let now = server.keys.clock().unix_seconds();
     let code_hash = token_hash(code);
-    let Some(CodeRedemption {
+    let found = server.store.code_for_redemption(&code_hash).await?;
+    // The owner is checked before anything else: another client must learn
+    // nothing, and must not be able to burn the code.
+    let CodeRedemption {
         code: stored,
         user_enabled,
-    }) = server.store.code_for_redemption(&code_hash).await?
-    else {
-        return Err(refused(
-            &client.client_id,
-            "unknown authorization code",
-            CODE_INVALID,
-        ));
-    };
-    // Checked before anything else: another client must learn nothing, and
-    // must not be able to burn the code.
-    if stored.client_id != client.client_id {
-        return Err(refused(
-            &client.client_id,
-            "authorization code of another client",
-            CODE_INVALID,
-        ));
-    }
+    } = CODE.owned(found, |f| &f.code.client_id, &client.client_id)?;
     if stored.redeemed_at.is_some() {
         return Err(replayed(server, &stored, now).await);
     }
@@ -92,13 +82,7 @@ pub async fn grant(
             e.to_string(),
         ));
     }
-    if !user_enabled {
-        return Err(refused(
-            &client.client_id,
-            "user disabled or removed",
-            "the user's account is disabled or removed",
-        ));
-    }
+    require_user_enabled(user_enabled, &client.client_id)?;
     let scopes = parse_scope(&stored.scope).map_err(|e| OAuthError::internal(&e))?;
     let binding = access_binding(caller)?;
     let settings = &server.settings;
@@ -138,33 +122,15 @@ pub async fn grant(
         used_at: now,
         revoked_at: None,
     };
-    let access = tokens::AccessGrant {
-        subject: &stored.user_id,
-        scopes: &scopes,
-        binding,
-        jti: crate::new_jti(),
-        issued_at: now,
-    };
-    let recorded = GrantAccessToken {
-        jti: access.jti.clone(),
-        expires_at: access.expires_at(server),
-    };
+    let (access, recorded) = grant_access(server, &stored.user_id, &scopes, binding, now);
     let refresh_token = if wants_refresh {
         Some(new_secret()?)
     } else {
         None
     };
-    let refresh_row = refresh_token.as_deref().map(|token| StoredRefreshToken {
-        token_hash: token_hash(token),
-        grant_id: grant.grant_id.clone(),
-        issued_at: now,
-        expires_at: now
-            .saturating_add(i64::try_from(settings.refresh.ttl).unwrap_or(i64::MAX))
-            .min(grant.expires_at),
-        rotated_at: None,
-        successor_hash: None,
-        sealed_response: None,
-    });
+    let refresh_row = refresh_token
+        .as_deref()
+        .map(|token| refresh_record(server, token, &grant, now));
     let won = server
         .store
         .redeem_code(&code_hash, now, &grant, &recorded, refresh_row.as_ref())

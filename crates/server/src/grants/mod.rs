@@ -15,14 +15,15 @@ use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use certbound_core::{ErrorCode, Thumbprint};
+use certbound_store::{GrantAccessToken, StoredGrant, StoredRefreshToken};
 use http::{HeaderValue, header};
 use serde::Serialize;
 
 use crate::clients::auth::AuthenticatedClient;
 use crate::clients::{RegisteredClient, parse_scope};
 use crate::form::Form;
-use crate::tokens::IssuedToken;
-use crate::{OAuthError, audit};
+use crate::tokens::{AccessGrant, IssuedToken, token_hash};
+use crate::{AuthorizationServer, OAuthError, audit};
 
 /// The RFC 6749 §5.1 success body.
 #[derive(Serialize)]
@@ -79,24 +80,114 @@ fn refused(client_id: &str, reason: &str, description: impl Into<Cow<'static, st
 /// Longest code or refresh token we look up; ours are 43 characters.
 const MAX_SECRET_LEN: usize = 512;
 
-/// The grant's one credential parameter (`code`, `refresh_token`), from a
-/// client allowed to use `grant`: missing is `invalid_request`, too long to
-/// be ours is `invalid_grant` with `invalid` (no lookup is spent on it).
-fn presented_secret<'f>(
-    client: &RegisteredClient,
-    grant: &str,
-    form: &'f Form,
+/// The one credential a grant redeems (a code, a refresh token) and how
+/// its refusals read: every one the client may not learn more about gets
+/// `invalid`, the audit log the real reason.
+struct Credential {
+    /// The grant type.
+    grant: &'static str,
+    /// The form parameter that carries it.
     parameter: &'static str,
+    /// What it is called in the audit log.
+    what: &'static str,
+    /// The `error_description` of an unknown, foreign or otherwise unusable one.
     invalid: &'static str,
-) -> Result<&'f str, OAuthError> {
-    require_grant_type(client, grant)?;
-    let value = form
-        .get(parameter)
-        .ok_or_else(|| OAuthError::invalid_request(format!("{parameter} is required")))?;
-    if value.len() > MAX_SECRET_LEN {
-        return Err(invalid_grant(invalid));
+}
+
+impl Credential {
+    /// The credential, from a client allowed to use the grant: missing is
+    /// `invalid_request`, too long to be ours is `invalid_grant` (no lookup
+    /// is spent on it).
+    fn presented<'f>(
+        &self,
+        client: &RegisteredClient,
+        form: &'f Form,
+    ) -> Result<&'f str, OAuthError> {
+        require_grant_type(client, self.grant)?;
+        let parameter = self.parameter;
+        let value = form
+            .get(parameter)
+            .ok_or_else(|| OAuthError::invalid_request(format!("{parameter} is required")))?;
+        if value.len() > MAX_SECRET_LEN {
+            return Err(invalid_grant(self.invalid));
+        }
+        Ok(value)
     }
-    Ok(value)
+
+    /// What the store found for it, if anything and if it was issued to
+    /// `client_id` (its `owner`): both refusals read alike.
+    fn owned<T>(
+        &self,
+        found: Option<T>,
+        owner: impl FnOnce(&T) -> &str,
+        client_id: &str,
+    ) -> Result<T, OAuthError> {
+        let Some(found) = found else {
+            let reason = format!("unknown {}", self.what);
+            return Err(refused(client_id, &reason, self.invalid));
+        };
+        if owner(&found) != client_id {
+            let reason = format!("{} of another client", self.what);
+            return Err(refused(client_id, &reason, self.invalid));
+        }
+        Ok(found)
+    }
+}
+
+/// Refuses tokens for a user who is disabled or removed.
+fn require_user_enabled(user_enabled: bool, client_id: &str) -> Result<(), OAuthError> {
+    if user_enabled {
+        return Ok(());
+    }
+    Err(refused(
+        client_id,
+        "user disabled or removed",
+        "the user's account is disabled or removed",
+    ))
+}
+
+/// An access token for a user's grant, with the record that ties it to the
+/// grant (its `jti` is chosen before signing, so revoking the grant finds it).
+fn grant_access<'a>(
+    server: &AuthorizationServer,
+    subject: &'a str,
+    scopes: &'a [String],
+    binding: Option<Thumbprint>,
+    now: i64,
+) -> (AccessGrant<'a>, GrantAccessToken) {
+    let access = AccessGrant {
+        subject,
+        scopes,
+        binding,
+        jti: crate::new_jti(),
+        issued_at: now,
+    };
+    let recorded = GrantAccessToken {
+        jti: access.jti.clone(),
+        expires_at: access.expires_at(server),
+    };
+    (access, recorded)
+}
+
+/// A new refresh token's record under `grant`: it lives the configured
+/// lifetime, never past the grant.
+fn refresh_record(
+    server: &AuthorizationServer,
+    token: &str,
+    grant: &StoredGrant,
+    now: i64,
+) -> StoredRefreshToken {
+    StoredRefreshToken {
+        token_hash: token_hash(token),
+        grant_id: grant.grant_id.clone(),
+        issued_at: now,
+        expires_at: now
+            .saturating_add(i64::try_from(server.settings.refresh.ttl).unwrap_or(i64::MAX))
+            .min(grant.expires_at),
+        rotated_at: None,
+        successor_hash: None,
+        sealed_response: None,
+    }
 }
 
 /// A new opaque secret (refresh tokens, grant ids): 256 bits, base64url.

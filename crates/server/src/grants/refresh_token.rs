@@ -7,13 +7,11 @@
 
 use axum::response::Response;
 use certbound_core::AuthMethod;
-use certbound_store::{
-    GrantAccessToken, RefreshTokenGrant, Rotation, StoredGrant, StoredRefreshToken,
-};
+use certbound_store::{RefreshTokenGrant, Rotation, StoredGrant, StoredRefreshToken};
 
 use super::{
-    access_binding, invalid_grant, json_response, narrowed_scope, new_secret, presented_secret,
-    refused, response_body, sealed,
+    Credential, access_binding, grant_access, invalid_grant, json_response, narrowed_scope,
+    new_secret, refresh_record, refused, require_user_enabled, response_body, sealed,
 };
 use crate::clients::auth::AuthenticatedClient;
 use crate::clients::parse_scope;
@@ -24,6 +22,14 @@ use crate::{AuthorizationServer, OAuthError, audit};
 /// What an unknown token, and every token we will not say more about, gets.
 const TOKEN_INVALID: &str = "the refresh token is invalid, expired or revoked";
 
+/// The refresh token, as the grant's credential.
+const REFRESH_TOKEN: Credential = Credential {
+    grant: "refresh_token",
+    parameter: "refresh_token",
+    what: "refresh token",
+    invalid: TOKEN_INVALID,
+};
+
 /// Issues a new access token (and, when rotating, a new refresh token).
 pub async fn grant(
     server: &AuthorizationServer,
@@ -31,34 +37,15 @@ pub async fn grant(
     form: &Form,
 ) -> Result<Response, OAuthError> {
     let client = &caller.client;
-    let token = presented_secret(
-        client,
-        "refresh_token",
-        form,
-        "refresh_token",
-        TOKEN_INVALID,
-    )?;
+    let token = REFRESH_TOKEN.presented(client, form)?;
     let now = server.keys.clock().unix_seconds();
     let hash = token_hash(token);
-    let Some(RefreshTokenGrant {
+    let found = server.store.refresh_token_grant(&hash).await?;
+    let RefreshTokenGrant {
         token: stored,
         grant,
         user_enabled,
-    }) = server.store.refresh_token_grant(&hash).await?
-    else {
-        return Err(refused(
-            &client.client_id,
-            "unknown refresh token",
-            TOKEN_INVALID,
-        ));
-    };
-    if grant.client_id != client.client_id {
-        return Err(refused(
-            &client.client_id,
-            "refresh token of another client",
-            TOKEN_INVALID,
-        ));
-    }
+    } = REFRESH_TOKEN.owned(found, |f| &f.grant.client_id, &client.client_id)?;
     if grant.revoked_at.is_some() {
         return Err(refused(
             &client.client_id,
@@ -87,13 +74,7 @@ pub async fn grant(
         }
     }
     // Before the reuse path too: a disabled user's grace response stays sealed.
-    if !user_enabled {
-        return Err(refused(
-            &client.client_id,
-            "user disabled or removed",
-            "the user's account is disabled or removed",
-        ));
-    }
+    require_user_enabled(user_enabled, &client.client_id)?;
     if stored.rotated_at.is_some() {
         return reused(server, &stored, &grant, token, now).await;
     }
@@ -106,17 +87,7 @@ pub async fn grant(
     )?
     .unwrap_or(granted);
     let binding = access_binding(caller)?;
-    let access = tokens::AccessGrant {
-        subject: &grant.user_id,
-        scopes: &scopes,
-        binding,
-        jti: crate::new_jti(),
-        issued_at: now,
-    };
-    let recorded = GrantAccessToken {
-        jti: access.jti.clone(),
-        expires_at: access.expires_at(server),
-    };
+    let (access, recorded) = grant_access(server, &grant.user_id, &scopes, binding, now);
     let rotate = client.method == AuthMethod::None || server.settings.refresh.rotate_confidential;
     if !rotate {
         if !server
@@ -132,17 +103,7 @@ pub async fn grant(
     }
 
     let successor = new_secret()?;
-    let successor_row = StoredRefreshToken {
-        token_hash: token_hash(&successor),
-        grant_id: grant.grant_id.clone(),
-        issued_at: now,
-        expires_at: now
-            .saturating_add(i64::try_from(server.settings.refresh.ttl).unwrap_or(i64::MAX))
-            .min(grant.expires_at),
-        rotated_at: None,
-        successor_hash: None,
-        sealed_response: None,
-    };
+    let successor_row = refresh_record(server, &successor, &grant, now);
     // Signed before the rotation commits, so the sealed copy is the very
     // response this request returns.
     let issued = tokens::issue(server, client, access).await?;

@@ -6,24 +6,12 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::errors::classify;
-use super::rows::{code_from_row, grant_from_row, interaction_from_row, refresh_from_row};
-use super::{SqlStore, revoke_jti_in};
+use super::rows::{Record, qualified};
+use super::{SqlStore, Tx, changed, revoke_jti_in};
 use crate::{
     CodeRedemption, GrantAccessToken, GrantStore, RefreshTokenGrant, Rotation, StoreError,
     StoredCode, StoredGrant, StoredInteraction, StoredRefreshToken,
 };
-
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
-
-const INTERACTION_COLUMNS: &str = "interaction_hash, client_id, request, browser_hash, \
-     csrf_hash, user_id, auth_time, consented_scope, created_at, expires_at, completed_at, \
-     rejection";
-const CODE_COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, redirect_uri_given, \
-     scope, code_challenge, nonce, auth_time, created_at, expires_at, redeemed_at, grant_id";
-const GRANT_COLUMNS: &str = "grant_id, client_id, user_id, scope, cnf_x5t_s256, auth_time, \
-     created_at, expires_at, used_at, revoked_at";
-const REFRESH_COLUMNS: &str =
-    "token_hash, grant_id, issued_at, expires_at, rotated_at, successor_hash, sealed_response";
 
 /// `CASE` gives an integer on both engines (a bare comparison is a boolean
 /// on PostgreSQL); `CAST` makes it the same width on both.
@@ -37,7 +25,8 @@ fn user_enabled(row: &AnyRow) -> Result<bool, StoreError> {
 
 async fn insert_refresh(tx: &mut Tx<'_>, token: &StoredRefreshToken) -> Result<(), StoreError> {
     let sql = format!(
-        "INSERT INTO refresh_tokens ({REFRESH_COLUMNS}) VALUES ($1, $2, $3, $4, NULL, NULL, NULL)"
+        "INSERT INTO refresh_tokens ({}) VALUES ($1, $2, $3, $4, NULL, NULL, NULL)",
+        StoredRefreshToken::COLUMNS
     );
     sqlx::query(&sql)
         .bind(token.token_hash.as_str())
@@ -68,26 +57,20 @@ async fn insert_access(
 /// Marks the grant used if it is live: the row lock this takes orders the
 /// caller against a concurrent [`revoke_grant_in`]. False if revoked or gone.
 async fn touch_live_grant(tx: &mut Tx<'_>, grant_id: &str, now: i64) -> Result<bool, StoreError> {
-    let done =
+    let query =
         sqlx::query("UPDATE grants SET used_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL")
             .bind(grant_id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await
-            .map_err(classify)?;
-    Ok(done.rows_affected() > 0)
+            .bind(now);
+    changed(tx, query).await
 }
 
 /// Revokes one grant and puts its unexpired access tokens on the revocation list.
 async fn revoke_grant_in(tx: &mut Tx<'_>, grant_id: &str, now: i64) -> Result<bool, StoreError> {
-    let done =
+    let query =
         sqlx::query("UPDATE grants SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL")
             .bind(grant_id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await
-            .map_err(classify)?;
-    if done.rows_affected() == 0 {
+            .bind(now);
+    if !changed(tx, query).await? {
         return Ok(false);
     }
     let rows = sqlx::query(
@@ -139,12 +122,12 @@ pub(super) async fn revoke_grants_of_user(
 #[async_trait::async_trait]
 impl GrantStore for SqlStore {
     async fn create_interaction(&self, i: &StoredInteraction) -> Result<(), StoreError> {
-        let _writing = self.writing().await;
         let sql = format!(
-            "INSERT INTO interactions ({INTERACTION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            "INSERT INTO interactions ({}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            StoredInteraction::COLUMNS
         );
-        sqlx::query(&sql)
+        let query = sqlx::query(&sql)
             .bind(i.interaction_hash.as_str())
             .bind(i.client_id.as_str())
             .bind(i.request.as_str())
@@ -156,25 +139,16 @@ impl GrantStore for SqlStore {
             .bind(i.created_at)
             .bind(i.expires_at)
             .bind(i.completed_at)
-            .bind(i.rejection.as_deref())
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(classify)
+            .bind(i.rejection.as_deref());
+        self.write(query).await.map(|_| ())
     }
 
     async fn interaction(
         &self,
         interaction_hash: &str,
     ) -> Result<Option<StoredInteraction>, StoreError> {
-        let sql =
-            format!("SELECT {INTERACTION_COLUMNS} FROM interactions WHERE interaction_hash = $1");
-        let row = sqlx::query(&sql)
-            .bind(interaction_hash)
-            .fetch_optional(&self.pool)
+        self.fetch_by("interactions", "interaction_hash", interaction_hash)
             .await
-            .map_err(classify)?;
-        row.as_ref().map(interaction_from_row).transpose()
     }
 
     async fn accept_login(
@@ -183,18 +157,14 @@ impl GrantStore for SqlStore {
         user_id: &str,
         auth_time: i64,
     ) -> Result<bool, StoreError> {
-        let _writing = self.writing().await;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE interactions SET user_id = $2, auth_time = $3, consented_scope = NULL \
              WHERE interaction_hash = $1 AND completed_at IS NULL",
         )
         .bind(interaction_hash)
         .bind(user_id)
-        .bind(auth_time)
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
-        Ok(done.rows_affected() > 0)
+        .bind(auth_time);
+        self.write(query).await
     }
 
     async fn accept_consent(
@@ -202,17 +172,13 @@ impl GrantStore for SqlStore {
         interaction_hash: &str,
         scope: &str,
     ) -> Result<bool, StoreError> {
-        let _writing = self.writing().await;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE interactions SET consented_scope = $2 \
              WHERE interaction_hash = $1 AND completed_at IS NULL AND user_id IS NOT NULL",
         )
         .bind(interaction_hash)
-        .bind(scope)
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
-        Ok(done.rows_affected() > 0)
+        .bind(scope);
+        self.write(query).await
     }
 
     async fn complete_interaction(
@@ -223,22 +189,20 @@ impl GrantStore for SqlStore {
     ) -> Result<bool, StoreError> {
         let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(classify)?;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE interactions SET completed_at = $2 \
              WHERE interaction_hash = $1 AND completed_at IS NULL",
         )
         .bind(interaction_hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
-        if done.rows_affected() == 0 {
+        .bind(now);
+        if !changed(&mut tx, query).await? {
             return Ok(false);
         }
         if let Some(c) = code {
             let sql = format!(
-                "INSERT INTO authorization_codes ({CODE_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL)"
+                "INSERT INTO authorization_codes ({}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL)",
+                StoredCode::COLUMNS
             );
             sqlx::query(&sql)
                 .bind(c.code_hash.as_str())
@@ -266,18 +230,14 @@ impl GrantStore for SqlStore {
         now: i64,
         rejection: &str,
     ) -> Result<bool, StoreError> {
-        let _writing = self.writing().await;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE interactions SET completed_at = $2, rejection = $3 \
              WHERE interaction_hash = $1 AND completed_at IS NULL",
         )
         .bind(interaction_hash)
         .bind(now)
-        .bind(rejection)
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
-        Ok(done.rows_affected() > 0)
+        .bind(rejection);
+        self.write(query).await
     }
 
     async fn consent(&self, user_id: &str, client_id: &str) -> Result<Option<String>, StoreError> {
@@ -299,8 +259,7 @@ impl GrantStore for SqlStore {
         scope: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        let _writing = self.writing().await;
-        sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO consents (user_id, client_id, scope, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, \
              created_at = excluded.created_at",
@@ -308,43 +267,30 @@ impl GrantStore for SqlStore {
         .bind(user_id)
         .bind(client_id)
         .bind(scope)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
-        .map_err(classify)
+        .bind(now);
+        self.write(query).await.map(|_| ())
     }
 
     async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
-        let _writing = self.writing().await;
-        let done = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+        let query = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id)
-            .bind(client_id)
-            .execute(&self.pool)
-            .await
-            .map_err(classify)?;
-        Ok(done.rows_affected() > 0)
+            .bind(client_id);
+        self.write(query).await
     }
 
     async fn code(&self, code_hash: &str) -> Result<Option<StoredCode>, StoreError> {
-        let sql = format!("SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = $1");
-        let row = sqlx::query(&sql)
-            .bind(code_hash)
-            .fetch_optional(&self.pool)
+        self.fetch_by("authorization_codes", "code_hash", code_hash)
             .await
-            .map_err(classify)?;
-        row.as_ref().map(code_from_row).transpose()
     }
 
     async fn code_for_redemption(
         &self,
         code_hash: &str,
     ) -> Result<Option<CodeRedemption>, StoreError> {
-        let columns: Vec<String> = CODE_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect();
         let sql = format!(
             "SELECT {}, {USER_ENABLED} FROM authorization_codes c \
              LEFT JOIN users u ON u.user_id = c.user_id WHERE c.code_hash = $1",
-            columns.join(", ")
+            qualified::<StoredCode>("c", "")
         );
         let row = sqlx::query(&sql)
             .bind(code_hash)
@@ -353,7 +299,7 @@ impl GrantStore for SqlStore {
             .map_err(classify)?;
         row.map(|row| {
             Ok(CodeRedemption {
-                code: code_from_row(&row)?,
+                code: StoredCode::from_row(&row)?,
                 user_enabled: user_enabled(&row)?,
             })
         })
@@ -370,22 +316,19 @@ impl GrantStore for SqlStore {
     ) -> Result<bool, StoreError> {
         let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(classify)?;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE authorization_codes SET redeemed_at = $2, grant_id = $3 \
              WHERE code_hash = $1 AND redeemed_at IS NULL",
         )
         .bind(code_hash)
         .bind(now)
-        .bind(grant.grant_id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
-        if done.rows_affected() == 0 {
+        .bind(grant.grant_id.as_str());
+        if !changed(&mut tx, query).await? {
             return Ok(false);
         }
         let sql = format!(
-            "INSERT INTO grants ({GRANT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)"
+            "INSERT INTO grants ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
+            StoredGrant::COLUMNS
         );
         sqlx::query(&sql)
             .bind(grant.grant_id.as_str())
@@ -409,13 +352,7 @@ impl GrantStore for SqlStore {
     }
 
     async fn grant(&self, grant_id: &str) -> Result<Option<StoredGrant>, StoreError> {
-        let sql = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE grant_id = $1");
-        let row = sqlx::query(&sql)
-            .bind(grant_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(classify)?;
-        row.as_ref().map(grant_from_row).transpose()
+        self.fetch_by("grants", "grant_id", grant_id).await
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<bool, StoreError> {
@@ -446,28 +383,19 @@ impl GrantStore for SqlStore {
              SELECT $1, grant_id, $3 FROM grants \
              WHERE grant_id = $2 AND revoked_at IS NULL{lock}"
         );
-        let _writing = self.writing().await;
-        let done = sqlx::query(&sql)
+        let query = sqlx::query(&sql)
             .bind(access.jti.as_str())
             .bind(grant_id)
-            .bind(access.expires_at)
-            .execute(&self.pool)
-            .await
-            .map_err(classify)?;
-        Ok(done.rows_affected() > 0)
+            .bind(access.expires_at);
+        self.write(query).await
     }
 
     async fn refresh_token(
         &self,
         token_hash: &str,
     ) -> Result<Option<StoredRefreshToken>, StoreError> {
-        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
-        let row = sqlx::query(&sql)
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
+        self.fetch_by("refresh_tokens", "token_hash", token_hash)
             .await
-            .map_err(classify)?;
-        row.as_ref().map(refresh_from_row).transpose()
     }
 
     async fn refresh_token_grant(
@@ -476,20 +404,12 @@ impl GrantStore for SqlStore {
     ) -> Result<Option<RefreshTokenGrant>, StoreError> {
         // The grant's columns under their own names, the token's prefixed:
         // both tables have `grant_id` and `expires_at`.
-        let grant: Vec<String> = GRANT_COLUMNS
-            .split(", ")
-            .map(|c| format!("g.{c}"))
-            .collect();
-        let token: Vec<String> = REFRESH_COLUMNS
-            .split(", ")
-            .map(|c| format!("r.{c} AS r_{c}"))
-            .collect();
         let sql = format!(
             "SELECT {}, {}, {USER_ENABLED} FROM refresh_tokens r \
              JOIN grants g ON g.grant_id = r.grant_id \
              LEFT JOIN users u ON u.user_id = g.user_id WHERE r.token_hash = $1",
-            grant.join(", "),
-            token.join(", ")
+            qualified::<StoredGrant>("g", ""),
+            qualified::<StoredRefreshToken>("r", "r_")
         );
         let row = sqlx::query(&sql)
             .bind(token_hash)
@@ -499,20 +419,9 @@ impl GrantStore for SqlStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        let read = || -> Result<StoredRefreshToken, sqlx::Error> {
-            Ok(StoredRefreshToken {
-                token_hash: row.try_get("r_token_hash")?,
-                grant_id: row.try_get("r_grant_id")?,
-                issued_at: row.try_get("r_issued_at")?,
-                expires_at: row.try_get("r_expires_at")?,
-                rotated_at: row.try_get("r_rotated_at")?,
-                successor_hash: row.try_get("r_successor_hash")?,
-                sealed_response: row.try_get("r_sealed_response")?,
-            })
-        };
         Ok(Some(RefreshTokenGrant {
-            token: read().map_err(classify)?,
-            grant: grant_from_row(&row)?,
+            token: StoredRefreshToken::read(&row, "r_").map_err(classify)?,
+            grant: StoredGrant::from_row(&row)?,
             user_enabled: user_enabled(&row)?,
         }))
     }
@@ -530,7 +439,7 @@ impl GrantStore for SqlStore {
         if !touch_live_grant(&mut tx, &successor.grant_id, now).await? {
             return Ok(Rotation::GrantRevoked);
         }
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3, \
              sealed_response = $4 WHERE token_hash = $1 AND rotated_at IS NULL \
              AND grant_id = $5",
@@ -539,11 +448,8 @@ impl GrantStore for SqlStore {
         .bind(now)
         .bind(successor.token_hash.as_str())
         .bind(sealed_response)
-        .bind(successor.grant_id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
-        if done.rows_affected() == 0 {
+        .bind(successor.grant_id.as_str());
+        if !changed(&mut tx, query).await? {
             return Ok(Rotation::AlreadyRotated);
         }
         insert_refresh(&mut tx, successor).await?;

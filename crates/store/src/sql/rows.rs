@@ -1,132 +1,198 @@
-//! Rows read back into records.
+//! Rows read back into records: each record names its columns once, and
+//! that one list gives both the `SELECT`/`INSERT` column text and the
+//! row-to-record mapping, so the two cannot drift apart.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::errors::classify;
 use crate::{
-    StoreError, StoredClient, StoredCode, StoredGrant, StoredInteraction, StoredRefreshToken,
-    StoredSigningKey, StoredToken,
+    RevokedJti, StoreError, StoredClient, StoredCode, StoredGrant, StoredInteraction,
+    StoredRefreshToken, StoredSigningKey, StoredToken, StoredUser,
 };
 
-pub(super) fn client_from_row(row: &AnyRow) -> Result<StoredClient, StoreError> {
-    let read = || -> Result<StoredClient, sqlx::Error> {
-        Ok(StoredClient {
-            client_id: row.try_get("client_id")?,
-            metadata: row.try_get("metadata")?,
-            secret_hash: row.try_get("secret_hash")?,
-            created_at: row.try_get("created_at")?,
-        })
-    };
-    read().map_err(classify)
+/// A record stored as one row of one table.
+pub(super) trait Record: Sized {
+    /// Its columns, comma-separated, in the order of the record's fields.
+    const COLUMNS: &'static str;
+
+    /// Reads the record from columns named `{prefix}{field}`.
+    fn read(row: &AnyRow, prefix: &str) -> Result<Self, sqlx::Error>;
+
+    /// Reads the record from columns named as its fields.
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        Self::read(row, "").map_err(classify)
+    }
 }
 
-pub(super) fn key_from_row(row: &AnyRow) -> Result<StoredSigningKey, StoreError> {
-    let read = || -> Result<StoredSigningKey, sqlx::Error> {
-        Ok(StoredSigningKey {
-            kid: row.try_get("kid")?,
-            alg: row.try_get("alg")?,
-            private_key: row.try_get("private_key")?,
-            kek_id: row.try_get("kek_id")?,
-            public_jwk: row.try_get("public_jwk")?,
-            created_at: row.try_get("created_at")?,
-            retired_at: row.try_get("retired_at")?,
-            publish_until: row.try_get("publish_until")?,
-            max_token_ttl: row.try_get("max_token_ttl")?,
-            max_signing_lag: row.try_get("max_signing_lag")?,
-        })
-    };
-    read().map_err(classify)
+/// How a field's value is kept in its column.
+trait Column: Sized {
+    /// Reads the value of column `name`.
+    fn get(row: &AnyRow, name: &str) -> Result<Self, sqlx::Error>;
 }
 
-pub(super) fn token_from_row(row: &AnyRow) -> Result<StoredToken, StoreError> {
-    let read = || -> Result<StoredToken, sqlx::Error> {
-        Ok(StoredToken {
-            token_hash: row.try_get("token_hash")?,
-            jti: row.try_get("jti")?,
-            client_id: row.try_get("client_id")?,
-            subject: row.try_get("subject")?,
-            scope: row.try_get("scope")?,
-            audience: row.try_get("audience")?,
-            cnf_x5t_s256: row.try_get("cnf_x5t_s256")?,
-            issued_at: row.try_get("issued_at")?,
-            expires_at: row.try_get("expires_at")?,
-            revoked_at: row.try_get("revoked_at")?,
-        })
-    };
-    read().map_err(classify)
+/// Types sqlx decodes as they are, on both engines.
+macro_rules! plain_columns {
+    ($($ty:ty),*) => {$(
+        impl Column for $ty {
+            fn get(row: &AnyRow, name: &str) -> Result<Self, sqlx::Error> {
+                row.try_get(name)
+            }
+        }
+    )*};
 }
 
-pub(super) fn interaction_from_row(row: &AnyRow) -> Result<StoredInteraction, StoreError> {
-    let read = || -> Result<StoredInteraction, sqlx::Error> {
-        Ok(StoredInteraction {
-            interaction_hash: row.try_get("interaction_hash")?,
-            client_id: row.try_get("client_id")?,
-            request: row.try_get("request")?,
-            browser_hash: row.try_get("browser_hash")?,
-            csrf_hash: row.try_get("csrf_hash")?,
-            user_id: row.try_get("user_id")?,
-            auth_time: row.try_get("auth_time")?,
-            consented_scope: row.try_get("consented_scope")?,
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
-            completed_at: row.try_get("completed_at")?,
-            rejection: row.try_get("rejection")?,
-        })
-    };
-    read().map_err(classify)
+plain_columns!(String, Option<String>, i64, Option<i64>);
+
+/// Flags are `BIGINT` 0/1: PostgreSQL's `BOOLEAN` has no SQLite twin through `Any`.
+impl Column for bool {
+    fn get(row: &AnyRow, name: &str) -> Result<Self, sqlx::Error> {
+        row.try_get::<i64, _>(name).map(|v| v != 0)
+    }
 }
 
-pub(super) fn code_from_row(row: &AnyRow) -> Result<StoredCode, StoreError> {
-    let read = || -> Result<StoredCode, sqlx::Error> {
-        Ok(StoredCode {
-            code_hash: row.try_get("code_hash")?,
-            client_id: row.try_get("client_id")?,
-            user_id: row.try_get("user_id")?,
-            redirect_uri: row.try_get("redirect_uri")?,
-            redirect_uri_given: row.try_get::<i64, _>("redirect_uri_given")? != 0,
-            scope: row.try_get("scope")?,
-            code_challenge: row.try_get("code_challenge")?,
-            nonce: row.try_get("nonce")?,
-            auth_time: row.try_get("auth_time")?,
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
-            redeemed_at: row.try_get("redeemed_at")?,
-            grant_id: row.try_get("grant_id")?,
-        })
-    };
-    read().map_err(classify)
+/// One field's column under a prefix (none for plain reads).
+fn field<T: Column>(row: &AnyRow, prefix: &str, name: &str) -> Result<T, sqlx::Error> {
+    if prefix.is_empty() {
+        T::get(row, name)
+    } else {
+        T::get(row, &format!("{prefix}{name}"))
+    }
 }
 
-pub(super) fn grant_from_row(row: &AnyRow) -> Result<StoredGrant, StoreError> {
-    let read = || -> Result<StoredGrant, sqlx::Error> {
-        Ok(StoredGrant {
-            grant_id: row.try_get("grant_id")?,
-            client_id: row.try_get("client_id")?,
-            user_id: row.try_get("user_id")?,
-            scope: row.try_get("scope")?,
-            cnf_x5t_s256: row.try_get("cnf_x5t_s256")?,
-            auth_time: row.try_get("auth_time")?,
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
-            used_at: row.try_get("used_at")?,
-            revoked_at: row.try_get("revoked_at")?,
-        })
+/// Implements [`Record`] for a record whose columns are named as its fields.
+macro_rules! record {
+    ($record:ident { $first:ident $(, $rest:ident)* $(,)? }) => {
+        impl Record for $record {
+            const COLUMNS: &'static str =
+                concat!(stringify!($first) $(, ", ", stringify!($rest))*);
+
+            fn read(row: &AnyRow, prefix: &str) -> Result<Self, sqlx::Error> {
+                Ok($record {
+                    $first: field(row, prefix, stringify!($first))?,
+                    $($rest: field(row, prefix, stringify!($rest))?,)*
+                })
+            }
+        }
     };
-    read().map_err(classify)
 }
 
-pub(super) fn refresh_from_row(row: &AnyRow) -> Result<StoredRefreshToken, StoreError> {
-    let read = || -> Result<StoredRefreshToken, sqlx::Error> {
-        Ok(StoredRefreshToken {
-            token_hash: row.try_get("token_hash")?,
-            grant_id: row.try_get("grant_id")?,
-            issued_at: row.try_get("issued_at")?,
-            expires_at: row.try_get("expires_at")?,
-            rotated_at: row.try_get("rotated_at")?,
-            successor_hash: row.try_get("successor_hash")?,
-            sealed_response: row.try_get("sealed_response")?,
+record!(StoredClient {
+    client_id,
+    metadata,
+    secret_hash,
+    created_at,
+});
+
+record!(StoredSigningKey {
+    kid,
+    alg,
+    private_key,
+    kek_id,
+    public_jwk,
+    created_at,
+    retired_at,
+    publish_until,
+    max_token_ttl,
+    max_signing_lag,
+});
+
+record!(StoredToken {
+    token_hash,
+    jti,
+    client_id,
+    subject,
+    scope,
+    audience,
+    cnf_x5t_s256,
+    issued_at,
+    expires_at,
+    revoked_at,
+});
+
+record!(RevokedJti {
+    jti,
+    expires_at,
+    seq,
+});
+
+record!(StoredUser {
+    user_id,
+    username,
+    password_hash,
+    display_name,
+    email,
+    disabled,
+    created_at,
+    updated_at,
+});
+
+record!(StoredInteraction {
+    interaction_hash,
+    client_id,
+    request,
+    browser_hash,
+    csrf_hash,
+    user_id,
+    auth_time,
+    consented_scope,
+    created_at,
+    expires_at,
+    completed_at,
+    rejection,
+});
+
+record!(StoredCode {
+    code_hash,
+    client_id,
+    user_id,
+    redirect_uri,
+    redirect_uri_given,
+    scope,
+    code_challenge,
+    nonce,
+    auth_time,
+    created_at,
+    expires_at,
+    redeemed_at,
+    grant_id,
+});
+
+record!(StoredGrant {
+    grant_id,
+    client_id,
+    user_id,
+    scope,
+    cnf_x5t_s256,
+    auth_time,
+    created_at,
+    expires_at,
+    used_at,
+    revoked_at,
+});
+
+record!(StoredRefreshToken {
+    token_hash,
+    grant_id,
+    issued_at,
+    expires_at,
+    rotated_at,
+    successor_hash,
+    sealed_response,
+});
+
+/// `R`'s columns for a join, qualified by the table's `alias` and read back
+/// as `{prefix}{column}` (under their own names when `prefix` is empty).
+pub(super) fn qualified<R: Record>(alias: &str, prefix: &str) -> String {
+    R::COLUMNS
+        .split(", ")
+        .map(|c| {
+            if prefix.is_empty() {
+                format!("{alias}.{c}")
+            } else {
+                format!("{alias}.{c} AS {prefix}{c}")
+            }
         })
-    };
-    read().map_err(classify)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
