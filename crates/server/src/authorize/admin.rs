@@ -12,7 +12,7 @@ use axum::extract::{FromRequestParts, Path, RawQuery};
 use axum::response::{IntoResponse, Response};
 use certbound_tls::PeerCertificate;
 use http::request::Parts;
-use http::{HeaderValue, StatusCode, header};
+use http::{StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -86,14 +86,11 @@ impl IntoResponse for AdminError {
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut res = (status, body.to_string()).into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+    let headers = [
+        (header::CONTENT_TYPE, "application/json"),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    (status, headers, body.to_string()).into_response()
 }
 
 /// What every admin API call names: the interaction's challenge (in the
@@ -170,6 +167,15 @@ impl AdminCall {
             challenge: self.challenge,
             app,
         })
+    }
+}
+
+impl Authenticated {
+    /// The answer to a step that moved the interaction on: audited, and the
+    /// URL the browser continues at.
+    fn stepped(&self, step: &str, interaction: &Interaction) -> Response {
+        audit::admin_step(&self.app, step, &interaction.client.client_id);
+        redirect_to(continue_url(&self.server, &self.challenge))
     }
 }
 
@@ -253,13 +259,10 @@ pub struct LoginBody {
 
 /// `POST /admin/interactions/{challenge}/login`: the app signed the person in.
 pub async fn login(call: AdminCall, body: Bytes) -> Result<Response, AdminError> {
-    let Authenticated {
-        server,
-        challenge,
-        app,
-    } = call.authenticate().await?;
+    let admin = call.authenticate().await?;
     let LoginBody { username } = parse_body(&body)?;
-    let mut i: Interaction = interaction::load(&server, &challenge).await?;
+    let server = &admin.server;
+    let mut i: Interaction = interaction::load(server, &admin.challenge).await?;
     let user = server
         .store
         .user_by_username(&crate::users::canonical_username(&username))
@@ -268,9 +271,8 @@ pub async fn login(call: AdminCall, body: Bytes) -> Result<Response, AdminError>
         .filter(|u| !u.disabled)
         .ok_or(InteractionError::UnknownUser)?;
     let now = server.front_channel.clock.unix_seconds();
-    interaction::accept_login(&server, &mut i, &user.user_id, now).await?;
-    audit::admin_step(&app, "login", &i.client.client_id);
-    Ok(redirect_to(continue_url(&server, &challenge)))
+    interaction::accept_login(server, &mut i, &user.user_id, now).await?;
+    Ok(admin.stepped("login", &i))
 }
 
 /// The body of `POST …/consent`.
@@ -284,16 +286,11 @@ pub struct ConsentBody {
 
 /// `POST /admin/interactions/{challenge}/consent`: the person approved `scopes`.
 pub async fn consent(call: AdminCall, body: Bytes) -> Result<Response, AdminError> {
-    let Authenticated {
-        server,
-        challenge,
-        app,
-    } = call.authenticate().await?;
+    let admin = call.authenticate().await?;
     let ConsentBody { scopes, remember } = parse_body(&body)?;
-    let mut i = interaction::load(&server, &challenge).await?;
-    interaction::accept_consent(&server, &mut i, &scopes, remember).await?;
-    audit::admin_step(&app, "consent", &i.client.client_id);
-    Ok(redirect_to(continue_url(&server, &challenge)))
+    let mut i = interaction::load(&admin.server, &admin.challenge).await?;
+    interaction::accept_consent(&admin.server, &mut i, &scopes, remember).await?;
+    Ok(admin.stepped("consent", &i))
 }
 
 /// The body of `POST …/reject`.
@@ -313,11 +310,7 @@ fn access_denied() -> String {
 /// `POST /admin/interactions/{challenge}/reject`: the request is refused;
 /// the browser carries the error to the client.
 pub async fn reject(call: AdminCall, body: Bytes) -> Result<Response, AdminError> {
-    let Authenticated {
-        server,
-        challenge,
-        app,
-    } = call.authenticate().await?;
+    let admin = call.authenticate().await?;
     let RejectBody {
         error,
         error_description,
@@ -339,10 +332,10 @@ pub async fn reject(call: AdminCall, body: Bytes) -> Result<Response, AdminError
             "error_description must be printable ASCII without \" or \\, at most 2048 bytes",
         ));
     }
-    let i = interaction::load(&server, &challenge).await?;
-    interaction::reject(&server, &i, kind, error_description.clone()).await?;
-    audit::admin_step(&app, "reject", &i.client.client_id);
-    let mut url = continue_url(&server, &challenge);
+    let i = interaction::load(&admin.server, &admin.challenge).await?;
+    interaction::reject(&admin.server, &i, kind, error_description.clone()).await?;
+    audit::admin_step(&admin.app, "reject", &i.client.client_id);
+    let mut url = continue_url(&admin.server, &admin.challenge);
     let mut extra = form_urlencoded::Serializer::new(String::new());
     extra.append_pair("error", kind.as_str());
     if let Some(d) = &error_description {

@@ -30,16 +30,22 @@ static FORM_POST_SCRIPT_HASH: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The login form.
-#[derive(Template)]
-#[template(path = "login.html")]
-pub struct LoginPage<'a> {
+/// What every interaction form carries (`interaction_form.html`) and says.
+pub struct InteractionForm<'a> {
     /// The interaction handle.
     pub challenge: &'a str,
     /// The CSRF token for the form.
     pub csrf: &'a str,
     /// Who is asking.
     pub client_name: &'a str,
+}
+
+/// The login form.
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
+    /// The interaction it belongs to.
+    pub form: InteractionForm<'a>,
     /// Whether the last attempt failed.
     pub failed: bool,
 }
@@ -48,12 +54,8 @@ pub struct LoginPage<'a> {
 #[derive(Template)]
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {
-    /// The interaction handle.
-    pub challenge: &'a str,
-    /// The CSRF token for the form.
-    pub csrf: &'a str,
-    /// Who is asking.
-    pub client_name: &'a str,
+    /// The interaction it belongs to.
+    pub form: InteractionForm<'a>,
     /// Its `logo_uri` (https only, checked at registration).
     pub logo_uri: Option<&'a str>,
     /// The scopes it asks for.

@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use super::backoff::BackoffKey;
 use super::browser::browser_secret;
 use super::error::{ErrorKind, PageError};
-use super::html::{self, ConsentPage, LoginPage, Policy, WaitPage};
+use super::html::{self, ConsentPage, InteractionForm, LoginPage, Policy, WaitPage};
 use super::interaction::{self, Interaction, InteractionError, Next};
 use super::{LOGIN_PATH, step_response, with_challenge};
 use crate::form::{Form, MAX_FORM_BYTES};
@@ -140,15 +140,23 @@ pub async fn login_page(
         let next = interaction::next(&server, &mut interaction).await?;
         return Ok(step_response(&server, &interaction, next));
     }
+    let csrf = interaction.csrf_token(&secret);
     Ok(form_page(
         &interaction,
         &LoginPage {
-            challenge: &interaction.handle,
-            csrf: &interaction.csrf_token(&secret),
-            client_name: interaction.client_name(),
+            form: interaction_form(&interaction, &csrf),
             failed: form.get("failed").is_some(),
         },
     ))
+}
+
+/// What the interaction's forms carry and say.
+fn interaction_form<'a>(interaction: &'a Interaction, csrf: &'a str) -> InteractionForm<'a> {
+    InteractionForm {
+        challenge: &interaction.handle,
+        csrf,
+        client_name: interaction.client_name(),
+    }
 }
 
 /// A page with this interaction's forms, its CSP allowing them.
@@ -248,12 +256,11 @@ pub async fn consent_page(
         .as_ref()
         .map(|u| u.display_name.clone().unwrap_or_else(|| u.username.clone()))
         .ok_or(InteractionError::NotLoggedIn)?;
+    let csrf = interaction.csrf_token(&secret);
     Ok(form_page(
         &interaction,
         &ConsentPage {
-            challenge: &interaction.handle,
-            csrf: &interaction.csrf_token(&secret),
-            client_name: interaction.client_name(),
+            form: interaction_form(&interaction, &csrf),
             logo_uri: interaction.client.metadata.logo_uri.as_deref(),
             scopes: &interaction.request.scopes,
             user_name: &user_name,

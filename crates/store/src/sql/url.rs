@@ -74,26 +74,15 @@ mod tests {
         assert!(
             matches!(parse_url("sqlite://x.db?mode=ro"), Ok((Backend::Sqlite, u)) if u == "sqlite://x.db?mode=ro")
         );
-        assert!(matches!(
-            backend_of("sqlite::memory:"),
-            Ok(Backend::SqliteMemory)
-        ));
-        assert!(matches!(
-            backend_of("sqlite://:memory:"),
-            Ok(Backend::SqliteMemory)
-        ));
-        assert!(matches!(
-            backend_of("sqlite://m?mode=memory"),
-            Ok(Backend::SqliteMemory)
-        ));
-        assert!(matches!(
-            backend_of("postgres://u@h/d"),
-            Ok(Backend::Postgres)
-        ));
-        assert!(matches!(
-            backend_of("postgresql://u@h/d"),
-            Ok(Backend::Postgres)
-        ));
+        for (url, backend) in [
+            ("sqlite::memory:", Backend::SqliteMemory),
+            ("sqlite://:memory:", Backend::SqliteMemory),
+            ("sqlite://m?mode=memory", Backend::SqliteMemory),
+            ("postgres://u@h/d", Backend::Postgres),
+            ("postgresql://u@h/d", Backend::Postgres),
+        ] {
+            assert_eq!(backend_of(url).ok(), Some(backend), "{url}");
+        }
     }
 
     #[test]
