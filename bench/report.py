@@ -118,6 +118,8 @@ GRANT_SYSTEMS = (("certbound-sqlite", "certbound (SQLite)"),
 def grants_section(w, cells):
     """Refresh-token grant and code redemption, certbound against node (issue #16)."""
     conc = sorted({k[3] for k in cells if k[0] in ("refresh", "code")})
+    # One table row per grant and concurrency, in both tables.
+    grant_rows = [(g, glabel, c) for g, glabel in GRANTS for c in conc]
     if not conc:
         return
     # A code-redemption run whose codes all went in the warm-up measured
@@ -160,32 +162,30 @@ def grants_section(w, cells):
     w("")
     w("| grant | c | system | req/s | p50 ms | p90 ms | p99 ms | errors | server CPU µs/req |")
     w("|---|--:|---|--:|--:|--:|--:|--:|--:|")
-    for g, glabel in GRANTS:
-        for c in conc:
-            for sys_id, label in GRANT_SYSTEMS:
-                k = (g, sys_id, "keep-alive", c)
-                if k not in cells:
-                    continue
-                w(f"| {glabel} | {c} | {label} | {n(fig(cells, k, 'rps'))} | {n(fig(cells, k, 'p50'), 2)} | "
-                  f"{n(fig(cells, k, 'p90'), 2)} | {n(fig(cells, k, 'p99'), 2)} | {errors(cells, k)} | "
-                  f"{n(cpu(cells, k), 1)} |")
+    for g, glabel, c in grant_rows:
+        for sys_id, label in GRANT_SYSTEMS:
+            k = (g, sys_id, "keep-alive", c)
+            if k not in cells:
+                continue
+            w(f"| {glabel} | {c} | {label} | {n(fig(cells, k, 'rps'))} | {n(fig(cells, k, 'p50'), 2)} | "
+              f"{n(fig(cells, k, 'p90'), 2)} | {n(fig(cells, k, 'p99'), 2)} | {errors(cells, k)} | "
+              f"{n(cpu(cells, k), 1)} |")
     w("")
     w("Ratios of requests/s, certbound ÷ node-oidc-provider: the median of the per-round ratios, "
       "then each round's.")
     w("")
     w("| grant | c | SQLite ÷ node | rounds | PostgreSQL ÷ node | rounds |")
     w("|---|--:|--:|---|--:|---|")
-    for g, glabel in GRANTS:
-        for c in conc:
-            k = lambda s: (g, s, "keep-alive", c)  # noqa: E731
-            node = k("node-oidc-provider")
-            if node not in cells:
-                continue
-            row = [glabel, str(c)]
-            for cb in ("certbound-sqlite", "certbound-postgres"):
-                rounds = per_round(cells, k(cb), node)
-                row += [x(med(rounds)), ", ".join(x(v) for v in rounds) or "–"]
-            w("| " + " | ".join(row) + " |")
+    for g, glabel, c in grant_rows:
+        k = lambda s: (g, s, "keep-alive", c)  # noqa: E731
+        node = k("node-oidc-provider")
+        if node not in cells:
+            continue
+        row = [glabel, str(c)]
+        for cb in ("certbound-sqlite", "certbound-postgres"):
+            rounds = per_round(cells, k(cb), node)
+            row += [x(med(rounds)), ", ".join(x(v) for v in rounds) or "–"]
+        w("| " + " | ".join(row) + " |")
     w("")
     if short:
         w("Code redemption runs that used up their codes before the set duration (their req/s "

@@ -323,7 +323,7 @@ mod tests {
         assert_eq!(h.get_all("x-a").iter().count(), 2);
         assert_eq!(p.mode(), "new-connection");
 
-        let p = plan(&[
+        let args = [
             "--url",
             "http://127.0.0.1:9/",
             "-d",
@@ -332,9 +332,8 @@ mod tests {
             "{}",
             "-X",
             "put",
-        ])
-        .unwrap();
-        let req = p.request.build(None);
+        ];
+        let req = plan(&args).unwrap().request.build(None);
         assert_eq!(req.method(), Method::PUT);
         assert_eq!(req.headers()[CONTENT_TYPE], "application/json");
         assert!(req.headers().get(CONNECTION).is_none());

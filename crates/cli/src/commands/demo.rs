@@ -262,16 +262,14 @@ pub async fn run() -> anyhow::Result<()> {
         "introspection shows the binding",
         "resource servers that introspect see the same cnf (RFC 7662)",
     );
-    let info: Value = as_a
-        .post(format!("{mtls}/introspect"))
-        .form(&[
+    // Client A sends its own token to the introspection and revocation endpoints.
+    let about_token = |endpoint: &str| {
+        as_a.post(format!("{mtls}/{endpoint}")).form(&[
             ("client_id", "client-a"),
             ("token", token.access_token.as_str()),
         ])
-        .send()
-        .await?
-        .json()
-        .await?;
+    };
+    let info: Value = about_token("introspect").send().await?.json().await?;
     println!("  active = {}, cnf = {}", info["active"], info["cnf"]);
     story.check(
         info["active"] == true && info["cnf"]["x5t#S256"] == a_thumb.as_str(),
@@ -282,15 +280,7 @@ pub async fn run() -> anyhow::Result<()> {
         "client A revokes the token",
         "a revoked token stops working at the gateway (RFC 7009), even though it verifies JWTs locally",
     );
-    let revoked = as_a
-        .post(format!("{mtls}/revoke"))
-        .form(&[
-            ("client_id", "client-a"),
-            ("token", token.access_token.as_str()),
-        ])
-        .send()
-        .await?
-        .status();
+    let revoked = about_token("revoke").send().await?.status();
     println!(
         "  revoke: HTTP {}; waiting for the gateway's next poll of the revocation list (every {REVOCATION_POLL_SECONDS} s, giving up after {} s)",
         revoked.as_u16(),

@@ -12,25 +12,20 @@ use certbound_core::AccessTokenClaims;
 use certbound_store::RefreshTokenGrant;
 
 use crate::clients::RegisteredClient;
-use crate::clients::auth::{AuthenticatedRequest, ClientRequest};
+use crate::clients::auth::ClientRequest;
 use crate::grants::refresh_token;
 use crate::tokens::{self, Lookup};
 use crate::{AuthorizationServer, OAuthError, audit};
 
 /// Handles an introspection request.
 pub async fn introspect(request: ClientRequest) -> Result<Json<Value>, OAuthError> {
-    let AuthenticatedRequest {
-        server,
-        form,
-        caller,
-    } = request.authenticate_confidential().await?;
-    let token = form
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    if let Some(found) = refresh_token::find(&server, token).await? {
-        return Ok(Json(introspect_refresh(&server, &caller.client, &found)));
+    let request = request.authenticate_confidential().await?;
+    let (server, caller) = (&*request.server, &request.caller);
+    let (token, refresh) = super::presented_token(&request).await?;
+    if let Some(found) = refresh {
+        return Ok(Json(introspect_refresh(server, &caller.client, &found)));
     }
-    let body = match tokens::lookup(&server, token).await? {
+    let body = match tokens::lookup(server, token).await? {
         Lookup::Active(claims, _) if !may_see(&caller.client, &claims) => {
             audit::introspection_refused(
                 &caller.client.client_id,

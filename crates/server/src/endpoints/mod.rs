@@ -14,7 +14,11 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use http::{HeaderValue, header};
 
-use crate::AuthorizationServer;
+use certbound_store::RefreshTokenGrant;
+
+use crate::clients::auth::AuthenticatedRequest;
+use crate::grants::refresh_token;
+use crate::{AuthorizationServer, OAuthError};
 
 /// RFC 8414 metadata path.
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
@@ -46,4 +50,17 @@ async fn nosniff(mut res: Response) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     res
+}
+
+/// The `token` parameter of an introspection or revocation request, and,
+/// when it is one of our refresh tokens, its grant.
+async fn presented_token(
+    request: &AuthenticatedRequest,
+) -> Result<(&str, Option<RefreshTokenGrant>), OAuthError> {
+    let token = request
+        .form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let refresh = refresh_token::find(&request.server, token).await?;
+    Ok((token, refresh))
 }

@@ -13,7 +13,7 @@ use certbound_core::ErrorCode;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::clients::auth::{AuthenticatedRequest, ClientRequest};
+use crate::clients::auth::ClientRequest;
 use crate::{OAuthError, audit};
 
 /// Most entries in one answer (and the default `limit`).
@@ -21,11 +21,8 @@ pub const MAX_PAGE: u32 = 1000;
 
 /// Handles a revocation-list request.
 pub async fn revocations(request: ClientRequest) -> Result<Json<Value>, OAuthError> {
-    let AuthenticatedRequest {
-        server,
-        form,
-        caller,
-    } = request.authenticate_confidential().await?;
+    let request = request.authenticate_confidential().await?;
+    let (server, form, caller) = (&*request.server, &request.form, &request.caller);
     if !caller.client.may_introspect {
         audit::revocation_list_read(&caller.client.client_id, 0, false);
         return Err(OAuthError {

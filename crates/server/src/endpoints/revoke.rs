@@ -2,23 +2,17 @@
 
 use http::StatusCode;
 
-use crate::clients::auth::{AuthenticatedRequest, ClientRequest};
-use crate::grants::refresh_token;
+use crate::clients::auth::ClientRequest;
 use crate::tokens::{self, Lookup};
 use crate::{OAuthError, audit};
 
 /// Handles a revocation request: 200 for unknown tokens and for other
 /// clients' tokens too, which stay valid (RFC 7009 §2.2).
 pub async fn revoke(request: ClientRequest) -> Result<StatusCode, OAuthError> {
-    let AuthenticatedRequest {
-        server,
-        form,
-        caller,
-    } = request.authenticate().await?;
-    let token = form
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    if let Some(found) = refresh_token::find(&server, token).await? {
+    let request = request.authenticate().await?;
+    let (server, caller) = (&*request.server, &request.caller);
+    let (token, refresh) = super::presented_token(&request).await?;
+    if let Some(found) = refresh {
         let grant = found.grant;
         // RFC 7009 §2.1: revoking a refresh token revokes its grant and the
         // access tokens issued under it; another client's gets the same 200.
@@ -30,7 +24,7 @@ pub async fn revoke(request: ClientRequest) -> Result<StatusCode, OAuthError> {
         audit::grant_revoked(&caller.client.client_id, &grant.grant_id, revoked);
         return Ok(StatusCode::OK);
     }
-    let (claims, format) = match tokens::lookup(&server, token).await? {
+    let (claims, format) = match tokens::lookup(server, token).await? {
         Lookup::Active(c, f) | Lookup::Dead(c, f) => (c, f),
         Lookup::Unknown => {
             audit::revoked(&caller.client.client_id, None, false);
@@ -43,7 +37,7 @@ pub async fn revoke(request: ClientRequest) -> Result<StatusCode, OAuthError> {
         audit::revocation_refused(&caller.client.client_id, &claims.jti, &claims.client_id);
         return Ok(StatusCode::OK);
     }
-    let changed = tokens::revoke(&server, token, &claims, format).await?;
+    let changed = tokens::revoke(server, token, &claims, format).await?;
     audit::revoked(&caller.client.client_id, Some(&claims.jti), changed);
     Ok(StatusCode::OK)
 }

@@ -6,7 +6,7 @@ use axum::response::Response;
 use certbound_core::ErrorCode;
 
 use crate::OAuthError;
-use crate::clients::auth::{AuthenticatedRequest, ClientRequest};
+use crate::clients::auth::ClientRequest;
 use crate::grants::{authorization_code, client_credentials, refresh_token};
 
 const SUPPORTED_GRANTS: &str = "authorization_code, refresh_token and client_credentials";
@@ -38,14 +38,10 @@ pub async fn token(request: ClientRequest) -> Result<Response, OAuthError> {
             ));
         }
     };
-    let AuthenticatedRequest {
-        server,
-        form,
-        caller,
-    } = request.authenticate().await?;
+    let request = request.authenticate().await?;
     match grant {
-        Grant::ClientCredentials => client_credentials::grant(&server, &caller, &form).await,
-        Grant::AuthorizationCode => authorization_code::grant(&server, &caller, &form).await,
-        Grant::RefreshToken => refresh_token::grant(&server, &caller, &form).await,
+        Grant::ClientCredentials => client_credentials::grant(&request).await,
+        Grant::AuthorizationCode => authorization_code::grant(&request).await,
+        Grant::RefreshToken => refresh_token::grant(&request).await,
     }
 }

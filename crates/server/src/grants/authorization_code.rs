@@ -10,9 +10,8 @@ use super::{
     Credential, access_binding, grant_access, invalid_grant, json_response, new_secret,
     refresh_record, refused, require_user_enabled, response_body,
 };
-use crate::clients::auth::AuthenticatedClient;
+use crate::clients::auth::AuthenticatedRequest;
 use crate::clients::parse_scope;
-use crate::form::Form;
 use crate::tokens::{self, token_hash};
 use crate::{AuthorizationServer, OAuthError, audit};
 
@@ -28,11 +27,8 @@ const CODE: Credential = Credential {
 };
 
 /// Redeems a code for an access token and, when granted, a refresh token.
-pub async fn grant(
-    server: &AuthorizationServer,
-    caller: &AuthenticatedClient,
-    form: &Form,
-) -> Result<Response, OAuthError> {
+pub async fn grant(request: &AuthenticatedRequest) -> Result<Response, OAuthError> {
+    let (server, form, caller) = (&*request.server, &request.form, &request.caller);
     let client = &caller.client;
     let code = CODE.presented(client, form)?;
     let now = server.keys.clock().unix_seconds();

@@ -3,16 +3,12 @@
 use axum::response::Response;
 
 use super::{access_binding, json_response, narrowed_scope, require_grant_type, response_body};
-use crate::clients::auth::AuthenticatedClient;
-use crate::form::Form;
-use crate::{AuthorizationServer, OAuthError, tokens};
+use crate::clients::auth::AuthenticatedRequest;
+use crate::{OAuthError, tokens};
 
 /// Issues an access token whose subject is the client.
-pub async fn grant(
-    server: &AuthorizationServer,
-    caller: &AuthenticatedClient,
-    form: &Form,
-) -> Result<Response, OAuthError> {
+pub async fn grant(request: &AuthenticatedRequest) -> Result<Response, OAuthError> {
+    let (server, form, caller) = (&*request.server, &request.form, &request.caller);
     let client = &caller.client;
     require_grant_type(client, "client_credentials")?;
     let scopes = narrowed_scope(

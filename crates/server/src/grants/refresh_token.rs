@@ -13,9 +13,8 @@ use super::{
     Credential, access_binding, grant_access, invalid_grant, json_response, narrowed_scope,
     new_secret, refresh_record, refused, require_user_enabled, response_body, sealed,
 };
-use crate::clients::auth::AuthenticatedClient;
+use crate::clients::auth::AuthenticatedRequest;
 use crate::clients::parse_scope;
-use crate::form::Form;
 use crate::tokens::{self, token_hash};
 use crate::{AuthorizationServer, OAuthError, audit};
 
@@ -31,11 +30,8 @@ const REFRESH_TOKEN: Credential = Credential {
 };
 
 /// Issues a new access token (and, when rotating, a new refresh token).
-pub async fn grant(
-    server: &AuthorizationServer,
-    caller: &AuthenticatedClient,
-    form: &Form,
-) -> Result<Response, OAuthError> {
+pub async fn grant(request: &AuthenticatedRequest) -> Result<Response, OAuthError> {
+    let (server, form, caller) = (&*request.server, &request.form, &request.caller);
     let client = &caller.client;
     let token = REFRESH_TOKEN.presented(client, form)?;
     let now = server.keys.clock().unix_seconds();
