@@ -8,8 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use certbound_core::AuthMethod;
 use certbound_core::ManualClock;
-use certbound_server::clients::TokenFormat;
+use certbound_server::clients::{ClientMetadata, TokenFormat};
 use certbound_server::{Config, RunningServer};
 use certbound_testkit::server::register_tls_client;
 use certbound_testkit::{Curl, TestIdentity, TestPki};
@@ -233,4 +234,34 @@ fn bad_rate_limit_settings_name_the_key() {
     let config = Config::from_toml(&toml, &dir.path().join("certbound.toml"), env).unwrap();
     assert!(!config.rate_limits.enabled);
     assert_eq!(config.rate_limits.client_burst, 7);
+}
+
+#[tokio::test]
+async fn a_public_client_is_limited_by_address_only() {
+    // Its client_id proves nothing and every installation of the app shares
+    // it: a client budget would let anyone stop everyone.
+    let l = start().await;
+    let mut app = ClientMetadata::new(AuthMethod::None);
+    app.grant_types = vec!["authorization_code".into()];
+    app.redirect_uris = vec!["https://app.example/cb".into()];
+    certbound_testkit::server::register_client(&l.server, "app", app, None).await;
+    let url = format!("{}/token", l.server.mtls_url.clone().unwrap_or_default());
+    // Twice the client budget (3), from two addresses within theirs (6).
+    for (i, from) in ["127.0.0.5", "127.0.0.6"].repeat(3).iter().enumerate() {
+        let out = Curl::new()
+            .status()
+            .ca(&l.pki)
+            .args([
+                "--interface",
+                from,
+                "-d",
+                "grant_type=authorization_code&client_id=app&code=unknown&code_verifier=x",
+                &url,
+            ])
+            .run()
+            .await;
+        let (status, body) = out.status_and_body();
+        assert_eq!(status, 400, "request {i} from {from}: {body}");
+        assert!(body.contains("invalid_grant"), "{body}");
+    }
 }

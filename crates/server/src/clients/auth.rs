@@ -211,10 +211,13 @@ pub async fn authenticate(
         }
     }
     // Counted only now that the client proved who it is, so nobody else
-    // can spend its budget.
-    limits
-        .admit_client(&client.client_id)
-        .map_err(|t| OAuthError::throttled(&t))?;
+    // can spend its budget. A public client proves nothing and its id is
+    // shared by every installation of the app: only addresses count for it.
+    if client.method != AuthMethod::None {
+        limits
+            .admit_client(&client.client_id)
+            .map_err(|t| OAuthError::throttled(&t))?;
+    }
     audit::client_authenticated(&client.client_id, client.method, thumbprint);
     Ok(AuthenticatedClient {
         client,
