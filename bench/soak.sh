@@ -141,6 +141,7 @@ proc_sample() { # PID -> rss_kb,fds,cpu_ticks
   printf '%s,%s,%s' "$(rss_kb "$1" VmRSS)" "${#fds[@]}" "$(awk '{print $14 + $15}' "/proc/$1/stat")"
 }
 SOAK_START=$(date +%s)
+SOAK_DATE=$(date -u -d "@$SOAK_START" +%Y-%m-%dT%H:%MZ)
 (
   echo "t,minute,as_rss_kb,as_fds,as_cpu_ticks,gw_rss_kb,gw_fds,gw_cpu_ticks,loadavg1"
   i=0
@@ -190,7 +191,7 @@ LOAD_AVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- report
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-jq -n --arg date "$(date -u +%Y-%m-%dT%H:%MZ)" --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+jq -n --arg date "$SOAK_DATE" --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg cpu "${cpu_model:-unknown}" --arg kernel "$(uname -r)" --arg profile "$PROFILE" \
   --arg load_start "$LOAD_AVG_START" --arg load_end "$LOAD_AVG_END" \
   --arg postgresql "$(psql -h 127.0.0.1 -U postgres -tAc 'SHOW server_version' | cut -d' ' -f1)" \

@@ -124,7 +124,7 @@ def section(res: Path) -> str:
 
     w(HEADING)
     w("")
-    w(f"Measured {meta['date']} on {meta['nproc']} CPUs ({meta['cpu']}, Linux {meta['kernel']}), "
+    w(f"Started {meta['date']} on {meta['nproc']} CPUs ({meta['cpu']}, Linux {meta['kernel']}), "
       f"certbound {meta['commit']} ({meta['profile']} profile), PostgreSQL {meta['postgresql']}; "
       f"rerun: `bash bench/soak.sh` (about {minutes + 3} minutes with the build done).")
     if meta["rate"]:
