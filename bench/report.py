@@ -418,8 +418,9 @@ def main() -> int:
       f"{goal(startup is not None and startup <= 200)} |")
     w("")
     cost_lines(w, cells, results, c_hi, c_hp, gw_hi)
-    # bench/profiles.sh writes what each build profile costs; notes.md is prose.
-    for name in ("profiles.md", "notes.md"):
+    # bench/profiles.sh writes what each build profile costs, bench/soak.sh
+    # the soak's result; notes.md is prose.
+    for name in ("profiles.md", "soak.md", "notes.md"):
         extra = Path(__file__).resolve().parent / name
         if extra.exists():
             w(extra.read_text().rstrip())

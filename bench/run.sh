@@ -33,30 +33,15 @@ ONLY_GRANTS=${BENCH_ONLY_GRANTS:-0}
 CODE_RATE=${BENCH_CODE_RATE:-30000}
 NODE_CODE_RATE=${BENCH_NODE_CODE_RATE:-6000}
 REDIRECT_URI=https://127.0.0.1/cb
-START_TIME=$(date +%s)
 
-log() { printf '[bench %4ds] %s\n' $(($(date +%s) - START_TIME)) "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- tools
-missing=()
-for pair in curl:curl openssl:openssl jq:jq nginx:nginx nodejs:node npm:npm \
-  postgresql-client:psql procps:pgrep python3:python3 util-linux:taskset; do
-  command -v "${pair#*:}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair#*:}" ] || missing+=("${pair%%:*}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing from Debian: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+ensure_tools curl:curl openssl:openssl jq:jq nginx:nginx nodejs:node npm:npm \
+  postgresql-client:psql procps:pgrep python3:python3 util-linux:taskset
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null && [ -d /etc/postgresql ]; then
-  log "starting PostgreSQL"
-  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
-  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
-fi
-pg_isready -h 127.0.0.1 -p 5432 -q || die "PostgreSQL is not reachable on 127.0.0.1:5432"
+ensure_postgres
 
 PEER_DIR=$ROOT/bench/peers/node-oidc-provider
 if [ ! -d "$PEER_DIR/node_modules/oidc-provider" ]; then
@@ -64,16 +49,7 @@ if [ ! -d "$PEER_DIR/node_modules/oidc-provider" ]; then
   (cd "$PEER_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
-# The `dist` profile (fat LTO, one codegen unit) is what deployments build;
-# `bench/profiles.sh` compares it with the lighter `release` profile.
-# BENCH_PROFILE=release trades some speed for a much quicker build, for
-# trying a change; published figures use dist.
-PROFILE=${BENCH_PROFILE:-dist}
-log "building certbound and the load generator ($PROFILE profile)"
-cargo build --profile "$PROFILE" --locked -q -p certbound -p certbound-bench
-TARGET=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)
-CB=$TARGET/$PROFILE/certbound
-LOAD=$TARGET/$PROFILE/certbound-bench
+build_binaries
 
 if [ "${BENCH_PIN:-$([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)}" = 1 ]; then
   SERVER_CPU=(taskset -c 0)
@@ -103,20 +79,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-# shellcheck source=bench/lib.sh
-. "$ROOT/bench/lib.sh"
-
-# Waits until `curl ARGS` succeeds (a listener is up), at most 30 s.
-wait_for() {
-  local what=$1
-  shift
-  for _ in $(seq 1 300); do
-    curl -sf --noproxy '*' -o /dev/null --max-time 2 "$@" && return 0
-    sleep 0.1
-  done
-  die "$what did not come up; see its log in $WORK"
-}
 
 PKI=$WORK/pki
 "$CB" pki init --dir "$PKI" >/dev/null
@@ -154,8 +116,6 @@ start_node() {
   STARTED_PORT=$port
   PIDS+=("$STARTED_PID")
 }
-
-rss_kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 
 log "starting certbound (SQLite), certbound (PostgreSQL) and node-oidc-provider"
 psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $PG_DB" >/dev/null

@@ -457,3 +457,26 @@ fn forms_file_sends_every_line_exactly_once_then_stops() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn rate_paces_requests_on_a_schedule() {
+    let server = BodyRecorder::start();
+    // 100 req/s for 1 s: slots 0..99, whatever the concurrency.
+    let (code, report, stderr) = load_plain(
+        &server.url,
+        &["-c", "4", "-d", "1", "--rate", "100", "--form", "a=b"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_fields(&report);
+    assert_eq!(report["rate"], 100.0, "{report:#}");
+    let requests = num(&report, "requests");
+    assert!((50..=101).contains(&requests), "{report:#}");
+    assert_eq!(num(&report, "errors"), 0, "{report:#}");
+
+    let (code, report, _) = load_plain(&server.url, &["-n", "3", "--form", "a=b"]);
+    assert_eq!(code, 0);
+    assert!(report["rate"].is_null(), "{report:#}");
+
+    let (code, _, stderr) = load_plain(&server.url, &["-n", "3", "--rate", "0"]);
+    assert_eq!(code, 2, "{stderr}");
+}

@@ -26,6 +26,8 @@ pub use report::Report;
 pub const MAX_SECS: f64 = 600.0;
 /// The largest `--requests`.
 pub const MAX_REQUESTS: u64 = 10_000_000;
+/// The largest `--rate`, requests per second.
+pub const MAX_RATE: f64 = 1_000_000.0;
 
 /// Options of `certbound-bench load`.
 #[derive(Debug, Args)]
@@ -56,6 +58,11 @@ pub struct LoadArgs {
     /// Seconds of load before measuring, not counted.
     #[arg(long, default_value_t = 0.0, value_parser = parse_secs_or_zero)]
     pub warmup: f64,
+    /// Send this many requests per second, all workers together, on a fixed
+    /// schedule from the start (warm-up included) instead of back to back;
+    /// a worker behind schedule sends at once. Latency runs from the send.
+    #[arg(long, value_name = "REQ_PER_SEC", value_parser = parse_rate)]
+    pub rate: Option<f64>,
     /// Open a fresh TCP+TLS connection (full handshake, no resumption) per
     /// request and send `Connection: close`.
     #[arg(long)]
@@ -115,6 +122,14 @@ fn parse_secs_or_zero(s: &str) -> std::result::Result<f64, String> {
     }
 }
 
+/// Requests per second in (0, 1,000,000].
+fn parse_rate(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= MAX_RATE => Ok(v),
+        _ => Err(format!("expected requests per second in (0, {MAX_RATE}]")),
+    }
+}
+
 /// Runs the load described by `plan` and returns the merged report.
 pub async fn run(plan: Plan) -> Result<Report> {
     let plan = Arc::new(plan);
@@ -171,5 +186,16 @@ mod tests {
         assert!(parse_secs("-1").is_err());
         assert_eq!(parse_secs_or_zero("0"), Ok(0.0));
         assert_eq!(parse_secs_or_zero("2"), Ok(2.0));
+    }
+
+    #[test]
+    fn rates_are_bounded() {
+        assert_eq!(parse_rate("0.5"), Ok(0.5));
+        assert_eq!(parse_rate("1000000"), Ok(MAX_RATE));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("-3").is_err());
+        assert!(parse_rate("1000001").is_err());
+        assert!(parse_rate("NaN").is_err());
+        assert!(parse_rate("inf").is_err());
     }
 }

@@ -31,6 +31,8 @@ pub struct Plan {
     pub requests: Option<u64>,
     /// Unmeasured load before measuring.
     pub warmup: Duration,
+    /// With `--rate`: requests per second, all workers together.
+    pub rate: Option<f64>,
     /// Per-request limit.
     pub timeout: Duration,
     /// A fresh connection per request.
@@ -118,6 +120,7 @@ impl Plan {
             duration: args.duration.map(Duration::from_secs_f64),
             requests: args.requests,
             warmup: Duration::from_secs_f64(args.warmup),
+            rate: args.rate,
             timeout: Duration::from_secs_f64(args.timeout),
             new_connection: args.new_connection,
             expect_status,

@@ -47,6 +47,8 @@ pub struct Report {
     pub mode: &'static str,
     /// Workers.
     pub concurrency: u32,
+    /// With `--rate`: the requests per second asked for (all workers).
+    pub rate: Option<f64>,
     /// Measured requests completed, successful or not.
     pub requests: u64,
     /// Requests answered with the expected status.
@@ -114,6 +116,7 @@ impl Report {
             url: plan.target.url.clone(),
             mode: plan.mode(),
             concurrency: plan.concurrency,
+            rate: plan.rate,
             requests: stats.ok + errors,
             ok: stats.ok,
             errors,
@@ -160,8 +163,12 @@ impl Report {
         let _ = writeln!(out, "target        {}", self.url);
         let _ = writeln!(
             out,
-            "mode          {}, concurrency {}",
-            self.mode, self.concurrency
+            "mode          {}, concurrency {}{}",
+            self.mode,
+            self.concurrency,
+            self.rate
+                .map(|r| format!(", paced at {r} req/s"))
+                .unwrap_or_default()
         );
         let _ = writeln!(
             out,

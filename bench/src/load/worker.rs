@@ -4,7 +4,7 @@
 use std::error::Error as StdError;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -22,12 +22,16 @@ use crate::error::Result;
 pub struct Shared {
     /// The plan.
     pub plan: Arc<Plan>,
+    /// When the run started (warm-up included): `--rate`'s schedule starts here.
+    start: Instant,
     /// Requests before this instant are warm-up, not counted.
     measure_start: Instant,
     /// No measured request starts at or after this instant.
     deadline: Option<Instant>,
     /// Measured requests handed out so far.
     claimed: AtomicU64,
+    /// With `--rate`: slots of the schedule handed out so far.
+    paced: AtomicU64,
     /// `--forms-file` lines handed out so far, plus one per request that
     /// found none left (so it only grows, and never wraps to the first line).
     forms_taken: AtomicUsize,
@@ -43,12 +47,25 @@ impl Shared {
         let deadline = plan.duration.map(|d| measure_start + d);
         Self {
             plan,
+            start: Instant::now(),
             measure_start,
             deadline,
             claimed: AtomicU64::new(0),
+            paced: AtomicU64::new(0),
             forms_taken: AtomicUsize::new(0),
             connections: AtomicU64::new(0),
             samples: ErrorSamples::default(),
+        }
+    }
+
+    /// With `--rate`, waits for the next free slot of the schedule (slot n
+    /// at n / rate seconds from the start); a slot already past is taken at
+    /// once, so a worker that fell behind catches up.
+    async fn pace(&self) {
+        if let Some(rate) = self.plan.rate {
+            let slot = self.paced.fetch_add(1, Ordering::Relaxed);
+            let at = self.start + Duration::from_secs_f64(slot as f64 / rate);
+            tokio::time::sleep_until(at.into()).await;
         }
     }
 
@@ -141,7 +158,11 @@ pub async fn run(shared: Arc<Shared>) -> Result<WorkerStats> {
     let mut stats = WorkerStats::new()?;
     let plan = &shared.plan;
     let mut conn: Option<Conn> = None;
-    while let Some(Ticket { measured, body }) = shared.next() {
+    loop {
+        shared.pace().await;
+        let Some(Ticket { measured, body }) = shared.next() else {
+            break;
+        };
         let started = Instant::now();
         let body = body.as_ref();
         let outcome = tokio::time::timeout(plan.timeout, async {
