@@ -84,7 +84,10 @@ impl RedirectUri {
 
     /// Whether this is an `http` loopback URI.
     pub fn is_loopback(&self) -> bool {
-        self.0.starts_with("http:")
+        // Schemes are case-insensitive (RFC 3986 §3.1): `HTTP://127.0.0.1/` too.
+        self.0
+            .get(..5)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http:"))
     }
 }
 
@@ -124,6 +127,23 @@ mod tests {
             ("https://u:p@app.example/cb", RedirectUriFault::UserInfo),
         ] {
             assert_eq!(RedirectUri::parse(bad), Err(fault), "{bad}");
+        }
+    }
+
+    /// Found by the `redirect_uri` fuzz target: `parse` accepts any case of
+    /// `http` for a loopback host, and `is_loopback` must agree.
+    #[test]
+    fn loopback_whatever_the_scheme_case() {
+        for (uri, loopback) in [
+            ("http://127.0.0.1:5173/cb", true),
+            ("htTp://127.02/cb", true),
+            ("HTTP://[::1]/cb", true),
+            ("https://app.example/cb", false),
+            ("HTTPS://app.example/cb", false),
+            ("com.example.app:/cb", false),
+        ] {
+            let parsed = RedirectUri::parse(uri);
+            assert_eq!(parsed.map(|u| u.is_loopback()), Ok(loopback), "{uri}");
         }
     }
 }
