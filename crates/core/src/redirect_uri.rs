@@ -50,6 +50,12 @@ impl RedirectUri {
         if uri.contains('*') {
             return Err(RedirectUriFault::Wildcard);
         }
+        // URIs are printable ASCII (RFC 3986 §2). The URL parser would strip
+        // leading spaces and controls and drop tabs and newlines anywhere,
+        // judging another string than the one registered (and sent in `Location`).
+        if !uri.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(RedirectUriFault::NotAbsolute);
+        }
         let parsed = url::Url::parse(uri).map_err(|_| RedirectUriFault::NotAbsolute)?;
         if parsed.fragment().is_some() || uri.contains('#') {
             return Err(RedirectUriFault::Fragment);
@@ -127,6 +133,28 @@ mod tests {
             ("https://u:p@app.example/cb", RedirectUriFault::UserInfo),
         ] {
             assert_eq!(RedirectUri::parse(bad), Err(fault), "{bad}");
+        }
+    }
+
+    /// Found by the `redirect_uri` fuzz target: the URL parser reads
+    /// `\0http://127.0.0.2/cb` as a loopback URI, but that is not what would
+    /// be registered, matched and sent back in a `Location` header.
+    #[test]
+    fn only_printable_ascii() {
+        for bad in [
+            "\0http://127.0.0.2/cb",
+            " https://app.example/cb",
+            "https://app.example/cb ",
+            "https://app.example/c\nb",
+            "https://app.exa\tmple/cb",
+            "https://app.example/caf\u{e9}",
+            "https://app.example/\x7f",
+        ] {
+            assert_eq!(
+                RedirectUri::parse(bad),
+                Err(RedirectUriFault::NotAbsolute),
+                "{bad:?}"
+            );
         }
     }
 
