@@ -50,6 +50,12 @@ impl RedirectUri {
         if uri.contains('*') {
             return Err(RedirectUriFault::Wildcard);
         }
+        // URIs are printable ASCII (RFC 3986 §2). The URL parser would strip
+        // leading spaces and controls and drop tabs and newlines anywhere,
+        // judging another string than the one registered (and sent in `Location`).
+        if !uri.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(RedirectUriFault::NotAbsolute);
+        }
         let parsed = url::Url::parse(uri).map_err(|_| RedirectUriFault::NotAbsolute)?;
         if parsed.fragment().is_some() || uri.contains('#') {
             return Err(RedirectUriFault::Fragment);
@@ -84,7 +90,10 @@ impl RedirectUri {
 
     /// Whether this is an `http` loopback URI.
     pub fn is_loopback(&self) -> bool {
-        self.0.starts_with("http:")
+        // Schemes are case-insensitive (RFC 3986 §3.1): `HTTP://127.0.0.1/` too.
+        self.0
+            .get(..5)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http:"))
     }
 }
 
@@ -124,6 +133,45 @@ mod tests {
             ("https://u:p@app.example/cb", RedirectUriFault::UserInfo),
         ] {
             assert_eq!(RedirectUri::parse(bad), Err(fault), "{bad}");
+        }
+    }
+
+    /// Found by the `redirect_uri` fuzz target: the URL parser reads
+    /// `\0http://127.0.0.2/cb` as a loopback URI, but that is not what would
+    /// be registered, matched and sent back in a `Location` header.
+    #[test]
+    fn only_printable_ascii() {
+        for bad in [
+            "\0http://127.0.0.2/cb",
+            " https://app.example/cb",
+            "https://app.example/cb ",
+            "https://app.example/c\nb",
+            "https://app.exa\tmple/cb",
+            "https://app.example/caf\u{e9}",
+            "https://app.example/\x7f",
+        ] {
+            assert_eq!(
+                RedirectUri::parse(bad),
+                Err(RedirectUriFault::NotAbsolute),
+                "{bad:?}"
+            );
+        }
+    }
+
+    /// Found by the `redirect_uri` fuzz target: `parse` accepts any case of
+    /// `http` for a loopback host, and `is_loopback` must agree.
+    #[test]
+    fn loopback_whatever_the_scheme_case() {
+        for (uri, loopback) in [
+            ("http://127.0.0.1:5173/cb", true),
+            ("htTp://127.02/cb", true),
+            ("HTTP://[::1]/cb", true),
+            ("https://app.example/cb", false),
+            ("HTTPS://app.example/cb", false),
+            ("com.example.app:/cb", false),
+        ] {
+            let parsed = RedirectUri::parse(uri);
+            assert_eq!(parsed.map(|u| u.is_loopback()), Ok(loopback), "{uri}");
         }
     }
 }

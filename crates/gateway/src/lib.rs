@@ -7,6 +7,8 @@
 
 mod check;
 pub mod config;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod proxy;
 mod routes;
 mod run;

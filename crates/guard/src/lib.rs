@@ -26,6 +26,8 @@
 mod bearer;
 mod error;
 mod fetch;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod identity;
 mod introspection;
 mod jwks;

@@ -11,6 +11,8 @@ pub mod endpoints;
 mod error;
 pub mod file_modes;
 pub mod form;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod grants;
 pub mod kek;
 pub mod keys;

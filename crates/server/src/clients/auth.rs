@@ -339,7 +339,7 @@ fn presented_credentials(
 }
 
 /// RFC 6749 §2.3.1: `Basic base64(urlencode(id):urlencode(secret))`.
-fn parse_basic(value: &[u8]) -> Result<(String, String), OAuthError> {
+pub(crate) fn parse_basic(value: &[u8]) -> Result<(String, String), OAuthError> {
     let bad = || OAuthError::invalid_client("malformed HTTP Basic credentials");
     let text = std::str::from_utf8(value).map_err(|_| bad())?;
     let (scheme, b64) = text.trim().split_once(' ').ok_or_else(bad)?;
