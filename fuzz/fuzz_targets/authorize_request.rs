@@ -14,6 +14,7 @@ use certbound_fuzz::runtime;
 use certbound_server::authorize::error::AuthorizeError;
 use certbound_server::authorize::request::{MAX_PARAMETER_BYTES, OFFLINE_ACCESS, validate};
 use certbound_server::clients::ClientMetadata;
+use certbound_server::kek::{KEK_ENV, KeyEncryptionKey};
 use certbound_server::{AuthorizationServer, Config};
 use libfuzzer_sys::fuzz_target;
 
@@ -47,7 +48,10 @@ fn server() -> &'static Arc<AuthorizationServer> {
             let toml = "[storage]\nurl = \"sqlite::memory:\"\n\
                 [listeners.proxy]\naddr = \"127.0.0.1:0\"\nurl = \"https://as.example\"\n\
                 trusted_proxies = [\"127.0.0.2\"]\ncertificate_header = \"rfc9440\"\n";
-            let config = Config::from_toml(toml, Path::new("fuzz.toml"), std::iter::empty())
+            // The signing key is sealed under a KEK made for this process.
+            let (_, kek) = KeyEncryptionKey::generate().expect("a key-encryption key");
+            let env = std::iter::once((KEK_ENV.to_owned(), kek));
+            let config = Config::from_toml(toml, Path::new("fuzz.toml"), env)
                 .expect("the fuzz configuration");
             let running = certbound_server::start(config)
                 .await
