@@ -291,6 +291,12 @@ async fn kek_rotation(pki: &TestPki, tmp: &Path, storage: &str) {
     let (code, _, err) = certbound(tmp, &["keys", "rewrap", "--config", &only_b]);
     assert_eq!(code, 1);
     assert!(err.contains("nothing was resealed"), "{err}");
+    let (code, _, err) = certbound(tmp, &["keys", "rotate", "--config", &only_b]);
+    assert_eq!(code, 1, "a KEK that opens no key must not seal a new one");
+    assert!(
+        err.contains(&format!("sealed under key-encryption key {a_id}")),
+        "{err}"
+    );
     assert_eq!(
         stored_keys(storage).await,
         before,

@@ -274,10 +274,15 @@ async fn the_database_going_away_under_load_fails_only_what_runs_meanwhile() {
             "outside the outage: {o:?}"
         );
     }
-    for o in &during {
+    // During the outage and while recovering, nothing but 200 or the
+    // outage answer: no 500 from a stale pooled connection.
+    let unsettled = outcomes
+        .iter()
+        .filter(|o| o.started >= cut_at && o.started < recovered_at);
+    for o in unsettled {
         assert!(
             o.status == 200 || is_outage_answer(o),
-            "during the outage: {o:?}"
+            "during the outage or the recovery: {o:?}"
         );
     }
     for what in ["token", "introspect"] {

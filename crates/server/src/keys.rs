@@ -412,6 +412,11 @@ pub async fn rotate(
     alg: SigningAlg,
     publish_for: i64,
 ) -> Result<StoredSigningKey, ServerError> {
+    // A KEK that cannot open the keys in force must not seal the next one:
+    // the instances would be left with keys under two KEKs.
+    for stored in store.signing_keys().await? {
+        kek.open_private_key(&stored)?;
+    }
     let now = crate::now();
     let key = generate_key(alg, now, kek)?;
     store

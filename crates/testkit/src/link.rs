@@ -35,7 +35,11 @@ impl CuttableLink {
         let shared = Arc::clone(&state);
         let accepting = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
+                // Checked under the lock `cut` drains, so a connection
+                // accepted as the link is cut is held, never forwarded.
+                let mut forwarding = shared.forwarding.lock().expect("link lock");
                 if !shared.up.load(Ordering::SeqCst) {
+                    drop(forwarding);
                     shared.held.lock().expect("link lock").push(inbound);
                     continue;
                 }
@@ -44,7 +48,6 @@ impl CuttableLink {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     }
                 });
-                let mut forwarding = shared.forwarding.lock().expect("link lock");
                 forwarding.retain(|t| !t.is_finished());
                 forwarding.push(task.abort_handle());
             }
@@ -63,8 +66,9 @@ impl CuttableLink {
 
     /// Drops every live connection and leaves new ones unanswered.
     pub fn cut(&self) {
+        let mut forwarding = self.state.forwarding.lock().expect("link lock");
         self.state.up.store(false, Ordering::SeqCst);
-        for task in self.state.forwarding.lock().expect("link lock").drain(..) {
+        for task in forwarding.drain(..) {
             task.abort();
         }
     }

@@ -33,6 +33,8 @@ pub struct AdminError {
     status: StatusCode,
     error: &'static str,
     description: String,
+    /// `Retry-After` seconds, when a rate limit refused the call.
+    retry_after: Option<u64>,
 }
 
 impl AdminError {
@@ -41,13 +43,17 @@ impl AdminError {
             status,
             error,
             description: description.into(),
+            retry_after: None,
         }
     }
 }
 
 impl From<OAuthError> for AdminError {
     fn from(e: OAuthError) -> Self {
-        Self::new(e.status, e.code.as_str(), e.description.into_owned())
+        Self {
+            retry_after: e.retry_after,
+            ..Self::new(e.status, e.code.as_str(), e.description.into_owned())
+        }
     }
 }
 
@@ -78,10 +84,15 @@ impl From<InteractionError> for AdminError {
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
-        json_response(
+        let mut res = json_response(
             self.status,
             &json!({"error": self.error, "error_description": self.description}),
-        )
+        );
+        if let Some(seconds) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        }
+        res
     }
 }
 
