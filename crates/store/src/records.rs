@@ -14,7 +14,7 @@ pub struct StoredClient {
 }
 
 /// A signing key's private key sealed anew (`certbound keys rewrap`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ResealedKey {
     /// The key.
     pub kid: String,
@@ -28,7 +28,7 @@ pub struct ResealedKey {
 }
 
 /// A token-signing key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct StoredSigningKey {
     /// JWS `kid`, the primary key.
     pub kid: String,
@@ -90,4 +90,80 @@ pub struct RevokedJti {
     pub expires_at: i64,
     /// Position in the revocation sequence (increasing in commit order).
     pub seq: i64,
+}
+
+/// What `Debug` shows of a private key: its length only. A key an earlier
+/// version stored unsealed is the PEM itself and must not reach a log.
+struct Redacted<'a>(&'a str);
+
+impl std::fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes redacted>", self.0.len())
+    }
+}
+
+impl std::fmt::Debug for StoredSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("private_key", &Redacted(&self.private_key))
+            .field("kek_id", &self.kek_id)
+            .field("public_jwk", &self.public_jwk)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .field("publish_until", &self.publish_until)
+            .field("max_token_ttl", &self.max_token_ttl)
+            .field("max_signing_lag", &self.max_signing_lag)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ResealedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResealedKey")
+            .field("kid", &self.kid)
+            .field("replaces", &Redacted(&self.replaces))
+            .field("private_key", &Redacted(&self.private_key))
+            .field("kek_id", &self.kek_id)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_private_key() {
+        let pem = "-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----\n";
+        let key = StoredSigningKey {
+            kid: "k1".into(),
+            alg: "ES256".into(),
+            private_key: pem.into(),
+            kek_id: None,
+            public_jwk: "{}".into(),
+            created_at: 1,
+            retired_at: None,
+            publish_until: None,
+            max_token_ttl: 0,
+            max_signing_lag: 0,
+        };
+        let resealed = ResealedKey {
+            kid: "k1".into(),
+            replaces: pem.into(),
+            private_key: "sealed".into(),
+            kek_id: "kek".into(),
+        };
+        for shown in [format!("{key:?}"), format!("{resealed:?}")] {
+            assert!(
+                !shown.contains("MIGHAgEA") && !shown.contains("sealed\""),
+                "{shown}"
+            );
+            assert!(
+                shown.contains("bytes redacted") && shown.contains("k1"),
+                "{shown}"
+            );
+        }
+    }
 }
