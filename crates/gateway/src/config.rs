@@ -221,6 +221,12 @@ impl GatewayConfig {
                 "the gateway needs each caller's certificate: use \"mtls\" or \"proxy\"".into(),
             ));
         }
+        if c.listener.client_address_header.is_some() {
+            return Err(key_err(
+                "listener.client_address_header".into(),
+                "the gateway has no per-caller rate limits to count with it (it forwards X-Forwarded-For upstream as it is); remove it".into(),
+            ));
+        }
         c.listener
             .validate("listener", &c.tls)
             .map_err(|e| match e {

@@ -481,6 +481,14 @@ mod tests {
                 "[storage]\nurl = \"sqlite://x\"\n[listeners.proxy]\naddr=\"127.0.0.1:1\"\nurl=\"https://x\"\ntrusted_proxies=[\"10.0.0.1\"]\ncertificate_header=\"haproxy\"",
                 "listeners.proxy.certificate_header",
             ),
+            (
+                "[storage]\nurl = \"sqlite://x\"\n[listeners.proxy]\naddr=\"127.0.0.1:1\"\nurl=\"https://x\"\ntrusted_proxies=[\"10.0.0.1\"]\ncertificate_header=\"nginx\"\nclient_address_header=\"bad header\"",
+                "listeners.proxy.client_address_header",
+            ),
+            (
+                "[storage]\nurl = \"sqlite://x\"\n[tls]\ncert = \"a\"\nkey = \"b\"\n[listeners.mtls]\naddr=\"127.0.0.1:1\"\nclient_address_header=\"X-Real-IP\"",
+                "listeners.mtls.client_address_header",
+            ),
         ];
         for (text, key) in cases {
             match load(text, &[]) {

@@ -8,6 +8,10 @@
 //! charged only once the client has proved who it is: an intruder failing
 //! under a client's `client_id` drains its own address's bucket, never the
 //! client's, so it cannot lock the real client out.
+//!
+//! Clients registered with `may_introspect` (gateways and resource servers)
+//! are not limited once authenticated: one of them speaks for every caller
+//! behind it, from one address, under one client id.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -53,12 +57,23 @@ impl SourceAddress {
 struct Bucket {
     tokens: f64,
     at: Instant,
+    /// When the key last asked, admitted or not, in the shard's ticks: the
+    /// least recently asking keys are the ones dropped when it is full.
+    seen: u64,
+}
+
+/// One lock's share of the buckets.
+#[derive(Debug)]
+struct Shard<K> {
+    buckets: HashMap<K, Bucket>,
+    /// Counts every request, so that recency has no ties.
+    ticks: u64,
 }
 
 /// Token buckets keyed by `K`, all with one rate and burst.
 #[derive(Debug)]
 struct Buckets<K> {
-    shards: Vec<Mutex<HashMap<K, Bucket>>>,
+    shards: Vec<Mutex<Shard<K>>>,
     hasher: RandomState,
     per_second: f64,
     burst: f64,
@@ -67,7 +82,14 @@ struct Buckets<K> {
 impl<K: Hash + Eq> Buckets<K> {
     fn new(per_second: u32, burst: u32) -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        buckets: HashMap::new(),
+                        ticks: 0,
+                    })
+                })
+                .collect(),
             hasher: RandomState::new(),
             per_second: f64::from(per_second),
             burst: f64::from(burst),
@@ -106,6 +128,17 @@ impl<K: Hash + Eq> Buckets<K> {
         });
     }
 
+    /// Gives back up to `amount` tokens, never past the burst.
+    fn give<Q>(&self, key: &Q, amount: f64, now: Instant)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let _ = self.update(key, now, |tokens| {
+            Ok::<f64, Duration>((tokens + amount).min(self.burst))
+        });
+    }
+
     fn update<Q>(
         &self,
         key: &Q,
@@ -119,25 +152,44 @@ impl<K: Hash + Eq> Buckets<K> {
         let index = usize::try_from(self.hasher.hash_one(key)).unwrap_or(0) % SHARDS;
         // A poisoned lock only means another request panicked mid-update;
         // the counts are still usable.
-        let mut map = self.shards[index]
+        let mut shard = self.shards[index]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(bucket) = map.get_mut(key) {
+        shard.ticks += 1;
+        let seen = shard.ticks;
+        if let Some(bucket) = shard.buckets.get_mut(key) {
+            bucket.seen = seen;
             bucket.tokens = change(self.refilled(*bucket, now))?;
             bucket.at = now;
             return Ok(());
         }
         let tokens = change(self.burst)?;
-        let shard_cap = MAX_BUCKETS / SHARDS;
-        if map.len() >= shard_cap {
-            // Full buckets hold nothing a fresh one would not.
-            map.retain(|_, b| self.refilled(*b, now) < self.burst);
-            if map.len() >= shard_cap {
-                map.clear();
-            }
+        if shard.buckets.len() >= MAX_BUCKETS / SHARDS {
+            self.make_room(&mut shard.buckets, now);
         }
-        map.insert(key.to_owned(), Bucket { tokens, at: now });
+        shard.buckets.insert(
+            key.to_owned(),
+            Bucket {
+                tokens,
+                at: now,
+                seen,
+            },
+        );
         Ok(())
+    }
+
+    /// Drops the buckets a fresh one would replace (full ones), or else the
+    /// least recently asking half: a caller still sending keeps its spent
+    /// bucket however many other keys arrive.
+    fn make_room(&self, buckets: &mut HashMap<K, Bucket>, now: Instant) {
+        buckets.retain(|_, b| self.refilled(*b, now) < self.burst);
+        if buckets.len() < MAX_BUCKETS / SHARDS {
+            return;
+        }
+        let mut seen: Vec<u64> = buckets.values().map(|b| b.seen).collect();
+        let middle = seen.len() / 2;
+        let cutoff = *seen.select_nth_unstable(middle).1;
+        buckets.retain(|_, b| b.seen >= cutoff);
     }
 }
 
@@ -202,6 +254,14 @@ impl RateLimits {
         if let Some(a) = address.filter(|_| self.enabled) {
             self.addresses
                 .charge(&a, self.failure_cost - 1.0, self.clock.instant());
+        }
+    }
+
+    /// The request from `address` came from a client the limits do not
+    /// apply to: the token its admission took is given back.
+    pub fn exempt(&self, address: Option<SourceAddress>) {
+        if let Some(a) = address.filter(|_| self.enabled) {
+            self.addresses.give(&a, 1.0, self.clock.instant());
         }
     }
 

@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
+
+use base64::Engine;
 use std::time::Duration;
 
 use certbound_core::AuthMethod;
@@ -29,13 +31,18 @@ struct Limited {
 }
 
 async fn start() -> Limited {
+    start_with_config("").await
+}
+
+/// As [`start`], with more configuration after the limits.
+async fn start_with_config(extra: &str) -> Limited {
     let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let toml = certbound_testkit::config::as_toml(
         &pki,
         &certbound_testkit::sqlite_url(dir.path()),
         certbound_testkit::config::MTLS_LISTENER,
-        LIMITS,
+        &format!("{LIMITS}\n{extra}"),
     );
     let config = Config::from_toml(&toml, &dir.path().join("certbound.toml"), Vec::new()).unwrap();
     let clock = Arc::new(ManualClock::new());
@@ -68,19 +75,26 @@ async fn request(
     who: &TestIdentity,
     client_id: &str,
 ) -> (u16, String, Value) {
-    let url = format!("{}/token", l.server.mtls_url.clone().unwrap_or_default());
+    let form = format!("grant_type=client_credentials&client_id={client_id}");
+    post(l, from, who, "/token", &form).await
+}
+
+/// `form` posted to `path` on the mTLS listener with `who`'s certificate,
+/// from `from`: status, `Retry-After`, body.
+async fn post(
+    l: &Limited,
+    from: &str,
+    who: &TestIdentity,
+    path: &str,
+    form: &str,
+) -> (u16, String, Value) {
+    let url = format!("{}{path}", l.server.mtls_url.clone().unwrap_or_default());
     let out = Curl::new()
         .headers()
         .status()
         .ca(&l.pki)
         .identity(Some(who))
-        .args([
-            "--interface",
-            from,
-            "-d",
-            &format!("grant_type=client_credentials&client_id={client_id}"),
-            &url,
-        ])
+        .args(["--interface", from, "-d", form, &url])
         .run()
         .await;
     let (status, body) = out.status_and_body();
@@ -143,6 +157,43 @@ async fn failures_cost_the_address_more_and_cannot_lock_the_real_client_out() {
     // Even the intruder's address stays refused while it is empty.
     assert_throttled(
         &request(&l, "127.0.0.2", &alice, "alice").await,
+        "rate_limits.address_per_second",
+    );
+}
+
+#[tokio::test]
+async fn an_introspecting_gateway_is_not_limited_but_its_address_neighbours_are() {
+    // One gateway introspects for every caller behind it, from one address
+    // under one client id: any budget would throttle all of them at once.
+    let (l, alice, gateway) = start_with("gateway").await;
+    certbound_testkit::server::register_introspecting_client(&l.server, "gateway").await;
+    let (status, _, body) = request(&l, "127.0.0.1", &alice, "alice").await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let form = format!("token={token}&client_id=gateway");
+    // Four times the address burst (6) and eight times the client burst (3).
+    for i in 0..24 {
+        let (status, _, body) = post(&l, "127.0.0.7", &gateway, "/introspect", &form).await;
+        assert_eq!(status, 200, "introspection {i}: {body}");
+        assert_eq!(body["active"], true, "introspection {i}: {body}");
+    }
+    // The gateway's traffic left its address's budget whole: another
+    // client there still gets its own 3...
+    let bob = l.pki.simple_client("bob");
+    for i in 0..3 {
+        let (status, _, body) = request(&l, "127.0.0.7", &bob, "bob").await;
+        assert_eq!(status, 200, "bob's request {i}: {body}");
+    }
+    // ...and failing under the gateway's id from there is charged as
+    // any failure (3 each): 6 - 3 (bob) - 3 leaves nothing.
+    let (status, _, body) = post(&l, "127.0.0.7", &alice, "/introspect", &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    assert_throttled(
+        &post(&l, "127.0.0.7", &gateway, "/introspect", &form).await,
         "rate_limits.address_per_second",
     );
 }
@@ -264,4 +315,63 @@ async fn a_public_client_is_limited_by_address_only() {
         assert_eq!(status, 400, "request {i} from {from}: {body}");
         assert!(body.contains("invalid_grant"), "{body}");
     }
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_address_it_reports_is_counted() {
+    let l = start_with_config(
+        "[listeners.proxy]\naddr = \"127.0.0.1:0\"\nurl = \"https://as.example\"\n\
+         trusted_proxies = [\"127.0.0.2\"]\ncertificate_header = \"rfc9440\"\n\
+         client_address_header = \"X-Forwarded-For\"\n",
+    )
+    .await;
+    let (alice, mallory) = (l.pki.simple_client("alice"), l.pki.simple_client("mallory"));
+    let addr = l.server.proxy_addr.unwrap();
+    let through_proxy = async |who: &TestIdentity, forwarded_for: &str| {
+        let cert = format!(
+            "Client-Cert: :{}:",
+            base64::engine::general_purpose::STANDARD.encode(&who.issued.cert_der)
+        );
+        let out = Curl::new()
+            .headers()
+            .status()
+            .args([
+                "--interface",
+                "127.0.0.2",
+                "-H",
+                &cert,
+                "-H",
+                &format!("X-Forwarded-For: {forwarded_for}"),
+                "-d",
+                "grant_type=client_credentials&client_id=alice",
+                &format!("http://{addr}/token"),
+            ])
+            .run()
+            .await;
+        let (status, body) = out.status_and_body();
+        let json = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()));
+        (status, out.header("retry-after"), json)
+    };
+    // Two failures reported from 198.51.100.1 spend its 6.
+    for i in 0..2 {
+        let (status, _, body) = through_proxy(&mallory, "198.51.100.1").await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "failure {i}: {body}"
+        );
+    }
+    assert_throttled(
+        &through_proxy(&alice, "198.51.100.1").await,
+        "rate_limits.address_per_second",
+    );
+    // The rightmost entry is the one the proxy added; what the client put
+    // before it changes nothing.
+    assert_throttled(
+        &through_proxy(&alice, "198.51.100.2, 198.51.100.1").await,
+        "rate_limits.address_per_second",
+    );
+    // Other clients behind the same proxy keep their budgets.
+    let (status, _, body) = through_proxy(&alice, "198.51.100.1, 198.51.100.2").await;
+    assert_eq!(status, 200, "{body}");
 }

@@ -1,11 +1,11 @@
 //! Request extensions the listener sets, and axum extractors for them.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
-use http::{HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use crate::PeerCertificate;
 
@@ -59,5 +59,69 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for PeerCertificate {
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         Ok(parts.extensions.get::<PeerCertificate>().cloned())
+    }
+}
+
+/// The client's address as a trusted proxy reported it in the listener's
+/// `client_address_header`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ForwardedAddress(pub(crate) IpAddr);
+
+/// The rightmost address in the last `name` header: the one the trusted
+/// proxy itself added (earlier entries are whatever the client sent).
+pub(crate) fn forwarded_address(headers: &HeaderMap, name: &HeaderName) -> Option<IpAddr> {
+    let value = headers.get_all(name).iter().next_back()?.to_str().ok()?;
+    let last = value.rsplit(',').next()?.trim();
+    last.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+}
+
+/// Who sent the request, for per-caller limits: the TCP peer, or behind a
+/// trusted proxy the address the proxy reported (`None` when it reports
+/// none, since every request shares the proxy's own address).
+#[derive(Debug, Clone, Copy)]
+pub struct CallerAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for CallerAddress {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        if let Some(ForwardedAddress(ip)) = parts.extensions.get::<ForwardedAddress>() {
+            return Ok(Self(Some(*ip)));
+        }
+        let direct = parts
+            .extensions
+            .get::<ConnectionInfo>()
+            .filter(|c| !c.trusted_proxy)
+            .map(|c| c.peer_addr.ip().to_canonical());
+        Ok(Self(direct))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxys_own_entry_is_the_rightmost_of_the_last_header() {
+        let name = HeaderName::from_static("x-forwarded-for");
+        let mut headers = HeaderMap::new();
+        assert_eq!(forwarded_address(&headers, &name), None);
+        headers.append(&name, HeaderValue::from_static("6.6.6.6, 10.0.0.1"));
+        headers.append(&name, HeaderValue::from_static("1.2.3.4,  192.0.2.7 "));
+        assert_eq!(
+            forwarded_address(&headers, &name),
+            Some("192.0.2.7".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])))
+        );
+        for bad in ["", "unknown", "192.0.2.7:443", "1.2.3.4, ", "::ffff:zz"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(&name, HeaderValue::from_static(bad));
+            assert_eq!(forwarded_address(&headers, &name), None, "{bad:?}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(&name, HeaderValue::from_static("::ffff:192.0.2.9"));
+        assert_eq!(
+            forwarded_address(&headers, &name),
+            Some(IpAddr::from([192, 0, 2, 9]))
+        );
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use http::{HeaderValue, Request, Response, StatusCode, Version, header};
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode, Version, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -24,6 +24,7 @@ use tower::{Service, ServiceExt};
 use tracing::{debug, warn};
 
 use crate::admission::{Admission, Permit, RefusalLog};
+use crate::extract::{ForwardedAddress, forwarded_address};
 use crate::limits::{ConnectionLimits, TimeoutsMs};
 use crate::proxy::{CertificateHeader, certificate_from_headers, strip_certificate_headers};
 use crate::watchdog::{ConnState, Expiry, RequestBody, ResponseBody, WatchedIo};
@@ -61,6 +62,9 @@ pub enum ListenerMode {
         header: CertificateHeader,
         /// CAs that forwarded chains are validated against.
         client_cas: ClientCaBundle,
+        /// The header those peers put the client's address in, if any
+        /// (`X-Forwarded-For`, `X-Real-IP`): see [`CallerAddress`].
+        address_header: Option<HeaderName>,
     },
 }
 
@@ -189,12 +193,19 @@ fn http_builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
+/// What a trusted proxy's requests carry, and where.
+struct TrustedPeer {
+    format: CertificateHeader,
+    client_cas: ClientCaBundle,
+    address_header: Option<HeaderName>,
+}
+
 /// Per-connection state shared by every request on it.
 struct ConnectionContext {
     info: ConnectionInfo,
     certificate: Option<PeerCertificate>,
     /// Set on trusted-proxy listeners when the peer is trusted.
-    proxy: Option<(CertificateHeader, ClientCaBundle)>,
+    proxy: Option<TrustedPeer>,
     state: Arc<ConnState>,
 }
 
@@ -216,6 +227,7 @@ async fn connection(
             proxies,
             header: format,
             client_cas,
+            address_header,
         } => {
             let trusted = proxies.contains(peer.ip());
             let ctx = ConnectionContext {
@@ -224,7 +236,11 @@ async fn connection(
                     ..ConnectionInfo::new(peer)
                 },
                 certificate: None,
-                proxy: trusted.then(|| (*format, client_cas.clone())),
+                proxy: trusted.then(|| TrustedPeer {
+                    format: *format,
+                    client_cas: client_cas.clone(),
+                    address_header: address_header.clone(),
+                }),
                 state: ConnState::new(),
             };
             serve_http(tcp, ctx, app, &listener).await;
@@ -351,20 +367,29 @@ where
     }
 }
 
-/// Attaches the connection's facts and certificate; strips certificate
-/// headers that did not come from a trusted proxy.
+/// Attaches the connection's facts, certificate and (from a trusted proxy)
+/// the client's address; strips certificate headers that did not come from
+/// a trusted proxy.
 fn prepare(
     req: Request<Incoming>,
     ctx: &ConnectionContext,
 ) -> Result<Request<Body>, ProxyHeaderError> {
     let mut req = req.map(|body| RequestBody::new(body, Arc::clone(&ctx.state)));
     let certificate = match &ctx.proxy {
-        Some((format, cas)) => {
-            let cert = certificate_from_headers(req.headers(), *format, cas).map_err(|e| {
-                warn!(peer = %ctx.info.peer_addr, error = %e, "rejected certificate header from trusted proxy");
-                e
-            })?;
+        Some(proxy) => {
+            let cert = certificate_from_headers(req.headers(), proxy.format, &proxy.client_cas)
+                .map_err(|e| {
+                    warn!(peer = %ctx.info.peer_addr, error = %e, "rejected certificate header from trusted proxy");
+                    e
+                })?;
             strip_certificate_headers(req.headers_mut());
+            let address = proxy
+                .address_header
+                .as_ref()
+                .and_then(|name| forwarded_address(req.headers(), name));
+            if let Some(ip) = address {
+                req.extensions_mut().insert(ForwardedAddress(ip));
+            }
             cert
         }
         None => {

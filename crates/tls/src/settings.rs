@@ -8,6 +8,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use http::HeaderName;
 use serde::{Deserialize, Deserializer};
 use tokio::net::TcpListener;
 
@@ -89,6 +90,10 @@ pub struct ListenerSettings {
     /// Proxy mode: the one header those peers send the certificate in.
     #[serde(default, deserialize_with = "certificate_header")]
     pub certificate_header: Option<CertificateHeader>,
+    /// Proxy mode: the header those peers put the client's address in
+    /// (`X-Forwarded-For`, `X-Real-IP`), so limits count clients, not the proxy.
+    #[serde(default, deserialize_with = "client_address_header")]
+    pub client_address_header: Option<HeaderName>,
     /// Timeouts and connection limits.
     #[serde(default)]
     pub limits: ConnectionLimits,
@@ -103,6 +108,13 @@ fn trusted_proxies<'de, D: Deserializer<'de>>(d: D) -> Result<Option<TrustedProx
     TrustedProxies::parse(&entries)
         .map(Some)
         .map_err(serde::de::Error::custom)
+}
+
+fn client_address_header<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HeaderName>, D::Error> {
+    let name = String::deserialize(d)?;
+    HeaderName::try_from(name.as_str())
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom(format!("'{name}' is not an HTTP header name")))
 }
 
 fn certificate_header<'de, D: Deserializer<'de>>(
@@ -147,6 +159,14 @@ impl ListenerSettings {
                     format!("{key}.certificate_header"),
                     format!(
                         "only proxy listeners read certificate headers; remove it from the {mode} listener"
+                    ),
+                ));
+            }
+            if self.client_address_header.is_some() {
+                return Err(err(
+                    format!("{key}.client_address_header"),
+                    format!(
+                        "only proxy listeners read the client's address from a header; remove it from the {mode} listener"
                     ),
                 ));
             }
@@ -244,6 +264,7 @@ pub async fn bind_listener(
                 proxies: proxies.clone(),
                 header,
                 client_cas,
+                address_header: settings.client_address_header.clone(),
             },
             // validate() has refused this already.
             _ => {

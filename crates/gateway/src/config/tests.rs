@@ -293,6 +293,11 @@ fn the_listener_mode_decides_what_it_needs() {
             "listener.trusted_proxies",
         ),
         (
+            "mode = \"proxy\"\naddr = \"127.0.0.1:0\"\nurl = \"https://x\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\nclient_address_header = \"X-Forwarded-For\"",
+            "",
+            "listener.client_address_header",
+        ),
+        (
             "mode = \"proxy\"\naddr = \"127.0.0.1:0\"\nurl = \"https://x\"\ntrusted_proxies = [\"bogus\"]\ncertificate_header = \"nginx\"",
             "",
             "listener.trusted_proxies",

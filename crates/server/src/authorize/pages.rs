@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::response::{IntoResponse, Response};
-use certbound_tls::ConnectionInfo;
+use certbound_tls::CallerAddress;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
@@ -175,7 +174,7 @@ fn form_page(interaction: &Interaction, page: &impl askama::Template) -> Respons
 /// `POST /authorize/login`.
 pub async fn login_submit(
     State(server): State<Arc<AuthorizationServer>>,
-    connection: Option<Extension<ConnectionInfo>>,
+    CallerAddress(address): CallerAddress,
     Submitted(Step {
         form,
         mut interaction,
@@ -185,11 +184,9 @@ pub async fn login_submit(
     let username = form.get("username").unwrap_or_default();
     let password = form.get("password").unwrap_or_default();
     let client_id = interaction.client.client_id.clone();
-    // Behind a trusted proxy every request has the proxy's address,
-    // which would lock everyone out at once: count usernames only.
-    let address = connection
-        .filter(|c| !c.trusted_proxy)
-        .map(|c| c.peer_addr.ip().to_canonical());
+    // Behind a trusted proxy that does not report the client's address,
+    // every request has the proxy's, which would lock everyone out at
+    // once: count usernames only.
     let source = address.map(SourceAddress::of);
     if let Err(throttled) = server.rate_limits.admit_address(source) {
         return Ok(too_many_attempts(throttled.retry_after));

@@ -9,7 +9,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use certbound_core::AuthMethod;
-use certbound_tls::{ChainStatus, ConnectionInfo, PeerCertificate};
+use certbound_tls::{CallerAddress, ChainStatus, PeerCertificate};
 use http::HeaderValue;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
@@ -41,7 +41,7 @@ pub struct AuthenticatedClient {
 pub struct ClientAuthorization {
     header: AuthorizationHeader,
     /// The caller's address for the rate limits; `None` behind a trusted
-    /// proxy, whose address every request shares.
+    /// proxy that does not report it, whose address every request shares.
     source: Option<SourceAddress>,
 }
 
@@ -65,12 +65,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAuthorization {
             (Some(value), None) => AuthorizationHeader::One(value.clone()),
             (Some(_), Some(_)) => AuthorizationHeader::Repeated,
         };
-        let source = parts
-            .extensions
-            .get::<ConnectionInfo>()
-            .filter(|c| !c.trusted_proxy)
-            .map(|c| SourceAddress::of(c.peer_addr.ip()));
-        Ok(Self { header, source })
+        let Ok(CallerAddress(caller)) = parts.extract::<CallerAddress>().await;
+        Ok(Self {
+            header,
+            source: caller.map(SourceAddress::of),
+        })
     }
 }
 
@@ -213,7 +212,11 @@ pub async fn authenticate(
     // Counted only now that the client proved who it is, so nobody else
     // can spend its budget. A public client proves nothing and its id is
     // shared by every installation of the app: only addresses count for it.
-    if client.method != AuthMethod::None {
+    // An introspecting client (a gateway) speaks for every caller behind
+    // it: it is not limited at all.
+    if client.may_introspect {
+        limits.exempt(source);
+    } else if client.method != AuthMethod::None {
         limits
             .admit_client(&client.client_id)
             .map_err(|t| OAuthError::throttled(&t))?;

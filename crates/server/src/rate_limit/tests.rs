@@ -128,7 +128,23 @@ fn the_bucket_maps_stay_bounded() {
         .addresses
         .shards
         .iter()
-        .map(|s| s.lock().map(|m| m.len()).unwrap_or(0))
+        .map(|s| s.lock().map(|s| s.buckets.len()).unwrap_or(0))
         .sum();
     assert!(held <= MAX_BUCKETS, "{held}");
+}
+
+#[test]
+fn a_flood_of_new_addresses_does_not_refill_a_caller_that_keeps_sending() {
+    let clock = Arc::new(ManualClock::new());
+    let limits = limits(&clock);
+    while limits.admit_address(addr(1)).is_ok() {}
+    // Four times the map's room of other addresses, each spending a little,
+    // while 127.0.0.1 keeps knocking: it stays refused throughout.
+    for i in 0..(MAX_BUCKETS as u32 * 4) {
+        let ip = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));
+        let _ = limits.admit_address(Some(SourceAddress::of(ip)));
+        if i % 256 == 0 {
+            assert!(limits.admit_address(addr(1)).is_err(), "refilled after {i}");
+        }
+    }
 }

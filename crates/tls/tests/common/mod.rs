@@ -117,6 +117,7 @@ pub fn proxy_mode(pki: &TestPki, trusted: &[&str], header: CertificateHeader) ->
         proxies,
         header,
         client_cas: client_cas(pki),
+        address_header: None,
     }
 }
 
