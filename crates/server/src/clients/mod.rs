@@ -317,8 +317,23 @@ impl RegisteredClient {
             client_id: stored.client_id.clone(),
             reason,
         };
-        let metadata: ClientMetadata =
+        let mut metadata: ClientMetadata =
             serde_json::from_str(&stored.metadata).map_err(|e| corrupt(e.to_string()))?;
+        // Earlier versions registered redirect URIs today's rules refuse
+        // (non-ASCII, spaces): the client loads without them, so its other
+        // URIs and grants keep working, rather than failing every request.
+        metadata.redirect_uris.retain(|given| match RedirectUri::parse(given) {
+            Ok(_) => true,
+            Err(fault) => {
+                tracing::warn!(
+                    client_id = %stored.client_id,
+                    redirect_uri = %given.escape_default(),
+                    %fault,
+                    "stored redirect URI no longer accepted; ignored (register the client's redirect URIs again)"
+                );
+                false
+            }
+        });
         Self::from_metadata(&stored.client_id, metadata, stored.secret_hash.clone())
             .map_err(|e| corrupt(e.to_string()))
     }

@@ -172,3 +172,34 @@ fn registration_rules() {
         vec!["a".to_owned(), "b".to_owned()]
     );
 }
+
+#[test]
+fn stored_redirect_uris_that_no_longer_parse_are_ignored_not_fatal() {
+    let mut m = ClientMetadata::new(AuthMethod::None);
+    m.grant_types = vec!["authorization_code".into()];
+    m.redirect_uris = vec![
+        "https://app.example/caf\u{e9}".into(),
+        "https://app.example/cb".into(),
+        " https://app.example/space".into(),
+    ];
+    let stored = StoredClient {
+        client_id: "legacy".into(),
+        metadata: serde_json::to_string(&m).unwrap_or_default(),
+        secret_hash: None,
+        created_at: 0,
+    };
+    let client = RegisteredClient::from_stored(stored.clone());
+    let client = client.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(client.metadata.redirect_uris, ["https://app.example/cb"]);
+    assert_eq!(client.redirect_uris.len(), 1);
+    // With none left, the code grant still needs one: that stays an error.
+    m.redirect_uris.truncate(1);
+    let stored = StoredClient {
+        metadata: serde_json::to_string(&m).unwrap_or_default(),
+        ..stored
+    };
+    assert!(matches!(
+        RegisteredClient::from_stored(stored),
+        Err(ServerError::CorruptClient { .. })
+    ));
+}
