@@ -267,7 +267,7 @@ async fn kek_rotation(pki: &TestPki, tmp: &Path, storage: &str) {
     let serve = Serve::start(tmp, &["--config", &under_a], &[]);
     let first_kid = token_kid(&serve, pki);
     assert_eq!(serve.terminate(), Some(0));
-    ok(tmp, &["keys", "rotate", "--config", &under_a]);
+    ok(tmp, &["keys", "rotate", "--now", "--config", &under_a]);
     let listed = ok(tmp, &["keys", "list", "--config", &under_a]);
     assert_eq!(
         listed.matches(&format!("sealed under KEK {a_id}")).count(),
@@ -378,6 +378,7 @@ async fn a_key_an_earlier_version_stored_unsealed_keeps_working_until_rewrap_sea
             kek_id: None,
             public_jwk: serde_json::to_string(&legacy.public_jwk).unwrap(),
             created_at: 1,
+            activates_at: 1,
             retired_at: None,
             publish_until: None,
             max_token_ttl: 0,

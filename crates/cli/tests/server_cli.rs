@@ -356,24 +356,30 @@ fn clients_keys_and_config_commands() {
         "no client 'ss'",
     );
 
-    // Keys: the server creates one on first start; rotate adds a new active key.
+    // Keys: the server creates one on first start; rotate publishes the
+    // next key, which signs once keys.prepublish_seconds have passed (by
+    // default the key cache, 0 here, + 60 s of /jwks max-age + 300 s of
+    // verifier refresh); --now makes a new one sign at once.
     let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
     let keys = ok(&["keys", "list", "--config", &cfg]);
     assert_eq!(keys.lines().count(), 1, "{keys}");
-    assert!(ok(&["keys", "rotate", "--config", &cfg]).contains("new active key"));
+    let rotated = ok(&["keys", "rotate", "--config", &cfg]);
+    assert!(
+        rotated.contains("is published now and signs in 360s (keys.prepublish_seconds)"),
+        "{rotated}"
+    );
     let keys = ok(&["keys", "list", "--config", &cfg]);
-    assert_eq!(
-        keys.lines().filter(|l| l.contains("active")).count(),
-        1,
-        "{keys}"
-    );
-    assert_eq!(
-        keys.lines()
-            .filter(|l| l.contains("retired, published"))
-            .count(),
-        1,
-        "{keys}"
-    );
+    let count = |what: &str| keys.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(count("active, retiring in 3"), 1, "{keys}");
+    assert_eq!(count("next, signs in 3"), 1, "{keys}");
+    assert_eq!(keys.lines().count(), 2, "{keys}");
+    assert!(ok(&["keys", "rotate", "--now", "--config", &cfg]).contains("signs from now on"));
+    let keys = ok(&["keys", "list", "--config", &cfg]);
+    let count = |what: &str| keys.lines().filter(|l| l.contains(what)).count();
+    // The first key signs on until its time; the waiting one never will.
+    assert_eq!(count("  active  "), 1, "{keys}");
+    assert_eq!(count("active, retiring"), 0, "{keys}");
+    assert_eq!(count("retiring, published for"), 2, "{keys}");
     drop(serve);
 
     // A bad config names the key.
@@ -527,7 +533,7 @@ fn keys_rotate_keeps_the_old_key_published_for_the_servers_token_lifetime() {
         before.contains("active  tokens up to 3600s (+0s key cache)"),
         "{before}"
     );
-    let (code, out, err) = certbound(tmp.path(), &["keys", "rotate", "--config", &cfg]);
+    let (code, out, err) = certbound(tmp.path(), &["keys", "rotate", "--now", "--config", &cfg]);
     assert_eq!(code, 0, "{err}");
     // 3600 s tokens + 0 s key cache (keys.cache_seconds = 0) + 60 s margin,
     // not the 300 + 0 + 60 the rotating process's own config implies.
@@ -539,7 +545,7 @@ fn keys_rotate_keeps_the_old_key_published_for_the_servers_token_lifetime() {
     assert_eq!(code, 0, "{err}");
     let retired = list
         .lines()
-        .find(|l| l.contains("retired"))
+        .find(|l| l.contains("retiring"))
         .unwrap_or_default();
     let left: i64 = retired
         .split("published for ")

@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 
 use certbound_testkit::{curl_tls_args, run};
-use common::{Serve, add_client, add_tls_client, certbound, curl, fresh_config};
+use common::{BIN, Serve, add_client, add_tls_client, certbound, curl, fresh_config};
 use serde_json::Value;
 
 #[test]
@@ -203,16 +203,37 @@ fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
         "200",
         "the gateway fetched and cached the JWKS"
     );
-    let (code, out, err) = certbound(tmp.path(), &["keys", "rotate", "--config", &cfg]);
+    // The next key is published 3 s before it signs.
+    let (code, out, err) = run(Command::new(BIN)
+        .current_dir(tmp.path())
+        .args(["keys", "rotate", "--config", &cfg])
+        .env("CERTBOUND_KEYS__PREPUBLISH_SECONDS", "3"));
     assert_eq!(code, 0, "{out}{err}");
+    let next = out
+        .split("new key ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_default()
+        .to_owned();
+    let jwks_url = format!("{}/jwks", serve.mtls);
+    let mut args: Vec<&str> = tls.iter().map(String::as_str).collect();
+    args.push(&jwks_url);
+    let (_, jwks) = curl(&args);
+    let published: Vec<&str> = jwks["keys"]
+        .as_array()
+        .map(|keys| keys.iter().filter_map(|k| k["kid"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(published.contains(&next.as_str()), "{next} not in {jwks}");
+    assert_eq!(
+        claims_kid(&token()),
+        claims_kid(&before),
+        "the old key signs until the new one's time"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(3500));
     // With jwks_refetch_seconds = 0 the gateway refetches on the first
     // unknown kid; the rate limit itself is tested on a controlled clock.
     let after = token();
-    assert_ne!(
-        claims_kid(&after),
-        claims_kid(&before),
-        "new tokens carry the new kid"
-    );
+    assert_eq!(claims_kid(&after), next, "new tokens carry the new kid");
     assert_eq!(
         call(&after),
         "200",

@@ -156,6 +156,10 @@ pub struct KeysConfig {
     /// How long an instance trusts its cached key set before re-reading it
     /// (keys rotated by another process appear within this time).
     pub cache_seconds: u64,
+    /// How long `certbound keys rotate` publishes the next key before it
+    /// signs; unset: [`KeysConfig::prepublish_seconds`]'s default.
+    #[serde(rename = "prepublish_seconds")]
+    pub prepublish: Option<u64>,
     /// The key-encryption key the signing keys are sealed under (relative
     /// to the config file); or `CERTBOUND_KEK` holds the key itself.
     pub kek_file: Option<PathBuf>,
@@ -167,7 +171,22 @@ pub struct KeysConfig {
     kek_from_env: Option<KekText>,
 }
 
+/// `Cache-Control: max-age` of `/jwks`, seconds.
+pub const JWKS_MAX_AGE_SECONDS: u64 = 60;
+/// How long a certbound gateway or guard keeps a JWKS before fetching it
+/// again by default (`jwks_max_age` in the guard), seconds.
+pub const VERIFIER_JWKS_MAX_AGE_SECONDS: u64 = 300;
+
 impl KeysConfig {
+    /// How long a rotation publishes the next key before it signs: as set,
+    /// or long enough for every instance to re-read its keys
+    /// (`cache_seconds`), for HTTP caches of `/jwks` to expire and for
+    /// verifiers to refresh their copy on their own schedule.
+    pub fn prepublish_seconds(&self) -> u64 {
+        self.prepublish
+            .unwrap_or(self.cache_seconds + JWKS_MAX_AGE_SECONDS + VERIFIER_JWKS_MAX_AGE_SECONDS)
+    }
+
     /// The KEK given in `CERTBOUND_KEK` when the config was loaded.
     pub fn kek_from_env(&self) -> Option<&str> {
         self.kek_from_env.as_ref().map(|t| t.0.as_str())
@@ -188,6 +207,7 @@ impl Default for KeysConfig {
     fn default() -> Self {
         Self {
             cache_seconds: 10,
+            prepublish: None,
             kek_file: None,
             previous_kek_files: Vec::new(),
             kek_from_env: None,

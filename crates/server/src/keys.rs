@@ -90,6 +90,7 @@ pub fn generate_key(
         kek_id: Some(kek_id),
         public_jwk,
         created_at: now,
+        activates_at: now,
         retired_at: None,
         publish_until: None,
         max_token_ttl: 0,
@@ -127,9 +128,7 @@ impl KeySet {
     ) -> Result<Self, ServerError> {
         // Every jsonwebtoken call in the server uses a key built here.
         certbound_jose::install();
-        let active = keys
-            .iter()
-            .find(|k| k.retired_at.is_none())
+        let active = signing_key(keys, now)
             .ok_or_else(|| ServerError::Key("no active signing key in the store".into()))?;
         let alg = stored_alg(active)?;
         let pem = kek.open_private_key(active)?;
@@ -236,7 +235,12 @@ impl StoredKeys {
         }
         match self
             .store
-            .record_key_use(kid, self.usage.token_ttl, self.usage.signing_lag)
+            .record_key_use(
+                kid,
+                self.usage.token_ttl,
+                self.usage.signing_lag,
+                ROTATION_MARGIN_SECONDS,
+            )
             .await
         {
             Ok(()) => *recorded = Some(kid.to_owned()),
@@ -319,7 +323,12 @@ impl KeyCache {
         // Recorded before the first token is signed: a start that cannot
         // record fails rather than sign tokens a rotation may outrun.
         store
-            .record_key_use(&set.active.kid, usage.token_ttl, usage.signing_lag)
+            .record_key_use(
+                &set.active.kid,
+                usage.token_ttl,
+                usage.signing_lag,
+                ROTATION_MARGIN_SECONDS,
+            )
             .await?;
         let source = StoredKeys {
             store,
@@ -387,6 +396,22 @@ impl KeyCache {
     }
 }
 
+/// The key that signs at `now` (of `keys`, newest first): the newest one
+/// whose time has come and not yet gone. A rotation publishes the next key
+/// ahead and retires the current one at that key's `activates_at`, so
+/// exactly one is in force; should none be (a clock far behind), the newest
+/// key not retired.
+pub fn signing_key(keys: &[StoredSigningKey], now: i64) -> Option<&StoredSigningKey> {
+    keys.iter()
+        .find(|k| is_in_force(k, now))
+        .or_else(|| keys.iter().find(|k| k.retired_at.is_none()))
+}
+
+/// Whether `key` may sign at `now`.
+pub fn is_in_force(key: &StoredSigningKey, now: i64) -> bool {
+    key.activates_at <= now && key.retired_at.is_none_or(|retired| now < retired)
+}
+
 /// `{"keys":[…]}` of the keys still published at `now`.
 pub fn published_jwks(keys: &[StoredSigningKey], now: i64) -> Result<String, ServerError> {
     let mut published = Vec::new();
@@ -402,8 +427,11 @@ fn is_published(key: &StoredSigningKey, now: i64) -> bool {
     key.retired_at.is_none() || key.publish_until.is_some_and(|until| until > now)
 }
 
-/// Retires the active key and makes a new one active; the old key stays
-/// published for at least `publish_for` seconds, and longer if the servers
+/// Publishes a new key now and makes it sign `prepublish` seconds later,
+/// when the current key retires (0: at once, as for a compromised key).
+/// Meanwhile verifiers fetching `/jwks` learn the new key before any token
+/// carries its `kid`. The old key stays published for at least
+/// `publish_for` seconds after it retires, and longer if the servers
 /// recorded a longer token lifetime (plus key-cache period) for it: until
 /// the last token it signed has expired, plus [`ROTATION_MARGIN_SECONDS`].
 pub async fn rotate(
@@ -411,6 +439,7 @@ pub async fn rotate(
     kek: &KeyEncryption,
     alg: SigningAlg,
     publish_for: i64,
+    prepublish: i64,
 ) -> Result<StoredSigningKey, ServerError> {
     // A KEK that cannot open the keys in force must not seal the next one:
     // the instances would be left with keys under two KEKs.
@@ -418,11 +447,18 @@ pub async fn rotate(
         kek.open_private_key(&stored)?;
     }
     let now = crate::now();
-    let key = generate_key(alg, now, kek)?;
+    let mut key = generate_key(alg, now, kek)?;
+    let switch = now.saturating_add(prepublish.max(0));
+    key.activates_at = switch;
     store
-        .rotate_signing_key(&key, now, now + publish_for, ROTATION_MARGIN_SECONDS)
+        .rotate_signing_key(
+            &key,
+            switch,
+            switch.saturating_add(publish_for),
+            ROTATION_MARGIN_SECONDS,
+        )
         .await?;
-    info!(target: "certbound::audit", event = "signing_key_rotated", kid = %key.kid, alg = %key.alg);
+    info!(target: "certbound::audit", event = "signing_key_rotated", kid = %key.kid, alg = %key.alg, activates_at = switch);
     Ok(key)
 }
 
@@ -453,5 +489,51 @@ mod tests {
             assert!(ok.is_ok(), "{alg:?}: {ok:?}");
             assert_eq!(key.kid.len(), 43);
         }
+    }
+
+    fn key(kid: &str, activates_at: i64, retired_at: Option<i64>) -> StoredSigningKey {
+        StoredSigningKey {
+            kid: kid.into(),
+            alg: "ES256".into(),
+            private_key: String::new(),
+            kek_id: None,
+            public_jwk: "{}".into(),
+            created_at: activates_at.min(100),
+            activates_at,
+            retired_at,
+            publish_until: retired_at.map(|r| r + 50),
+            max_token_ttl: 0,
+            max_signing_lag: 0,
+        }
+    }
+
+    #[test]
+    fn the_key_in_force_signs_and_the_next_one_waits_for_its_time() {
+        // k1 signs until 200, when k2 (published at 100) takes over;
+        // a rotation during that wait scheduled k3 for 300.
+        let keys = [
+            key("k3", 300, None),
+            key("k2", 200, Some(300)),
+            key("k1", 0, Some(200)),
+        ];
+        let kid = |now| signing_key(&keys, now).map(|k| k.kid.as_str());
+        assert_eq!(kid(150), Some("k1"));
+        assert_eq!(kid(199), Some("k1"));
+        assert_eq!(kid(200), Some("k2"));
+        assert_eq!(kid(299), Some("k2"));
+        assert_eq!(kid(300), Some("k3"));
+        assert_eq!(kid(10_000), Some("k3"));
+        // A clock before every key's time: the newest key not retired.
+        assert_eq!(kid(-5), Some("k3"));
+        // Every one of them is published meanwhile.
+        assert!(keys.iter().all(|k| is_published(k, 150)));
+        // `keys rotate --now` during a wait: k3 at once, k2 never signs.
+        let keys = [
+            key("k3", 150, None),
+            key("k2", 200, Some(150)),
+            key("k1", 0, Some(200)),
+        ];
+        assert_eq!(signing_key(&keys, 150).map(|k| k.kid.as_str()), Some("k3"));
+        assert_eq!(signing_key(&keys, 250).map(|k| k.kid.as_str()), Some("k3"));
     }
 }

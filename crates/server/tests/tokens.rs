@@ -133,6 +133,7 @@ async fn rotation(backend: Backend) {
         server.running().server.keys.key_encryption(),
         certbound_server::keys::SigningAlg::Es256,
         600,
+        0,
     )
     .await
     .expect("rotate");

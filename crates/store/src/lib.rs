@@ -48,11 +48,13 @@ pub trait Store: UserStore + GrantStore + Send + Sync + 'static {
     /// Inserts `key` as the active key only if no active key exists, safely
     /// under concurrent first starts; returns whether it was inserted.
     async fn insert_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError>;
-    /// In one transaction: retire the active key and insert `key` as the new
-    /// active key. The retired key's `publish_until` is `publish_until` or,
-    /// if later, `retired_at + max_token_ttl + max_signing_lag + margin` from
-    /// what the instances recorded for it, so every token it signed can be
-    /// verified until it expires.
+    /// In one transaction: retire the newest key at `retired_at` (which may
+    /// lie ahead: it signs until then) and insert `key`, which signs from its
+    /// `activates_at` (normally `retired_at`). The retired key's
+    /// `publish_until` is `publish_until` or, if later, `retired_at +
+    /// max_token_ttl + max_signing_lag + margin` from what the instances
+    /// recorded for it, so every token it signed can be verified until it
+    /// expires.
     async fn rotate_signing_key(
         &self,
         key: &StoredSigningKey,
@@ -72,12 +74,16 @@ pub trait Store: UserStore + GrantStore + Send + Sync + 'static {
     async fn compact_signing_keys(&self) -> Result<(), StoreError>;
     /// Raises the key's recorded `max_token_ttl` and `max_signing_lag` to at
     /// least these values (never lowers them; writes nothing if they are
-    /// already that high). Called once per key an instance loads, never per token.
+    /// already that high), and a retired key's `publish_until` to cover
+    /// them (`retired_at + max_token_ttl + max_signing_lag + margin`), for an
+    /// instance that starts signing with a key a rotation has already
+    /// scheduled to retire. Called once per key an instance loads, never per token.
     async fn record_key_use(
         &self,
         kid: &str,
         token_ttl: i64,
         signing_lag: i64,
+        margin: i64,
     ) -> Result<(), StoreError>;
 
     /// Records an opaque access token (by hash; the token itself is never stored).

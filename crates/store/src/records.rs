@@ -44,7 +44,11 @@ pub struct StoredSigningKey {
     pub public_jwk: String,
     /// Creation time.
     pub created_at: i64,
-    /// When it stopped signing; `None` for the active key.
+    /// When it starts signing: after its creation when a rotation
+    /// published it ahead (`keys.prepublish_seconds`).
+    pub activates_at: i64,
+    /// When it stops signing (a rotation may set it ahead, to the next
+    /// key's `activates_at`); `None` for the newest key.
     pub retired_at: Option<i64>,
     /// Until when a retired key stays in the JWKS.
     pub publish_until: Option<i64>,
@@ -111,6 +115,7 @@ impl std::fmt::Debug for StoredSigningKey {
             .field("kek_id", &self.kek_id)
             .field("public_jwk", &self.public_jwk)
             .field("created_at", &self.created_at)
+            .field("activates_at", &self.activates_at)
             .field("retired_at", &self.retired_at)
             .field("publish_until", &self.publish_until)
             .field("max_token_ttl", &self.max_token_ttl)
@@ -144,6 +149,7 @@ mod tests {
             kek_id: None,
             public_jwk: "{}".into(),
             created_at: 1,
+            activates_at: 1,
             retired_at: None,
             publish_until: None,
             max_token_ttl: 0,

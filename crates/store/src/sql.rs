@@ -51,10 +51,11 @@ const SQLITE_PRAGMAS: [&str; 3] = [
     "PRAGMA foreign_keys = ON",
 ];
 
-/// Inserts a key as the active one; `retired_at`/`publish_until` are NULL.
+/// Inserts a key as the newest one, signing from its `activates_at`;
+/// `retired_at`/`publish_until` are NULL.
 const INSERT_ACTIVE_KEY: &str = "INSERT INTO signing_keys \
-     (kid, alg, private_key, kek_id, public_jwk, created_at, retired_at, publish_until) \
-     VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)";
+     (kid, alg, private_key, kek_id, public_jwk, created_at, activates_at, retired_at, publish_until) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL)";
 
 /// The [`Store`] on SQLite or PostgreSQL; cloning shares the connection pool.
 #[derive(Debug, Clone)]
@@ -401,18 +402,30 @@ impl Store for SqlStore {
         kid: &str,
         token_ttl: i64,
         signing_lag: i64,
+        margin: i64,
     ) -> Result<(), StoreError> {
         // CASE rather than MAX()/GREATEST(): the same SQL on both engines,
         // and atomic per row, so concurrent instances only ever raise it.
+        // Column references on the right are the row's values before the
+        // update, on both engines.
         let query = sqlx::query(
             "UPDATE signing_keys SET \
              max_token_ttl = CASE WHEN max_token_ttl < $2 THEN $2 ELSE max_token_ttl END, \
-             max_signing_lag = CASE WHEN max_signing_lag < $3 THEN $3 ELSE max_signing_lag END \
+             max_signing_lag = CASE WHEN max_signing_lag < $3 THEN $3 ELSE max_signing_lag END, \
+             publish_until = CASE WHEN retired_at IS NULL THEN publish_until ELSE \
+               CASE WHEN publish_until > retired_at \
+                 + (CASE WHEN max_token_ttl < $2 THEN $2 ELSE max_token_ttl END) \
+                 + (CASE WHEN max_signing_lag < $3 THEN $3 ELSE max_signing_lag END) + $4 \
+               THEN publish_until ELSE retired_at \
+                 + (CASE WHEN max_token_ttl < $2 THEN $2 ELSE max_token_ttl END) \
+                 + (CASE WHEN max_signing_lag < $3 THEN $3 ELSE max_signing_lag END) + $4 \
+               END END \
              WHERE kid = $1 AND (max_token_ttl < $2 OR max_signing_lag < $3)",
         )
         .bind(kid)
         .bind(token_ttl)
-        .bind(signing_lag);
+        .bind(signing_lag)
+        .bind(margin);
         self.write(query).await?;
         Ok(())
     }
@@ -544,6 +557,7 @@ fn bind_key<'q>(query: Query<'q>, key: &'q StoredSigningKey) -> Query<'q> {
         .bind(key.kek_id.as_deref())
         .bind(key.public_jwk.as_str())
         .bind(key.created_at)
+        .bind(key.activates_at)
 }
 
 /// Marks "clients changed" for every instance's client cache.

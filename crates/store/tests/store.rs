@@ -43,6 +43,7 @@ fn key(kid: &str, created_at: i64) -> StoredSigningKey {
         kek_id: Some("kek-a".to_owned()),
         public_jwk: format!(r#"{{"kty":"EC","kid":"{kid}"}}"#),
         created_at,
+        activates_at: created_at,
         retired_at: None,
         publish_until: None,
         max_token_ttl: 0,
@@ -132,10 +133,10 @@ async fn key_use(store: &SqlStore) {
             .map(|k| (k.max_token_ttl, k.max_signing_lag))
     };
     for (ttl, lag) in [(300, 10), (3600, 0), (60, 30), (3600, 10)] {
-        ok(store.record_key_use("k5", ttl, lag).await, "record use");
+        ok(store.record_key_use("k5", ttl, lag, 60).await, "record use");
     }
     ok(
-        store.record_key_use("no-such-kid", 9, 9).await,
+        store.record_key_use("no-such-kid", 9, 9, 60).await,
         "unknown kid",
     );
     let keys = ok(store.signing_keys().await, "keys after recording");
@@ -159,7 +160,7 @@ async fn key_use(store: &SqlStore) {
     let k5 = some(keys.iter().find(|k| k.kid == "k5"), "k5");
     assert_eq!(k5.publish_until, Some(NOW + 2 * HOUR + 3600 + 30 + 60));
     // ...and until what the caller asked for when that is later.
-    ok(store.record_key_use("k6", 100, 1).await, "record k6");
+    ok(store.record_key_use("k6", 100, 1, 60).await, "record k6");
     ok(
         store
             .rotate_signing_key(
@@ -174,6 +175,25 @@ async fn key_use(store: &SqlStore) {
     let keys = ok(store.signing_keys().await, "keys after k7");
     let k6 = some(keys.iter().find(|k| k.kid == "k6"), "k6");
     assert_eq!(k6.publish_until, Some(NOW + 5 * HOUR));
+    let k7 = some(keys.iter().find(|k| k.kid == "k7"), "k7");
+    assert_eq!((k7.activates_at, k7.retired_at), (NOW + 3 * HOUR, None));
+
+    // An instance that starts signing with k6 after the rotation (it was
+    // published ahead, so k6 signs until NOW + 3h) and with longer tokens
+    // keeps it published for them...
+    ok(
+        store.record_key_use("k6", 4 * HOUR, 5, 60).await,
+        "late k6 use",
+    );
+    // ...a use that raises nothing changes nothing, and the newest key has
+    // no end of publication to raise.
+    ok(store.record_key_use("k6", 100, 1, 60).await, "small k6 use");
+    ok(store.record_key_use("k7", 4 * HOUR, 5, 60).await, "k7 use");
+    let keys = ok(store.signing_keys().await, "keys after late use");
+    let k6 = some(keys.iter().find(|k| k.kid == "k6"), "k6");
+    assert_eq!(k6.publish_until, Some(NOW + 3 * HOUR + 4 * HOUR + 5 + 60));
+    let k7 = some(keys.iter().find(|k| k.kid == "k7"), "k7");
+    assert_eq!((k7.max_token_ttl, k7.publish_until), (4 * HOUR, None));
 }
 
 async fn clients(store: &SqlStore) {

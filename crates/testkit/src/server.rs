@@ -178,14 +178,15 @@ pub async fn serve_mtls(
     port
 }
 
-/// Rotates the AS's signing key to a new ES256 key, the old one published
-/// for another 600 s.
+/// Rotates the AS's signing key to a new ES256 key that signs at once
+/// (not published ahead), the old one published for another 600 s.
 pub async fn rotate_key(server: &RunningServer) {
     certbound_server::keys::rotate(
         server.server.store.as_ref(),
         server.server.keys.key_encryption(),
         certbound_server::keys::SigningAlg::Es256,
         600,
+        0,
     )
     .await
     .expect("rotate");

@@ -10,17 +10,24 @@ use clap::Subcommand;
 /// `certbound keys …`
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// List signing keys: the active one and retired ones still published.
+    /// List signing keys: the next one (published, not yet signing), the
+    /// active one and retiring ones still published.
     List {
         /// Config file.
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Make a new key active; the old one stays in the JWKS until its tokens expire.
+    /// Publish a new key, which signs once `keys.prepublish_seconds` have
+    /// passed; the old one stays in the JWKS until its tokens expire.
     Rotate {
         /// Config file.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Sign with the new key at once, without publishing it first (a
+        /// compromised key): verifiers that have not fetched it yet refuse
+        /// the new tokens until they do.
+        #[arg(long)]
+        now: bool,
     },
     /// Make a new key-encryption key (32 random bytes, base64url), the key
     /// the signing keys are stored sealed under.
@@ -50,13 +57,22 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
                 println!("no signing keys yet: `certbound serve` creates one on first start");
             }
             let now = certbound_server::now();
+            let signing = certbound_server::keys::signing_key(&keys, now).map(|k| k.kid.clone());
             for k in keys {
-                let state = match (k.retired_at, k.publish_until) {
-                    (None, _) => "active".to_owned(),
-                    (Some(_), Some(until)) if until > now => {
-                        format!("retired, published for {}s more", until - now)
+                // A key retired before its time came (`rotate --now` while
+                // it waited) never signs: it is only still published.
+                let superseded = k.retired_at.is_some_and(|at| at <= k.activates_at);
+                let state = if signing.as_deref() == Some(k.kid.as_str()) {
+                    match k.retired_at {
+                        Some(at) => format!("active, retiring in {}s", at - now),
+                        None => "active".to_owned(),
                     }
-                    (Some(_), _) => "retired, unpublished".to_owned(),
+                } else if k.activates_at > now && !superseded {
+                    format!("next, signs in {}s", k.activates_at - now)
+                } else if let Some(until) = k.publish_until.filter(|&u| u > now) {
+                    format!("retiring, published for {}s more", until - now)
+                } else {
+                    "retired, unpublished".to_owned()
                 };
                 let used = if k.max_token_ttl > 0 {
                     format!(
@@ -79,7 +95,7 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        KeysCommand::Rotate { config } => {
+        KeysCommand::Rotate { config, now } => {
             let (cfg, store) = super::open_store(config.as_deref()).await?;
             let kek = KeyEncryption::from_config(&cfg.keys)?;
             // At least a token lifetime plus a key-cache period by this
@@ -98,9 +114,19 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
                     "no active signing key to rotate: start `certbound serve` once first"
                 );
             };
-            let key =
-                certbound_server::keys::rotate(&store, &kek, cfg.tokens.signing_alg, publish_for)
-                    .await?;
+            let prepublish = if now {
+                0
+            } else {
+                i64::try_from(cfg.keys.prepublish_seconds()).unwrap_or(i64::MAX)
+            };
+            let key = certbound_server::keys::rotate(
+                &store,
+                &kek,
+                cfg.tokens.signing_alg,
+                publish_for,
+                prepublish,
+            )
+            .await?;
             let until = store
                 .signing_keys()
                 .await?
@@ -108,9 +134,17 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
                 .find(|k| k.kid == old.kid)
                 .and_then(|k| k.publish_until.zip(k.retired_at))
                 .map_or(publish_for, |(until, at)| until - at);
+            let when = if prepublish == 0 {
+                "signs from now on".to_owned()
+            } else {
+                format!(
+                    "is published now and signs in {prepublish}s (keys.prepublish_seconds), when {} retires",
+                    old.kid
+                )
+            };
             println!(
-                "new active key {} ({}); the previous key stays published for {until}s \
-                 (longest token lifetime the servers recorded for it: {}s)",
+                "new key {} ({}) {when}; the previous key stays published for {until}s \
+                 after that (longest token lifetime the servers recorded for it: {}s)",
                 key.kid, key.alg, old.max_token_ttl
             );
             Ok(())

@@ -27,6 +27,7 @@ pub async fn metadata(State(server): State<Arc<AuthorizationServer>>) -> Respons
 /// The published signing keys.
 pub async fn jwks(State(server): State<Arc<AuthorizationServer>>) -> Response {
     // Short cache: verifiers refetch on an unknown kid anyway.
+    // max-age is `config::JWKS_MAX_AGE_SECONDS`, which key prepublication counts on.
     let mut res = json(server.keys.current_jwks().await, "public, max-age=60");
     res.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -14,6 +14,7 @@ fn stored(kid: &str, sealed: (String, String)) -> StoredSigningKey {
         kek_id: Some(sealed.1),
         public_jwk: "{}".into(),
         created_at: 1,
+        activates_at: 1,
         retired_at: None,
         publish_until: None,
         max_token_ttl: 0,

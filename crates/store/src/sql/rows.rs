@@ -91,6 +91,7 @@ record!(StoredSigningKey {
     kek_id,
     public_jwk,
     created_at,
+    activates_at,
     retired_at,
     publish_until,
     max_token_ttl,
