@@ -362,14 +362,10 @@ async fn kek_rotation_on_postgres() {
     kek_rotation(&pki, tmp.path(), &pg.url()).await;
 }
 
-#[tokio::test]
-async fn a_key_an_earlier_version_stored_unsealed_keeps_working_until_rewrap_seals_it() {
-    let pki = TestPki::new();
-    let tmp = tempfile::tempdir().unwrap();
-    let storage = sqlite_url(tmp.path());
-    // What versions before sealing wrote: the PEM itself, no KEK id.
+/// Stores a key as versions before sealing did: the PEM itself, no KEK id.
+async fn insert_legacy_key(storage: &str) -> certbound_jose::GeneratedKey {
     let legacy = certbound_jose::generate(jsonwebtoken::Algorithm::ES256).unwrap();
-    let store = SqlStore::connect(&storage).await.unwrap();
+    let store = SqlStore::connect(storage).await.unwrap();
     let inserted = store
         .insert_first_signing_key(&StoredSigningKey {
             kid: legacy.kid.clone(),
@@ -387,7 +383,16 @@ async fn a_key_an_earlier_version_stored_unsealed_keeps_working_until_rewrap_sea
         .await
         .unwrap();
     assert!(inserted);
-    drop(store);
+    store.close().await;
+    legacy
+}
+
+#[tokio::test]
+async fn a_key_an_earlier_version_stored_unsealed_keeps_working_until_rewrap_seals_it() {
+    let pki = TestPki::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = sqlite_url(tmp.path());
+    let legacy = insert_legacy_key(&storage).await;
 
     let (kek_file, kek_id) = new_kek(tmp.path(), "kek");
     let cfg = config_with_keys(tmp.path(), "c.toml", &pki, &storage, &kek_line(&kek_file));
@@ -424,4 +429,48 @@ async fn a_key_an_earlier_version_stored_unsealed_keeps_working_until_rewrap_sea
         "the same key, now sealed"
     );
     drop(serve);
+}
+
+/// A rewrap while another connection reads the SQLite database (a running
+/// server, say) cannot checkpoint the WAL, so the replaced key may remain in
+/// the database's files: it still reseals, but warns; run again once the
+/// reader is gone, it leaves no trace of the old key.
+#[tokio::test]
+async fn rewrap_warns_when_a_reader_keeps_the_old_key_in_the_database_files() {
+    use sqlx::Connection;
+    let pki = TestPki::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = sqlite_url(tmp.path());
+    let legacy = insert_legacy_key(&storage).await;
+    let (kek_file, _) = new_kek(tmp.path(), "kek");
+    let cfg = config_with_keys(tmp.path(), "c.toml", &pki, &storage, &kek_line(&kek_file));
+    let db = PathBuf::from(storage.trim_start_matches("sqlite://"));
+
+    let mut reader = sqlx::AnyConnection::connect(&storage).await.unwrap();
+    let mut read = reader.begin().await.unwrap();
+    sqlx::query("SELECT COUNT(*) FROM signing_keys")
+        .fetch_one(&mut *read)
+        .await
+        .unwrap();
+    let (code, out, err) = certbound(tmp.path(), &["keys", "rewrap", "--config", &cfg]);
+    assert_eq!(code, 0, "the rewrap itself succeeded: {err}");
+    assert!(out.contains("resealed 1 of 1"), "{out}");
+    assert!(
+        err.contains("warning") && err.contains("-wal") && err.contains("certbound keys rewrap"),
+        "{err}"
+    );
+    let pem_line = legacy.private_key_pem.lines().nth(1).unwrap();
+    assert!(
+        contains(&database_bytes(&db), pem_line.as_bytes()),
+        "what the warning is about: the old key is still in the files"
+    );
+
+    read.rollback().await.unwrap();
+    reader.close().await.unwrap();
+    let (code, out, err) = certbound(tmp.path(), &["keys", "rewrap", "--config", &cfg]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("resealed 0 of 1"), "{out}");
+    assert!(!err.contains("warning"), "{err}");
+    let kek = KeyEncryption::new(KeyEncryptionKey::read_file(&kek_file).unwrap(), vec![]);
+    no_private_key_material(&db, &kek).await;
 }

@@ -559,3 +559,74 @@ fn keys_rotate_keeps_the_old_key_published_for_the_servers_token_lifetime() {
     );
     drop(serve);
 }
+
+/// Ctrl-C or SIGTERM while start-up waits on an unreachable database stops
+/// `serve` at once with exit code 0, instead of after the connect timeout
+/// with an error.
+#[test]
+fn a_signal_during_start_up_stops_serve_cleanly_at_once() {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    // "PostgreSQL" that accepts connections and never answers: connecting hangs.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    silent.set_nonblocking(true).unwrap();
+    let url = format!(
+        "postgres://postgres@{}/certbound",
+        silent.local_addr().unwrap()
+    );
+    let (_pki, tmp, cfg) = fresh_config_with(MTLS_ANY_PORT, |_| url);
+    let mut child = Command::new(common::BIN)
+        .current_dir(tmp.path())
+        .args(["serve", "--config", &cfg])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Once it connects, serve is inside start-up and listening for signals.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let _held = loop {
+        match silent.accept() {
+            Ok((stream, _)) => break stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("accept: {e}"),
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("serve exited ({status}) before connecting to the database");
+        }
+        assert!(Instant::now() < deadline, "serve never connected");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let signalled = Instant::now();
+    let killed = Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    // Well within the 5 s the connect would wait before failing.
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if signalled.elapsed() > Duration::from_secs(3) {
+            let _ = child.kill();
+            panic!("serve still running 3 s after SIGTERM during start-up");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("stopped before start-up finished"),
+        "{stderr}"
+    );
+}

@@ -60,6 +60,16 @@ pub enum StoreError {
         /// The key.
         kid: String,
     },
+    /// SQLite's truncating WAL checkpoint stayed busy (another connection,
+    /// such as a running server, was reading): what it would have copied
+    /// out of the WAL file, replaced values included, is still there.
+    #[error(
+        "the SQLite WAL checkpoint was still blocked by another connection after {attempts} attempts"
+    )]
+    CheckpointBusy {
+        /// How many times it was tried.
+        attempts: u32,
+    },
     /// Any other database error (a bug or a corrupted database).
     #[error("database error: {source}")]
     Database {

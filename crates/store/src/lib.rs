@@ -69,8 +69,9 @@ pub trait Store: UserStore + GrantStore + Send + Sync + 'static {
     async fn reseal_signing_keys(&self, resealed: &[ResealedKey]) -> Result<u64, StoreError>;
     /// Rewrites the signing-key table so values [`Store::reseal_signing_keys`]
     /// replaced do not linger in the database's files (SQLite: `VACUUM` and
-    /// a truncating WAL checkpoint; PostgreSQL: `VACUUM FULL` of the table,
-    /// though its WAL archive and older backups keep what they hold).
+    /// a truncating WAL checkpoint, [`StoreError::CheckpointBusy`] when other
+    /// connections' reads keep blocking it; PostgreSQL: `VACUUM FULL` of the
+    /// table, though its WAL archive and older backups keep what they hold).
     async fn compact_signing_keys(&self) -> Result<(), StoreError>;
     /// Raises the key's recorded `max_token_ttl` and `max_signing_lag` to at
     /// least these values (never lowers them; writes nothing if they are

@@ -40,6 +40,12 @@ const SQLITE_MAX_CONNECTIONS: u32 = 8;
 /// Per instance; several instances share one PostgreSQL server.
 const POSTGRES_MAX_CONNECTIONS: u32 = 16;
 
+/// Tries of the truncating WAL checkpoint after a rewrap, [`CHECKPOINT_RETRY_SLEEP`]
+/// apart: about 5 s in all, as long as the busy timeout it used to wait.
+const CHECKPOINT_ATTEMPTS: u32 = 20;
+/// The pause between tries.
+const CHECKPOINT_RETRY_SLEEP: Duration = Duration::from_millis(250);
+
 /// What `AnyConnection::backend_name()` returns for SQLite.
 const SQLITE_BACKEND_NAME: &str = "SQLite";
 
@@ -171,6 +177,40 @@ impl SqlStore {
         let _writing = self.writing().await;
         let done = query.execute(&self.pool).await.map_err(on_error)?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// SQLite: copies the WAL into the database file and truncates it, so
+    /// pages a `VACUUM` replaced leave the WAL file too. Another connection
+    /// reading (a running server) blocks that; the checkpoint says so in
+    /// its `busy` column rather than failing, so it is read and retried,
+    /// then reported as [`StoreError::CheckpointBusy`].
+    async fn checkpoint_wal(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(classify)?;
+        // No busy handler: each try answers at once and the pauses are ours
+        // (a blocked try would otherwise sleep in SQLite for the whole 5 s
+        // busy timeout). Closed afterwards rather than pooled without one.
+        conn.close_on_drop();
+        sqlx::query("PRAGMA busy_timeout = 0")
+            .execute(&mut *conn)
+            .await
+            .map_err(classify)?;
+        for attempt in 1..=CHECKPOINT_ATTEMPTS {
+            // One row: busy (0 or 1), WAL frames, frames checkpointed.
+            let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(classify)?;
+            let busy: i64 = row.try_get(0).map_err(classify)?;
+            if busy == 0 {
+                return Ok(());
+            }
+            if attempt < CHECKPOINT_ATTEMPTS {
+                tokio::time::sleep(CHECKPOINT_RETRY_SLEEP).await;
+            }
+        }
+        Err(StoreError::CheckpointBusy {
+            attempts: CHECKPOINT_ATTEMPTS,
+        })
     }
 
     /// The record of `table` whose `key` column holds `value`, if any.
@@ -382,19 +422,19 @@ impl Store for SqlStore {
 
     async fn compact_signing_keys(&self) -> Result<(), StoreError> {
         let _writing = self.writing().await;
-        let statements: &[&str] = match self.backend {
-            Backend::Sqlite | Backend::SqliteMemory => {
-                &["VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"]
-            }
-            Backend::Postgres => &["VACUUM FULL signing_keys"],
+        let vacuum = match self.backend {
+            Backend::Sqlite | Backend::SqliteMemory => "VACUUM",
+            Backend::Postgres => "VACUUM FULL signing_keys",
         };
-        for sql in statements {
-            sqlx::query(sql)
-                .execute(&self.pool)
-                .await
-                .map_err(classify)?;
+        sqlx::query(vacuum)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        match self.backend {
+            Backend::Sqlite => self.checkpoint_wal().await,
+            // An in-memory database has no WAL file.
+            Backend::SqliteMemory | Backend::Postgres => Ok(()),
         }
-        Ok(())
     }
 
     async fn record_key_use(

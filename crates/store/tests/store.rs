@@ -757,3 +757,47 @@ async fn a_new_sqlite_database_and_its_wal_and_shm_are_owner_only() {
     assert_eq!(mode("certbound.db"), 0o640);
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wal_checkpoint_another_connection_blocks_is_reported_not_ignored() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = sqlite_url(dir.path());
+    let store = connect(&url).await;
+    ok(store.create_client(&client("a")).await, "create client");
+    ok(
+        store.compact_signing_keys().await,
+        "compact, nobody else reading",
+    );
+    let wal = dir.path().join("certbound.db-wal");
+    let wal_len = || std::fs::metadata(&wal).expect("WAL file").len();
+    assert_eq!(wal_len(), 0, "the checkpoint truncates the WAL");
+
+    // Another process (a running server) mid-read holds a snapshot, so the
+    // WAL written after it cannot be checkpointed away.
+    let mut reader = sqlx::AnyConnection::connect(&url).await.expect("reader");
+    let mut read = reader.begin().await.expect("begin");
+    sqlx::query("SELECT COUNT(*) FROM clients")
+        .fetch_one(&mut *read)
+        .await
+        .expect("read");
+    ok(store.create_client(&client("b")).await, "create client b");
+    let started = Instant::now();
+    match store.compact_signing_keys().await {
+        Err(StoreError::CheckpointBusy { attempts }) => assert!(attempts > 1),
+        other => panic!("a blocked checkpoint: expected CheckpointBusy, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(
+        wal_len() > 0,
+        "what the checkpoint could not copy stays in the WAL"
+    );
+
+    // Once the reader is done, compacting again empties the WAL.
+    read.rollback().await.expect("end the read");
+    ok(store.compact_signing_keys().await, "compact after the read");
+    assert_eq!(wal_len(), 0);
+    assert!(ok(store.client("b").await, "client b").is_some());
+    reader.close().await.expect("close reader");
+    store.close().await;
+}

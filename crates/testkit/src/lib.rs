@@ -382,14 +382,71 @@ impl TestPostgres {
     /// `addr` (a [`link::CuttableLink`] in front of it).
     pub fn url_through(&self, addr: std::net::SocketAddr) -> String {
         let url = self.url();
-        let host_start = url
-            .find('@')
-            .map_or_else(|| url.find("://").map_or(0, |i| i + 3), |i| i + 1);
-        let host_end = url[host_start..]
-            .find('/')
-            .map_or(url.len(), |i| host_start + i);
-        format!("{}{addr}{}", &url[..host_start], &url[host_end..])
+        let span = host_span(&url);
+        format!("{}{addr}{}", &url[..span.start], &url[span.end..])
     }
+
+    /// Where the server listens, for a [`link::CuttableLink`] to forward
+    /// to: the URL's host (resolved with tokio when it is a name; the first
+    /// address that accepts a connection) and port (5432 if it names none).
+    pub async fn server_addr(&self) -> std::net::SocketAddr {
+        let (host, port) = host_and_port(&self.admin_url);
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return std::net::SocketAddr::new(ip, port);
+        }
+        let resolved = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .unwrap_or_else(|e| panic!("cannot resolve the test PostgreSQL host {host}: {e}"));
+        // `localhost` may resolve to ::1 first while the server listens on
+        // 127.0.0.1 only: psql tries each address, and so do we.
+        for addr in resolved {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return addr;
+            }
+        }
+        panic!("no address of the test PostgreSQL host {host} accepts connections on port {port}")
+    }
+}
+
+/// Where `url`'s `host[:port]` lies: after `scheme://` and any `user@`,
+/// before the path or query.
+fn host_span(url: &str) -> std::ops::Range<usize> {
+    let authority = url.find("://").map_or(0, |i| i + 3);
+    let end = url[authority..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| authority + i);
+    let start = url[authority..end]
+        .rfind('@')
+        .map_or(authority, |i| authority + i + 1);
+    start..end
+}
+
+/// The host (without IPv6 brackets) and port (5432 if none) of a
+/// `postgres://` URL; panics on what a TCP link cannot stand in front of.
+fn host_and_port(url: &str) -> (String, u16) {
+    let hostport = &url[host_span(url)];
+    let (host, port) = match hostport.strip_prefix('[') {
+        Some(bracketed) => {
+            let (host, after) = bracketed
+                .split_once(']')
+                .unwrap_or_else(|| panic!("unclosed [ in the test PostgreSQL URL's host"));
+            (host, after.strip_prefix(':'))
+        }
+        None => match hostport.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (hostport, None),
+        },
+    };
+    assert!(
+        !host.is_empty() && !host.contains(','),
+        "the test PostgreSQL URL must name one TCP host (not a socket directory or a host list): \
+         {hostport:?}"
+    );
+    let port = port.map_or(5432, |p| {
+        p.parse()
+            .unwrap_or_else(|_| panic!("bad port in the test PostgreSQL URL: {p:?}"))
+    });
+    (host.to_owned(), port)
 }
 
 impl Drop for TestPostgres {
@@ -470,6 +527,28 @@ mod tests {
             with_database("postgresql://u:p@h?sslmode=disable", "t1"),
             "postgresql://u:p@h/t1?sslmode=disable"
         );
+    }
+
+    #[test]
+    fn host_and_port_come_from_the_url() {
+        let cases = [
+            (
+                "postgres://postgres@127.0.0.1:5432/postgres",
+                "127.0.0.1",
+                5432,
+            ),
+            (
+                "postgres://u:p%40ss@db.example:6543/x?sslmode=disable",
+                "db.example",
+                6543,
+            ),
+            ("postgresql://localhost/x", "localhost", 5432),
+            ("postgres://u@[::1]:5433/x", "::1", 5433),
+            ("postgres://[::1]?sslmode=disable", "::1", 5432),
+        ];
+        for (url, host, port) in cases {
+            assert_eq!(host_and_port(url), (host.to_owned(), port), "{url}");
+        }
     }
 
     #[test]

@@ -16,11 +16,17 @@ pub struct GatewayArgs {
 
 /// Runs the gateway until Ctrl-C or SIGTERM.
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
-    let shutdown = super::signal::listen();
+    let mut shutdown = super::signal::listen();
     let config = certbound_gateway::GatewayConfig::load(&args.config)?;
-    let gateway = certbound_gateway::start(config)
-        .await
-        .context("starting the gateway")?;
+    // Start-up waits on the authorization server (discovery, keys): a
+    // signal stops it rather than waiting for it.
+    let gateway = tokio::select! {
+        gateway = certbound_gateway::start(config) => gateway.context("starting the gateway")?,
+        () = shutdown.received() => {
+            eprintln!("stopped before start-up finished");
+            return Ok(());
+        }
+    };
     eprintln!("certbound gateway ready on {}", gateway.addr);
     shutdown.received().await;
     eprintln!("shutting down");

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use certbound_server::kek::{KeyEncryption, KeyEncryptionKey};
-use certbound_store::Store;
+use certbound_store::{Store, StoreError};
 use clap::Subcommand;
 
 /// `certbound keys …`
@@ -175,13 +175,20 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
                 .collect::<Result<Vec<_>, _>>()
                 .context("nothing was resealed")?;
             let written = store.reseal_signing_keys(&resealed).await?;
-            if written > 0
-                && let Err(e) = store.compact_signing_keys().await
-            {
-                eprintln!(
+            // Also when nothing needed resealing: an earlier rewrap's
+            // compaction may have been blocked, and this one finishes it.
+            match store.compact_signing_keys().await {
+                Ok(()) => {}
+                Err(StoreError::CheckpointBusy { .. }) => eprintln!(
+                    "warning: the keys are resealed, but another connection (a running server?) \
+                     kept SQLite from checkpointing its WAL: the old key material may remain in \
+                     the database's -wal file until the server is stopped and \
+                     `certbound keys rewrap` (or `PRAGMA wal_checkpoint(TRUNCATE)`) runs again"
+                ),
+                Err(e) => eprintln!(
                     "warning: the keys are resealed, but compacting the table failed ({e}): \
                      the replaced values may linger in the database files until its next VACUUM"
-                );
+                ),
             }
             println!(
                 "resealed {written} of {} signing keys under key-encryption key {}",

@@ -18,7 +18,7 @@ pub struct ServeArgs {
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let shutdown = super::signal::listen();
+    let mut shutdown = super::signal::listen();
     let (path, first_start) = match super::config_path(args.config.as_deref()) {
         Some(p) => (p, false),
         None => {
@@ -34,13 +34,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let config = super::load_config_file(&path)?;
     certbound_server::file_modes::warn_if_too_open(&config, &path);
-    let mut running = certbound_server::start(config)
-        .await
-        .context("starting the server")?;
     let data_dir = path.parent().unwrap_or(Path::new("."));
-    if first_start || data_dir.ends_with(init::DATA_DIR) {
-        init::register_demo_client(running.server.store.as_ref()).await?;
-    }
+    let start = async {
+        let running = certbound_server::start(config)
+            .await
+            .context("starting the server")?;
+        if first_start || data_dir.ends_with(init::DATA_DIR) {
+            init::register_demo_client(running.server.store.as_ref()).await?;
+        }
+        anyhow::Ok(running)
+    };
+    // Start-up can wait seconds on an unreachable database: a signal then
+    // stops it rather than waiting for it.
+    let mut running = tokio::select! {
+        running = start => running?,
+        () = shutdown.received() => {
+            eprintln!("stopped before start-up finished");
+            return Ok(());
+        }
+    };
     if let Some(url) = &running.mtls_url {
         eprintln!("mtls listener {url}");
     }

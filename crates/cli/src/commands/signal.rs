@@ -19,8 +19,9 @@ pub fn listen() -> Shutdown {
 }
 
 impl Shutdown {
-    /// Resolves on the first Ctrl-C or SIGTERM.
-    pub async fn received(mut self) {
+    /// Resolves on the next Ctrl-C or SIGTERM; by reference, so start-up
+    /// and the run after it can each wait for one.
+    pub async fn received(&mut self) {
         tokio::select! {
             () = next(self.interrupt.as_mut()) => {}
             () = next(self.terminate.as_mut()) => {}
