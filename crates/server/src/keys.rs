@@ -396,14 +396,19 @@ impl KeyCache {
     }
 }
 
-/// The key that signs at `now` (of `keys`, newest first): the newest one
-/// whose time has come and not yet gone. A rotation publishes the next key
-/// ahead and retires the current one at that key's `activates_at`, so
-/// exactly one is in force; should none be (a clock far behind), the newest
-/// key not retired.
+/// The key that signs at `now`: of those whose time has come and not yet
+/// gone, the one that came last (on a tie, the first of `keys`, which the
+/// store lists newest first). A rotation publishes the next key ahead and
+/// retires the current one at that key's `activates_at`; `--now` during the
+/// wait leaves the current key formally in force but starts a later one.
+/// Should none be in force (a clock far behind), the key not retired.
 pub fn signing_key(keys: &[StoredSigningKey], now: i64) -> Option<&StoredSigningKey> {
     keys.iter()
-        .find(|k| is_in_force(k, now))
+        .filter(|k| is_in_force(k, now))
+        .fold(None, |best: Option<&StoredSigningKey>, k| match best {
+            Some(b) if b.activates_at >= k.activates_at => Some(b),
+            _ => Some(k),
+        })
         .or_else(|| keys.iter().find(|k| k.retired_at.is_none()))
 }
 
@@ -527,11 +532,12 @@ mod tests {
         assert_eq!(kid(-5), Some("k3"));
         // Every one of them is published meanwhile.
         assert!(keys.iter().all(|k| is_published(k, 150)));
-        // `keys rotate --now` during a wait: k3 at once, k2 never signs.
+        // `keys rotate --now` during a wait: k3 at once, k2 never signs,
+        // whatever the order of keys made within one second.
         let keys = [
+            key("k1", 0, Some(200)),
             key("k3", 150, None),
             key("k2", 200, Some(150)),
-            key("k1", 0, Some(200)),
         ];
         assert_eq!(signing_key(&keys, 150).map(|k| k.kid.as_str()), Some("k3"));
         assert_eq!(signing_key(&keys, 250).map(|k| k.kid.as_str()), Some("k3"));

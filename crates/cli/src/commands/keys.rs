@@ -71,6 +71,8 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
                     format!("next, signs in {}s", k.activates_at - now)
                 } else if let Some(until) = k.publish_until.filter(|&u| u > now) {
                     format!("retiring, published for {}s more", until - now)
+                } else if k.retired_at.is_none() {
+                    "published, not signing".to_owned()
                 } else {
                     "retired, unpublished".to_owned()
                 };
