@@ -57,6 +57,19 @@ pub struct Config {
     /// Token buckets per address and per client where callers authenticate.
     #[serde(default)]
     pub rate_limits: RateLimitsConfig,
+    /// What happens on SIGTERM before the listeners stop accepting.
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+}
+
+/// `[shutdown]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// Seconds between SIGTERM and the listeners closing, during which
+    /// `/readyz` answers 503 while every request is still served: the time a
+    /// load balancer or Kubernetes needs to stop sending new traffic.
+    pub delay_seconds: u64,
 }
 
 /// `[storage]`
@@ -219,7 +232,7 @@ impl Default for KeysConfig {
 pub const ENV_PREFIX: &str = "CERTBOUND_";
 
 /// The top-level keys of the file; `CERTBOUND_<KEY>…` overrides only these.
-const TOP_LEVEL_KEYS: [&str; 10] = [
+const TOP_LEVEL_KEYS: [&str; 11] = [
     "issuer",
     "storage",
     "tls",
@@ -230,6 +243,7 @@ const TOP_LEVEL_KEYS: [&str; 10] = [
     "refresh_tokens",
     "login",
     "rate_limits",
+    "shutdown",
 ];
 
 impl Config {
@@ -325,6 +339,12 @@ impl Config {
         }
         self.login.validate()?;
         self.rate_limits.validate()?;
+        if self.shutdown.delay_seconds > 3600 {
+            return Err(key_err(
+                "shutdown.delay_seconds",
+                "must be at most 3600 seconds".into(),
+            ));
+        }
         if self.tokens.access_token_ttl == 0 || self.tokens.access_token_ttl > 86_400 {
             return Err(key_err(
                 "tokens.access_token_ttl",

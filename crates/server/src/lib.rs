@@ -66,6 +66,8 @@ pub struct AuthorizationServer {
     pub front_channel: authorize::FrontChannel,
     /// Request budgets per address and per client (per instance).
     pub rate_limits: rate_limit::RateLimits,
+    /// Set when shutdown begins: `/readyz` answers 503 from then on.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 impl AuthorizationServer {

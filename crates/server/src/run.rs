@@ -37,11 +37,26 @@ pub struct RunningServer {
     pub server: Arc<AuthorizationServer>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<std::io::Result<()>>,
+    /// `shutdown.delay_seconds`.
+    shutdown_delay: Duration,
 }
 
 impl RunningServer {
-    /// Stops accepting, drains connections, and waits for the listeners.
+    /// Turns `/readyz` to 503, serves on for `shutdown.delay_seconds`, then
+    /// stops accepting, lets requests in flight finish (each listener's
+    /// `drain_timeout_secs`), and waits for the listeners.
     pub async fn stop(mut self) {
+        self.server
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if !self.shutdown_delay.is_zero() {
+            info!(
+                delay_seconds = self.shutdown_delay.as_secs(),
+                "shutting down: /readyz answers 503; serving on until the delay ends"
+            );
+            tokio::time::sleep(self.shutdown_delay).await;
+        }
+        info!("shutting down: no new connections; draining requests in flight");
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
     }
@@ -260,6 +275,7 @@ pub async fn start_with_store(
         metadata_json,
         front_channel,
         rate_limits,
+        draining: std::sync::atomic::AtomicBool::new(false),
     });
 
     let (stop, stopped) = watch::channel(false);
@@ -290,5 +306,6 @@ pub async fn start_with_store(
         server,
         stop,
         tasks,
+        shutdown_delay: Duration::from_secs(config.shutdown.delay_seconds),
     })
 }

@@ -44,6 +44,9 @@ pub struct ConnectionLimits {
     /// at once. Trusted proxies are exempt: behind one, every client shares
     /// its address.
     pub max_connections_per_ip: usize,
+    /// At shutdown, how long requests in flight may take to finish after
+    /// the listener stops accepting; then their connections are closed.
+    pub drain_timeout_secs: u64,
 }
 
 impl Default for ConnectionLimits {
@@ -59,6 +62,7 @@ impl Default for ConnectionLimits {
             http2_max_concurrent_streams: 100,
             max_connections: 10_000,
             max_connections_per_ip: 256,
+            drain_timeout_secs: 10,
         }
     }
 }
@@ -83,6 +87,7 @@ impl ConnectionLimits {
             ),
             ("max_connections", self.max_connections as u64),
             ("max_connections_per_ip", self.max_connections_per_ip as u64),
+            ("drain_timeout_secs", self.drain_timeout_secs),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -113,6 +118,10 @@ impl ConnectionLimits {
 
     pub(crate) fn handshake_timeout(&self) -> Duration {
         Duration::from_secs(self.handshake_timeout_secs)
+    }
+
+    pub(crate) fn drain_timeout(&self) -> Duration {
+        Duration::from_secs(self.drain_timeout_secs)
     }
 }
 

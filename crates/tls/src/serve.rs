@@ -33,8 +33,6 @@ use crate::{
     TrustedProxies,
 };
 
-/// Open connections get this long to finish after shutdown is requested.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// After an idle close is started (HTTP/2 GOAWAY), the longest wait before
 /// the socket is dropped; shorter when the idle timeout is.
 const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -104,7 +102,7 @@ struct Listener {
 }
 
 /// Serves `app` on `listener` with `limits` until `shutdown` resolves, then
-/// drains open connections for up to ten seconds.
+/// lets requests in flight finish for up to `limits.drain_timeout_secs`.
 pub async fn serve(
     listener: TcpListener,
     mode: ListenerMode,
@@ -164,11 +162,14 @@ pub async fn serve(
     }
     drop(listener);
     let _ = stop.send(true);
-    if tokio::time::timeout(DRAIN_TIMEOUT, admission.drained())
+    if tokio::time::timeout(limits.drain_timeout(), admission.drained())
         .await
         .is_err()
     {
-        warn!("connections still open after the drain timeout were closed");
+        warn!(
+            drain_timeout_secs = limits.drain_timeout_secs,
+            "connections still open after the drain timeout were closed"
+        );
     }
     Ok(())
 }

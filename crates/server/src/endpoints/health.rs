@@ -1,4 +1,5 @@
-//! `/healthz` (the process answers) and `/readyz` (it can reach its store).
+//! `/healthz` (the process answers) and `/readyz` (it can reach its store
+//! and is not shutting down).
 
 use std::sync::Arc;
 
@@ -15,8 +16,16 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Readiness: 503 with `Retry-After` while the database is unreachable.
+/// Readiness: 503 once shutdown has begun, and with `Retry-After` while the
+/// database is unreachable.
 pub async fn readyz(State(server): State<Arc<AuthorizationServer>>) -> Response {
+    if server.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "reason": "shutting down" })),
+        )
+            .into_response();
+    }
     match server.store.ping().await {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
         Err(e) => {
