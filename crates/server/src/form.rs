@@ -4,14 +4,26 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use std::time::Duration;
+
+use axum::body::Body;
 use axum::extract::{FromRequest, Request};
+use bytes::BytesMut;
 use http::{StatusCode, header};
+use http_body_util::BodyExt;
 use percent_encoding::percent_decode;
 
 use crate::OAuthError;
 
 /// Largest form body accepted; token requests are a few hundred bytes.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
+/// Of a body over [`MAX_FORM_BYTES`], how much more is read and dropped
+/// before the 413 is sent, so that a client that sends its whole body
+/// before reading (Python `requests`) gets the answer rather than a reset
+/// connection, and HTTP/2 ends the stream cleanly (as nginx lingers).
+pub const LINGER_BYTES: usize = 16 * 1024 * 1024;
+/// How long that reading may take.
+pub const LINGER_TIME: Duration = Duration::from_secs(5);
 
 /// The parameters of a form body.
 #[derive(Debug, Default)]
@@ -93,18 +105,7 @@ impl<S: Send + Sync> FromRequest<S> for Form {
             .unwrap_or_default();
         let essence = content_type.split(';').next().unwrap_or_default().trim();
         let is_form = essence.eq_ignore_ascii_case("application/x-www-form-urlencoded");
-        // Read the (bounded) body before answering, even to refuse it: an
-        // HTTP/2 response sent mid-upload resets the stream, which some
-        // clients report as a transport error instead of showing our error.
-        let body = axum::body::to_bytes(req.into_body(), MAX_FORM_BYTES)
-            .await
-            .map_err(|_| {
-                let mut e = OAuthError::invalid_request(format!(
-                    "the request body exceeds {MAX_FORM_BYTES} bytes"
-                ));
-                e.status = StatusCode::PAYLOAD_TOO_LARGE;
-                e
-            })?;
+        let body = read_bounded(req.into_body()).await?;
         if !is_form {
             return Err(OAuthError::invalid_request(
                 "Content-Type must be application/x-www-form-urlencoded",
@@ -112,6 +113,45 @@ impl<S: Send + Sync> FromRequest<S> for Form {
         }
         Self::parse(&body)
     }
+}
+
+/// The body, up to [`MAX_FORM_BYTES`]. Past that, the rest is read and
+/// dropped (up to [`LINGER_BYTES`] more, for [`LINGER_TIME`]) before the
+/// 413 goes out: an answer sent mid-upload is lost to many clients.
+async fn read_bounded(mut body: Body) -> Result<BytesMut, OAuthError> {
+    let unreadable = || OAuthError::invalid_request("the request body could not be read");
+    let mut read = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| unreadable())?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if read.len() + data.len() > MAX_FORM_BYTES {
+            linger(body, read.len() + data.len()).await;
+            let mut e = OAuthError::invalid_request(format!(
+                "the request body exceeds {MAX_FORM_BYTES} bytes"
+            ));
+            e.status = StatusCode::PAYLOAD_TOO_LARGE;
+            return Err(e);
+        }
+        read.extend_from_slice(&data);
+    }
+    Ok(read)
+}
+
+/// Reads and drops the rest of `body`, within the linger bounds.
+async fn linger(mut body: Body, mut seen: usize) {
+    let limit = MAX_FORM_BYTES + LINGER_BYTES;
+    let drain = async {
+        while seen <= limit {
+            match body.frame().await {
+                Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
+                // The end, or the client gave up: nothing more to wait for.
+                Some(Err(_)) | None => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
 }
 
 #[cfg(test)]

@@ -145,17 +145,8 @@ async fn matrix(backend: Backend) {
     ];
     let before = server.row_counts().await;
     for (what, body, headers, status, error) in &cases {
-        // Over HTTP/2 the 413 arrives before the upload ends and the stream is
-        // reset (RFC 9113 §8.1); curl reports that as an error, so use HTTP/1.1.
-        let extra: &[&str] = if *what == "oversized body" {
-            &["--http1.1"]
-        } else {
-            &[]
-        };
         let url = format!("{}/token", server.url);
-        let (got, json) = server
-            .post_to(&url, Some(&alice), body, headers, extra)
-            .await;
+        let (got, json) = server.post_to(&url, Some(&alice), body, headers, &[]).await;
         assert_eq!(got, *status, "{what}: {json}");
         assert_eq!(json["error"], *error, "{what}: {json}");
         assert!(
