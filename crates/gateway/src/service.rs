@@ -1,6 +1,7 @@
 //! The gateway's entry for every request. Proxied requests go straight to
-//! [`proxy`]; only paths under the check endpoint take the axum router, so
-//! the per-request path skips routing, boxed services and extractors.
+//! [`proxy`] and `/readyz` is answered in place; only paths under the check
+//! endpoint take the axum router, so the per-request path skips routing,
+//! boxed services and extractors.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -17,7 +18,7 @@ use http::{Request, StatusCode};
 use tower::{Service, ServiceExt};
 
 use crate::proxy::{GatewayState, error, forward, proxy, refused_method};
-use crate::{CHECK_PATH, check};
+use crate::{CHECK_PATH, READY_PATH, check};
 
 /// Routes a request to the check endpoint or the proxy.
 #[derive(Clone)]
@@ -51,6 +52,10 @@ impl Service<Request<Body>> for GatewayService {
         // Before the check endpoint and the proxy alike.
         if let Some(refused) = refused_method(req.method()) {
             return Answer(Box::pin(std::future::ready(refused)));
+        }
+        if req.uri().path() == READY_PATH {
+            let response = crate::ready::readyz(&self.state, req.method());
+            return Answer(Box::pin(std::future::ready(response)));
         }
         if req.uri().path().starts_with(CHECK_PATH) {
             let check = self.check.clone().oneshot(req);

@@ -14,15 +14,28 @@ pub struct GatewayArgs {
     config: PathBuf,
 }
 
-/// Runs the gateway until Ctrl-C or SIGTERM.
+/// Runs the gateway until Ctrl-C or SIGTERM. It serves at once, answering
+/// 503 until the authorization server has been reached.
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let shutdown = super::signal::listen();
     let config = certbound_gateway::GatewayConfig::load(&args.config)?;
     let gateway = certbound_gateway::start(config)
         .await
         .context("starting the gateway")?;
-    eprintln!("certbound gateway ready on {}", gateway.addr);
-    shutdown.received().await;
+    eprintln!(
+        "certbound gateway listening on {} (503 until the authorization server is reached)",
+        gateway.addr
+    );
+    let mut stop = std::pin::pin!(shutdown.received());
+    tokio::select! {
+        ready = gateway.ready() => {
+            if ready {
+                eprintln!("certbound gateway ready on {}", gateway.addr);
+            }
+            stop.await;
+        }
+        () = &mut stop => {}
+    }
     eprintln!("shutting down");
     gateway.stop().await;
     Ok(())
