@@ -270,8 +270,28 @@ async fn readyz_is_answered_before_routing_and_only_for_its_exact_path() {
     // No token needed, and a token changes nothing: the upstream never sees it.
     let with_token = call(&pki, &a, &["-H", &bearer(&t), &format!("{base}/readyz")]).await;
     assert_eq!(with_token.body, json!({"status": "ready"}));
-    let head = call(&pki, &a, &["-I", "--http1.1", &format!("{base}/readyz")]).await;
-    assert_eq!(head.status, 200);
+    // HEAD, over HTTP/2 (curl's default here) and HTTP/1.1: headers only,
+    // whether the gateway, the guard or the upstream answers.
+    for version in ["--http2", "--http1.1"] {
+        for (path, with_token, status) in [
+            ("/readyz", false, 200),
+            ("/readyzz", false, 401),
+            ("/readyz/x", true, 200),
+        ] {
+            let url = format!("{base}{path}");
+            let auth = bearer(&t);
+            let mut args = vec!["-I", version, url.as_str()];
+            if with_token {
+                args.extend(["-H", auth.as_str()]);
+            }
+            let head = call(&pki, &a, &args).await;
+            assert_eq!(
+                head.status, status,
+                "{version} HEAD {path}: {:?}",
+                head.body
+            );
+        }
+    }
     let post = call(&pki, &a, &["-X", "POST", &format!("{base}/readyz")]).await;
     assert_eq!(post.status, 405, "{}", post.body);
     // Anything else goes through the catch-all route.
