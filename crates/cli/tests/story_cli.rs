@@ -244,6 +244,106 @@ fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
     drop(serve);
 }
 
+#[test]
+fn gateway_process_started_before_its_as_waits_then_serves() {
+    // The AS's port, free until `certbound serve` binds it below.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let (pki, tmp, cfg) = fresh_config(&format!("[listeners.mtls]\naddr = \"127.0.0.1:{port}\""));
+    add_tls_client(tmp.path(), &cfg, "a", "read", &[]);
+    let a = pki.simple_client("a");
+    let issuer = format!("https://localhost:{port}");
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+    let upstream_addr = upstream.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut conn in upstream.incoming().map_while(Result::ok) {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    let gw_toml = tmp.path().join("gateway.toml");
+    std::fs::write(
+        &gw_toml,
+        format!(
+            "[listener]\nmode = \"mtls\"\naddr = \"127.0.0.1:0\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\n[authorization_server]\nissuer = \"{issuer}\"\nca = \"{ca}\"\n[policy]\naudience = \"{issuer}\"\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"http://{upstream_addr}\"\nscopes = [\"read\"]\n",
+            cert = pki.dir().join("server.pem").display(),
+            key = pki.dir().join("server.key").display(),
+            ca = pki.ca_path().display(),
+        ),
+    )
+    .expect("write gateway.toml");
+
+    // Nothing listens at the issuer yet: the gateway listens anyway.
+    let mut gw = Serve::spawn(
+        tmp.path(),
+        "gateway",
+        &["--config", &gw_toml.to_string_lossy()],
+        &[],
+        "certbound gateway listening on ",
+    );
+    let gw_port = gw
+        .issuer
+        .split(' ')
+        .next()
+        .and_then(|addr| addr.rsplit(':').next())
+        .unwrap_or_default()
+        .to_owned();
+    let next_line = |gw: &Serve, needle: &str| loop {
+        match gw.lines.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok((_, line)) if line.contains(needle) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no line with {needle:?}: {e}"),
+        }
+    };
+    let warned = next_line(&gw, "authorization server not reachable yet");
+    assert!(
+        warned.contains("WARN") && warned.contains(&issuer) && warned.contains("refused"),
+        "{warned}"
+    );
+    assert!(gw.child.try_wait().expect("wait").is_none(), "it exited");
+    let tls = curl_tls_args(&pki.ca_path(), &a.cert_path, &a.key_path);
+    let readyz = format!("https://localhost:{gw_port}/readyz");
+    let get = |url: &str, more: &[&str]| {
+        let mut args: Vec<&str> = tls.iter().map(String::as_str).collect();
+        args.extend_from_slice(more);
+        args.push(url);
+        curl(&args).1
+    };
+    assert_eq!(
+        get(&readyz, &[]),
+        serde_json::json!({"status": "unavailable", "reason": "waiting for the authorization server"})
+    );
+
+    // The AS starts on its port: the same gateway process becomes ready.
+    let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
+    assert_eq!(serve.issuer, issuer);
+    let ready = next_line(&gw, "certbound gateway ready on ");
+    assert!(ready.ends_with(&gw_port), "{ready}");
+    assert_eq!(get(&readyz, &[]), serde_json::json!({"status": "ready"}));
+    let token_url = format!("{}/token", serve.mtls);
+    let token = get(
+        &token_url,
+        &["-d", "grant_type=client_credentials&client_id=a"],
+    )["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let api = format!("https://localhost:{gw_port}/api/x");
+    let (_, out, _) = run(Command::new("curl")
+        .args(["-sS", "--noproxy", "*"])
+        .args(&tls)
+        .args(["-H", &format!("Authorization: Bearer {token}"), &api]));
+    assert_eq!(out, "ok");
+    assert!(gw.child.try_wait().expect("wait").is_none());
+    drop(gw);
+    drop(serve);
+}
+
 fn claims_kid(token: &str) -> Value {
     certbound_testkit::jwt_header(token)["kid"].clone()
 }

@@ -66,8 +66,11 @@ pub(crate) async fn check(
         Ok(None) => return refuse("no route covers this host and path"),
         Err(refusal) => return refuse(refusal.description()),
     };
+    let Some(guard) = state.readiness.guard() else {
+        return state.readiness.refusal();
+    };
     match authorise(
-        &state,
+        guard,
         Some(route),
         headers,
         original.query(),

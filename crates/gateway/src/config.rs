@@ -296,6 +296,20 @@ impl GatewayConfig {
                     "must start with /".into(),
                 ));
             }
+            // The gateway answers exactly this path itself, before routing.
+            let covers_readyz = crate::routes::normalize_path(&r.path_prefix).is_ok_and(|p| {
+                p.trim_end_matches('/')
+                    .eq_ignore_ascii_case(crate::READY_PATH)
+            });
+            if covers_readyz {
+                return Err(key_err(
+                    format!("routes[{i}].path_prefix"),
+                    format!(
+                        "{} is the gateway's readiness endpoint; route the upstream's under another prefix",
+                        crate::READY_PATH
+                    ),
+                ));
+            }
             if !(r.upstream.starts_with("http://") || r.upstream.starts_with("https://")) {
                 return Err(key_err(
                     format!("routes[{i}].upstream"),

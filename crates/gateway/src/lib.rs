@@ -3,13 +3,16 @@
 //! access token and its certificate binding with `certbound-guard`, checks
 //! per-route scopes and audience, and forwards to the upstream with identity
 //! headers. `/certbound/check` answers the same question for nginx
-//! `auth_request` and Envoy `ext_authz` (HTTP mode).
+//! `auth_request` and Envoy `ext_authz` (HTTP mode). It serves before its
+//! authorization server answers (503 until then, retried with backoff), and
+//! `/readyz` says whether it has.
 
 mod check;
 pub mod config;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod proxy;
+mod ready;
 mod routes;
 mod run;
 mod service;
@@ -39,3 +42,7 @@ pub mod headers {
 
 /// Path of the check endpoint (nginx `auth_request`, Envoy `ext_authz`).
 pub const CHECK_PATH: &str = "/certbound/check";
+
+/// Path of the readiness endpoint: 200 once tokens can be verified. No
+/// route may be configured for exactly this path.
+pub const READY_PATH: &str = "/readyz";

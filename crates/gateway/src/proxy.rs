@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use certbound_guard::{GuardError, InvalidToken, VerifiedToken};
+use certbound_guard::{Guard, GuardError, InvalidToken, VerifiedToken};
 use certbound_tls::{ChainStatus, ConnectionInfo, PeerCertificate};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, StatusCode, Uri};
@@ -17,12 +17,14 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::headers;
+use crate::ready::Readiness;
 use crate::routes::{self, Route};
 use crate::upstream::Origin;
 
 /// Everything a request needs, shared.
 pub(crate) struct GatewayState {
-    pub(crate) guard: certbound_guard::Guard,
+    /// The guard, once the authorization server has been reached.
+    pub(crate) readiness: Readiness,
     pub(crate) routes: Vec<Route>,
     /// Connection pools, one per upstream origin (`Route::origin` indexes it).
     pub(crate) origins: Vec<Arc<Origin>>,
@@ -92,14 +94,13 @@ pub(crate) fn error(status: StatusCode, code: &str, description: &str) -> Respon
 
 /// Verifies the request against its route; the caller decides what to do next.
 pub(crate) async fn authorise(
-    state: &GatewayState,
+    guard: &Guard,
     route: Option<&Route>,
     headers: &HeaderMap,
     query: Option<&str>,
     certificate: Option<&PeerCertificate>,
 ) -> Result<Arc<VerifiedToken>, GuardError> {
-    let token = state
-        .guard
+    let token = guard
         .verify_shared(headers, query, certificate.map(PeerCertificate::thumbprint))
         .await?;
     if let Some(route) = route {
@@ -262,8 +263,11 @@ pub(crate) async fn proxy(
         }
         Err(refusal) => return refused(refusal),
     };
+    let Some(guard) = state.readiness.guard() else {
+        return state.readiness.refusal();
+    };
     let token = match authorise(
-        &state,
+        guard,
         Some(route),
         req.headers(),
         req.uri().query(),

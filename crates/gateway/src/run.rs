@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certbound_core::{Clock, SystemClock};
-use certbound_guard::{Guard, GuardOptions, IntrospectionOptions, RevocationOptions};
+use certbound_guard::{Discovery, GuardOptions, IntrospectionOptions, RevocationOptions};
 use certbound_tls::TlsSettings;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::GatewayConfig;
 use crate::proxy::GatewayState;
+use crate::ready::{Readiness, wait_for_authorization_server};
 use crate::routes::Route;
 use crate::service::GatewayService;
 use crate::upstream::Origin;
@@ -22,9 +23,22 @@ pub struct RunningGateway {
     pub addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
+    ready: watch::Receiver<bool>,
 }
 
 impl RunningGateway {
+    /// Waits until the authorization server's metadata and keys have
+    /// arrived and tokens are verified (at once if they have); `false` if
+    /// the gateway stopped first.
+    pub async fn ready(&self) -> bool {
+        self.ready.clone().wait_for(|r| *r).await.is_ok()
+    }
+
+    /// Whether tokens are verified yet (until then every request is a 503).
+    pub fn is_ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
     /// Stops accepting, drains, and waits.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
@@ -44,7 +58,9 @@ fn setup(what: &str, e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(format!("{what}: {e}"))
 }
 
-/// Discovers the authorization server, binds the listener and serves.
+/// Binds the listener and serves, answering 503 until the authorization
+/// server has been reached ([`RunningGateway::ready`]); an error only for
+/// what the configuration alone decides (files, addresses, URLs).
 pub async fn start(config: GatewayConfig) -> std::io::Result<RunningGateway> {
     start_with_clock(config, Arc::new(SystemClock)).await
 }
@@ -114,9 +130,9 @@ pub async fn start_with_clock(
             max_staleness: (a.revocation_max_stale_seconds > 0)
                 .then(|| Duration::from_secs(a.revocation_max_stale_seconds)),
         });
-    let guard = Guard::discover(options, &as_tls)
-        .await
-        .map_err(|e| setup("authorization server", e))?;
+    // Asked in the background: the AS may start after the gateway.
+    let discovery =
+        Discovery::new(options, &as_tls).map_err(|e| setup("authorization server", e))?;
 
     let upstream_tls = TlsSettings::from_pem_files(config.upstream.ca.as_deref(), None)
         .map_err(|e| setup("upstream TLS", e))?;
@@ -148,18 +164,30 @@ pub async fn start_with_clock(
         routes.push(route);
     }
     let state = Arc::new(GatewayState {
-        guard,
+        readiness: Readiness::new(),
         routes,
         origins: origins.into_iter().map(|(_, o)| o).collect(),
         forward_client_cert: config.upstream.forward_client_cert,
         request_timeout: Duration::from_millis(config.upstream.request_timeout_ms),
     });
-    let app = GatewayService::new(state);
+    let app = GatewayService::new(Arc::clone(&state));
 
     let (stop, mut stopped) = watch::channel(false);
+    let (ready_tx, ready) = watch::channel(false);
+    tokio::spawn(wait_for_authorization_server(
+        discovery,
+        state,
+        ready_tx,
+        stop.subscribe(),
+    ));
     let task = tokio::spawn(listener.serve(app, async move {
         let _ = stopped.wait_for(|s| *s).await;
     }));
-    tracing::info!(%addr, "gateway started");
-    Ok(RunningGateway { addr, stop, task })
+    tracing::info!(%addr, "gateway started; answering 503 until the authorization server is reached");
+    Ok(RunningGateway {
+        addr,
+        stop,
+        task,
+        ready,
+    })
 }

@@ -1,6 +1,7 @@
 //! The gateway's entry for every request. Proxied requests go straight to
-//! [`proxy`]; only paths under the check endpoint take the axum router, so
-//! the per-request path skips routing, boxed services and extractors.
+//! [`proxy`] and `/readyz` is answered in place; only paths under the check
+//! endpoint take the axum router, so the per-request path skips routing,
+//! boxed services and extractors.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,11 +14,11 @@ use axum::body::Body;
 use axum::response::Response;
 use axum::routing::any;
 use certbound_tls::{ConnectionInfo, PeerCertificate};
-use http::{Request, StatusCode};
+use http::{Method, Request, StatusCode};
 use tower::{Service, ServiceExt};
 
 use crate::proxy::{GatewayState, error, forward, proxy, refused_method};
-use crate::{CHECK_PATH, check};
+use crate::{CHECK_PATH, READY_PATH, check};
 
 /// Routes a request to the check endpoint or the proxy.
 #[derive(Clone)]
@@ -52,6 +53,16 @@ impl Service<Request<Body>> for GatewayService {
         if let Some(refused) = refused_method(req.method()) {
             return Answer(Box::pin(std::future::ready(refused)));
         }
+        let head = req.method() == Method::HEAD;
+        if req.uri().path() == READY_PATH {
+            let response = crate::ready::readyz(&self.state, req.method());
+            let response = if head {
+                without_body(response)
+            } else {
+                response
+            };
+            return Answer(Box::pin(std::future::ready(response)));
+        }
         if req.uri().path().starts_with(CHECK_PATH) {
             let check = self.check.clone().oneshot(req);
             return Answer(Box::pin(async move {
@@ -68,15 +79,23 @@ impl Service<Request<Body>> for GatewayService {
             );
             return Answer(Box::pin(std::future::ready(response)));
         };
+        let answer = proxy(Arc::clone(&self.state), info, certificate, req);
+        if head {
+            return Answer(Box::pin(async move { without_body(answer.await) }));
+        }
         // The proxy's own future, boxed as it is: each request allocates it,
         // and a wrapper would hold a second copy of the request.
-        Answer(Box::pin(proxy(
-            Arc::clone(&self.state),
-            info,
-            certificate,
-            req,
-        )))
+        Answer(Box::pin(answer))
     }
+}
+
+/// A response to `HEAD`: the headers of the `GET` answer, no body. HTTP/1.1
+/// drops it by itself; over HTTP/2 the gateway's own JSON answers would
+/// otherwise be sent, and the stream reset. (The axum router behind the
+/// check endpoint does this for its own answers.)
+fn without_body(mut response: Response) -> Response {
+    *response.body_mut() = Body::empty();
+    response
 }
 
 /// The response to one request, as the service trait wants it (never an error).

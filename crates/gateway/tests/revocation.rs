@@ -68,33 +68,67 @@ async fn a_revoked_jwt_is_refused_within_the_poll_interval() {
     server.stop().await;
 }
 
+/// A gateway whose client may not read the revocation list is not ready,
+/// and says why at ERROR on every attempt; granted the permission (say,
+/// by a registration job that runs after both start), it serves without
+/// a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gateway_without_the_permission_does_not_start() {
+async fn a_gateway_without_the_permission_waits_until_it_is_granted() {
+    common::log();
     let AsFixture { pki, dir, server } = AsFixture::start("").await;
+    register(&server, "a", "read", TokenFormat::Jwt).await;
+    let a = pki.simple_client("a");
     // Registered, but without --may-introspect.
     let gwid = jwt_client(&server, &pki, "gateway", "").await;
-    let toml = gateway_toml(
-        &pki,
-        GatewayListener::Mtls,
-        &server.issuer,
-        &introspection_as(&gwid, ""),
+    let upstream = start_upstream().await;
+    let body = format!(
+        "{}\n[policy]\naudience = \"{}\"\n{}",
+        introspection_as(&gwid, ""),
+        server.issuer,
+        certbound_testkit::gateway::routes(&upstream)
     );
+    let toml = gateway_toml(&pki, GatewayListener::Mtls, &server.issuer, &body);
     let config = GatewayConfig::from_toml(&toml, &dir.path().join("gateway.toml")).expect("config");
     assert_eq!(
         config.authorization_server.revocation_poll(),
         Some(15),
         "on by default"
     );
-    match certbound_gateway::start(config).await {
-        Err(e) => {
-            let why = e.to_string();
-            assert!(
-                why.contains("reading the revocation list as client \"gateway\" (it needs may_introspect at the authorization server)")
-                    && why.contains("HTTP 403"),
-                "{why}"
-            );
-        }
-        Ok(_) => panic!("a gateway that may not read the revocation list started"),
+    let gw = certbound_gateway::start(config).await.expect("listening");
+    let readyz = format!("https://localhost:{}/readyz", gw.addr.port());
+
+    let issuer_field = format!("issuer={} ", server.issuer);
+    let errors = common::until_logged(&[&issuer_field, " ERROR "], 2, 10).await;
+    assert!(errors.len() >= 2, "retried: {errors:#?}");
+    for line in &errors {
+        assert!(
+            line.contains("reading the revocation list as client \"gateway\" (it needs may_introspect at the authorization server)")
+                && line.contains("HTTP 403"),
+            "{line}"
+        );
     }
+    let (status, body) = curl(&pki, Some(&a), &[&readyz]).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(!gw.is_ready());
+
+    // The permission arrives: the next attempt succeeds.
+    assert!(
+        server
+            .server
+            .store
+            .delete_client("gateway")
+            .await
+            .expect("delete")
+    );
+    register_introspecting_client(&server, "gateway").await;
+    let ready = tokio::time::timeout(Duration::from_secs(20), gw.ready()).await;
+    assert_eq!(ready, Ok(true));
+    let (status, body) = curl(&pki, Some(&a), &[&readyz]).await;
+    assert_eq!(status, 200, "{body}");
+    let t = token(&pki, &server, &a, "a").await;
+    let api = format!("https://localhost:{}/api/x", gw.addr.port());
+    let (status, body) = curl(&pki, Some(&a), &["-H", &bearer(&t), &api]).await;
+    assert_eq!(status, 200, "{body}");
+    gw.stop().await;
     server.stop().await;
 }

@@ -133,7 +133,10 @@ pub enum GuardError {
     /// The authorization server could not be reached to verify the token.
     #[error("authorization server unavailable: {0}")]
     Unavailable(String),
-    /// Set-up failed (discovery, TLS).
+    /// Set-up failed (discovery, TLS), or the authorization server answered
+    /// in a way that contradicts the options (another issuer, a missing
+    /// endpoint, 401/403 to the guard's own client): retrying helps only
+    /// once someone changes one side.
     #[error("{0}")]
     Setup(String),
 }
@@ -217,6 +220,19 @@ impl IntoResponse for GuardError {
         if let Self::Unavailable(detail) | Self::Setup(detail) = &self {
             tracing::warn!(error = %detail, "token could not be verified: authorization server unavailable");
         }
+        self.response(RETRY_AFTER_SECONDS)
+    }
+}
+
+/// `Retry-After` on a 503 when the caller names no other wait.
+const RETRY_AFTER_SECONDS: u64 = 5;
+
+impl GuardError {
+    /// The RFC 6750 response, with `Retry-After: retry_after_seconds` (at
+    /// least 1) on a 503, and nothing logged: for a caller that logs the
+    /// outage once rather than per request (a gateway still waiting for its
+    /// authorization server).
+    pub fn response(&self, retry_after_seconds: u64) -> Response {
         let body = match self.code() {
             Some(code) => {
                 serde_json::json!({ "error": code, "error_description": self.description() })
@@ -236,7 +252,10 @@ impl IntoResponse for GuardError {
             HeaderValue::from_static("nosniff"),
         );
         if self.status() == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_seconds.max(1)),
+            );
         }
         res
     }
@@ -275,6 +294,13 @@ mod tests {
         ] {
             assert_eq!(e.description(), UNAVAILABLE);
             assert_eq!(e.challenge(), "Bearer realm=\"certbound\"");
+            // A caller's own wait, never below one second.
+            for (asked, sent) in [(0, "1"), (1, "1"), (30, "30")] {
+                assert_eq!(
+                    e.response(asked).headers().get(header::RETRY_AFTER),
+                    Some(&HeaderValue::from_static(sent))
+                );
+            }
             let res = e.into_response();
             assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert_eq!(

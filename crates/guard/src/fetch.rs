@@ -74,6 +74,10 @@ async fn read_json<T: DeserializeOwned>(
     mut res: reqwest::Response,
 ) -> Result<T, GuardError> {
     let status = res.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        // Refused as the client it is: only a change at the server helps.
+        return Err(GuardError::Setup(format!("{url} answered HTTP {status}")));
+    }
     if !status.is_success() {
         return Err(GuardError::Unavailable(format!(
             "{url} answered HTTP {status}"

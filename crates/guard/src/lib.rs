@@ -41,4 +41,4 @@ pub use error::{GuardError, InvalidToken};
 pub use identity::IdentityValues;
 pub use layer::{BoundClient, GuardLayer, GuardService};
 pub use revocation::RevocationOptions;
-pub use verifier::{Guard, GuardOptions, IntrospectionOptions, VerifiedToken};
+pub use verifier::{Discovery, Guard, GuardOptions, IntrospectionOptions, VerifiedToken};

@@ -91,15 +91,20 @@ impl Revocations {
         }
     }
 
+    /// Whether no poll has succeeded for longer than `max_staleness`.
+    pub(crate) fn stale(&self) -> bool {
+        self.options.max_staleness.is_some_and(|max| {
+            let age = self.clock.unix_seconds() - self.fresh_at.load(Ordering::Acquire);
+            age > i64::try_from(max.as_secs()).unwrap_or(i64::MAX)
+        })
+    }
+
     /// Refuses a revoked `jti`, or any token when the list is too stale.
     pub(crate) fn check(&self, jti: &str) -> Result<(), GuardError> {
-        if let Some(max) = self.options.max_staleness {
-            let age = self.clock.unix_seconds() - self.fresh_at.load(Ordering::Acquire);
-            if age > i64::try_from(max.as_secs()).unwrap_or(i64::MAX) {
-                return Err(GuardError::Unavailable(
-                    "the revocation list could not be refreshed; retry shortly".into(),
-                ));
-            }
+        if self.stale() {
+            return Err(GuardError::Unavailable(
+                "the revocation list could not be refreshed; retry shortly".into(),
+            ));
         }
         if self.count.load(Ordering::Acquire) == 0 {
             return Ok(());
@@ -242,7 +247,9 @@ mod tests {
         let now = bounded.clock.unix_seconds();
         bounded.fresh_at.store(now - 5, Ordering::Release);
         assert_eq!(bounded.check("a"), Ok(()));
+        assert!(!bounded.stale());
         bounded.fresh_at.store(now - 11, Ordering::Release);
+        assert!(bounded.stale());
         assert_eq!(
             bounded.check("a"),
             Err(GuardError::Unavailable(
@@ -252,5 +259,6 @@ mod tests {
         let unbounded = revocations(None);
         unbounded.fresh_at.store(0, Ordering::Release);
         assert_eq!(unbounded.check("a"), Ok(()), "fail-open when configured so");
+        assert!(!unbounded.stale());
     }
 }

@@ -189,10 +189,18 @@ struct Inner {
     revocations: Option<Arc<Revocations>>,
 }
 
-impl Guard {
-    /// Discovers the authorization server's metadata (RFC 8414). Keys are
-    /// fetched on first use, so the guard starts even if the JWKS is briefly down.
-    pub async fn discover(options: GuardOptions, tls: &TlsSettings) -> Result<Self, GuardError> {
+/// [`Guard::discover`] in two steps, for a caller that starts before its
+/// authorization server and retries: [`Discovery::new`] checks what needs
+/// no server, [`Discovery::attempt`] asks the server.
+pub struct Discovery {
+    options: GuardOptions,
+    fetcher: Fetcher,
+}
+
+impl Discovery {
+    /// Checks the options and builds the HTTP client: an error here is a
+    /// configuration error, which no retry mends.
+    pub fn new(options: GuardOptions, tls: &TlsSettings) -> Result<Self, GuardError> {
         // Tokens are verified with ring through jsonwebtoken.
         certbound_jose::install();
         if options.audiences.is_empty() || options.audiences.iter().any(String::is_empty) {
@@ -201,11 +209,32 @@ impl Guard {
             ));
         }
         let fetcher = Fetcher::new(tls, options.http_timeout)?;
+        Ok(Self { options, fetcher })
+    }
+
+    /// The options the guard will have.
+    pub fn options(&self) -> &GuardOptions {
+        &self.options
+    }
+
+    /// One attempt: the metadata (RFC 8414) and, with revocation on, a
+    /// first read of the revocation list. [`GuardError::Unavailable`] when
+    /// the server could not be reached or answered an error or no JSON (it
+    /// may be starting); [`GuardError::Setup`] when its answer contradicts
+    /// the options (another issuer, a missing endpoint, 401/403 to the
+    /// guard's client). Keys are fetched on first use ([`Guard::preload`]
+    /// fetches them now).
+    pub async fn attempt(&self) -> Result<Guard, GuardError> {
+        let options = self.options.clone();
+        let fetcher = self.fetcher.clone();
         let url = metadata_url(&options.issuer);
-        let metadata: AuthorizationServerMetadata = fetcher
-            .get_json(&url)
-            .await
-            .map_err(|e| GuardError::Setup(format!("discovering {}: {e}", options.issuer)))?;
+        let metadata: AuthorizationServerMetadata =
+            fetcher.get_json(&url).await.map_err(|e| match e {
+                GuardError::Unavailable(d) => {
+                    GuardError::Unavailable(format!("discovering {}: {d}", options.issuer))
+                }
+                other => GuardError::Setup(format!("discovering {}: {other}", options.issuer)),
+            })?;
         if metadata.issuer.trim_end_matches('/') != options.issuer.trim_end_matches('/') {
             return Err(GuardError::Setup(format!(
                 "{url} names issuer {}, expected {}",
@@ -248,14 +277,18 @@ impl Guard {
                     o.clone(),
                     Arc::clone(&options.clock),
                 ));
-                // The first poll at start: a refusal (e.g. the client lacks
-                // may_introspect) is a configuration error to see now.
+                // The first poll now: a refusal (e.g. the client lacks
+                // may_introspect) is a configuration error to see at once.
                 let leeway = i64::try_from(options.leeway.as_secs()).unwrap_or(i64::MAX);
                 r.poll(leeway).await.map_err(|e| {
-                    GuardError::Setup(format!(
+                    let why = format!(
                         "reading the revocation list as client {:?} (it needs may_introspect at the authorization server): {e}",
                         o.client_id
-                    ))
+                    );
+                    match e {
+                        GuardError::Unavailable(_) => GuardError::Unavailable(why),
+                        _ => GuardError::Setup(why),
+                    }
                 })?;
                 tokio::spawn(keep_polling(Arc::downgrade(&r), o.poll_interval, leeway));
                 Some(r)
@@ -273,7 +306,7 @@ impl Guard {
             Arc::clone(&options.clock),
         );
         let verifier = JwtVerifier::new(options.policy());
-        Ok(Self(Arc::new(Inner {
+        Ok(Guard(Arc::new(Inner {
             options,
             jwks,
             verifier,
@@ -281,6 +314,44 @@ impl Guard {
             verified: VerifiedCache::default(),
             revocations,
         })))
+    }
+}
+
+impl Guard {
+    /// Discovers the authorization server's metadata (RFC 8414). Keys are
+    /// fetched on first use, so the guard starts even if the JWKS is briefly down.
+    pub async fn discover(options: GuardOptions, tls: &TlsSettings) -> Result<Self, GuardError> {
+        Discovery::new(options, tls)?.attempt().await
+    }
+
+    /// Fetches the signing keys now rather than for the first token, so a
+    /// caller knows tokens can be verified; returns how many are usable.
+    /// Nothing is fetched when every token is introspected. A set with no
+    /// usable key is [`GuardError::Setup`].
+    pub async fn preload(&self) -> Result<usize, GuardError> {
+        if self.introspects_all() {
+            return Ok(0);
+        }
+        let url = &self.0.jwks.source().url;
+        let set = self.0.jwks.reload().await.map_err(|e| {
+            let detail = match e {
+                JoseError::KeysUnavailable(d) => d,
+                other => format!("{url}: {other}"),
+            };
+            GuardError::Unavailable(format!("fetching the signing keys: {detail}"))
+        })?;
+        if set.is_empty() {
+            return Err(GuardError::Setup(format!(
+                "{url} publishes no key the guard can verify tokens with"
+            )));
+        }
+        Ok(set.len())
+    }
+
+    /// Whether every token is refused because the revocation list has not
+    /// been refreshed for longer than its `max_staleness`.
+    pub fn revocation_list_stale(&self) -> bool {
+        self.0.revocations.as_ref().is_some_and(|r| r.stale())
     }
 
     /// The options in force.

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::routing::get;
 use certbound_core::ManualClock;
 use certbound_guard::{
-    BoundClient, Guard, GuardError, GuardLayer, GuardOptions, IntrospectionOptions,
+    BoundClient, Discovery, Guard, GuardError, GuardLayer, GuardOptions, IntrospectionOptions,
     RevocationOptions,
 };
 use certbound_server::RunningServer;
@@ -594,4 +594,118 @@ async fn the_server_and_the_guard_give_the_same_verdicts() {
         assert_eq!(guard_verdict, want, "guard");
     }
     server.stop().await;
+}
+
+/// [`Discovery`] in the steps a gateway retries, against a stand-in AS on
+/// mTLS whose JWKS endpoint fails, then publishes nothing usable, then a
+/// key: each failure says whether waiting can help (`Unavailable`) or one
+/// side must change (`Setup`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_and_preloading_say_whether_a_retry_can_help() {
+    use std::sync::atomic::{AtomicU8, AtomicU16, Ordering};
+    let pki = TestPki::new();
+    let tls = TlsSettings::from_pem_files(Some(&pki.ca_path()), None).expect("tls");
+
+    // Nothing listens: unreachable, so worth retrying.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let issuer = format!("https://localhost:{dead}");
+    let discovery = Discovery::new(options(&issuer), &tls).expect("no server needed");
+    match discovery.attempt().await {
+        Err(GuardError::Unavailable(why)) => {
+            assert!(why.starts_with(&format!("discovering {issuer}: ")), "{why}")
+        }
+        Err(e) => panic!("{e:?}"),
+        Ok(_) => panic!("discovered nothing"),
+    }
+
+    // 0: the JWKS answers 503; 1: no usable key (HMAC only); 2: one EC key.
+    let jwks_state = Arc::new(AtomicU8::new(0));
+    let port = Arc::new(AtomicU16::new(0));
+    let (s, p) = (Arc::clone(&jwks_state), Arc::clone(&port));
+    let app = Router::new()
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(move || {
+                let base = format!("https://localhost:{}", p.load(Ordering::SeqCst));
+                async move {
+                    axum::Json(json!({
+                        "issuer": base,
+                        "token_endpoint": format!("{base}/token"),
+                        "jwks_uri": format!("{base}/jwks"),
+                    }))
+                }
+            }),
+        )
+        .route(
+            "/jwks",
+            get(move || {
+                let state = s.load(Ordering::SeqCst);
+                async move {
+                    use axum::response::IntoResponse;
+                    match state {
+                        0 => http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                        1 => axum::Json(
+                            json!({"keys": [{"kty": "oct", "kid": "h", "k": "c2VjcmV0"}]}),
+                        )
+                        .into_response(),
+                        _ => axum::Json(json!({"keys": [{
+                            "kty": "EC", "crv": "P-256", "kid": "e", "alg": "ES256",
+                            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                            "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
+                        }]}))
+                        .into_response(),
+                    }
+                }
+            }),
+        );
+    port.store(
+        serve_mtls(&pki, app, std::future::pending()).await,
+        Ordering::SeqCst,
+    );
+    let issuer = format!("https://localhost:{}", port.load(Ordering::SeqCst));
+
+    // Reached, but it names itself otherwise (the test certificate covers
+    // 127.0.0.1 too): one side must change.
+    let by_address = format!("https://127.0.0.1:{}", port.load(Ordering::SeqCst));
+    match Discovery::new(options(&by_address), &tls)
+        .expect("no server needed")
+        .attempt()
+        .await
+    {
+        Err(GuardError::Setup(why)) => {
+            assert!(
+                why.ends_with(&format!("names issuer {issuer}, expected {by_address}")),
+                "{why}"
+            )
+        }
+        Err(e) => panic!("{e:?}"),
+        Ok(_) => panic!("another issuer accepted"),
+    }
+
+    let guard = Discovery::new(options(&issuer), &tls)
+        .expect("no server needed")
+        .attempt()
+        .await
+        .expect("metadata");
+    match guard.preload().await {
+        Err(GuardError::Unavailable(why)) => assert!(
+            why.starts_with("fetching the signing keys: ") && why.contains("503"),
+            "{why}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    jwks_state.store(1, Ordering::SeqCst);
+    match guard.preload().await {
+        Err(GuardError::Setup(why)) => assert_eq!(
+            why,
+            format!("{issuer}/jwks publishes no key the guard can verify tokens with")
+        ),
+        other => panic!("{other:?}"),
+    }
+    jwks_state.store(2, Ordering::SeqCst);
+    assert_eq!(guard.preload().await, Ok(1));
+    assert!(!guard.revocation_list_stale(), "no list followed");
 }

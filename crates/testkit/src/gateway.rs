@@ -47,13 +47,21 @@ pub async fn start_upstream() -> String {
     format!("http://{addr}")
 }
 
-/// Starts a gateway from `toml` (see [`gateway_toml`]); `dir` is where the
-/// config file would be.
+/// Starts a gateway from `toml` (see [`gateway_toml`]) and waits until it
+/// has reached its AS; `dir` is where the config file would be.
 pub async fn start_gateway_from(toml: &str, dir: &Path) -> RunningGateway {
     let config = GatewayConfig::from_toml(toml, &dir.join("gateway.toml")).expect("gateway config");
-    certbound_gateway::start(config)
+    let gateway = certbound_gateway::start(config)
         .await
-        .expect("start gateway")
+        .expect("start gateway");
+    wait_until_ready(&gateway).await;
+    gateway
+}
+
+/// Waits (at most 30 s) until `gateway` has its AS's metadata and keys.
+pub async fn wait_until_ready(gateway: &RunningGateway) {
+    let ready = tokio::time::timeout(std::time::Duration::from_secs(30), gateway.ready()).await;
+    assert_eq!(ready, Ok(true), "the gateway did not reach its AS");
 }
 
 /// The sections of a test gateway after `[authorization_server]`.
@@ -83,7 +91,8 @@ impl<'a> GatewaySetup<'a> {
     }
 }
 
-/// Starts a mTLS gateway trusting the AS at `issuer`, with `/admin`
+/// Starts a mTLS gateway trusting the AS at `issuer` (and waits until it
+/// has reached it), with `/admin`
 /// (scope `admin`) and `/api` (scope `read`) routed to `setup.upstream`,
 /// no leeway, a 1 s JWKS refetch interval and the client certificate forwarded.
 pub async fn start_gateway(
@@ -97,6 +106,29 @@ pub async fn start_gateway(
 
 /// As [`start_gateway`], the gateway reading time from `clock`.
 pub async fn start_gateway_clocked(
+    pki: &TestPki,
+    dir: &Path,
+    issuer: &str,
+    setup: GatewaySetup<'_>,
+    clock: Arc<dyn Clock>,
+) -> RunningGateway {
+    let gateway = launch_gateway_clocked(pki, dir, issuer, setup, clock).await;
+    wait_until_ready(&gateway).await;
+    gateway
+}
+
+/// As [`start_gateway`], returning as soon as the gateway listens: for a
+/// test of what it does before it has reached its AS.
+pub async fn launch_gateway(
+    pki: &TestPki,
+    dir: &Path,
+    issuer: &str,
+    setup: GatewaySetup<'_>,
+) -> RunningGateway {
+    launch_gateway_clocked(pki, dir, issuer, setup, Arc::new(SystemClock)).await
+}
+
+async fn launch_gateway_clocked(
     pki: &TestPki,
     dir: &Path,
     issuer: &str,

@@ -175,6 +175,11 @@ pub async fn run() -> anyhow::Result<()> {
     let gateway = certbound_gateway::start(gw_config)
         .await
         .context("starting the gateway")?;
+    // The AS above is already up: this is one round of discovery.
+    let ready = tokio::time::timeout(Duration::from_secs(30), gateway.ready()).await;
+    if ready != Ok(true) {
+        bail!("the gateway did not reach the authorization server within 30 s");
+    }
     // The gateway checks `aud` against its own URL (no audience configured),
     // so the clients' tokens are issued for it.
     let gateway_url = format!("https://localhost:{}", gateway.addr.port());

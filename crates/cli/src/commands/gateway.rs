@@ -14,21 +14,28 @@ pub struct GatewayArgs {
     config: PathBuf,
 }
 
-/// Runs the gateway until Ctrl-C or SIGTERM.
+/// Runs the gateway until Ctrl-C or SIGTERM. It serves at once, answering
+/// 503 until the authorization server has been reached.
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let mut shutdown = super::signal::listen();
     let config = certbound_gateway::GatewayConfig::load(&args.config)?;
-    // Start-up waits on the authorization server (discovery, keys): a
-    // signal stops it rather than waiting for it.
-    let gateway = tokio::select! {
-        gateway = certbound_gateway::start(config) => gateway.context("starting the gateway")?,
-        () = shutdown.received() => {
-            eprintln!("stopped before start-up finished");
-            return Ok(());
+    let gateway = certbound_gateway::start(config)
+        .await
+        .context("starting the gateway")?;
+    eprintln!(
+        "certbound gateway listening on {} (503 until the authorization server is reached)",
+        gateway.addr
+    );
+    let mut stop = std::pin::pin!(shutdown.received());
+    tokio::select! {
+        ready = gateway.ready() => {
+            if ready {
+                eprintln!("certbound gateway ready on {}", gateway.addr);
+            }
+            stop.await;
         }
-    };
-    eprintln!("certbound gateway ready on {}", gateway.addr);
-    shutdown.received().await;
+        () = &mut stop => {}
+    }
     eprintln!("shutting down");
     gateway.stop().await;
     Ok(())

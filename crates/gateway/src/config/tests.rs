@@ -94,6 +94,33 @@ fn upstream_urls_are_checked() {
 }
 
 #[test]
+fn no_route_may_take_the_readiness_path() {
+    let with_prefix = |prefix: &str| {
+        let toml = format!(
+            "[listener]\nmode = \"proxy\"\naddr = \"127.0.0.1:0\"\nurl = \"https://api.example\"\ntrusted_proxies = [\"127.0.0.1\"]\ncertificate_header = \"nginx\"\n[authorization_server]\nissuer = \"https://as\"\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"http://10.0.0.1\"\n[[routes]]\npath_prefix = \"{prefix}\"\nupstream = \"http://10.0.0.1\"\n"
+        );
+        GatewayConfig::from_toml(&toml, Path::new("/etc/gw.toml"))
+    };
+    for prefix in ["/readyz", "/readyz/", "/READYZ", "/%72eadyz"] {
+        match with_prefix(prefix) {
+            Err(GatewayConfigError::Key { key, message, .. }) => assert_eq!(
+                (key.as_str(), message.as_str()),
+                (
+                    "routes[1].path_prefix",
+                    "/readyz is the gateway's readiness endpoint; route the upstream's under another prefix"
+                ),
+                "{prefix}"
+            ),
+            other => panic!("{prefix}: {other:?}"),
+        }
+    }
+    // A catch-all, or paths under or beside it, leave /readyz to the gateway.
+    for prefix in ["/", "/readyz/deep", "/readyzz", "/ready"] {
+        assert!(with_prefix(prefix).is_ok(), "{prefix}");
+    }
+}
+
+#[test]
 fn listener_limits_default_load_and_name_the_key() {
     let c = with_upstream("http://10.0.0.1:8080").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(

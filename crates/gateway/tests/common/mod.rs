@@ -47,3 +47,58 @@ pub async fn start_gateway_clocked(
     let setup = GatewaySetup::new(upstream, extra);
     certbound_testkit::gateway::start_gateway_clocked(pki, dir, issuer, setup, clock).await
 }
+
+/// Everything logged by this test process (installed once as the global
+/// subscriber; call it before starting what a test reads the log of).
+pub fn log() -> String {
+    use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    static SINK: OnceLock<Sink> = OnceLock::new();
+    let sink = SINK.get_or_init(|| {
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || writer.clone())
+            .finish();
+        // Installed once per test binary: every test in it shares the log.
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        sink
+    });
+    String::from_utf8_lossy(&sink.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+}
+
+/// The lines of [`log`] that contain every one of `parts`.
+pub fn log_lines(parts: &[&str]) -> Vec<String> {
+    log()
+        .lines()
+        .filter(|l| parts.iter().all(|p| l.contains(p)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Waits (at most `secs`) until [`log_lines`] finds `at_least` lines.
+pub async fn until_logged(parts: &[&str], at_least: usize, secs: u64) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let lines = log_lines(parts);
+        if lines.len() >= at_least || tokio::time::Instant::now() >= deadline {
+            return lines;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
