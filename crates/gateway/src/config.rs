@@ -17,13 +17,14 @@ pub use certbound_tls::ConfigError as GatewayConfigError;
 pub const ENV_PREFIX: &str = "CERTBOUND_GATEWAY__";
 
 /// The top-level keys of the file; `CERTBOUND_GATEWAY__<KEY>…` overrides only these.
-const TOP_LEVEL_KEYS: [&str; 6] = [
+const TOP_LEVEL_KEYS: [&str; 7] = [
     "listener",
     "tls",
     "authorization_server",
     "policy",
     "upstream",
     "routes",
+    "shutdown",
 ];
 
 /// The whole gateway configuration.
@@ -46,6 +47,18 @@ pub struct GatewayConfig {
     /// Routes, first match wins (longest path prefix first is recommended).
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// What happens on SIGTERM before the listener stops accepting.
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+}
+
+/// `[shutdown]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// Seconds between SIGTERM and the listener closing, during which
+    /// `/readyz` answers 503 while every request is still served.
+    pub delay_seconds: u64,
 }
 
 /// `[authorization_server]`
@@ -219,6 +232,12 @@ impl GatewayConfig {
             return Err(key_err(
                 "listener.mode".into(),
                 "the gateway needs each caller's certificate: use \"mtls\" or \"proxy\"".into(),
+            ));
+        }
+        if c.shutdown.delay_seconds > 3600 {
+            return Err(key_err(
+                "shutdown.delay_seconds".into(),
+                "must be at most 3600 seconds".into(),
             ));
         }
         if c.listener.client_address_header.is_some() {

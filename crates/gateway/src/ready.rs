@@ -6,7 +6,7 @@
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
@@ -28,6 +28,8 @@ pub(crate) struct Readiness {
     guard: OnceLock<Guard>,
     /// Milliseconds until the next attempt, for `Retry-After`.
     retry_in_ms: AtomicU64,
+    /// Set when shutdown begins: `/readyz` answers 503 from then on.
+    pub(crate) draining: AtomicBool,
 }
 
 impl Readiness {
@@ -35,6 +37,7 @@ impl Readiness {
         Self {
             guard: OnceLock::new(),
             retry_in_ms: AtomicU64::new(millis(FIRST_WAIT)),
+            draining: AtomicBool::new(false),
         }
     }
 
@@ -64,8 +67,9 @@ fn millis(d: Duration) -> u64 {
 }
 
 /// `GET /readyz`, shaped like the AS's own: 200 once the gateway can
-/// verify tokens; 503 before (with the backoff as `Retry-After`), and while
-/// the revocation list is too stale to accept any token.
+/// verify tokens; 503 before (with the backoff as `Retry-After`), while
+/// the revocation list is too stale to accept any token, and once shutdown
+/// has begun.
 pub(crate) fn readyz(state: &GatewayState, method: &Method) -> Response {
     if method != Method::GET && method != Method::HEAD {
         let mut res = error(
@@ -83,6 +87,7 @@ pub(crate) fn readyz(state: &GatewayState, method: &Method) -> Response {
         (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
     };
     let mut res = match readiness.guard() {
+        _ if readiness.draining.load(Ordering::Relaxed) => unavailable("shutting down"),
         None => {
             let mut res = unavailable("waiting for the authorization server");
             res.headers_mut().insert(

@@ -24,6 +24,9 @@ pub struct RunningGateway {
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     ready: watch::Receiver<bool>,
+    state: Arc<GatewayState>,
+    /// `shutdown.delay_seconds`.
+    shutdown_delay: Duration,
 }
 
 impl RunningGateway {
@@ -39,8 +42,21 @@ impl RunningGateway {
         *self.ready.borrow()
     }
 
-    /// Stops accepting, drains, and waits.
+    /// Turns `/readyz` to 503, serves on for `shutdown.delay_seconds`, then
+    /// stops accepting, lets requests in flight finish (the listener's
+    /// `drain_timeout_secs`), and waits.
     pub async fn stop(self) {
+        self.state
+            .readiness
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if !self.shutdown_delay.is_zero() {
+            tracing::info!(
+                delay_seconds = self.shutdown_delay.as_secs(),
+                "shutting down: /readyz answers 503; serving on until the delay ends"
+            );
+            tokio::time::sleep(self.shutdown_delay).await;
+        }
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
@@ -176,7 +192,7 @@ pub async fn start_with_clock(
     let (ready_tx, ready) = watch::channel(false);
     tokio::spawn(wait_for_authorization_server(
         discovery,
-        state,
+        Arc::clone(&state),
         ready_tx,
         stop.subscribe(),
     ));
@@ -189,5 +205,7 @@ pub async fn start_with_clock(
         stop,
         task,
         ready,
+        state,
+        shutdown_delay: Duration::from_secs(config.shutdown.delay_seconds),
     })
 }
