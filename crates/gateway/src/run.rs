@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use certbound_core::{Clock, SystemClock};
 use certbound_guard::{Guard, GuardOptions, IntrospectionOptions, RevocationOptions};
-use certbound_tls::TlsSettings;
+use certbound_tls::{TlsReloader, TlsSettings};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -20,8 +20,11 @@ use crate::upstream::Origin;
 pub struct RunningGateway {
     /// Bound address.
     pub addr: SocketAddr,
+    /// Reloads the listener's TLS files; SIGHUP and file changes call it.
+    pub tls: Arc<TlsReloader>,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
+    reload: JoinHandle<std::io::Result<()>>,
 }
 
 impl RunningGateway {
@@ -29,6 +32,7 @@ impl RunningGateway {
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        let _ = self.reload.await;
     }
 
     /// Waits until the listener ends.
@@ -156,10 +160,22 @@ pub async fn start_with_clock(
     });
     let app = GatewayService::new(state);
 
+    let reloader = Arc::new(TlsReloader::new(&config.tls, [&listener]));
     let (stop, mut stopped) = watch::channel(false);
+    let mut reload_stopped = stopped.clone();
+    // Listening for SIGHUP starts in this call, before start() returns.
+    let reload = tokio::spawn(Arc::clone(&reloader).watch(async move {
+        let _ = reload_stopped.wait_for(|s| *s).await;
+    }));
     let task = tokio::spawn(listener.serve(app, async move {
         let _ = stopped.wait_for(|s| *s).await;
     }));
     tracing::info!(%addr, "gateway started");
-    Ok(RunningGateway { addr, stop, task })
+    Ok(RunningGateway {
+        addr,
+        tls: reloader,
+        stop,
+        task,
+        reload,
+    })
 }
