@@ -281,18 +281,19 @@ impl TlsReloader {
         listeners: impl IntoIterator<Item = &'a BoundListener>,
     ) -> Self {
         let mut covered = Vec::new();
-        let mut stamps: Vec<&FileStamps> = Vec::new();
+        let mut current = true;
         let mut server = false;
         for l in listeners {
-            let (key, mode, stamp) = l.reload_parts();
-            server |= mode.current().is_https();
+            let (key, mode, stamps) = l.reload_parts();
+            let https = mode.current().is_https();
+            server |= https;
+            // Each as that listener read them: a proxy listener reads only the bundle.
+            current &= *stamps == FileStamps::read(files, https);
             covered.push((key.to_owned(), mode.clone()));
-            stamps.push(stamp);
         }
-        // Listeners that read different versions of the files (they changed
-        // while binding) are not known to match any: the first poll reloads.
-        let now = FileStamps::read(files, server);
-        let applied = stamps.iter().all(|s| **s == now).then_some(now);
+        // Files that changed since a listener read them (while binding)
+        // are not known to be in use: the first polls reload them.
+        let applied = current.then(|| FileStamps::read(files, server));
         Self {
             files: files.clone(),
             server,

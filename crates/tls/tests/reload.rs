@@ -575,7 +575,9 @@ async fn a_swapped_secret_volume_is_picked_up_without_a_signal_and_a_half_writte
     logs();
     let pki = TestPki::new();
     let volume = SecretVolume::new(&pki);
-    let served = Served::start(&volume.files.files(1), &[MTLS]).await;
+    // The proxy listener reads only the CA bundle: together with the mTLS
+    // listener's three files, still nothing to reload until something changes.
+    let served = Served::start(&volume.files.files(1), &[MTLS, PROXY]).await;
     served.watch();
     let addr = served.addrs[0];
     let alice = pki.simple_client("alice");
@@ -584,10 +586,24 @@ async fn a_swapped_secret_volume_is_picked_up_without_a_signal_and_a_half_writte
     let old_key = std::fs::read(pki.dir().join(certbound_pki::SERVER_KEY)).unwrap();
     let rotated = pki.server("rotated");
 
+    let marker = volume.files.marker();
+    let reloads = || {
+        log_lines(&marker)
+            .into_iter()
+            .filter(|l| l.contains("TLS files reloaded"))
+            .count()
+    };
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        reloads(),
+        0,
+        "unchanged files reloaded: {:#?}",
+        log_lines(&marker)
+    );
+
     // The new certificate arrives without its key: one error, however many
     // polls see the pair, and the old certificate stays.
     volume.publish(rotated.issued.cert_pem.as_bytes(), &old_key, &ca);
-    let marker = volume.files.marker();
     let errors = || {
         log_lines(&marker)
             .into_iter()
@@ -601,6 +617,7 @@ async fn a_swapped_secret_volume_is_picked_up_without_a_signal_and_a_half_writte
     assert_eq!(errors(), 1, "{:#?}", log_lines(&marker));
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert_eq!(errors(), 1, "logged again: {:#?}", log_lines(&marker));
+    assert_eq!(reloads(), 0, "{:#?}", log_lines(&marker));
     let (_, seen, _) = whoami(addr, &alice_cfg).await;
     assert_eq!(seen, original(&pki));
 
@@ -631,4 +648,6 @@ async fn a_swapped_secret_volume_is_picked_up_without_a_signal_and_a_half_writte
         "{:#?}",
         log_lines(&marker)
     );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(reloads(), 1, "{:#?}", log_lines(&marker));
 }
