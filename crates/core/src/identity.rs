@@ -104,7 +104,11 @@ pub fn serial_hex(der: &[u8]) -> Option<String> {
     let raw = cert.raw_serial();
     let first = raw.iter().position(|b| *b != 0).unwrap_or(raw.len());
     let digits: String = raw[first..].iter().map(|b| format!("{b:02X}")).collect();
-    Some(if digits.is_empty() { "00".into() } else { digits })
+    Some(if digits.is_empty() {
+        "00".into()
+    } else {
+        digits
+    })
 }
 
 fn subject_alt_names(cert: &X509Certificate<'_>) -> Result<SubjectAltNames, IdentityError> {

@@ -77,7 +77,10 @@ async fn the_gateway_takes_a_rotated_certificate_and_client_ca_bundle_without_a_
 
     let (status, seen) = curl(&pki, Some(&a), &["-H", &auth, &url]).await;
     assert_eq!(status, 200, "{seen}");
-    assert_eq!(seen["headers"]["x-certbound-cert-chain"], json!(["invalid"]));
+    assert_eq!(
+        seen["headers"]["x-certbound-cert-chain"],
+        json!(["invalid"])
+    );
     assert_eq!(served(&pki, &a, gw.addr).await, original);
 
     let rotated = pki.server("gateway-rotated");
