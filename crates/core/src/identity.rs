@@ -96,6 +96,21 @@ pub fn permits_digital_signature(der: &[u8]) -> bool {
     }
 }
 
+/// A DER certificate's serial number in upper-case hex, as `openssl x509
+/// -serial` prints it (no sign byte, no leading zero bytes); `None` if the
+/// certificate does not parse.
+pub fn serial_hex(der: &[u8]) -> Option<String> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let raw = cert.raw_serial();
+    let first = raw.iter().position(|b| *b != 0).unwrap_or(raw.len());
+    let digits: String = raw[first..].iter().map(|b| format!("{b:02X}")).collect();
+    Some(if digits.is_empty() {
+        "00".into()
+    } else {
+        digits
+    })
+}
+
 fn subject_alt_names(cert: &X509Certificate<'_>) -> Result<SubjectAltNames, IdentityError> {
     let mut san = SubjectAltNames::default();
     let ext = cert
@@ -145,5 +160,6 @@ mod tests {
             CertificateIdentity::from_der(&[]),
             Err(IdentityError::NotACertificate(_))
         ));
+        assert_eq!(serial_hex(b"not a cert"), None);
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use certbound_core::{Clock, SystemClock};
 use certbound_guard::{Discovery, GuardOptions, IntrospectionOptions, RevocationOptions};
-use certbound_tls::TlsSettings;
+use certbound_tls::{TlsReloader, TlsSettings};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -21,12 +21,15 @@ use crate::upstream::Origin;
 pub struct RunningGateway {
     /// Bound address.
     pub addr: SocketAddr,
+    /// Reloads the listener's TLS files; SIGHUP and file changes call it.
+    pub tls: Arc<TlsReloader>,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     ready: watch::Receiver<bool>,
     state: Arc<GatewayState>,
     /// `shutdown.delay_seconds`.
     shutdown_delay: Duration,
+    reload: JoinHandle<std::io::Result<()>>,
 }
 
 impl RunningGateway {
@@ -59,6 +62,7 @@ impl RunningGateway {
         }
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        let _ = self.reload.await;
     }
 
     /// Waits until the listener ends.
@@ -188,6 +192,7 @@ pub async fn start_with_clock(
     });
     let app = GatewayService::new(Arc::clone(&state));
 
+    let reloader = Arc::new(TlsReloader::new(&config.tls, [&listener]));
     let (stop, mut stopped) = watch::channel(false);
     let (ready_tx, ready) = watch::channel(false);
     tokio::spawn(wait_for_authorization_server(
@@ -196,16 +201,23 @@ pub async fn start_with_clock(
         ready_tx,
         stop.subscribe(),
     ));
+    let mut reload_stopped = stopped.clone();
+    // Listening for SIGHUP starts in this call, before start() returns.
+    let reload = tokio::spawn(Arc::clone(&reloader).watch(async move {
+        let _ = reload_stopped.wait_for(|s| *s).await;
+    }));
     let task = tokio::spawn(listener.serve(app, async move {
         let _ = stopped.wait_for(|s| *s).await;
     }));
     tracing::info!(%addr, "gateway started; answering 503 until the authorization server is reached");
     Ok(RunningGateway {
         addr,
+        tls: reloader,
         stop,
         task,
         ready,
         state,
         shutdown_delay: Duration::from_secs(config.shutdown.delay_seconds),
+        reload,
     })
 }

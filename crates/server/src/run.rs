@@ -9,7 +9,7 @@ use std::time::Duration;
 use certbound_core::metadata::{AuthorizationServerMetadata, Endpoint};
 use certbound_core::{AuthMethod, Clock, SystemClock};
 use certbound_store::{SqlStore, Store};
-use certbound_tls::{BoundListener, ListenerSettings, TlsFiles, bind_listener};
+use certbound_tls::{BoundListener, ListenerSettings, TlsFiles, TlsReloader, bind_listener};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::info;
@@ -35,6 +35,8 @@ pub struct RunningServer {
     pub mtls_url: Option<String>,
     /// The shared state (for embedding and tests).
     pub server: Arc<AuthorizationServer>,
+    /// Reloads every listener's TLS files; SIGHUP and file changes call it.
+    pub tls: Arc<TlsReloader>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<std::io::Result<()>>,
     /// `shutdown.delay_seconds`.
@@ -163,6 +165,10 @@ pub async fn start_with_store(
     let mtls = bind_if_configured("listeners.mtls", l.mtls.as_ref(), tls).await?;
     let public = bind_if_configured("listeners.public", l.public.as_ref(), tls).await?;
     let proxy = bind_if_configured("listeners.proxy", l.proxy.as_ref(), tls).await?;
+    let reloader = Arc::new(TlsReloader::new(
+        tls,
+        [&mtls, &public, &proxy].into_iter().flatten(),
+    ));
     let addr_url = |l: &Option<BoundListener>| {
         l.as_ref()
             .map(|l| (l.local_addr(), l.url().to_owned()))
@@ -288,6 +294,11 @@ pub async fn start_with_store(
         };
         tasks.spawn(listener.serve(app.clone(), shutdown));
     }
+    let mut rx = stopped.clone();
+    // Listening for SIGHUP starts in this call, before start() returns.
+    tasks.spawn(Arc::clone(&reloader).watch(async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }));
     tasks.spawn(purge_expired(Arc::clone(&server.store), stopped.clone()));
     if config.clients.cache_seconds > 0 {
         tasks.spawn(watch_client_changes(
@@ -304,6 +315,7 @@ pub async fn start_with_store(
         issuer,
         mtls_url,
         server,
+        tls: reloader,
         stop,
         tasks,
         shutdown_delay: Duration::from_secs(config.shutdown.delay_seconds),

@@ -184,6 +184,22 @@ impl TestPki {
         )
     }
 
+    /// Issues `name.pem`/`name.key`: another server certificate for
+    /// localhost, 127.0.0.1 and ::1 signed by this CA, as a rotation brings.
+    pub fn server(&self, name: &str) -> TestIdentity {
+        let request = CertificateRequest {
+            common_name: Some(format!("localhost ({name})")),
+            dns: vec!["localhost".into()],
+            ip: vec![
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            ],
+            usage: certbound_pki::Usage::Server,
+            ..CertificateRequest::default()
+        };
+        self.client(name, request)
+    }
+
     /// A client certificate with just a CN.
     pub fn simple_client(&self, name: &str) -> TestIdentity {
         self.client(name, request_cn(name))

@@ -111,9 +111,25 @@ impl ClientCaBundle {
         })
     }
 
-    /// Loads a PEM bundle.
+    /// Loads a PEM bundle; errors name the file.
     pub fn from_pem_file(path: &Path) -> Result<Self, TlsError> {
-        Self::from_certificates(crate::pem::load_certificates(path)?)
+        Self::from_certificates(crate::pem::load_certificates(path)?).map_err(|e| match e {
+            TlsError::ClientCaBundle(reason) => TlsError::Pem {
+                path: path.to_owned(),
+                reason: format!("client CA bundle: {reason}"),
+            },
+            other => other,
+        })
+    }
+
+    /// How many CAs are trusted.
+    pub fn len(&self) -> usize {
+        self.subjects.len()
+    }
+
+    /// Whether no CA is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.subjects.is_empty()
     }
 
     /// Validates an end-entity-first chain now. A chain that validated

@@ -12,7 +12,8 @@
 //! one, the [`PeerCertificate`], computed once per connection.
 //!
 //! Configuration files describe a listener with [`ListenerSettings`] and
-//! [`TlsFiles`]; [`bind_listener`] turns them into a running listener, and
+//! [`TlsFiles`]; [`bind_listener`] turns them into a running listener,
+//! [`TlsReloader`] reloads their files on SIGHUP and when they change, and
 //! [`overrides`] applies `CERTBOUND_*` environment overrides to a file.
 
 mod admission;
@@ -27,6 +28,7 @@ pub mod overrides;
 mod peer;
 pub mod pem;
 pub mod proxy;
+mod reload;
 mod serve;
 mod settings;
 mod verifier;
@@ -41,6 +43,7 @@ pub use extract::{CallerAddress, ConnectionInfo};
 pub use limits::ConnectionLimits;
 pub use peer::{CertificateSource, PeerCertificate};
 pub use proxy::{CertificateHeader, TrustedProxies};
+pub use reload::{ReloadableMode, TlsReloader};
 pub use serve::{App, ListenerMode, serve};
 pub use settings::{
     BoundListener, ListenerKind, ListenerSettings, TlsFiles, bind_listener, check_public_url,

@@ -2,7 +2,8 @@
 //! connection, then HTTP/1.1 or HTTP/2 with the connection's certificate in
 //! every request's extensions. Every phase of a connection has a timeout and
 //! each listener limits its connections, in total and per client address
-//! ([`ConnectionLimits`]).
+//! ([`ConnectionLimits`]). The TLS setup is read once per connection from a
+//! [`ReloadableMode`], so a reload applies to the next handshake.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -27,10 +28,11 @@ use crate::admission::{Admission, Permit, RefusalLog};
 use crate::extract::{ForwardedAddress, forwarded_address};
 use crate::limits::{ConnectionLimits, TimeoutsMs};
 use crate::proxy::{CertificateHeader, certificate_from_headers, strip_certificate_headers};
+use crate::reload::NO_CLIENT_CAS;
 use crate::watchdog::{ConnState, Expiry, RequestBody, ResponseBody, WatchedIo};
 use crate::{
     CertificateSource, ClientCaBundle, ConnectionInfo, PeerCertificate, ProxyHeaderError,
-    TrustedProxies,
+    ReloadableMode, TrustedProxies,
 };
 
 /// After an idle close is started (HTTP/2 GOAWAY), the longest wait before
@@ -92,7 +94,7 @@ impl<S> App for S where
 
 /// What every connection of one listener shares.
 struct Listener {
-    mode: ListenerMode,
+    mode: ReloadableMode,
     builder: auto::Builder<TokioExecutor>,
     timeouts: TimeoutsMs,
     handshake_timeout: Duration,
@@ -102,10 +104,12 @@ struct Listener {
 }
 
 /// Serves `app` on `listener` with `limits` until `shutdown` resolves, then
-/// lets requests in flight finish for up to `limits.drain_timeout_secs`.
+/// lets requests in flight finish for up to `limits.drain_timeout_secs`. A
+/// [`ReloadableMode`] (or a fixed [`ListenerMode`]) gives each new
+/// connection its TLS setup.
 pub async fn serve(
     listener: TcpListener,
-    mode: ListenerMode,
+    mode: impl Into<ReloadableMode>,
     limits: ConnectionLimits,
     app: impl App,
     shutdown: impl Future<Output = ()> + Send,
@@ -123,7 +127,7 @@ pub async fn serve(
         handshake_timeout: limits.handshake_timeout(),
         idle_close_grace: IDLE_CLOSE_GRACE.min(Duration::from_secs(limits.idle_timeout_secs)),
         shutdown: stopped,
-        mode,
+        mode: mode.into(),
     });
     let admission = Admission::new(limits.max_connections, limits.max_connections_per_ip);
     let mut refusals = RefusalLog::new();
@@ -141,8 +145,10 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // One atomic load: the connection keeps this setup whatever reloads later.
+        let mode = shared.mode.current();
         // Behind a trusted proxy every client shares the proxy's address.
-        let exempt = matches!(&shared.mode, ListenerMode::TrustedProxy { proxies, .. } if proxies.contains(peer.ip()));
+        let exempt = matches!(&*mode, ListenerMode::TrustedProxy { proxies, .. } if proxies.contains(peer.ip()));
         let permit = match admission.admit(peer.ip(), exempt) {
             Ok(permit) => permit,
             Err(why) => {
@@ -156,6 +162,7 @@ pub async fn serve(
             tcp,
             peer,
             Arc::clone(&shared),
+            mode,
             app.clone(),
             permit,
         ));
@@ -197,7 +204,9 @@ fn http_builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
 /// What a trusted proxy's requests carry, and where.
 struct TrustedPeer {
     format: CertificateHeader,
-    client_cas: ClientCaBundle,
+    /// Read per request: one proxy connection carries many clients, so a
+    /// reloaded bundle must apply to the next request, not the next connection.
+    mode: ReloadableMode,
     address_header: Option<HeaderName>,
 }
 
@@ -214,10 +223,11 @@ async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
     listener: Arc<Listener>,
+    mode: Arc<ListenerMode>,
     app: impl App,
     permit: Permit,
 ) {
-    match &listener.mode {
+    match &*mode {
         ListenerMode::MutualTls { config, client_cas } => {
             tls_connection(tcp, peer, config, Some(client_cas), app, &listener).await;
         }
@@ -227,8 +237,8 @@ async fn connection(
         ListenerMode::TrustedProxy {
             proxies,
             header: format,
-            client_cas,
             address_header,
+            ..
         } => {
             let trusted = proxies.contains(peer.ip());
             let ctx = ConnectionContext {
@@ -239,7 +249,7 @@ async fn connection(
                 certificate: None,
                 proxy: trusted.then(|| TrustedPeer {
                     format: *format,
-                    client_cas: client_cas.clone(),
+                    mode: listener.mode.clone(),
                     address_header: address_header.clone(),
                 }),
                 state: ConnState::new(),
@@ -378,7 +388,9 @@ fn prepare(
     let mut req = req.map(|body| RequestBody::new(body, Arc::clone(&ctx.state)));
     let certificate = match &ctx.proxy {
         Some(proxy) => {
-            let cert = certificate_from_headers(req.headers(), proxy.format, &proxy.client_cas)
+            let mode = proxy.mode.load();
+            let client_cas = mode.client_cas().unwrap_or(&NO_CLIENT_CAS);
+            let cert = certificate_from_headers(req.headers(), proxy.format, client_cas)
                 .map_err(|e| {
                     warn!(peer = %ctx.info.peer_addr, error = %e, "rejected certificate header from trusted proxy");
                     e

@@ -12,14 +12,14 @@ use http::HeaderName;
 use serde::{Deserialize, Deserializer};
 use tokio::net::TcpListener;
 
+use crate::reload::{FileStamps, MAX_RELOAD_INTERVAL_SECS, ReloadableMode, TlsMaterial};
 use crate::{
-    App, CertificateHeader, ClientAuth, ClientCaBundle, ConnectionLimits, ListenerMode, TlsError,
-    TrustedProxies,
+    App, CertificateHeader, ClientAuth, ConnectionLimits, ListenerMode, TlsError, TrustedProxies,
 };
 
 /// `[tls]`: the server certificate and the client-CA bundle, shared by a
-/// process's HTTPS listeners.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// process's HTTPS listeners and reloaded while it runs ([`crate::TlsReloader`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsFiles {
     /// Server certificate chain, PEM.
@@ -28,6 +28,28 @@ pub struct TlsFiles {
     pub key: Option<PathBuf>,
     /// CAs that client chains are validated against, PEM.
     pub client_ca: Option<PathBuf>,
+    /// Seconds between checks of the files for changes; 0: reload on SIGHUP only.
+    #[serde(default = "default_reload_interval_secs")]
+    pub reload_interval_secs: u64,
+}
+
+/// Often enough that a rotated certificate is served within seconds, rarely
+/// enough that three `stat`s cost nothing.
+const DEFAULT_RELOAD_INTERVAL_SECS: u64 = 5;
+
+fn default_reload_interval_secs() -> u64 {
+    DEFAULT_RELOAD_INTERVAL_SECS
+}
+
+impl Default for TlsFiles {
+    fn default() -> Self {
+        Self {
+            cert: None,
+            key: None,
+            client_ca: None,
+            reload_interval_secs: DEFAULT_RELOAD_INTERVAL_SECS,
+        }
+    }
 }
 
 impl TlsFiles {
@@ -187,6 +209,12 @@ impl ListenerSettings {
                 ));
             }
         }
+        if tls.reload_interval_secs > MAX_RELOAD_INTERVAL_SECS {
+            return Err(err(
+                "tls.reload_interval_secs".into(),
+                format!("at most {MAX_RELOAD_INTERVAL_SECS} (a day); 0 reloads on SIGHUP only"),
+            ));
+        }
         if let Some(url) = &self.url {
             check_public_url(url).map_err(|m| err(format!("{key}.url"), m))?;
         }
@@ -220,7 +248,11 @@ pub struct BoundListener {
     listener: TcpListener,
     addr: SocketAddr,
     url: String,
-    mode: ListenerMode,
+    /// The table's dotted key, naming the listener in reload logs.
+    key: String,
+    mode: ReloadableMode,
+    /// The files `mode` was built from, for [`crate::TlsReloader`].
+    stamps: FileStamps,
     limits: ConnectionLimits,
 }
 
@@ -228,36 +260,26 @@ pub struct BoundListener {
 /// client-CA bundle from `tls`, makes the rustls configuration or the
 /// trusted-proxy extractor, and binds the address. `key` names the table
 /// in errors, as in [`ListenerSettings::validate`], which this repeats so an
-/// unchecked value cannot slip through.
+/// unchecked value cannot slip through. A [`crate::TlsReloader`] made from the
+/// result loads the files again the same way.
 pub async fn bind_listener(
     key: &str,
     settings: &ListenerSettings,
     tls: &TlsFiles,
 ) -> Result<BoundListener, TlsError> {
     settings.validate(key, tls)?;
-    let client_cas = match &tls.client_ca {
-        Some(path) => ClientCaBundle::from_pem_file(path)?,
-        None => ClientCaBundle::empty(),
-    };
-    let https = |auth: &ClientAuth| match (&tls.cert, &tls.key) {
-        (Some(cert), Some(key)) => crate::server_config(
-            crate::pem::load_certificates(cert)?,
-            crate::pem::load_private_key(key)?,
-            auth,
-        ),
-        // validate() has refused this already.
-        _ => Err(TlsError::Setting {
-            key: "tls".into(),
-            message: "tls.cert and tls.key are required for HTTPS listeners".into(),
-        }),
-    };
+    let https = settings.mode != ListenerKind::Proxy;
+    // Examined before they are read: a change while reading shows at the first poll.
+    let stamps = FileStamps::read(tls, https);
+    let material = TlsMaterial::load(tls, https)?;
+    let client_cas = material.client_cas.clone();
     let mode = match settings.mode {
         ListenerKind::Mtls => ListenerMode::MutualTls {
-            config: https(&ClientAuth::Request(client_cas.clone()))?,
+            config: material.server_config(&ClientAuth::Request(client_cas.clone()))?,
             client_cas,
         },
         ListenerKind::Public => ListenerMode::Tls {
-            config: https(&ClientAuth::None)?,
+            config: material.server_config(&ClientAuth::None)?,
         },
         ListenerKind::Proxy => match (&settings.trusted_proxies, settings.certificate_header) {
             (Some(proxies), Some(header)) => ListenerMode::TrustedProxy {
@@ -297,7 +319,9 @@ pub async fn bind_listener(
         listener,
         addr,
         url,
-        mode,
+        key: key.to_owned(),
+        mode: ReloadableMode::new(mode),
+        stamps,
         limits: settings.limits.clone(),
     })
 }
@@ -311,6 +335,15 @@ impl BoundListener {
     /// The URL callers use: the configured one, else `https://localhost:PORT`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The listener's mode as it stands now (reloads replace it).
+    pub fn mode(&self) -> &ReloadableMode {
+        &self.mode
+    }
+
+    pub(crate) fn reload_parts(&self) -> (&str, &ReloadableMode, &FileStamps) {
+        (&self.key, &self.mode, &self.stamps)
     }
 
     /// Serves `app` until `shutdown` completes, then drains (see [`crate::serve`]).

@@ -13,6 +13,7 @@ fn files() -> TlsFiles {
         cert: Some("server.pem".into()),
         key: Some("server.key".into()),
         client_ca: None,
+        ..TlsFiles::default()
     }
 }
 
@@ -117,6 +118,15 @@ fn validation_names_the_key_and_the_fix() {
             "listener.limits.idle_timeout_secs",
             "must be at least 1 (0 would disable the limit); raise it instead",
         ),
+        (
+            "mode = \"mtls\"\naddr = \"127.0.0.1:0\"".to_owned(),
+            TlsFiles {
+                reload_interval_secs: 86_401,
+                ..files()
+            },
+            "tls.reload_interval_secs",
+            "at most 86400 (a day); 0 reloads on SIGHUP only",
+        ),
     ] {
         assert_eq!(
             setting_error(&text, &tls),
@@ -132,6 +142,7 @@ fn relative_tls_paths_resolve_against_the_config_directory() {
         cert: Some("pki/server.pem".into()),
         key: Some("/abs/server.key".into()),
         client_ca: Some("ca.pem".into()),
+        ..TlsFiles::default()
     };
     tls.resolve_paths(Path::new("/etc/certbound"));
     assert_eq!(
@@ -140,7 +151,30 @@ fn relative_tls_paths_resolve_against_the_config_directory() {
             cert: Some("/etc/certbound/pki/server.pem".into()),
             key: Some("/abs/server.key".into()),
             client_ca: Some("/etc/certbound/ca.pem".into()),
+            ..TlsFiles::default()
         }
+    );
+}
+
+#[test]
+fn files_are_checked_for_changes_every_five_seconds_unless_told_otherwise() {
+    let read = |text: &str| -> TlsFiles { toml::from_str(text).unwrap_or_else(|e| panic!("{e}")) };
+    let default = read("cert = \"a.pem\"");
+    assert_eq!(
+        default.reload_interval(),
+        Some(std::time::Duration::from_secs(5))
+    );
+    assert_eq!(
+        default,
+        TlsFiles {
+            cert: Some("a.pem".into()),
+            ..TlsFiles::default()
+        }
+    );
+    assert_eq!(read("reload_interval_secs = 0").reload_interval(), None);
+    assert_eq!(
+        read("reload_interval_secs = 1").reload_interval(),
+        Some(std::time::Duration::from_secs(1))
     );
 }
 
@@ -159,7 +193,7 @@ async fn the_builder_makes_a_proxy_listener_and_names_the_key_of_a_missing_file(
         format!("https://localhost:{}", bound.local_addr().port())
     );
     assert!(matches!(
-        bound.mode,
+        *bound.mode().current(),
         ListenerMode::TrustedProxy {
             header: CertificateHeader::Rfc9440,
             ..
@@ -172,6 +206,7 @@ async fn the_builder_makes_a_proxy_listener_and_names_the_key_of_a_missing_file(
         cert: Some("/nonexistent/server.pem".into()),
         key: Some("/nonexistent/server.key".into()),
         client_ca: None,
+        ..TlsFiles::default()
     };
     match bind_listener("listeners.mtls", &mtls, &missing).await {
         Err(TlsError::Pem { path, .. }) => assert_eq!(path, Path::new("/nonexistent/server.pem")),
