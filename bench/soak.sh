@@ -90,7 +90,9 @@ add_client soak-gateway --may-introspect
 
 # ---------------------------------------------------------------- systems
 log "starting certbound serve (PostgreSQL), the upstream and certbound gateway"
-"$CB" serve --config "$WORK/certbound.toml" >"$RES/serve.log" 2>&1 &
+# A fixed-size pool (see the report): its connections are open before the
+# first sample rather than whenever requests first overlap.
+CERTBOUND_STORAGE__MIN_CONNECTIONS=16 "$CB" serve --config "$WORK/certbound.toml" >"$RES/serve.log" 2>&1 &
 AS_PID=$!
 PIDS+=("$AS_PID")
 wait_for "certbound serve" --cacert "$CA" "$AS/readyz"

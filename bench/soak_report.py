@@ -150,6 +150,10 @@ def section(res: Path) -> str:
       "RFC 7009 answers 200 and the server verifies the token, finds it and writes the same "
       "revocation row again, so every request writes without the revocation list growing "
       "(fresh tokens per minute would grow it, and the gateway's copy, by design).")
+    w("- The AS's PostgreSQL pool is fixed at its 16 connections (`storage.min_connections = 16`, "
+      "as HikariCP advises for production): a pool that opens connections as requests overlap "
+      "adds up to 16 descriptors at moments the load decides, which this growth figure would "
+      "count although they are bounded.")
     w(f"- Every {meta['sample_secs']} s: VmRSS (`/proc/PID/status`), entries of `/proc/PID/fd` and "
       f"CPU time (`/proc/PID/stat`) of the AS and the gateway. **Growth after warm-up** = "
       f"(mean of the samples taken during the last minute − mean of those taken during "

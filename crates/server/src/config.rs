@@ -78,6 +78,24 @@ pub struct ShutdownConfig {
 pub struct StorageConfig {
     /// `sqlite://PATH` (relative to the config file) or `postgres://…`.
     pub url: String,
+    /// Most connections this instance opens (default 16 on PostgreSQL, 8
+    /// on SQLite).
+    #[serde(default)]
+    pub max_connections: Option<u32>,
+    /// Connections opened at start and kept open (default 0: opened as
+    /// requests need them, closed after 10 idle minutes).
+    #[serde(default)]
+    pub min_connections: u32,
+}
+
+impl StorageConfig {
+    /// The pool these settings describe.
+    pub fn pool_size(&self) -> certbound_store::PoolSize {
+        certbound_store::PoolSize {
+            max: self.max_connections,
+            min: self.min_connections,
+        }
+    }
 }
 
 /// `[listeners]`: each listener's table name is its mode, and the limits
@@ -337,6 +355,24 @@ impl Config {
                 format!("'{url}' is neither sqlite://PATH nor postgres://…"),
             ));
         }
+        if self.storage.max_connections == Some(0) {
+            return Err(key_err(
+                "storage.max_connections",
+                "must be at least 1".into(),
+            ));
+        }
+        let default_max = if self.storage.url.starts_with("sqlite:") {
+            certbound_store::SQLITE_MAX_CONNECTIONS
+        } else {
+            certbound_store::POSTGRES_MAX_CONNECTIONS
+        };
+        let max = self.storage.max_connections.unwrap_or(default_max);
+        if self.storage.min_connections > max {
+            return Err(key_err(
+                "storage.min_connections",
+                format!("must not exceed storage.max_connections ({max})"),
+            ));
+        }
         self.login.validate()?;
         self.rate_limits.validate()?;
         if self.shutdown.delay_seconds > 3600 {
@@ -520,6 +556,14 @@ mod tests {
             (
                 "[storage]\nurl = \"sqlite://x\"\n[listeners.proxy]\naddr=\"127.0.0.1:1\"\nurl=\"https://x\"\ntrusted_proxies=[\"10.0.0.1\"]\ncertificate_header=\"haproxy\"",
                 "listeners.proxy.certificate_header",
+            ),
+            (
+                "[storage]\nurl = \"sqlite://x\"\nmin_connections = 9\n[tls]\ncert = \"a\"\nkey = \"b\"\n[listeners.mtls]\naddr=\"127.0.0.1:1\"",
+                "storage.min_connections",
+            ),
+            (
+                "[storage]\nurl = \"postgres://x\"\nmax_connections = 0\n[tls]\ncert = \"a\"\nkey = \"b\"\n[listeners.mtls]\naddr=\"127.0.0.1:1\"",
+                "storage.max_connections",
             ),
             (
                 "[storage]\nurl = \"sqlite://x\"\n[listeners.proxy]\naddr=\"127.0.0.1:1\"\nurl=\"https://x\"\ntrusted_proxies=[\"10.0.0.1\"]\ncertificate_header=\"nginx\"\nclient_address_header=\"bad header\"",

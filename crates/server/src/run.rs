@@ -148,7 +148,8 @@ pub async fn start_with_clock(
 ) -> Result<RunningServer, ServerError> {
     // Before the database is touched: a missing or unreadable KEK changes nothing.
     let kek = Arc::new(KeyEncryption::from_config(&config.keys)?);
-    let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&config.storage.url).await?);
+    let store: Arc<dyn Store> =
+        Arc::new(SqlStore::connect_with(&config.storage.url, config.storage.pool_size()).await?);
     start_with_store(config, store, kek, clock).await
 }
 

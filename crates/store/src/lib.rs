@@ -20,7 +20,7 @@ pub use grants::{
     StoredGrant, StoredInteraction, StoredRefreshToken,
 };
 pub use records::{ResealedKey, RevokedJti, StoredClient, StoredSigningKey, StoredToken};
-pub use sql::SqlStore;
+pub use sql::{POSTGRES_MAX_CONNECTIONS, PoolSize, SQLITE_MAX_CONNECTIONS, SqlStore};
 pub use users::{StoredUser, UserStore};
 
 /// Everything the authorization server persists; users and the code flow's

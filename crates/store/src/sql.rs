@@ -32,13 +32,23 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// Guards the process-wide `Any` driver registration.
 static INSTALL_DRIVERS: Once = Once::new();
 
+/// How many database connections one instance keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolSize {
+    /// At most this many (`None`: 16 on PostgreSQL, 8 on SQLite).
+    pub max: Option<u32>,
+    /// At least this many, opened at start and kept open: a fixed-size pool
+    /// when equal to `max`.
+    pub min: u32,
+}
+
 /// How long a caller waits for a pooled connection (or for the first
 /// connection at start-up) before getting [`StoreError::Unavailable`].
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// SQLite serialises writers anyway; a few readers are plenty.
-const SQLITE_MAX_CONNECTIONS: u32 = 8;
+pub const SQLITE_MAX_CONNECTIONS: u32 = 8;
 /// Per instance; several instances share one PostgreSQL server.
-const POSTGRES_MAX_CONNECTIONS: u32 = 16;
+pub const POSTGRES_MAX_CONNECTIONS: u32 = 16;
 
 /// Tries of the truncating WAL checkpoint after a rewrap, [`CHECKPOINT_RETRY_SLEEP`]
 /// apart: about 5 s in all, as long as the busy timeout it used to wait.
@@ -80,6 +90,12 @@ impl SqlStore {
     /// foreign keys. An unreachable server yields [`StoreError::Unavailable`]
     /// after about 5 s; an unsupported URL [`StoreError::InvalidUrl`].
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        Self::connect_with(url, PoolSize::default()).await
+    }
+
+    /// [`SqlStore::connect`] with a pool of `size` (in-memory SQLite keeps
+    /// its single connection whatever `size` says).
+    pub async fn connect_with(url: &str, size: PoolSize) -> Result<SqlStore, StoreError> {
         let (backend, url) = parse_url(url)?;
         INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
         // The file holds the private signing keys: create it owner-only
@@ -93,13 +109,21 @@ impl SqlStore {
         }
 
         let options = match backend {
-            Backend::Sqlite => AnyPoolOptions::new().max_connections(SQLITE_MAX_CONNECTIONS),
+            Backend::Sqlite | Backend::Postgres => {
+                let default_max = match backend {
+                    Backend::Postgres => POSTGRES_MAX_CONNECTIONS,
+                    _ => SQLITE_MAX_CONNECTIONS,
+                };
+                let max = size.max.unwrap_or(default_max).max(1);
+                AnyPoolOptions::new()
+                    .max_connections(max)
+                    .min_connections(size.min.min(max))
+            }
             Backend::SqliteMemory => AnyPoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None),
-            Backend::Postgres => AnyPoolOptions::new().max_connections(POSTGRES_MAX_CONNECTIONS),
         };
         let pool = options
             .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -69,7 +69,7 @@ pub(crate) struct ForwardedAddress(pub(crate) IpAddr);
 
 /// The rightmost address in the last `name` header: the one the trusted
 /// proxy itself added (earlier entries are whatever the client sent).
-pub(crate) fn forwarded_address(headers: &HeaderMap, name: &HeaderName) -> Option<IpAddr> {
+pub fn forwarded_address(headers: &HeaderMap, name: &HeaderName) -> Option<IpAddr> {
     let value = headers.get_all(name).iter().next_back()?.to_str().ok()?;
     let last = value.rsplit(',').next()?.trim();
     last.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())

@@ -39,7 +39,7 @@ pub use client_settings::{TlsSettings, describe_error_chain};
 pub use config::{ClientAuth, server_config};
 pub use config_file::{ConfigError, ConfigSource};
 pub use error::{ProxyHeaderError, TlsError};
-pub use extract::{CallerAddress, ConnectionInfo};
+pub use extract::{CallerAddress, ConnectionInfo, forwarded_address};
 pub use limits::ConnectionLimits;
 pub use peer::{CertificateSource, PeerCertificate};
 pub use proxy::{CertificateHeader, TrustedProxies};

@@ -25,7 +25,8 @@ use tower::{Service, ServiceExt};
 use tracing::{debug, warn};
 
 use crate::admission::{Admission, Permit, RefusalLog};
-use crate::extract::{ForwardedAddress, forwarded_address};
+use crate::extract::ForwardedAddress;
+use crate::forwarded_address;
 use crate::limits::{ConnectionLimits, TimeoutsMs};
 use crate::proxy::{CertificateHeader, certificate_from_headers, strip_certificate_headers};
 use crate::reload::NO_CLIENT_CAS;
