@@ -31,9 +31,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python clients that check our tokens independently.
-if ! python3 -c "import jwt, requests, cryptography" >/dev/null 2>&1; then
-  echo "installing PyJWT, cryptography and requests from PyPI"
-  packages=("PyJWT[crypto]>=2.8" "requests>=2.31")
+if ! python3 -c "import jwt, requests, cryptography, yaml" >/dev/null 2>&1; then
+  echo "installing PyJWT, cryptography, requests and PyYAML from PyPI"
+  packages=("PyJWT[crypto]>=2.8" "requests>=2.31" "PyYAML>=6")
   python3 -m pip install --quiet "${packages[@]}" 2>/dev/null \
     || python3 -m pip install --quiet --user "${packages[@]}" 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages "${packages[@]}"
