@@ -86,10 +86,11 @@ fn the_kubernetes_example_parses_and_matches_its_configs() {
         "grace {grace} s must cover the delay and the drain"
     );
     assert_eq!(
-        config.storage.min_connections,
-        config.storage.max_connections.unwrap_or(0),
+        config.storage.max_connections,
+        Some(config.storage.min_connections),
         "a fixed-size pool, as the doc says"
     );
+    assert!(config.storage.min_connections > 0);
 
     let (file, port, grace, path) = container(kind(&docs, "Deployment", "certbound-gateway"));
     assert_eq!(file, "gateway.toml");

@@ -72,6 +72,7 @@ async fn the_gateway_takes_a_rotated_certificate_and_client_ca_bundle_without_a_
         reload_interval_secs: 0,
     };
     let gw = certbound_gateway::start(config).await.unwrap();
+    certbound_testkit::gateway::wait_until_ready(&gw).await;
     let url = format!("https://localhost:{}/api/x", gw.addr.port());
     let original = Thumbprint::of_der(&pki.server_chain()[0]).to_string();
 

@@ -105,6 +105,20 @@ impl<S: Send + Sync> FromRequest<S> for Form {
             .unwrap_or_default();
         let essence = content_type.split(';').next().unwrap_or_default().trim();
         let is_form = essence.eq_ignore_ascii_case("application/x-www-form-urlencoded");
+        // Declared too large: answered at once, nothing read. A client that
+        // waits for `100 Continue` sends nothing more; one past the linger
+        // bound would be cut mid-upload anyway.
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let expects_continue = req.headers().contains_key(header::EXPECT);
+        if declared.is_some_and(|n| {
+            n > MAX_FORM_BYTES + LINGER_BYTES || (n > MAX_FORM_BYTES && expects_continue)
+        }) {
+            return Err(too_large());
+        }
         let body = read_bounded(req.into_body()).await?;
         if !is_form {
             return Err(OAuthError::invalid_request(
@@ -128,15 +142,19 @@ async fn read_bounded(mut body: Body) -> Result<BytesMut, OAuthError> {
         };
         if read.len() + data.len() > MAX_FORM_BYTES {
             linger(body, read.len() + data.len()).await;
-            let mut e = OAuthError::invalid_request(format!(
-                "the request body exceeds {MAX_FORM_BYTES} bytes"
-            ));
-            e.status = StatusCode::PAYLOAD_TOO_LARGE;
-            return Err(e);
+            return Err(too_large());
         }
         read.extend_from_slice(&data);
     }
     Ok(read)
+}
+
+/// The 413 of a form over [`MAX_FORM_BYTES`].
+fn too_large() -> OAuthError {
+    let mut e =
+        OAuthError::invalid_request(format!("the request body exceeds {MAX_FORM_BYTES} bytes"));
+    e.status = StatusCode::PAYLOAD_TOO_LARGE;
+    e
 }
 
 /// Reads and drops the rest of `body`, within the linger bounds.

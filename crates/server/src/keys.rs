@@ -535,7 +535,7 @@ mod tests {
         // `keys rotate --now` during a wait: k3 at once, k2 never signs,
         // whatever the order of keys made within one second.
         let keys = [
-            key("k1", 0, Some(200)),
+            key("k1", 0, Some(150)),
             key("k3", 150, None),
             key("k2", 200, Some(150)),
         ];

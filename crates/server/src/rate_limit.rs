@@ -10,8 +10,10 @@
 //! client's, so it cannot lock the real client out.
 //!
 //! Clients registered with `may_introspect` (gateways and resource servers)
-//! are not limited once authenticated: one of them speaks for every caller
-//! behind it, from one address, under one client id.
+//! are not limited at introspection and the revocation list once
+//! authenticated: one of them asks for every caller behind it, from one
+//! address, under one client id. At `/token` and elsewhere they are limited
+//! like any client.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;

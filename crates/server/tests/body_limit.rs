@@ -90,6 +90,38 @@ async fn python_requests_and_curl_over_http2_read_the_413() {
         let json: Value = serde_json::from_str(body).unwrap_or(Value::Null);
         assert_eq!(json["error"], "invalid_request", "{version}: {body}");
     }
+    // Declared past what the server would drain, or waiting for
+    // `100 Continue`: the 413 comes at once, without the body.
+    for (what, extra) in [
+        ("declared 20 MB", vec!["-H", "Content-Length: 20000000"]),
+        ("100-continue", vec!["-H", "Expect: 100-continue"]),
+    ] {
+        let body_file = server.dir.path().join("big-body");
+        let mut curl = Curl::new()
+            .status()
+            .ca(&server.pki)
+            .identity(Some(&alice))
+            .args([
+                "--http1.1",
+                "-H",
+                "Content-Type: application/x-www-form-urlencoded",
+            ]);
+        if what == "100-continue" {
+            curl = curl.args(["--data-binary", &format!("@{}", body_file.display())]);
+        } else {
+            curl = curl.args([
+                "--max-time",
+                "10",
+                "--data-binary",
+                "grant_type=client_credentials",
+            ]);
+        }
+        let out = curl.args(extra).arg(&url).run().await;
+        let (status, body) = out.status_and_body();
+        assert_eq!(status, 413, "{what}: {}{}", out.stdout, out.stderr);
+        let json: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        assert_eq!(json["error"], "invalid_request", "{what}: {body}");
+    }
     assert_eq!(server.row_counts().await, before, "nothing written");
     // The connection pool and the server are fine afterwards.
     assert!(!server.token(Some(&alice), "alice").await.is_empty());

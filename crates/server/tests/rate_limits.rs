@@ -374,4 +374,14 @@ async fn behind_a_trusted_proxy_the_address_it_reports_is_counted() {
     // Other clients behind the same proxy keep their budgets.
     let (status, _, body) = through_proxy(&alice, "198.51.100.1, 198.51.100.2").await;
     assert_eq!(status, 200, "{body}");
+    // No address to read: counted as the proxy's own (one shared bucket),
+    // never as no one.
+    for i in 0..2 {
+        let (status, _, body) = through_proxy(&mallory, "unknown").await;
+        assert_eq!(status, 401, "unreadable failure {i}: {body}");
+    }
+    assert_throttled(
+        &through_proxy(&alice, "198.51.100.9, not-an-address").await,
+        "rate_limits.address_per_second",
+    );
 }

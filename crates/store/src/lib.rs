@@ -48,9 +48,10 @@ pub trait Store: UserStore + GrantStore + Send + Sync + 'static {
     /// Inserts `key` as the active key only if no active key exists, safely
     /// under concurrent first starts; returns whether it was inserted.
     async fn insert_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError>;
-    /// In one transaction: retire the newest key at `retired_at` (which may
-    /// lie ahead: it signs until then) and insert `key`, which signs from its
-    /// `activates_at` (normally `retired_at`). The retired key's
+    /// In one transaction: retire the newest key, and any key scheduled to
+    /// retire later, at `retired_at` (which may lie ahead: it signs until
+    /// then), and insert `key`, which signs from its `activates_at`
+    /// (normally `retired_at`). The retired key's
     /// `publish_until` is `publish_until` or, if later, `retired_at +
     /// max_token_ttl + max_signing_lag + margin` from what the instances
     /// recorded for it, so every token it signed can be verified until it

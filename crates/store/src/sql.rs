@@ -400,7 +400,7 @@ impl Store for SqlStore {
             "UPDATE signing_keys SET retired_at = $1, publish_until = \
              CASE WHEN $1 + max_token_ttl + max_signing_lag + $3 > $2 \
              THEN $1 + max_token_ttl + max_signing_lag + $3 ELSE $2 END \
-             WHERE retired_at IS NULL",
+             WHERE retired_at IS NULL OR retired_at > $1",
         )
         .bind(retired_at)
         .bind(publish_until)

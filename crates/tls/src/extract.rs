@@ -62,6 +62,11 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for PeerCertificate {
     }
 }
 
+/// Set on a trusted proxy's request when the listener has a
+/// `client_address_header` but no address could be read from it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExpectsAddress;
+
 /// The client's address as a trusted proxy reported it in the listener's
 /// `client_address_header`.
 #[derive(Debug, Clone, Copy)]
@@ -70,14 +75,17 @@ pub(crate) struct ForwardedAddress(pub(crate) IpAddr);
 /// The rightmost address in the last `name` header: the one the trusted
 /// proxy itself added (earlier entries are whatever the client sent).
 pub fn forwarded_address(headers: &HeaderMap, name: &HeaderName) -> Option<IpAddr> {
-    let value = headers.get_all(name).iter().next_back()?.to_str().ok()?;
-    let last = value.rsplit(',').next()?.trim();
+    let value = headers.get_all(name).iter().next_back()?.as_bytes();
+    // Split the bytes: what a client put to the left may be anything.
+    let last = value.rsplit(|&b| b == b',').next()?;
+    let last = std::str::from_utf8(last).ok()?.trim();
     last.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
 }
 
 /// Who sent the request, for per-caller limits: the TCP peer, or behind a
-/// trusted proxy the address the proxy reported (`None` when it reports
-/// none, since every request shares the proxy's own address).
+/// trusted proxy the address the proxy reported. When the listener expects
+/// one and none can be read, the proxy's own address counts (one shared
+/// bucket, never none); without `client_address_header`, `None`.
 #[derive(Debug, Clone, Copy)]
 pub struct CallerAddress(pub Option<IpAddr>);
 
@@ -91,7 +99,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CallerAddress {
         let direct = parts
             .extensions
             .get::<ConnectionInfo>()
-            .filter(|c| !c.trusted_proxy)
+            .filter(|c| !c.trusted_proxy || parts.extensions.get::<ExpectsAddress>().is_some())
             .map(|c| c.peer_addr.ip().to_canonical());
         Ok(Self(direct))
     }
@@ -108,6 +116,16 @@ mod tests {
         assert_eq!(forwarded_address(&headers, &name), None);
         headers.append(&name, HeaderValue::from_static("6.6.6.6, 10.0.0.1"));
         headers.append(&name, HeaderValue::from_static("1.2.3.4,  192.0.2.7 "));
+        // Bytes a client put to the left do not hide the proxy's entry.
+        let mut spoofed = headers.clone();
+        spoofed.append(
+            &name,
+            HeaderValue::from_bytes(b"\xff\xfe, 192.0.2.8").unwrap_or(HeaderValue::from_static("")),
+        );
+        assert_eq!(
+            forwarded_address(&spoofed, &name),
+            Some(IpAddr::from([192, 0, 2, 8]))
+        );
         assert_eq!(
             forwarded_address(&headers, &name),
             Some("192.0.2.7".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])))

@@ -486,8 +486,19 @@ impl LoadedCertificate {
             .not_after
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_else(|_| identity.validity.not_after.to_string());
-        if identity.validity.not_after < time::OffsetDateTime::now_utc() {
+        let now = time::OffsetDateTime::now_utc();
+        if identity.validity.not_after < now {
             return Err(err(format!("the certificate expired at {not_after}")));
+        }
+        // Issued with a clock ahead: every handshake would fail until then,
+        // while the certificate in use may still be good.
+        if now < identity.validity.not_before {
+            let from = identity
+                .validity
+                .not_before
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_else(|_| identity.validity.not_before.to_string());
+            return Err(err(format!("the certificate is not valid before {from}")));
         }
         Ok(Self {
             subject: identity.subject.to_string(),

@@ -25,7 +25,7 @@ use tower::{Service, ServiceExt};
 use tracing::{debug, warn};
 
 use crate::admission::{Admission, Permit, RefusalLog};
-use crate::extract::ForwardedAddress;
+use crate::extract::{ExpectsAddress, ForwardedAddress};
 use crate::forwarded_address;
 use crate::limits::{ConnectionLimits, TimeoutsMs};
 use crate::proxy::{CertificateHeader, certificate_from_headers, strip_certificate_headers};
@@ -401,8 +401,14 @@ fn prepare(
                 .address_header
                 .as_ref()
                 .and_then(|name| forwarded_address(req.headers(), name));
-            if let Some(ip) = address {
-                req.extensions_mut().insert(ForwardedAddress(ip));
+            match address {
+                Some(ip) => {
+                    req.extensions_mut().insert(ForwardedAddress(ip));
+                }
+                None if proxy.address_header.is_some() => {
+                    req.extensions_mut().insert(ExpectsAddress);
+                }
+                None => {}
             }
             cert
         }

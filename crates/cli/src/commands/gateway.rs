@@ -26,17 +26,23 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         "certbound gateway listening on {} (503 until the authorization server is reached)",
         gateway.addr
     );
-    let mut stop = std::pin::pin!(shutdown.received());
-    tokio::select! {
-        ready = gateway.ready() => {
-            if ready {
-                eprintln!("certbound gateway ready on {}", gateway.addr);
+    {
+        let mut stop = std::pin::pin!(shutdown.received());
+        tokio::select! {
+            ready = gateway.ready() => {
+                if ready {
+                    eprintln!("certbound gateway ready on {}", gateway.addr);
+                }
+                stop.await;
             }
-            stop.await;
+            () = &mut stop => {}
         }
-        () = &mut stop => {}
     }
     eprintln!("shutting down");
-    gateway.stop().await;
+    // A second signal cuts the delay and the drain short.
+    tokio::select! {
+        () = gateway.stop() => {}
+        () = shutdown.received() => eprintln!("second signal: stopping now"),
+    }
     Ok(())
 }

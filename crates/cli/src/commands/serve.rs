@@ -74,7 +74,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         result = running.wait() => result.context("a listener failed")?,
         () = shutdown.received() => {
             eprintln!("shutting down");
-            running.stop().await;
+            // A second signal cuts the delay and the drain short.
+            tokio::select! {
+                () = running.stop() => {}
+                () = shutdown.received() => eprintln!("second signal: stopping now"),
+            }
         }
     }
     Ok(())

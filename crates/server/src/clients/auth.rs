@@ -118,11 +118,16 @@ pub struct AuthenticatedRequest {
 impl ClientRequest {
     /// Authenticates the caller (see [`authenticate`]).
     pub async fn authenticate(self) -> Result<AuthenticatedRequest, OAuthError> {
-        let caller = authenticate(
+        self.authenticate_for(Purpose::Other).await
+    }
+
+    async fn authenticate_for(self, purpose: Purpose) -> Result<AuthenticatedRequest, OAuthError> {
+        let caller = check_client(
             &self.server,
             &self.authorization,
             &self.form,
             self.certificate,
+            purpose,
         )
         .await?;
         Ok(AuthenticatedRequest {
@@ -138,6 +143,15 @@ impl ClientRequest {
         require_confidential(&request.caller)?;
         Ok(request)
     }
+
+    /// As [`ClientRequest::authenticate_confidential`], at introspection and
+    /// the revocation list, where a `may_introspect` client (a gateway)
+    /// asks for every caller behind it and so is not rate limited.
+    pub async fn authenticate_introspector(self) -> Result<AuthenticatedRequest, OAuthError> {
+        let request = self.authenticate_for(Purpose::Introspection).await?;
+        require_confidential(&request.caller)?;
+        Ok(request)
+    }
 }
 
 /// Credentials found in a request, before checking them.
@@ -146,12 +160,32 @@ struct Presented {
     secret: Option<(String, AuthMethod)>,
 }
 
+/// Why a client authenticates, for the rate limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Introspection or the revocation list: `may_introspect` clients are
+    /// not limited there.
+    Introspection,
+    /// Everything else.
+    Other,
+}
+
 /// Authenticates the caller or returns the RFC 6749 §5.2 error.
 pub async fn authenticate(
     state: &AuthorizationServer,
     authorization: &ClientAuthorization,
     form: &Form,
     certificate: Option<PeerCertificate>,
+) -> Result<AuthenticatedClient, OAuthError> {
+    check_client(state, authorization, form, certificate, Purpose::Other).await
+}
+
+async fn check_client(
+    state: &AuthorizationServer,
+    authorization: &ClientAuthorization,
+    form: &Form,
+    certificate: Option<PeerCertificate>,
+    purpose: Purpose,
 ) -> Result<AuthenticatedClient, OAuthError> {
     let limits = &state.rate_limits;
     let source = authorization.source;
@@ -212,9 +246,10 @@ pub async fn authenticate(
     // Counted only now that the client proved who it is, so nobody else
     // can spend its budget. A public client proves nothing and its id is
     // shared by every installation of the app: only addresses count for it.
-    // An introspecting client (a gateway) speaks for every caller behind
-    // it: it is not limited at all.
-    if client.may_introspect {
+    // An introspecting client (a gateway) asks for every caller behind it:
+    // not limited there. Elsewhere (it may also get tokens) it is a client
+    // like any other.
+    if client.may_introspect && purpose == Purpose::Introspection {
         limits.exempt(source);
     } else if client.method != AuthMethod::None {
         limits

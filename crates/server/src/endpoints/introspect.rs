@@ -19,7 +19,7 @@ use crate::{AuthorizationServer, OAuthError, audit};
 
 /// Handles an introspection request.
 pub async fn introspect(request: ClientRequest) -> Result<Json<Value>, OAuthError> {
-    let request = request.authenticate_confidential().await?;
+    let request = request.authenticate_introspector().await?;
     let (server, caller) = (&*request.server, &request.caller);
     let (token, refresh) = super::presented_token(&request).await?;
     if let Some(found) = refresh {

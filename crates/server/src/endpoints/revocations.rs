@@ -21,7 +21,7 @@ pub const MAX_PAGE: u32 = 1000;
 
 /// Handles a revocation-list request.
 pub async fn revocations(request: ClientRequest) -> Result<Json<Value>, OAuthError> {
-    let request = request.authenticate_confidential().await?;
+    let request = request.authenticate_introspector().await?;
     let (server, form, caller) = (&*request.server, &request.form, &request.caller);
     if !caller.client.may_introspect {
         audit::revocation_list_read(&caller.client.client_id, 0, false);
