@@ -56,16 +56,19 @@ fn exit_of(serve: &mut Serve, limit: Duration) -> (Option<i32>, Duration) {
     }
 }
 
-#[test]
-fn sigterm_reports_not_ready_then_drains_requests_in_flight_and_exits_zero() {
+/// `certbound serve` with client alice and one setting from the
+/// environment; the PKI, alice's identity, the directory and the process.
+fn serve_with(setting: (&str, &str)) -> (TestPki, TestIdentity, tempfile::TempDir, Serve) {
     let (pki, tmp, cfg) = fresh_config(MTLS_ANY_PORT);
     add_tls_client(tmp.path(), &cfg, "alice", "read", &[]);
     let alice = pki.simple_client("alice");
-    let mut serve = Serve::start(
-        tmp.path(),
-        &["--config", &cfg],
-        &[("CERTBOUND_SHUTDOWN__DELAY_SECONDS", "2")],
-    );
+    let serve = Serve::start(tmp.path(), &["--config", &cfg], &[setting]);
+    (pki, alice, tmp, serve)
+}
+
+#[test]
+fn sigterm_reports_not_ready_then_drains_requests_in_flight_and_exits_zero() {
+    let (pki, alice, _tmp, mut serve) = serve_with(("CERTBOUND_SHUTDOWN__DELAY_SECONDS", "2"));
     let tls = curl_tls_args(&pki.ca_path(), &alice.cert_path, &alice.key_path);
     let get = |path: &str| {
         let url = format!("{}{path}", serve.mtls);
@@ -114,14 +117,8 @@ fn sigterm_reports_not_ready_then_drains_requests_in_flight_and_exits_zero() {
 
 #[test]
 fn a_request_longer_than_the_drain_timeout_is_cut_and_the_process_still_exits_zero() {
-    let (pki, tmp, cfg) = fresh_config(MTLS_ANY_PORT);
-    add_tls_client(tmp.path(), &cfg, "alice", "read", &[]);
-    let alice = pki.simple_client("alice");
-    let mut serve = Serve::start(
-        tmp.path(),
-        &["--config", &cfg],
-        &[("CERTBOUND_LISTENERS__LIMITS__DRAIN_TIMEOUT_SECS", "1")],
-    );
+    let (pki, alice, _tmp, mut serve) =
+        serve_with(("CERTBOUND_LISTENERS__LIMITS__DRAIN_TIMEOUT_SECS", "1"));
     let in_flight = slow_token_request(&pki, &alice, &serve);
     std::thread::sleep(Duration::from_millis(300));
     sigterm(&serve);

@@ -49,16 +49,7 @@ pub struct GatewayConfig {
     pub routes: Vec<RouteConfig>,
     /// What happens on SIGTERM before the listener stops accepting.
     #[serde(default)]
-    pub shutdown: ShutdownConfig,
-}
-
-/// `[shutdown]`
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ShutdownConfig {
-    /// Seconds between SIGTERM and the listener closing, during which
-    /// `/readyz` answers 503 while every request is still served.
-    pub delay_seconds: u64,
+    pub shutdown: certbound_tls::ShutdownSettings,
 }
 
 /// `[authorization_server]`
@@ -234,12 +225,9 @@ impl GatewayConfig {
                 "the gateway needs each caller's certificate: use \"mtls\" or \"proxy\"".into(),
             ));
         }
-        if c.shutdown.delay_seconds > 3600 {
-            return Err(key_err(
-                "shutdown.delay_seconds".into(),
-                "must be at most 3600 seconds".into(),
-            ));
-        }
+        c.shutdown
+            .validate()
+            .map_err(|(key, message)| key_err(format!("shutdown.{key}"), message))?;
         if c.listener.client_address_header.is_some() {
             return Err(key_err(
                 "listener.client_address_header".into(),

@@ -217,7 +217,7 @@ pub async fn start_with_clock(
         task,
         ready,
         state,
-        shutdown_delay: Duration::from_secs(config.shutdown.delay_seconds),
+        shutdown_delay: config.shutdown.delay(),
         reload,
     })
 }

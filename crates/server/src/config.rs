@@ -59,17 +59,7 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     /// What happens on SIGTERM before the listeners stop accepting.
     #[serde(default)]
-    pub shutdown: ShutdownConfig,
-}
-
-/// `[shutdown]`
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ShutdownConfig {
-    /// Seconds between SIGTERM and the listeners closing, during which
-    /// `/readyz` answers 503 while every request is still served: the time a
-    /// load balancer or Kubernetes needs to stop sending new traffic.
-    pub delay_seconds: u64,
+    pub shutdown: certbound_tls::ShutdownSettings,
 }
 
 /// `[storage]`
@@ -375,12 +365,9 @@ impl Config {
         }
         self.login.validate()?;
         self.rate_limits.validate()?;
-        if self.shutdown.delay_seconds > 3600 {
-            return Err(key_err(
-                "shutdown.delay_seconds",
-                "must be at most 3600 seconds".into(),
-            ));
-        }
+        self.shutdown
+            .validate()
+            .map_err(|(key, message)| key_err(&format!("shutdown.{key}"), message))?;
         if self.tokens.access_token_ttl == 0 || self.tokens.access_token_ttl > 86_400 {
             return Err(key_err(
                 "tokens.access_token_ttl",
@@ -556,6 +543,10 @@ mod tests {
             (
                 "[storage]\nurl = \"sqlite://x\"\n[listeners.proxy]\naddr=\"127.0.0.1:1\"\nurl=\"https://x\"\ntrusted_proxies=[\"10.0.0.1\"]\ncertificate_header=\"haproxy\"",
                 "listeners.proxy.certificate_header",
+            ),
+            (
+                "[storage]\nurl = \"sqlite://x\"\n[tls]\ncert = \"a\"\nkey = \"b\"\n[listeners.mtls]\naddr=\"127.0.0.1:1\"\n[shutdown]\ndelay_seconds = 3601",
+                "shutdown.delay_seconds",
             ),
             (
                 "[storage]\nurl = \"sqlite://x\"\nmin_connections = 9\n[tls]\ncert = \"a\"\nkey = \"b\"\n[listeners.mtls]\naddr=\"127.0.0.1:1\"",

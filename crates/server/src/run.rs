@@ -319,6 +319,6 @@ pub async fn start_with_store(
         tls: reloader,
         stop,
         tasks,
-        shutdown_delay: Duration::from_secs(config.shutdown.delay_seconds),
+        shutdown_delay: config.shutdown.delay(),
     })
 }

@@ -40,7 +40,7 @@ pub use config::{ClientAuth, server_config};
 pub use config_file::{ConfigError, ConfigSource};
 pub use error::{ProxyHeaderError, TlsError};
 pub use extract::{CallerAddress, ConnectionInfo, forwarded_address};
-pub use limits::ConnectionLimits;
+pub use limits::{ConnectionLimits, ShutdownSettings};
 pub use peer::{CertificateSource, PeerCertificate};
 pub use proxy::{CertificateHeader, TrustedProxies};
 pub use reload::{ReloadableMode, TlsReloader};

@@ -125,6 +125,38 @@ impl ConnectionLimits {
     }
 }
 
+/// `[shutdown]` of the AS and the gateway: what happens on SIGTERM before
+/// the listeners stop accepting.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownSettings {
+    /// Seconds between SIGTERM and the listeners closing, during which
+    /// `/readyz` answers 503 while every request is still served: the time
+    /// a load balancer or Kubernetes needs to stop sending new traffic.
+    pub delay_seconds: u64,
+}
+
+impl ShutdownSettings {
+    /// The longest delay accepted: an hour.
+    const MAX_DELAY_SECONDS: u64 = 3600;
+
+    /// Checks the delay; the error is (key under `[shutdown]`, message).
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.delay_seconds > Self::MAX_DELAY_SECONDS {
+            return Err((
+                "delay_seconds",
+                format!("must be at most {} seconds", Self::MAX_DELAY_SECONDS),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The delay.
+    pub fn delay(&self) -> Duration {
+        Duration::from_secs(self.delay_seconds)
+    }
+}
+
 /// The longest timeout accepted: one day.
 const MAX_TIMEOUT_SECS: u64 = 86_400;
 
