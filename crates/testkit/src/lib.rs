@@ -30,6 +30,7 @@ mod jwt;
 pub mod link;
 #[cfg(feature = "tls")]
 mod listener;
+pub mod log;
 mod raw;
 #[cfg(feature = "server")]
 pub mod server;

@@ -51,35 +51,7 @@ pub async fn start_gateway_clocked(
 /// Everything logged by this test process (installed once as the global
 /// subscriber; call it before starting what a test reads the log of).
 pub fn log() -> String {
-    use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    static SINK: OnceLock<Sink> = OnceLock::new();
-    let sink = SINK.get_or_init(|| {
-        let sink = Sink::default();
-        let writer = sink.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || writer.clone())
-            .finish();
-        // Installed once per test binary: every test in it shares the log.
-        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-        sink
-    });
-    String::from_utf8_lossy(&sink.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    certbound_testkit::log::captured()
 }
 
 /// The lines of [`log`] that contain every one of `parts`.

@@ -210,35 +210,7 @@ pub fn assert_bound(token: &str, holder: &TestIdentity) {
 /// Everything logged by this test process, so tests can read the audit
 /// events the server writes (installed once as the global subscriber).
 pub fn audit_log() -> String {
-    use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    static SINK: OnceLock<Sink> = OnceLock::new();
-    let sink = SINK.get_or_init(|| {
-        let sink = Sink::default();
-        let writer = sink.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || writer.clone())
-            .finish();
-        // Another test may have installed it first; then there is nothing to read.
-        let _ = tracing::subscriber::set_global_default(subscriber);
-        sink
-    });
-    String::from_utf8_lossy(&sink.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    certbound_testkit::log::captured()
 }
 
 /// Whether an audit line names `client_id` and contains every one of `parts`.
