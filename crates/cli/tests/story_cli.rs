@@ -137,28 +137,14 @@ fn gateway_process_accepts_tokens_after_keys_rotate_without_restart() {
     let serve = Serve::start(tmp.path(), &["--config", &cfg], &[]);
 
     // An upstream that answers 200 to anything (a one-line HTTP server on a thread).
-    let upstream = std::net::TcpListener::bind("127.0.0.1:0").expect("bind upstream");
-    let upstream_addr = upstream.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        for mut conn in upstream.incoming().map_while(Result::ok) {
-            let mut buf = [0u8; 4096];
-            let _ = conn.read(&mut buf);
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
-        }
-    });
-    let gw_toml = tmp.path().join("gateway.toml");
-    std::fs::write(
-            &gw_toml,
-            format!(
-                "[listener]\nmode = \"mtls\"\naddr = \"127.0.0.1:0\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\n[authorization_server]\nissuer = \"{issuer}\"\nca = \"{ca}\"\n[policy]\naudience = \"{issuer}\"\njwks_refetch_seconds = 0\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"http://{upstream_addr}\"\nscopes = [\"read\"]\n",
-                cert = pki.dir().join("server.pem").display(),
-                key = pki.dir().join("server.key").display(),
-                ca = pki.ca_path().display(),
-                issuer = serve.issuer,
-            ),
-        ).expect("write gateway.toml");
+    let upstream_addr = ok_upstream();
+    let gw_toml = write_gateway_toml(
+        tmp.path(),
+        &pki,
+        &serve.issuer,
+        upstream_addr,
+        "jwks_refetch_seconds = 0\n",
+    );
     let gw = Serve::spawn(
         tmp.path(),
         "gateway",
@@ -255,28 +241,8 @@ fn gateway_process_started_before_its_as_waits_then_serves() {
     add_tls_client(tmp.path(), &cfg, "a", "read", &[]);
     let a = pki.simple_client("a");
     let issuer = format!("https://localhost:{port}");
-    let upstream = std::net::TcpListener::bind("127.0.0.1:0").expect("bind upstream");
-    let upstream_addr = upstream.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        for mut conn in upstream.incoming().map_while(Result::ok) {
-            let mut buf = [0u8; 4096];
-            let _ = conn.read(&mut buf);
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
-        }
-    });
-    let gw_toml = tmp.path().join("gateway.toml");
-    std::fs::write(
-        &gw_toml,
-        format!(
-            "[listener]\nmode = \"mtls\"\naddr = \"127.0.0.1:0\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\n[authorization_server]\nissuer = \"{issuer}\"\nca = \"{ca}\"\n[policy]\naudience = \"{issuer}\"\n[[routes]]\npath_prefix = \"/api\"\nupstream = \"http://{upstream_addr}\"\nscopes = [\"read\"]\n",
-            cert = pki.dir().join("server.pem").display(),
-            key = pki.dir().join("server.key").display(),
-            ca = pki.ca_path().display(),
-        ),
-    )
-    .expect("write gateway.toml");
+    let upstream_addr = ok_upstream();
+    let gw_toml = write_gateway_toml(tmp.path(), &pki, &issuer, upstream_addr, "");
 
     // Nothing listens at the issuer yet: the gateway listens anyway.
     let mut gw = Serve::spawn(
@@ -346,4 +312,43 @@ fn gateway_process_started_before_its_as_waits_then_serves() {
 
 fn claims_kid(token: &str) -> Value {
     certbound_testkit::jwt_header(token)["kid"].clone()
+}
+
+/// An upstream that answers 200 to anything (a one-line HTTP server on a thread).
+fn ok_upstream() -> std::net::SocketAddr {
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+    let addr = upstream.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut conn in upstream.incoming().map_while(Result::ok) {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    addr
+}
+
+/// `DIR/gateway.toml`: an mTLS gateway trusting `issuer`, `/api` (scope
+/// `read`) routed to `upstream`, `policy` lines after the audience.
+fn write_gateway_toml(
+    dir: &std::path::Path,
+    pki: &certbound_testkit::TestPki,
+    issuer: &str,
+    upstream: std::net::SocketAddr,
+    policy: &str,
+) -> std::path::PathBuf {
+    let path = dir.join("gateway.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[listener]\nmode = \"mtls\"\naddr = \"127.0.0.1:0\"\n[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\n[authorization_server]\nissuer = \"{issuer}\"\nca = \"{ca}\"\n[policy]\naudience = \"{issuer}\"\n{policy}[[routes]]\npath_prefix = \"/api\"\nupstream = \"http://{upstream}\"\nscopes = [\"read\"]\n",
+            cert = pki.dir().join("server.pem").display(),
+            key = pki.dir().join("server.key").display(),
+            ca = pki.ca_path().display(),
+        ),
+    )
+    .expect("write gateway.toml");
+    path
 }
